@@ -1,0 +1,294 @@
+//! A client of one cluster: bootstrap, metadata refresh, one pipelined connection per broker,
+//! and retries of retriable errors.
+
+use std::collections::HashMap;
+use std::future::Future;
+use std::sync::{Arc, RwLock};
+
+use kafka_protocol::messages::metadata_request::MetadataRequestTopic;
+use kafka_protocol::messages::{MetadataRequest, TopicName};
+use kafka_protocol::protocol::Request;
+use tokio::sync::Mutex as AsyncMutex;
+
+use super::config::ClusterConfig;
+use super::metadata::Metadata;
+use super::str_bytes;
+use crate::error::{Error, Result};
+use crate::net::{Connection, ConnectionOptions};
+
+type Slot = Arc<AsyncMutex<Option<Arc<Connection>>>>;
+
+/// A cheap-to-clone handle to one Kafka cluster.
+#[derive(Clone)]
+pub struct Cluster {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    config: ClusterConfig,
+    options: ConnectionOptions,
+    metadata: RwLock<Arc<Metadata>>,
+    brokers: std::sync::Mutex<HashMap<i32, Slot>>,
+    bootstrap: Slot,
+    refresh: AsyncMutex<u64>,
+}
+
+impl std::fmt::Debug for Cluster {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Cluster")
+            .field("name", &self.inner.config.name)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Cluster {
+    /// Connects to the cluster through its bootstrap servers and loads its metadata.
+    pub async fn connect(config: ClusterConfig) -> Result<Cluster> {
+        let options = ConnectionOptions {
+            cluster: config.name.as_str().into(),
+            client_id: config.client_id.as_str().into(),
+            connect_timeout: config.connect_timeout,
+            request_timeout: config.request_timeout,
+            connector: config.connector.clone(),
+        };
+        let cluster = Cluster {
+            inner: Arc::new(Inner {
+                config,
+                options,
+                metadata: RwLock::new(Arc::new(Metadata::default())),
+                brokers: Default::default(),
+                bootstrap: Default::default(),
+                refresh: AsyncMutex::new(0),
+            }),
+        };
+        cluster
+            .with_retries("load metadata", || cluster.fetch_metadata())
+            .await?;
+        Ok(cluster)
+    }
+
+    /// The cluster's alias.
+    pub fn name(&self) -> &str {
+        &self.inner.config.name
+    }
+
+    /// The configuration this client was built from.
+    pub fn config(&self) -> &ClusterConfig {
+        &self.inner.config
+    }
+
+    /// The latest metadata snapshot.
+    pub fn metadata(&self) -> Arc<Metadata> {
+        self.inner.metadata.read().expect("metadata lock").clone()
+    }
+
+    /// Reloads metadata for all topics. Concurrent callers share one request.
+    pub async fn refresh_metadata(&self) -> Result<Arc<Metadata>> {
+        let seen = *self.inner.refresh.lock().await;
+        let mut generation = self.inner.refresh.lock().await;
+        if *generation == seen {
+            self.fetch_metadata().await?;
+            *generation += 1;
+        }
+        Ok(self.metadata())
+    }
+
+    /// Reloads metadata for the given topics only (creating nothing), merging into the snapshot.
+    pub async fn refresh_topics(&self, topics: &[&str]) -> Result<Arc<Metadata>> {
+        let request = MetadataRequest::default()
+            .with_allow_auto_topic_creation(false)
+            .with_topics(Some(
+                topics
+                    .iter()
+                    .map(|t| {
+                        MetadataRequestTopic::default().with_name(Some(TopicName(str_bytes(t))))
+                    })
+                    .collect(),
+            ));
+        let response = self.send_any(&request).await?;
+        let fresh = Metadata::from_response(&response);
+        let mut lock = self.inner.metadata.write().expect("metadata lock");
+        let mut merged = (**lock).clone();
+        merged.brokers = fresh.brokers;
+        merged.controller = fresh.controller.or(merged.controller);
+        for name in topics {
+            match fresh.topics.get(*name) {
+                Some(t) => merged.topics.insert(name.to_string(), t.clone()),
+                None => merged.topics.remove(*name),
+            };
+        }
+        *lock = Arc::new(merged);
+        Ok(lock.clone())
+    }
+
+    async fn fetch_metadata(&self) -> Result<()> {
+        let request = MetadataRequest::default()
+            .with_topics(None)
+            .with_allow_auto_topic_creation(false);
+        let response = self.send_any(&request).await?;
+        let metadata = Metadata::from_response(&response);
+        if metadata.brokers.is_empty() {
+            return Err(Error::Metadata {
+                cluster: self.name().to_owned(),
+                what: "metadata lists no brokers".into(),
+            });
+        }
+        *self.inner.metadata.write().expect("metadata lock") = Arc::new(metadata);
+        Ok(())
+    }
+
+    /// The connection to broker `id`, opened (or reopened) as needed.
+    pub async fn broker(&self, id: i32) -> Result<Arc<Connection>> {
+        let address = self.metadata().brokers.get(&id).cloned();
+        let address = match address {
+            Some(a) => a,
+            None => {
+                return Err(Error::Metadata {
+                    cluster: self.name().to_owned(),
+                    what: format!("broker {id} is not in the metadata"),
+                })
+            }
+        };
+        let slot = self
+            .inner
+            .brokers
+            .lock()
+            .expect("brokers lock")
+            .entry(id)
+            .or_default()
+            .clone();
+        let mut slot = slot.lock().await;
+        if let Some(conn) = slot.as_ref().filter(|c| !c.is_closed()) {
+            if conn.broker() == format!("{}:{}", address.host, address.port) {
+                return Ok(conn.clone());
+            }
+        }
+        let conn = Arc::new(
+            Connection::open(self.inner.options.clone(), &address.host, address.port).await?,
+        );
+        *slot = Some(conn.clone());
+        Ok(conn)
+    }
+
+    /// A connection to any live broker: a known broker first, else a bootstrap server.
+    pub async fn any_broker(&self) -> Result<Arc<Connection>> {
+        let ids: Vec<i32> = self.metadata().brokers.keys().copied().collect();
+        for id in ids {
+            if let Ok(conn) = self.broker(id).await {
+                return Ok(conn);
+            }
+        }
+        self.bootstrap_connection().await
+    }
+
+    async fn bootstrap_connection(&self) -> Result<Arc<Connection>> {
+        let mut slot = self.inner.bootstrap.lock().await;
+        if let Some(conn) = slot.as_ref().filter(|c| !c.is_closed()) {
+            return Ok(conn.clone());
+        }
+        let mut last = None;
+        for (host, port) in &self.inner.config.bootstrap {
+            match Connection::open(self.inner.options.clone(), host, *port).await {
+                Ok(conn) => {
+                    let conn = Arc::new(conn);
+                    *slot = Some(conn.clone());
+                    return Ok(conn);
+                }
+                Err(e) => last = Some(e),
+            }
+        }
+        let tried = self
+            .inner
+            .config
+            .bootstrap
+            .iter()
+            .map(|(h, p)| format!("{h}:{p}"))
+            .collect::<Vec<_>>()
+            .join(",");
+        Err(Error::Bootstrap {
+            cluster: self.name().to_owned(),
+            tried,
+            last: match last.expect("bootstrap list is never empty") {
+                Error::Connect { broker, source, .. } => format!("{broker}: {source}"),
+                other => other.to_string(),
+            },
+        })
+    }
+
+    /// The connection to the leader of `topic`/`partition`, refreshing metadata once if unknown.
+    pub async fn leader(&self, topic: &str, partition: i32) -> Result<(i32, Arc<Connection>)> {
+        let leader = match self.metadata().leader(topic, partition) {
+            Some(id) => id,
+            None => self
+                .refresh_metadata()
+                .await?
+                .leader(topic, partition)
+                .ok_or_else(|| Error::Metadata {
+                    cluster: self.name().to_owned(),
+                    what: format!("no leader known for topic {topic} partition {partition}"),
+                })?,
+        };
+        Ok((leader, self.broker(leader).await?))
+    }
+
+    /// The connection to the controller (or any broker, which forwards admin requests).
+    pub async fn controller(&self) -> Result<Arc<Connection>> {
+        match self.metadata().controller {
+            Some(id) => match self.broker(id).await {
+                Ok(conn) => Ok(conn),
+                Err(_) => self.any_broker().await,
+            },
+            None => self.any_broker().await,
+        }
+    }
+
+    /// Sends a request to any broker.
+    pub async fn send_any<R: Request>(&self, request: &R) -> Result<R::Response> {
+        self.any_broker().await?.send(request).await
+    }
+
+    /// Sends a request to the controller.
+    pub async fn send_controller<R: Request>(&self, request: &R) -> Result<R::Response> {
+        self.controller().await?.send(request).await
+    }
+
+    /// Runs `op` until it succeeds, fails with a non-retriable error, or the retry policy is
+    /// exhausted; refreshes metadata before retrying errors that mean it is stale.
+    pub async fn with_retries<T, F, Fut>(&self, what: &str, mut op: F) -> Result<T>
+    where
+        F: FnMut() -> Fut,
+        Fut: Future<Output = Result<T>>,
+    {
+        let policy = self.inner.config.retry;
+        let mut attempt = 0;
+        loop {
+            attempt += 1;
+            match op().await {
+                Ok(value) => return Ok(value),
+                Err(e) if e.is_retriable() && attempt < policy.max_attempts => {
+                    tracing::debug!(cluster = self.name(), %e, attempt, "retrying {what}");
+                    tokio::time::sleep(policy.backoff(attempt)).await;
+                    if e.needs_metadata_refresh() {
+                        let _ = self.refresh_metadata().await;
+                    }
+                }
+                Err(e) => return Err(e),
+            }
+        }
+    }
+
+    /// A broker error naming this cluster and the operation.
+    pub(crate) fn broker_error(
+        &self,
+        op: impl Into<String>,
+        code: i16,
+        message: Option<&str>,
+    ) -> Option<Error> {
+        kafka_protocol::error::ResponseError::try_from_code(code).map(|code| Error::Broker {
+            cluster: self.name().to_owned(),
+            op: op.into(),
+            code,
+            message: message.filter(|m| !m.is_empty()).map(str::to_owned),
+        })
+    }
+}

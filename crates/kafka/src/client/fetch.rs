@@ -1,0 +1,218 @@
+//! Fetch of raw record batches (read_committed by default), per partition, without decoding them.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use bytes::Bytes;
+use kafka_protocol::error::ResponseError;
+use kafka_protocol::messages::fetch_request::{FetchPartition, FetchTopic};
+use kafka_protocol::messages::{FetchRequest, TopicName};
+
+use super::cluster::Cluster;
+use super::str_bytes;
+use crate::batch::{split_batches, SplitBatches};
+use crate::error::{Error, Result};
+
+/// Which records a fetch may return.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Isolation {
+    /// Everything up to the high watermark, aborted transactions included.
+    ReadUncommitted,
+    /// Only up to the last stable offset; the response lists aborted transactions.
+    ReadCommitted,
+}
+
+/// Request-wide fetch settings.
+#[derive(Debug, Clone, Copy)]
+pub struct FetchOptions {
+    /// How long the broker may wait for `min_bytes`.
+    pub max_wait: Duration,
+    /// Bytes the broker waits for before answering.
+    pub min_bytes: i32,
+    /// Upper bound for the whole response (brokers may exceed it to return one batch).
+    pub max_bytes: i32,
+    /// Isolation level.
+    pub isolation: Isolation,
+}
+
+impl Default for FetchOptions {
+    fn default() -> Self {
+        FetchOptions {
+            max_wait: Duration::from_millis(500),
+            min_bytes: 1,
+            max_bytes: 50 * 1024 * 1024,
+            isolation: Isolation::ReadCommitted,
+        }
+    }
+}
+
+/// Where to fetch one partition from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FetchPosition {
+    /// Topic name.
+    pub topic: String,
+    /// Partition index.
+    pub partition: i32,
+    /// First offset wanted.
+    pub offset: i64,
+    /// Upper bound of bytes for this partition.
+    pub max_bytes: i32,
+}
+
+/// A transaction the broker reports as aborted within the fetched range.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct AbortedTransaction {
+    /// Producer whose transaction aborted.
+    pub producer_id: i64,
+    /// First offset of the aborted transaction.
+    pub first_offset: i64,
+}
+
+/// What one partition returned.
+#[derive(Debug, Clone)]
+pub struct PartitionFetch {
+    /// Topic name.
+    pub topic: String,
+    /// Partition index.
+    pub partition: i32,
+    /// The offset that was asked for.
+    pub fetch_offset: i64,
+    /// Error for this partition, if any.
+    pub error: Option<ResponseError>,
+    /// High watermark.
+    pub high_watermark: i64,
+    /// Last stable offset (-1 if the broker does not report it).
+    pub last_stable_offset: i64,
+    /// Log start offset (-1 if unknown).
+    pub log_start_offset: i64,
+    /// Aborted transactions overlapping the returned records (read_committed only).
+    pub aborted: Vec<AbortedTransaction>,
+    /// Raw record batches, possibly ending in a truncated batch.
+    pub records: Bytes,
+}
+
+impl PartitionFetch {
+    /// The whole batches of this response at or after the fetch offset.
+    pub fn batches(&self) -> SplitBatches {
+        split_batches(&self.records, self.fetch_offset)
+    }
+}
+
+impl Cluster {
+    /// One Fetch request to broker `broker` for partitions it leads. Partition-level errors are
+    /// returned in each [`PartitionFetch`], so one failing partition never hides the others.
+    pub async fn fetch_from(
+        &self,
+        broker: i32,
+        positions: &[FetchPosition],
+        options: &FetchOptions,
+    ) -> Result<Vec<PartitionFetch>> {
+        let mut topics: BTreeMap<&str, Vec<FetchPartition>> = BTreeMap::new();
+        for p in positions {
+            topics.entry(&p.topic).or_default().push(
+                FetchPartition::default()
+                    .with_partition(p.partition)
+                    .with_fetch_offset(p.offset)
+                    .with_partition_max_bytes(p.max_bytes),
+            );
+        }
+        let request = FetchRequest::default()
+            .with_max_wait_ms(options.max_wait.as_millis() as i32)
+            .with_min_bytes(options.min_bytes)
+            .with_max_bytes(options.max_bytes)
+            .with_isolation_level(match options.isolation {
+                Isolation::ReadUncommitted => 0,
+                Isolation::ReadCommitted => 1,
+            })
+            .with_topics(
+                topics
+                    .into_iter()
+                    .map(|(topic, partitions)| {
+                        FetchTopic::default()
+                            .with_topic(TopicName(str_bytes(topic)))
+                            .with_partitions(partitions)
+                    })
+                    .collect(),
+            );
+        let conn = self.broker(broker).await?;
+        let version = conn.version_for::<FetchRequest>()?;
+        let response = conn
+            .submit_with_wait(&request, version, options.max_wait)
+            .await?
+            .wait()
+            .await?;
+        if let Some(e) = self.broker_error(
+            format!("fetch from broker {broker}"),
+            response.error_code,
+            None,
+        ) {
+            return Err(e);
+        }
+        let mut out = Vec::with_capacity(positions.len());
+        for topic in response.responses {
+            let name = topic.topic.0.to_string();
+            for p in topic.partitions {
+                let fetch_offset = positions
+                    .iter()
+                    .find(|pos| pos.topic == name && pos.partition == p.partition_index)
+                    .map_or(-1, |pos| pos.offset);
+                out.push(PartitionFetch {
+                    topic: name.clone(),
+                    partition: p.partition_index,
+                    fetch_offset,
+                    error: ResponseError::try_from_code(p.error_code),
+                    high_watermark: p.high_watermark,
+                    last_stable_offset: p.last_stable_offset,
+                    log_start_offset: p.log_start_offset,
+                    aborted: p
+                        .aborted_transactions
+                        .unwrap_or_default()
+                        .into_iter()
+                        .map(|a| AbortedTransaction {
+                            producer_id: a.producer_id.0,
+                            first_offset: a.first_offset,
+                        })
+                        .collect(),
+                    records: p.records.unwrap_or_default(),
+                });
+            }
+        }
+        Ok(out)
+    }
+
+    /// Fetches one partition from its leader, retrying leader moves and other retriable errors.
+    /// A partition-level error such as OFFSET_OUT_OF_RANGE is returned as an [`Error::Broker`]
+    /// naming the topic, partition and offset.
+    pub async fn fetch(
+        &self,
+        position: &FetchPosition,
+        options: &FetchOptions,
+    ) -> Result<PartitionFetch> {
+        self.with_retries("fetch", || async {
+            let (leader, _) = self.leader(&position.topic, position.partition).await?;
+            let mut fetched = self
+                .fetch_from(leader, std::slice::from_ref(position), options)
+                .await?;
+            let fetched = fetched.pop().ok_or_else(|| Error::Metadata {
+                cluster: self.name().to_owned(),
+                what: format!(
+                    "fetch response from broker {leader} lacks topic {} partition {}",
+                    position.topic, position.partition
+                ),
+            })?;
+            match fetched.error {
+                None => Ok(fetched),
+                Some(code) => Err(Error::Broker {
+                    cluster: self.name().to_owned(),
+                    op: format!(
+                        "fetch topic {} partition {} at offset {}",
+                        position.topic, position.partition, position.offset
+                    ),
+                    code,
+                    message: None,
+                }),
+            }
+        })
+        .await
+    }
+}

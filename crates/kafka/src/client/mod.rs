@@ -1,0 +1,25 @@
+//! The cluster-level client: bootstrap, metadata, broker connections, retries, and the
+//! fetch, produce, admin and group operations built on them.
+
+mod admin;
+mod cluster;
+mod config;
+mod fetch;
+mod groups;
+mod metadata;
+mod produce;
+mod retry;
+
+pub use admin::*;
+pub use cluster::Cluster;
+pub use config::ClusterConfig;
+pub use fetch::{AbortedTransaction, FetchOptions, FetchPosition, Isolation, PartitionFetch};
+pub use groups::*;
+pub use metadata::{BrokerAddress, Metadata, PartitionMetadata, TopicMetadata};
+pub use produce::{InFlightBatch, ProduceAck, Producer};
+pub use retry::RetryPolicy;
+
+/// Kafka's text form of a byte string that should be UTF-8 (lossy for bad bytes).
+pub(crate) fn str_bytes(s: &str) -> kafka_protocol::protocol::StrBytes {
+    kafka_protocol::protocol::StrBytes::from_string(s.to_owned())
+}

@@ -1,0 +1,256 @@
+//! The idempotent producer of raw record batches: one producer id, per-partition sequence
+//! numbers, several requests in flight, acks=all. A forwarded batch gets this producer's id,
+//! epoch and sequence (and a new CRC); its records are untouched.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use kafka_protocol::error::ResponseError;
+use kafka_protocol::messages::produce_request::{PartitionProduceData, TopicProduceData};
+use kafka_protocol::messages::{InitProducerIdRequest, ProduceRequest, TopicName};
+use tokio::sync::Mutex as AsyncMutex;
+
+use super::cluster::Cluster;
+use super::str_bytes;
+use crate::batch::{ProducerFields, RawBatch};
+use crate::error::{Error, Result};
+use crate::net::PendingResponse;
+
+/// The broker's acknowledgement of one batch.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ProduceAck {
+    /// Offset the target assigned to the batch's first record.
+    pub base_offset: i64,
+    /// Broker append time for LogAppendTime topics, else -1.
+    pub log_append_time: i64,
+}
+
+/// The next sequence number of one partition, locked while a batch is assigned and written.
+type NextSequence = Arc<AsyncMutex<i32>>;
+
+/// An idempotent producer on one cluster.
+#[derive(Debug)]
+pub struct Producer {
+    cluster: Cluster,
+    producer_id: i64,
+    producer_epoch: i16,
+    timeout: Duration,
+    sequences: Mutex<HashMap<(String, i32), NextSequence>>,
+}
+
+/// A batch written to the partition leader whose acknowledgement is still to come.
+#[must_use = "a batch is only known to be stored once its acknowledgement arrives"]
+pub struct InFlightBatch<'a> {
+    producer: &'a Producer,
+    topic: String,
+    partition: i32,
+    batch: RawBatch,
+    pending: PendingResponse<ProduceRequest>,
+}
+
+impl Producer {
+    /// Obtains a producer id (InitProducerId without a transactional id).
+    pub async fn idempotent(cluster: &Cluster) -> Result<Producer> {
+        let request = InitProducerIdRequest::default()
+            .with_transactional_id(None)
+            .with_transaction_timeout_ms(-1);
+        let response = cluster
+            .with_retries("init producer id", || async {
+                let response = cluster.send_any(&request).await?;
+                match cluster.broker_error("init producer id", response.error_code, None) {
+                    Some(e) => Err(e),
+                    None => Ok(response),
+                }
+            })
+            .await?;
+        Ok(Producer {
+            cluster: cluster.clone(),
+            producer_id: response.producer_id.0,
+            producer_epoch: response.producer_epoch,
+            timeout: cluster.config().request_timeout,
+            sequences: Mutex::default(),
+        })
+    }
+
+    /// The producer id the cluster assigned.
+    pub fn producer_id(&self) -> i64 {
+        self.producer_id
+    }
+
+    /// The producer epoch.
+    pub fn producer_epoch(&self) -> i16 {
+        self.producer_epoch
+    }
+
+    /// The cluster this producer writes to.
+    pub fn cluster(&self) -> &Cluster {
+        &self.cluster
+    }
+
+    /// Writes `batch` to `topic`/`partition` under this producer's identity and the partition's
+    /// next sequence number. Returns once the request is written; calls for one partition must
+    /// be made (and their acknowledgements awaited) in order.
+    pub async fn submit(
+        &self,
+        topic: &str,
+        partition: i32,
+        batch: &RawBatch,
+    ) -> Result<InFlightBatch<'_>> {
+        if batch.magic() != 2 {
+            return Err(Error::Batch {
+                cluster: self.cluster.name().to_owned(),
+                op: format!("produce to topic {topic} partition {partition}"),
+                source: crate::batch::BatchError::UnsupportedMagic {
+                    offset: batch.base_offset(),
+                    magic: batch.magic(),
+                },
+            });
+        }
+        let sequence = self
+            .sequences
+            .lock()
+            .expect("sequences lock")
+            .entry((topic.to_owned(), partition))
+            .or_default()
+            .clone();
+        let mut next_sequence = sequence.lock().await;
+        let batch = batch.rewrite_producer(&ProducerFields {
+            producer_id: self.producer_id,
+            producer_epoch: self.producer_epoch,
+            base_sequence: *next_sequence,
+            transactional: false,
+        });
+        let pending = self
+            .cluster
+            .with_retries("produce", || self.write(topic, partition, &batch))
+            .await?;
+        *next_sequence = increment_sequence(*next_sequence, batch.record_count());
+        Ok(InFlightBatch {
+            producer: self,
+            topic: topic.to_owned(),
+            partition,
+            batch,
+            pending,
+        })
+    }
+
+    /// Writes one batch and waits for its acknowledgement.
+    pub async fn send(&self, topic: &str, partition: i32, batch: &RawBatch) -> Result<ProduceAck> {
+        self.submit(topic, partition, batch).await?.wait().await
+    }
+
+    async fn write(
+        &self,
+        topic: &str,
+        partition: i32,
+        batch: &RawBatch,
+    ) -> Result<PendingResponse<ProduceRequest>> {
+        let request = ProduceRequest::default()
+            .with_transactional_id(None)
+            .with_acks(-1)
+            .with_timeout_ms(self.timeout.as_millis() as i32)
+            .with_topic_data(vec![TopicProduceData::default()
+                .with_name(TopicName(str_bytes(topic)))
+                .with_partition_data(vec![PartitionProduceData::default()
+                    .with_index(partition)
+                    .with_records(Some(batch.bytes().clone()))])]);
+        let (_, conn) = self.cluster.leader(topic, partition).await?;
+        conn.submit(&request).await
+    }
+}
+
+impl InFlightBatch<'_> {
+    /// Waits for the acknowledgement, re-sending the same batch (same sequence) on retriable
+    /// errors such as a leader move, so nothing is duplicated or reordered.
+    pub async fn wait(self) -> Result<ProduceAck> {
+        let InFlightBatch {
+            producer,
+            topic,
+            partition,
+            batch,
+            pending,
+        } = self;
+        let cluster = &producer.cluster;
+        let op = || {
+            format!(
+                "produce {} records to topic {topic} partition {partition} (source offset {})",
+                batch.record_count(),
+                batch.base_offset()
+            )
+        };
+        let mut pending = Some(pending);
+        cluster
+            .with_retries("produce", || {
+                let first = pending.take();
+                let (topic, batch) = (&topic, &batch);
+                async move {
+                    let pending = match first {
+                        Some(p) => p,
+                        None => producer.write(topic, partition, batch).await?,
+                    };
+                    let response = pending.wait().await?;
+                    let p = response
+                        .responses
+                        .iter()
+                        .filter(|t| &*t.name.0 == topic.as_str())
+                        .flat_map(|t| t.partition_responses.iter())
+                        .find(|p| p.index == partition)
+                        .ok_or_else(|| Error::Metadata {
+                            cluster: cluster.name().to_owned(),
+                            what: format!(
+                                "produce response lacks topic {topic} partition {partition}"
+                            ),
+                        })?;
+                    match ResponseError::try_from_code(p.error_code) {
+                        None => Ok(ProduceAck {
+                            base_offset: p.base_offset,
+                            log_append_time: p.log_append_time_ms,
+                        }),
+                        Some(code) => Err(Error::Broker {
+                            cluster: cluster.name().to_owned(),
+                            op: op(),
+                            code,
+                            message: p.error_message.as_ref().map(|m| m.to_string()),
+                        }),
+                    }
+                }
+            })
+            .await
+    }
+
+    /// The batch as sent (with this producer's fields).
+    pub fn batch(&self) -> &RawBatch {
+        &self.batch
+    }
+}
+
+/// Kafka's sequence arithmetic: sequences wrap from `i32::MAX` to 0.
+pub(crate) fn increment_sequence(sequence: i32, increment: i32) -> i32 {
+    if sequence > i32::MAX - increment {
+        increment - (i32::MAX - sequence) - 1
+    } else {
+        sequence + increment
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sequences_wrap_like_kafka() {
+        assert_eq!(increment_sequence(0, 5), 5);
+        assert_eq!(increment_sequence(i32::MAX - 1, 1), i32::MAX);
+        assert_eq!(increment_sequence(i32::MAX, 1), 0);
+        assert_eq!(increment_sequence(i32::MAX - 2, 5), 2);
+    }
+
+    #[test]
+    fn out_of_order_is_retried() {
+        // A predecessor being retried makes the broker answer OUT_OF_ORDER for its successors.
+        assert!(crate::error::is_retriable_code(
+            ResponseError::OutOfOrderSequenceNumber
+        ));
+    }
+}

@@ -1,0 +1,51 @@
+//! Bounded exponential backoff for retriable errors.
+
+use std::time::Duration;
+
+/// How often and how patiently to retry.
+#[derive(Debug, Clone, Copy)]
+pub struct RetryPolicy {
+    /// First backoff.
+    pub min_backoff: Duration,
+    /// Largest backoff.
+    pub max_backoff: Duration,
+    /// Attempts in all (the first try included).
+    pub max_attempts: u32,
+}
+
+impl Default for RetryPolicy {
+    fn default() -> Self {
+        RetryPolicy {
+            min_backoff: Duration::from_millis(50),
+            max_backoff: Duration::from_secs(2),
+            max_attempts: 10,
+        }
+    }
+}
+
+impl RetryPolicy {
+    /// The backoff before attempt `attempt` (1-based retry count), with ±20% jitter.
+    pub fn backoff(&self, attempt: u32) -> Duration {
+        let exp = self
+            .min_backoff
+            .saturating_mul(1u32 << attempt.saturating_sub(1).min(16));
+        let base = exp.min(self.max_backoff);
+        let jitter = rand::random_range(0.8..1.2);
+        base.mul_f64(jitter).min(self.max_backoff)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backoff_grows_and_is_bounded() {
+        let p = RetryPolicy::default();
+        assert!(p.backoff(1) <= Duration::from_millis(60));
+        assert!(p.backoff(3) >= Duration::from_millis(160));
+        for attempt in 1..40 {
+            assert!(p.backoff(attempt) <= p.max_backoff);
+        }
+    }
+}

@@ -1,0 +1,154 @@
+//! The client's error type: every variant names the cluster, and where it applies the broker,
+//! topic, partition and offset involved.
+
+use kafka_protocol::error::ResponseError;
+use std::time::Duration;
+
+use crate::batch::BatchError;
+
+/// Result alias for the client.
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// Errors of the Kafka client.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// A TCP (or later TLS) connection could not be opened.
+    #[error("cluster {cluster}: cannot connect to broker {broker}: {source}")]
+    Connect {
+        cluster: String,
+        broker: String,
+        #[source]
+        source: std::io::Error,
+    },
+    /// None of the bootstrap servers answered.
+    #[error("cluster {cluster}: no bootstrap server reachable (tried {tried}): {last}")]
+    Bootstrap {
+        cluster: String,
+        tried: String,
+        last: String,
+    },
+    /// The connection broke while a request was outstanding.
+    #[error("cluster {cluster}: connection to broker {broker} lost: {reason}")]
+    ConnectionLost {
+        cluster: String,
+        broker: String,
+        reason: String,
+    },
+    /// A request got no response in time.
+    #[error("cluster {cluster}: {api} request to broker {broker} timed out after {timeout:?}")]
+    Timeout {
+        cluster: String,
+        broker: String,
+        api: &'static str,
+        timeout: Duration,
+    },
+    /// A message could not be encoded or a response could not be decoded.
+    #[error("cluster {cluster}: broker {broker}: {api} v{version}: {reason}")]
+    Protocol {
+        cluster: String,
+        broker: String,
+        api: &'static str,
+        version: i16,
+        reason: String,
+    },
+    /// The broker supports no version of an API that this client speaks.
+    #[error(
+        "cluster {cluster}: broker {broker} does not support {api} (client speaks v{min}..v{max})"
+    )]
+    UnsupportedApi {
+        cluster: String,
+        broker: String,
+        api: &'static str,
+        min: i16,
+        max: i16,
+    },
+    /// The broker answered with a Kafka error code.
+    #[error("cluster {cluster}: {op}: {code}{}", message.as_deref().map(|m| format!(" ({m})")).unwrap_or_default())]
+    Broker {
+        cluster: String,
+        op: String,
+        code: ResponseError,
+        message: Option<String>,
+    },
+    /// The cluster's metadata has no such topic, partition, broker or leader.
+    #[error("cluster {cluster}: {what}")]
+    Metadata { cluster: String, what: String },
+    /// A record batch is malformed.
+    #[error("cluster {cluster}: {op}: {source}")]
+    Batch {
+        cluster: String,
+        op: String,
+        #[source]
+        source: BatchError,
+    },
+    /// A configuration value is invalid.
+    #[error("invalid client configuration: {0}")]
+    Config(String),
+}
+
+impl Error {
+    /// The Kafka error code, when the broker sent one.
+    pub fn code(&self) -> Option<ResponseError> {
+        match self {
+            Error::Broker { code, .. } => Some(*code),
+            _ => None,
+        }
+    }
+
+    /// Whether retrying the same operation later may succeed.
+    pub fn is_retriable(&self) -> bool {
+        match self {
+            Error::Connect { .. }
+            | Error::Bootstrap { .. }
+            | Error::ConnectionLost { .. }
+            | Error::Timeout { .. } => true,
+            Error::Broker { code, .. } => is_retriable_code(*code),
+            Error::Metadata { .. } => true,
+            _ => false,
+        }
+    }
+
+    /// Whether the error means the cached metadata (leaders, topics) is stale.
+    pub fn needs_metadata_refresh(&self) -> bool {
+        match self {
+            Error::Broker { code, .. } => is_stale_metadata_code(*code),
+            Error::Connect { .. } | Error::ConnectionLost { .. } | Error::Metadata { .. } => true,
+            _ => false,
+        }
+    }
+}
+
+/// Error codes after which the client refreshes metadata before retrying.
+pub fn is_stale_metadata_code(code: ResponseError) -> bool {
+    matches!(
+        code,
+        ResponseError::NotLeaderOrFollower
+            | ResponseError::UnknownTopicOrPartition
+            | ResponseError::LeaderNotAvailable
+            | ResponseError::FencedLeaderEpoch
+            | ResponseError::UnknownLeaderEpoch
+            | ResponseError::NotCoordinator
+            | ResponseError::CoordinatorNotAvailable
+            | ResponseError::NotController
+            | ResponseError::ReplicaNotAvailable
+            | ResponseError::KafkaStorageError
+            | ResponseError::UnknownTopicId
+            | ResponseError::InconsistentTopicId
+    )
+}
+
+/// Error codes worth retrying: Kafka's retriable set, stale-metadata codes, and
+/// OUT_OF_ORDER_SEQUENCE_NUMBER, which a pipelined idempotent producer gets for the batches
+/// behind one that is being retried (they succeed once it lands).
+pub fn is_retriable_code(code: ResponseError) -> bool {
+    code.is_retriable()
+        || is_stale_metadata_code(code)
+        || matches!(
+            code,
+            ResponseError::CoordinatorLoadInProgress
+                | ResponseError::ConcurrentTransactions
+                | ResponseError::OutOfOrderSequenceNumber
+                | ResponseError::ThrottlingQuotaExceeded
+        )
+}

@@ -1,0 +1,371 @@
+//! A pipelined connection to one broker: requests are written in call order, each tagged with a
+//! correlation id; a reader task routes responses back to their callers.
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicI32, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use bytes::{Buf, BufMut, Bytes, BytesMut};
+use kafka_protocol::messages::{ApiKey, ApiVersionsRequest, RequestHeader, ResponseHeader};
+use kafka_protocol::protocol::{Decodable, Encodable, Request, StrBytes};
+use tokio::io::{AsyncReadExt, AsyncWriteExt, ReadHalf, WriteHalf};
+use tokio::sync::oneshot;
+
+use super::transport::{BoxStream, Connector};
+use super::versions::{api_name, ApiVersions};
+use crate::error::{Error, Result};
+
+/// Largest response frame accepted (a fetch response is bounded by the request's max bytes,
+/// but some brokers ignore that limit; beyond this the connection is closed with an error).
+const MAX_FRAME: usize = 512 * 1024 * 1024;
+
+/// How to open and use a connection.
+#[derive(Debug, Clone)]
+pub struct ConnectionOptions {
+    /// Cluster name used in errors and logs.
+    pub cluster: Arc<str>,
+    /// Client id sent in every request header.
+    pub client_id: Arc<str>,
+    /// Time allowed to open the transport and finish the ApiVersions handshake.
+    pub connect_timeout: Duration,
+    /// Time allowed for one response (added to any wait the request itself asks the broker for).
+    pub request_timeout: Duration,
+    /// Opens the byte stream (TCP, TLS, ...).
+    pub connector: Arc<dyn Connector>,
+}
+
+type Waiter = oneshot::Sender<std::result::Result<Bytes, String>>;
+
+#[derive(Default)]
+struct Pending {
+    waiters: HashMap<i32, Waiter>,
+    closed: Option<String>,
+}
+
+/// One open connection to a broker, shared by all requests to it.
+pub struct Connection {
+    options: ConnectionOptions,
+    broker: String,
+    writer: tokio::sync::Mutex<WriteHalf<BoxStream>>,
+    pending: Arc<Mutex<Pending>>,
+    next_correlation_id: AtomicI32,
+    versions: ApiVersions,
+    reader: tokio::task::JoinHandle<()>,
+}
+
+impl std::fmt::Debug for Connection {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Connection")
+            .field("cluster", &self.options.cluster)
+            .field("broker", &self.broker)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Drop for Connection {
+    fn drop(&mut self) {
+        self.reader.abort();
+    }
+}
+
+/// A request that has been written to the broker; await [`PendingResponse::wait`] for its response.
+pub struct PendingResponse<R: Request> {
+    rx: oneshot::Receiver<std::result::Result<Bytes, String>>,
+    version: i16,
+    timeout: Duration,
+    cluster: Arc<str>,
+    broker: String,
+    _request: std::marker::PhantomData<fn() -> R>,
+}
+
+impl<R: Request> PendingResponse<R> {
+    /// Waits for and decodes the response.
+    pub async fn wait(self) -> Result<R::Response> {
+        let api = api_name(R::KEY);
+        let frame = match tokio::time::timeout(self.timeout, self.rx).await {
+            Err(_) => {
+                return Err(Error::Timeout {
+                    cluster: self.cluster.to_string(),
+                    broker: self.broker,
+                    api,
+                    timeout: self.timeout,
+                })
+            }
+            Ok(Err(_)) => {
+                return Err(Error::ConnectionLost {
+                    cluster: self.cluster.to_string(),
+                    broker: self.broker,
+                    reason: "connection closed".into(),
+                })
+            }
+            Ok(Ok(Err(reason))) => {
+                return Err(Error::ConnectionLost {
+                    cluster: self.cluster.to_string(),
+                    broker: self.broker,
+                    reason,
+                })
+            }
+            Ok(Ok(Ok(frame))) => frame,
+        };
+        decode_response::<R>(frame, self.version).map_err(|reason| Error::Protocol {
+            cluster: self.cluster.to_string(),
+            broker: self.broker,
+            api,
+            version: self.version,
+            reason,
+        })
+    }
+}
+
+fn decode_response<R: Request>(
+    mut frame: Bytes,
+    version: i16,
+) -> std::result::Result<R::Response, String> {
+    let key = ApiKey::try_from(R::KEY).map_err(|_| "unknown api key".to_string())?;
+    let header_version = key.response_header_version(version);
+    ResponseHeader::decode(&mut frame, header_version).map_err(|e| e.to_string())?;
+    let response = R::Response::decode(&mut frame, version).map_err(|e| e.to_string())?;
+    Ok(response)
+}
+
+impl Connection {
+    /// Opens a connection to `host:port` and negotiates API versions.
+    pub async fn open(options: ConnectionOptions, host: &str, port: u16) -> Result<Connection> {
+        let broker = format!("{host}:{port}");
+        let stream = options
+            .connector
+            .connect(host, port, options.connect_timeout)
+            .await
+            .map_err(|source| Error::Connect {
+                cluster: options.cluster.to_string(),
+                broker: broker.clone(),
+                source,
+            })?;
+        let (read, write) = tokio::io::split(stream);
+        let pending = Arc::new(Mutex::new(Pending::default()));
+        let reader = tokio::spawn(read_loop(read, pending.clone()));
+        let mut conn = Connection {
+            options,
+            broker,
+            writer: tokio::sync::Mutex::new(write),
+            pending,
+            next_correlation_id: AtomicI32::new(1),
+            versions: ApiVersions::default(),
+            reader,
+        };
+        let timeout = conn.options.connect_timeout;
+        conn.versions = match tokio::time::timeout(timeout, conn.negotiate()).await {
+            Ok(result) => result?,
+            Err(_) => {
+                return Err(Error::Timeout {
+                    cluster: conn.options.cluster.to_string(),
+                    broker: conn.broker.clone(),
+                    api: "ApiVersions",
+                    timeout,
+                })
+            }
+        };
+        // SASL authentication goes here, after the handshake, when security arrives.
+        Ok(conn)
+    }
+
+    async fn negotiate(&self) -> Result<ApiVersions> {
+        let request = ApiVersionsRequest::default()
+            .with_client_software_name(StrBytes::from_static_str("strait"))
+            .with_client_software_version(StrBytes::from_static_str(env!("CARGO_PKG_VERSION")));
+        // v3 first; a broker that does not know it answers with an error and its own ranges (v0 shape).
+        let v3 = self.submit_version(&request, 3).await?.wait().await;
+        let response = match v3 {
+            Ok(r) if r.error_code == 0 => r,
+            _ => self.submit_version(&request, 0).await?.wait().await?,
+        };
+        if response.error_code != 0 {
+            return Err(self.protocol_error(
+                "ApiVersions",
+                0,
+                format!("error code {}", response.error_code),
+            ));
+        }
+        Ok(ApiVersions::from_response(&response))
+    }
+
+    /// The broker's address as `host:port`.
+    pub fn broker(&self) -> &str {
+        &self.broker
+    }
+
+    /// What the broker advertised in ApiVersions.
+    pub fn versions(&self) -> &ApiVersions {
+        &self.versions
+    }
+
+    /// Whether the connection has failed and must be replaced.
+    pub fn is_closed(&self) -> bool {
+        self.pending.lock().expect("pending lock").closed.is_some() || self.reader.is_finished()
+    }
+
+    /// The version negotiated for request type `R`.
+    pub fn version_for<R: Request>(&self) -> Result<i16> {
+        self.versions
+            .pick::<R>()
+            .ok_or_else(|| Error::UnsupportedApi {
+                cluster: self.options.cluster.to_string(),
+                broker: self.broker.clone(),
+                api: api_name(R::KEY),
+                min: R::VERSIONS.min,
+                max: R::VERSIONS.max,
+            })
+    }
+
+    /// Sends a request at the negotiated version and waits for its response.
+    pub async fn send<R: Request>(&self, request: &R) -> Result<R::Response> {
+        self.submit(request).await?.wait().await
+    }
+
+    /// Writes a request at the negotiated version; the response is awaited separately, so
+    /// several requests can be in flight and are written in call order.
+    pub async fn submit<R: Request>(&self, request: &R) -> Result<PendingResponse<R>> {
+        let version = self.version_for::<R>()?;
+        self.submit_version(request, version).await
+    }
+
+    /// Like [`Connection::submit`] with an explicit version, and extra response time for
+    /// requests that ask the broker to wait (Fetch `max_wait_ms`).
+    pub async fn submit_version<R: Request>(
+        &self,
+        request: &R,
+        version: i16,
+    ) -> Result<PendingResponse<R>> {
+        self.submit_with_wait(request, version, Duration::ZERO)
+            .await
+    }
+
+    /// Writes a request whose broker-side wait may last up to `broker_wait`.
+    pub async fn submit_with_wait<R: Request>(
+        &self,
+        request: &R,
+        version: i16,
+        broker_wait: Duration,
+    ) -> Result<PendingResponse<R>> {
+        let api = api_name(R::KEY);
+        let correlation_id = self.next_correlation_id.fetch_add(1, Ordering::Relaxed);
+        let frame = self
+            .encode(request, version, correlation_id)
+            .map_err(|reason| self.protocol_error(api, version, reason))?;
+        let (tx, rx) = oneshot::channel();
+        {
+            let mut pending = self.pending.lock().expect("pending lock");
+            if let Some(reason) = &pending.closed {
+                return Err(self.lost(reason.clone()));
+            }
+            pending.waiters.insert(correlation_id, tx);
+        }
+        let mut writer = self.writer.lock().await;
+        if let Err(e) = writer.write_all(&frame).await {
+            drop(writer);
+            let reason = format!("write failed: {e}");
+            fail_all(&self.pending, reason.clone());
+            return Err(self.lost(reason));
+        }
+        if let Err(e) = writer.flush().await {
+            drop(writer);
+            fail_all(&self.pending, format!("flush failed: {e}"));
+            return Err(self.lost(format!("flush failed: {e}")));
+        }
+        Ok(PendingResponse {
+            rx,
+            version,
+            timeout: self.options.request_timeout + broker_wait,
+            cluster: self.options.cluster.clone(),
+            broker: self.broker.clone(),
+            _request: std::marker::PhantomData,
+        })
+    }
+
+    fn encode<R: Request>(
+        &self,
+        request: &R,
+        version: i16,
+        correlation_id: i32,
+    ) -> std::result::Result<Bytes, String> {
+        let key = ApiKey::try_from(R::KEY).map_err(|_| "unknown api key".to_string())?;
+        let header = RequestHeader::default()
+            .with_request_api_key(R::KEY)
+            .with_request_api_version(version)
+            .with_correlation_id(correlation_id)
+            .with_client_id(Some(StrBytes::from_string(
+                self.options.client_id.to_string(),
+            )));
+        let header_version = key.request_header_version(version);
+        let size = header
+            .compute_size(header_version)
+            .and_then(|h| request.compute_size(version).map(|b| h + b))
+            .map_err(|e| e.to_string())?;
+        let mut buf = BytesMut::with_capacity(size + 4);
+        buf.put_i32(size as i32);
+        header
+            .encode(&mut buf, header_version)
+            .map_err(|e| e.to_string())?;
+        request
+            .encode(&mut buf, version)
+            .map_err(|e| e.to_string())?;
+        Ok(buf.freeze())
+    }
+
+    fn lost(&self, reason: String) -> Error {
+        Error::ConnectionLost {
+            cluster: self.options.cluster.to_string(),
+            broker: self.broker.clone(),
+            reason,
+        }
+    }
+
+    fn protocol_error(&self, api: &'static str, version: i16, reason: String) -> Error {
+        Error::Protocol {
+            cluster: self.options.cluster.to_string(),
+            broker: self.broker.clone(),
+            api,
+            version,
+            reason,
+        }
+    }
+}
+
+fn fail_all(pending: &Mutex<Pending>, reason: String) {
+    let mut pending = pending.lock().expect("pending lock");
+    for (_, waiter) in pending.waiters.drain() {
+        let _ = waiter.send(Err(reason.clone()));
+    }
+    pending.closed.get_or_insert(reason);
+}
+
+async fn read_loop(mut read: ReadHalf<BoxStream>, pending: Arc<Mutex<Pending>>) {
+    let reason = loop {
+        let size = match read.read_i32().await {
+            Ok(size) => size,
+            Err(e) => break format!("read failed: {e}"),
+        };
+        if size < 4 || size as usize > MAX_FRAME {
+            break format!("invalid response frame size {size}");
+        }
+        let mut frame = BytesMut::zeroed(size as usize);
+        if let Err(e) = read.read_exact(&mut frame).await {
+            break format!("read failed: {e}");
+        }
+        let frame = frame.freeze();
+        let correlation_id = (&frame[..4]).get_i32();
+        let waiter = pending
+            .lock()
+            .expect("pending lock")
+            .waiters
+            .remove(&correlation_id);
+        match waiter {
+            Some(waiter) => {
+                let _ = waiter.send(Ok(frame));
+            }
+            None => break format!("response with unknown correlation id {correlation_id}"),
+        }
+    };
+    fail_all(&pending, reason);
+}
