@@ -1,0 +1,439 @@
+//! Consumer groups: coordinator lookup, listing, description, and committed offsets.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use bytes::Bytes;
+use kafka_protocol::error::ResponseError;
+use kafka_protocol::messages::offset_commit_request::{
+    OffsetCommitRequestPartition, OffsetCommitRequestTopic,
+};
+use kafka_protocol::messages::offset_fetch_request::{
+    OffsetFetchRequestGroup, OffsetFetchRequestTopic, OffsetFetchRequestTopics,
+};
+use kafka_protocol::messages::{
+    DescribeGroupsRequest, FindCoordinatorRequest, GroupId, ListGroupsRequest, OffsetCommitRequest,
+    OffsetFetchRequest,
+};
+use kafka_protocol::protocol::{Message, Request, StrBytes, VersionRange};
+
+use super::admin::{protocol_error, topic_name};
+use super::cluster::Cluster;
+use super::str_bytes;
+use crate::error::{Error, Result};
+use crate::net::Connection;
+
+/// Highest OffsetCommit version used for standalone commits: v9 (KIP-848) reinterprets the
+/// generation as a member epoch; v2..=v8 keep the classic "generation -1, no member" commit.
+const STANDALONE_COMMIT_MAX_VERSION: i16 = 8;
+
+/// A group as listed by a broker.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct GroupListing {
+    /// Group id.
+    pub group_id: String,
+    /// Protocol type, e.g. `consumer` (empty for groups that only commit offsets).
+    pub protocol_type: String,
+    /// Group state (ListGroups v4+ only).
+    pub state: Option<String>,
+}
+
+/// A group as described by its coordinator.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct GroupDescription {
+    /// Group id.
+    pub group_id: String,
+    /// State, e.g. `Empty`, `Stable`, `Dead`.
+    pub state: String,
+    /// Protocol type, e.g. `consumer`.
+    pub protocol_type: String,
+    /// Chosen protocol, e.g. the assignor name.
+    pub protocol: String,
+    /// Current members.
+    pub members: Vec<GroupMember>,
+}
+
+/// One member of a group.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct GroupMember {
+    /// Member id.
+    pub member_id: String,
+    /// Client id.
+    pub client_id: String,
+    /// Client host.
+    pub client_host: String,
+    /// The member's assignment, in the group protocol's encoding.
+    pub assignment: Bytes,
+}
+
+/// A committed offset of one partition.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CommittedOffset {
+    /// Next offset to consume.
+    pub offset: i64,
+    /// Leader epoch of the committed offset, -1 when unknown.
+    pub leader_epoch: i32,
+    /// Commit metadata; `None` when the broker returns none or an empty string.
+    pub metadata: Option<String>,
+}
+
+impl Cluster {
+    /// The id of the broker coordinating `group`, retrying while no coordinator is available.
+    pub async fn find_coordinator(&self, group: &str) -> Result<i32> {
+        self.with_retries("find coordinator", || self.lookup_coordinator(group))
+            .await
+    }
+
+    /// One FindCoordinator round trip; refreshes metadata if the coordinator is not in it.
+    async fn lookup_coordinator(&self, group: &str) -> Result<i32> {
+        let conn = self.any_broker().await?;
+        let version = conn.version_for::<FindCoordinatorRequest>()?;
+        // key_type 0 = group (v1+; v0 only knows groups).
+        let request = FindCoordinatorRequest::default().with_key_type(0);
+        let (code, message, node, host, port) = if version >= 4 {
+            let request = request.with_coordinator_keys(vec![str_bytes(group)]);
+            let response = conn.submit_version(&request, version).await?.wait().await?;
+            let c = response
+                .coordinators
+                .into_iter()
+                .find(|c| &*c.key == group)
+                .ok_or_else(|| {
+                    let reason = format!("response lacks group {group}");
+                    protocol_error::<FindCoordinatorRequest>(self, &conn, version, reason)
+                })?;
+            (c.error_code, c.error_message, c.node_id.0, c.host, c.port)
+        } else {
+            let request = request.with_key(str_bytes(group));
+            let r = conn.submit_version(&request, version).await?.wait().await?;
+            (r.error_code, r.error_message, r.node_id.0, r.host, r.port)
+        };
+        let op = format!("find coordinator for group {group}");
+        if let Some(e) = self.broker_error(op, code, message.as_deref()) {
+            return Err(e);
+        }
+        let listed = |m: &super::Metadata| {
+            m.brokers
+                .get(&node)
+                .is_some_and(|a| *a.host == *host && i32::from(a.port) == port)
+        };
+        if !listed(&self.metadata()) {
+            let metadata = self.refresh_metadata().await?;
+            if !metadata.brokers.contains_key(&node) {
+                return Err(Error::Metadata {
+                    cluster: self.name().to_owned(),
+                    what: format!(
+                        "coordinator of group {group}, broker {node} ({host}:{port}), is not in the metadata"
+                    ),
+                });
+            }
+        }
+        Ok(node)
+    }
+
+    /// The connection to `group`'s coordinator (one lookup, no retries).
+    async fn coordinator(&self, group: &str) -> Result<Arc<Connection>> {
+        let id = self.lookup_coordinator(group).await?;
+        self.broker(id).await
+    }
+
+    /// The groups known to any broker of the cluster (each broker lists the groups it
+    /// coordinates), merged and sorted by id.
+    pub async fn list_groups(&self) -> Result<Vec<GroupListing>> {
+        let mut metadata = self.metadata();
+        if metadata.brokers.is_empty() {
+            metadata = self.refresh_metadata().await?;
+        }
+        let mut tasks = tokio::task::JoinSet::new();
+        for id in metadata.brokers.keys().copied() {
+            let cluster = self.clone();
+            tasks.spawn(async move {
+                cluster
+                    .with_retries("list groups", || cluster.list_groups_on(id))
+                    .await
+            });
+        }
+        let mut groups = BTreeMap::new();
+        let mut first_error = None;
+        while let Some(joined) = tasks.join_next().await {
+            match joined {
+                Ok(Ok(listed)) => {
+                    for g in listed {
+                        groups.entry(g.group_id.clone()).or_insert(g);
+                    }
+                }
+                Ok(Err(e)) => {
+                    first_error.get_or_insert(e);
+                }
+                Err(e) => std::panic::resume_unwind(e.into_panic()),
+            }
+        }
+        match first_error {
+            Some(e) => Err(e),
+            None => Ok(groups.into_values().collect()),
+        }
+    }
+
+    /// The groups coordinated by broker `id`.
+    async fn list_groups_on(&self, id: i32) -> Result<Vec<GroupListing>> {
+        let conn = self.broker(id).await?;
+        let version = conn.version_for::<ListGroupsRequest>()?;
+        let response = conn
+            .submit_version(&ListGroupsRequest::default(), version)
+            .await?
+            .wait()
+            .await?;
+        let op = format!("list groups on broker {id}");
+        if let Some(e) = self.broker_error(op, response.error_code, None) {
+            return Err(e);
+        }
+        Ok(response
+            .groups
+            .into_iter()
+            .map(|g| GroupListing {
+                group_id: g.group_id.0.to_string(),
+                protocol_type: g.protocol_type.to_string(),
+                state: (version >= 4).then(|| g.group_state.to_string()),
+            })
+            .collect())
+    }
+
+    /// Describes `group` (DescribeGroups to its coordinator).
+    pub async fn describe_group(&self, group: &str) -> Result<GroupDescription> {
+        let request = DescribeGroupsRequest::default().with_groups(vec![GroupId(str_bytes(group))]);
+        let op = format!("describe group {group}");
+        self.with_retries("describe group", || async {
+            let conn = self.coordinator(group).await?;
+            let version = conn.version_for::<DescribeGroupsRequest>()?;
+            let response = conn.submit_version(&request, version).await?.wait().await?;
+            let g = response
+                .groups
+                .into_iter()
+                .find(|g| &*g.group_id.0 == group)
+                .ok_or_else(|| {
+                    let reason = format!("response lacks group {group}");
+                    protocol_error::<DescribeGroupsRequest>(self, &conn, version, reason)
+                })?;
+            if let Some(e) =
+                self.broker_error(op.as_str(), g.error_code, g.error_message.as_deref())
+            {
+                return Err(e);
+            }
+            Ok(GroupDescription {
+                group_id: g.group_id.0.to_string(),
+                state: g.group_state.to_string(),
+                protocol_type: g.protocol_type.to_string(),
+                protocol: g.protocol_data.to_string(),
+                members: g
+                    .members
+                    .into_iter()
+                    .map(|m| GroupMember {
+                        member_id: m.member_id.to_string(),
+                        client_id: m.client_id.to_string(),
+                        client_host: m.client_host.to_string(),
+                        assignment: m.member_assignment,
+                    })
+                    .collect(),
+            })
+        })
+        .await
+    }
+
+    /// The offsets `group` committed for the given topics and partitions (`None`: all topics),
+    /// by (topic, partition). Partitions without a committed offset are left out.
+    pub async fn fetch_offsets(
+        &self,
+        group: &str,
+        topics: Option<&[(&str, &[i32])]>,
+    ) -> Result<BTreeMap<(String, i32), CommittedOffset>> {
+        self.with_retries("fetch committed offsets", || async {
+            let conn = self.coordinator(group).await?;
+            let version = conn.version_for::<OffsetFetchRequest>()?;
+            let op = format!("fetch committed offsets for group {group}");
+            // (topic, partition, offset, leader epoch, metadata, error code)
+            let mut rows: Vec<(StrBytes, i32, i64, i32, Option<StrBytes>, i16)> = Vec::new();
+            if version >= 8 {
+                let wanted = topics.map(|ts| {
+                    ts.iter()
+                        .map(|(t, ps)| {
+                            OffsetFetchRequestTopics::default()
+                                .with_name(topic_name(t))
+                                .with_partition_indexes(ps.to_vec())
+                        })
+                        .collect()
+                });
+                let request = OffsetFetchRequest::default().with_groups(vec![
+                    OffsetFetchRequestGroup::default()
+                        .with_group_id(GroupId(str_bytes(group)))
+                        .with_topics(wanted),
+                ]);
+                let response = conn.submit_version(&request, version).await?.wait().await?;
+                let g = response
+                    .groups
+                    .into_iter()
+                    .find(|g| &*g.group_id.0 == group)
+                    .ok_or_else(|| {
+                        let reason = format!("response lacks group {group}");
+                        protocol_error::<OffsetFetchRequest>(self, &conn, version, reason)
+                    })?;
+                if let Some(e) = self.broker_error(op.as_str(), g.error_code, None) {
+                    return retry_if_coordinator_moved(e);
+                }
+                for t in g.topics {
+                    for p in t.partitions {
+                        rows.push((
+                            t.name.0.clone(),
+                            p.partition_index,
+                            p.committed_offset,
+                            p.committed_leader_epoch,
+                            p.metadata,
+                            p.error_code,
+                        ));
+                    }
+                }
+            } else {
+                let wanted = topics.map(|ts| {
+                    ts.iter()
+                        .map(|(t, ps)| {
+                            OffsetFetchRequestTopic::default()
+                                .with_name(topic_name(t))
+                                .with_partition_indexes(ps.to_vec())
+                        })
+                        .collect()
+                });
+                let request = OffsetFetchRequest::default()
+                    .with_group_id(GroupId(str_bytes(group)))
+                    .with_topics(wanted);
+                let response = conn.submit_version(&request, version).await?.wait().await?;
+                if let Some(e) = self.broker_error(op.as_str(), response.error_code, None) {
+                    return retry_if_coordinator_moved(e);
+                }
+                for t in response.topics {
+                    for p in t.partitions {
+                        // Leader epochs arrive from v5 on; the codec decodes -1 before that.
+                        rows.push((
+                            t.name.0.clone(),
+                            p.partition_index,
+                            p.committed_offset,
+                            p.committed_leader_epoch,
+                            p.metadata,
+                            p.error_code,
+                        ));
+                    }
+                }
+            }
+            let mut out = BTreeMap::new();
+            for (topic, partition, offset, leader_epoch, metadata, code) in rows {
+                let op = format!(
+                    "fetch committed offset for group {group} topic {topic} partition {partition}"
+                );
+                if let Some(e) = self.broker_error(op, code, None) {
+                    return retry_if_coordinator_moved(e);
+                }
+                if offset < 0 {
+                    continue;
+                }
+                let committed = CommittedOffset {
+                    offset,
+                    leader_epoch,
+                    metadata: metadata.filter(|m| !m.is_empty()).map(|m| m.to_string()),
+                };
+                out.insert((topic.to_string(), partition), committed);
+            }
+            Ok(Ok(out))
+        })
+        .await?
+    }
+
+    /// Commits offsets for `group` as a standalone (non-member) client: each entry is
+    /// (topic, partition, offset, metadata). Fails with the first partition's error.
+    pub async fn commit_offsets(
+        &self,
+        group: &str,
+        offsets: &[(&str, i32, i64, Option<&str>)],
+    ) -> Result<()> {
+        if offsets.is_empty() {
+            return Ok(());
+        }
+        let mut topics: Vec<OffsetCommitRequestTopic> = Vec::new();
+        for (topic, partition, offset, metadata) in offsets {
+            let entry = OffsetCommitRequestPartition::default()
+                .with_partition_index(*partition)
+                .with_committed_offset(*offset)
+                .with_committed_metadata(Some(str_bytes(metadata.unwrap_or(""))));
+            match topics.iter_mut().find(|t| &*t.name.0 == *topic) {
+                Some(t) => t.partitions.push(entry),
+                None => topics.push(
+                    OffsetCommitRequestTopic::default()
+                        .with_name(topic_name(topic))
+                        .with_partitions(vec![entry]),
+                ),
+            }
+        }
+        let request = OffsetCommitRequest::default()
+            .with_group_id(GroupId(str_bytes(group)))
+            .with_generation_id_or_member_epoch(-1)
+            .with_member_id(StrBytes::default())
+            .with_topics(topics);
+        self.with_retries("commit offsets", || async {
+            let conn = self.coordinator(group).await?;
+            let standalone = VersionRange {
+                min: OffsetCommitRequest::VERSIONS.min,
+                max: STANDALONE_COMMIT_MAX_VERSION,
+            };
+            let version = match conn
+                .versions()
+                .pick_key(OffsetCommitRequest::KEY, standalone)
+            {
+                Some(v) => v,
+                None => conn.version_for::<OffsetCommitRequest>()?,
+            };
+            let response = conn.submit_version(&request, version).await?.wait().await?;
+            let mut answered = 0;
+            for t in &response.topics {
+                for p in &t.partitions {
+                    answered += 1;
+                    let offset = offsets
+                        .iter()
+                        .find(|(topic, partition, ..)| {
+                            *topic == &*t.name.0 && *partition == p.partition_index
+                        })
+                        .map_or(-1, |o| o.2);
+                    let op = format!(
+                        "commit offset {offset} for group {group} topic {} partition {}",
+                        t.name.0, p.partition_index
+                    );
+                    if let Some(e) = self.broker_error(op, p.error_code, None) {
+                        return retry_if_coordinator_moved(e);
+                    }
+                }
+            }
+            if answered
+                < request
+                    .topics
+                    .iter()
+                    .map(|t| t.partitions.len())
+                    .sum::<usize>()
+            {
+                let reason = format!("response for group {group} lacks partitions");
+                return Err(protocol_error::<OffsetCommitRequest>(
+                    self, &conn, version, reason,
+                ));
+            }
+            Ok(Ok(()))
+        })
+        .await?
+    }
+}
+
+/// Coordinator errors are retried (after a fresh coordinator lookup); other broker errors are
+/// final, like Kafka's admin client does for group offsets (e.g. UNKNOWN_TOPIC_OR_PARTITION).
+fn retry_if_coordinator_moved<T>(e: Error) -> Result<Result<T>> {
+    match e.code() {
+        Some(
+            ResponseError::NotCoordinator
+            | ResponseError::CoordinatorNotAvailable
+            | ResponseError::CoordinatorLoadInProgress,
+        ) => Err(e),
+        _ => Ok(Err(e)),
+    }
+}
