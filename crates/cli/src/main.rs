@@ -1,0 +1,59 @@
+//! The `strait` command line.
+
+mod demo;
+mod inspect;
+
+use clap::{Parser, Subcommand};
+
+/// strait mirrors Kafka topics between clusters: a drop-in replacement for MirrorMaker 2 that
+/// forwards compressed record batches untouched.
+#[derive(Parser, Debug)]
+#[command(
+    name = "strait",
+    version,
+    about,
+    after_help = "Examples:\n  strait demo                           # two local clusters, batches moved between them\n  strait cluster 127.0.0.1:9092         # brokers, topics, leaders and offsets of a cluster\n\nLogs: set RUST_LOG (e.g. RUST_LOG=strait=debug)."
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// Start two local Kafka-protocol clusters and move sample data between them.
+    #[command(
+        after_help = "Examples:\n  strait demo\n  strait demo --broker tansu --records 1000"
+    )]
+    Demo(demo::DemoArgs),
+    /// Show a cluster's brokers, topics, partitions, leaders and offsets.
+    #[command(
+        after_help = "Examples:\n  strait cluster 127.0.0.1:9092\n  strait cluster broker1:9092,broker2:9092 --topic orders"
+    )]
+    Cluster(inspect::ClusterArgs),
+}
+
+#[tokio::main]
+async fn main() -> std::process::ExitCode {
+    match run().await {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("strait: error: {e:#}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run() -> anyhow::Result<()> {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn")),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    match Cli::parse().command {
+        Command::Demo(args) => demo::run(args).await,
+        Command::Cluster(args) => inspect::run(args).await,
+    }
+}
