@@ -9,8 +9,8 @@ use std::time::Duration;
 use common::*;
 use strait_kafka::batch::{Compression, RawBatch};
 use strait_kafka::{
-    Cluster, ClusterConfig, Error, FetchOptions, FetchPosition, Producer, ResponseError,
-    RetryPolicy,
+    AbortedTransaction, Cluster, ClusterConfig, Error, FetchOptions, FetchPosition, Isolation,
+    Producer, ResponseError, RetryPolicy,
 };
 use strait_testkit::BrokerKind;
 
@@ -29,6 +29,7 @@ per_broker!(
     small_fetches_yield_only_whole_batches,
     fetch_inside_a_batch_returns_that_batch,
     fetch_errors_name_topic_partition_and_offset,
+    read_committed_lists_aborted_transactions,
 );
 
 async fn every_codec_round_trips_byte_identical(kind: BrokerKind) {
@@ -285,5 +286,92 @@ async fn fetch_errors_name_topic_partition_and_offset(kind: BrokerKind) {
     assert!(
         text.contains("east") && text.contains("missing") && text.contains("partition 3"),
         "{text}"
+    );
+}
+
+async fn read_committed_lists_aborted_transactions(kind: BrokerKind) {
+    let (_node, cluster) = start(kind, "a").await;
+    create_topic(&cluster, "txn", 1).await;
+    let producer =
+        match Producer::transactional(&cluster, "strait-test-txn", Duration::from_secs(60)).await {
+            Ok(p) => p,
+            Err(e) if kind == BrokerKind::Tansu => {
+                // Broker gap: tansu 0.6 has no transactions; its refusal must be a clear error.
+                assert!(e.to_string().contains("strait-test-txn"), "{e}");
+                return;
+            }
+            Err(e) => panic!("{e}"),
+        };
+    producer.add_to_transaction(&[("txn", 0)]).await.unwrap();
+    producer
+        .send("txn", 0, &batch(Compression::Lz4, sample_records(1, 5)))
+        .await
+        .unwrap();
+    producer.end_transaction(false).await.unwrap();
+    producer.add_to_transaction(&[("txn", 0)]).await.unwrap();
+    producer
+        .send("txn", 0, &batch(Compression::Zstd, sample_records(2, 3)))
+        .await
+        .unwrap();
+    producer.end_transaction(true).await.unwrap();
+
+    // Offsets: aborted data 0..4, abort marker 5, committed data 6..8, commit marker 9.
+    let position = FetchPosition {
+        topic: "txn".into(),
+        partition: 0,
+        offset: 0,
+        max_bytes: 1 << 20,
+    };
+    let mut fetched = cluster
+        .fetch(&position, &FetchOptions::default())
+        .await
+        .unwrap();
+    for _ in 0..50 {
+        if fetched.last_stable_offset >= 10 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        fetched = cluster
+            .fetch(&position, &FetchOptions::default())
+            .await
+            .unwrap();
+    }
+    assert_eq!(fetched.last_stable_offset, 10);
+    let listed = vec![AbortedTransaction {
+        producer_id: producer.producer_id(),
+        first_offset: 0,
+    }];
+    let shape: Vec<_> = fetched
+        .batches()
+        .map(Result::unwrap)
+        .map(|b| (b.base_offset(), b.is_transactional(), b.is_control()))
+        .collect();
+    let (marker_abort, data, marker_commit) = ((5, true, true), (6, true, false), (9, true, true));
+    match kind {
+        BrokerKind::Noida => {
+            // Kafka returns the aborted batch and lists its transaction for the client to drop;
+            // noida lists it too but already leaves the aborted batch out (broker gap).
+            assert_eq!(fetched.aborted, listed, "aborted transaction listed");
+            assert_eq!(shape, vec![marker_abort, data, marker_commit]);
+        }
+        BrokerKind::Tansu => {
+            // Broker gap: tansu lists no aborted transactions and serves aborted data to
+            // read_committed consumers.
+            assert!(fetched.aborted.is_empty());
+            assert_eq!(
+                shape,
+                vec![(0, true, false), marker_abort, data, marker_commit]
+            );
+        }
+    }
+
+    let uncommitted = FetchOptions {
+        isolation: Isolation::ReadUncommitted,
+        ..FetchOptions::default()
+    };
+    let fetched = cluster.fetch(&position, &uncommitted).await.unwrap();
+    assert!(
+        fetched.aborted.is_empty(),
+        "read_uncommitted reports no aborted transactions"
     );
 }

@@ -12,13 +12,13 @@ use kafka_protocol::messages::offset_fetch_request::{
     OffsetFetchRequestGroup, OffsetFetchRequestTopic, OffsetFetchRequestTopics,
 };
 use kafka_protocol::messages::{
-    DescribeGroupsRequest, FindCoordinatorRequest, GroupId, ListGroupsRequest, OffsetCommitRequest,
-    OffsetFetchRequest,
+    DescribeGroupsRequest, GroupId, ListGroupsRequest, OffsetCommitRequest, OffsetFetchRequest,
 };
 use kafka_protocol::protocol::{Message, Request, StrBytes, VersionRange};
 
 use super::admin::{protocol_error, topic_name};
 use super::cluster::Cluster;
+use super::coordinator::CoordinatorType;
 use super::str_bytes;
 use crate::error::{Error, Result};
 use crate::net::Connection;
@@ -80,59 +80,17 @@ pub struct CommittedOffset {
 impl Cluster {
     /// The id of the broker coordinating `group`, retrying while no coordinator is available.
     pub async fn find_coordinator(&self, group: &str) -> Result<i32> {
-        self.with_retries("find coordinator", || self.lookup_coordinator(group))
-            .await
-    }
-
-    /// One FindCoordinator round trip; refreshes metadata if the coordinator is not in it.
-    async fn lookup_coordinator(&self, group: &str) -> Result<i32> {
-        let conn = self.any_broker().await?;
-        let version = conn.version_for::<FindCoordinatorRequest>()?;
-        // key_type 0 = group (v1+; v0 only knows groups).
-        let request = FindCoordinatorRequest::default().with_key_type(0);
-        let (code, message, node, host, port) = if version >= 4 {
-            let request = request.with_coordinator_keys(vec![str_bytes(group)]);
-            let response = conn.submit_version(&request, version).await?.wait().await?;
-            let c = response
-                .coordinators
-                .into_iter()
-                .find(|c| &*c.key == group)
-                .ok_or_else(|| {
-                    let reason = format!("response lacks group {group}");
-                    protocol_error::<FindCoordinatorRequest>(self, &conn, version, reason)
-                })?;
-            (c.error_code, c.error_message, c.node_id.0, c.host, c.port)
-        } else {
-            let request = request.with_key(str_bytes(group));
-            let r = conn.submit_version(&request, version).await?.wait().await?;
-            (r.error_code, r.error_message, r.node_id.0, r.host, r.port)
-        };
-        let op = format!("find coordinator for group {group}");
-        if let Some(e) = self.broker_error(op, code, message.as_deref()) {
-            return Err(e);
-        }
-        let listed = |m: &super::Metadata| {
-            m.brokers
-                .get(&node)
-                .is_some_and(|a| *a.host == *host && i32::from(a.port) == port)
-        };
-        if !listed(&self.metadata()) {
-            let metadata = self.refresh_metadata().await?;
-            if !metadata.brokers.contains_key(&node) {
-                return Err(Error::Metadata {
-                    cluster: self.name().to_owned(),
-                    what: format!(
-                        "coordinator of group {group}, broker {node} ({host}:{port}), is not in the metadata"
-                    ),
-                });
-            }
-        }
-        Ok(node)
+        self.with_retries("find coordinator", || {
+            self.lookup_coordinator(CoordinatorType::Group, group)
+        })
+        .await
     }
 
     /// The connection to `group`'s coordinator (one lookup, no retries).
     async fn coordinator(&self, group: &str) -> Result<Arc<Connection>> {
-        let id = self.lookup_coordinator(group).await?;
+        let id = self
+            .lookup_coordinator(CoordinatorType::Group, group)
+            .await?;
         self.broker(id).await
     }
 

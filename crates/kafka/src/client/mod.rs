@@ -4,15 +4,18 @@
 mod admin;
 mod cluster;
 mod config;
+mod coordinator;
 mod fetch;
 mod groups;
 mod metadata;
 mod produce;
 mod retry;
+mod transaction;
 
 pub use admin::*;
 pub use cluster::Cluster;
 pub use config::ClusterConfig;
+pub use coordinator::CoordinatorType;
 pub use fetch::{AbortedTransaction, FetchOptions, FetchPosition, Isolation, PartitionFetch};
 pub use groups::*;
 pub use metadata::{BrokerAddress, Metadata, PartitionMetadata, TopicMetadata};

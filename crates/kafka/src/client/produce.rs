@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use kafka_protocol::error::ResponseError;
 use kafka_protocol::messages::produce_request::{PartitionProduceData, TopicProduceData};
-use kafka_protocol::messages::{InitProducerIdRequest, ProduceRequest, TopicName};
+use kafka_protocol::messages::{InitProducerIdRequest, ProduceRequest, TopicName, TransactionalId};
 use tokio::sync::Mutex as AsyncMutex;
 
 use super::cluster::Cluster;
@@ -29,12 +29,13 @@ pub struct ProduceAck {
 /// The next sequence number of one partition, locked while a batch is assigned and written.
 type NextSequence = Arc<AsyncMutex<i32>>;
 
-/// An idempotent producer on one cluster.
+/// An idempotent (optionally transactional) producer on one cluster.
 #[derive(Debug)]
 pub struct Producer {
     cluster: Cluster,
-    producer_id: i64,
-    producer_epoch: i16,
+    pub(super) transactional_id: Option<String>,
+    pub(super) producer_id: i64,
+    pub(super) producer_epoch: i16,
     timeout: Duration,
     sequences: Mutex<HashMap<(String, i32), NextSequence>>,
 }
@@ -64,13 +65,22 @@ impl Producer {
                 }
             })
             .await?;
-        Ok(Producer {
+        Ok(Producer::new(cluster, None, &response))
+    }
+
+    pub(super) fn new(
+        cluster: &Cluster,
+        transactional_id: Option<String>,
+        response: &kafka_protocol::messages::InitProducerIdResponse,
+    ) -> Producer {
+        Producer {
             cluster: cluster.clone(),
+            transactional_id,
             producer_id: response.producer_id.0,
             producer_epoch: response.producer_epoch,
             timeout: cluster.config().request_timeout,
             sequences: Mutex::default(),
-        })
+        }
     }
 
     /// The producer id the cluster assigned.
@@ -119,7 +129,7 @@ impl Producer {
             producer_id: self.producer_id,
             producer_epoch: self.producer_epoch,
             base_sequence: *next_sequence,
-            transactional: false,
+            transactional: self.transactional_id.is_some(),
         });
         let pending = self
             .cluster
@@ -146,8 +156,12 @@ impl Producer {
         partition: i32,
         batch: &RawBatch,
     ) -> Result<PendingResponse<ProduceRequest>> {
+        let transactional_id = self
+            .transactional_id
+            .as_deref()
+            .map(|id| TransactionalId(str_bytes(id)));
         let request = ProduceRequest::default()
-            .with_transactional_id(None)
+            .with_transactional_id(transactional_id)
             .with_acks(-1)
             .with_timeout_ms(self.timeout.as_millis() as i32)
             .with_topic_data(vec![TopicProduceData::default()

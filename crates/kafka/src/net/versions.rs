@@ -7,8 +7,12 @@ use kafka_protocol::messages::{ApiKey, ApiVersionsResponse};
 use kafka_protocol::protocol::{Request, VersionRange};
 
 /// Versions this client never uses although the codec has them: Fetch 13+ and Produce 13
-/// address topics by id only.
-pub const VERSION_CAPS: &[(ApiKey, i16)] = &[(ApiKey::Fetch, 12), (ApiKey::Produce, 12)];
+/// address topics by id only; AddPartitionsToTxn 4+ is the broker-to-broker form.
+pub const VERSION_CAPS: &[(ApiKey, i16)] = &[
+    (ApiKey::Fetch, 12),
+    (ApiKey::Produce, 12),
+    (ApiKey::AddPartitionsToTxn, 3),
+];
 
 /// What one broker advertised.
 #[derive(Debug, Clone, Default)]
