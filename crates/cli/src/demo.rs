@@ -11,13 +11,7 @@ use strait_testkit::{BrokerKind, TestCluster};
 
 const TOPIC: &str = "orders";
 const PARTITIONS: i32 = 3;
-const CODECS: [Compression; 5] = [
-    Compression::None,
-    Compression::Gzip,
-    Compression::Snappy,
-    Compression::Lz4,
-    Compression::Zstd,
-];
+const CODECS: [Compression; 5] = Compression::ALL;
 
 /// Arguments of `strait demo`.
 #[derive(clap::Args, Debug)]

@@ -10,6 +10,8 @@ use kafka_protocol::messages::{
     AddPartitionsToTxnRequest, EndTxnRequest, InitProducerIdRequest, TransactionalId,
 };
 
+use kafka_protocol::protocol::Request;
+
 use super::cluster::Cluster;
 use super::coordinator::CoordinatorType;
 use super::produce::Producer;
@@ -30,10 +32,7 @@ impl Producer {
         let op = format!("init producer id for transactional id {transactional_id}");
         let response = cluster
             .with_retries(&op, || async {
-                let coordinator = cluster
-                    .lookup_coordinator(CoordinatorType::Transaction, transactional_id)
-                    .await?;
-                let response = cluster.broker(coordinator).await?.send(&request).await?;
+                let response = send_to_coordinator(cluster, transactional_id, &request).await?;
                 match cluster.broker_error(op.as_str(), response.error_code, None) {
                     Some(e) => Err(e),
                     None => Ok(response),
@@ -71,10 +70,7 @@ impl Producer {
         let cluster = self.cluster();
         cluster
             .with_retries("add partitions to transaction", || async {
-                let coordinator = cluster
-                    .lookup_coordinator(CoordinatorType::Transaction, id)
-                    .await?;
-                let response = cluster.broker(coordinator).await?.send(&request).await?;
+                let response = send_to_coordinator(cluster, id, &request).await?;
                 let op = format!("add partitions to transaction {id}");
                 if let Some(e) = cluster.broker_error(op.as_str(), response.error_code, None) {
                     return Err(e);
@@ -110,10 +106,7 @@ impl Producer {
         );
         cluster
             .with_retries(&op, || async {
-                let coordinator = cluster
-                    .lookup_coordinator(CoordinatorType::Transaction, id)
-                    .await?;
-                let response = cluster.broker(coordinator).await?.send(&request).await?;
+                let response = send_to_coordinator(cluster, id, &request).await?;
                 match cluster.broker_error(op.as_str(), response.error_code, None) {
                     Some(e) => Err(e),
                     None => Ok(()),
@@ -127,4 +120,16 @@ impl Producer {
             .as_deref()
             .expect("transaction calls need a producer made by Producer::transactional")
     }
+}
+
+/// Sends a request to the transaction coordinator of `transactional_id`.
+async fn send_to_coordinator<R: Request>(
+    cluster: &Cluster,
+    transactional_id: &str,
+    request: &R,
+) -> Result<R::Response> {
+    let coordinator = cluster
+        .lookup_coordinator(CoordinatorType::Transaction, transactional_id)
+        .await?;
+    cluster.broker(coordinator).await?.send(request).await
 }
