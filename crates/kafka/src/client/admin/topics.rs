@@ -1,0 +1,315 @@
+//! Topics: creating and deleting them, adding partitions, and waiting until they are ready.
+
+use std::time::Instant;
+
+use kafka_protocol::messages::create_partitions_request::CreatePartitionsTopic;
+use kafka_protocol::messages::create_topics_request::{CreatableTopic, CreatableTopicConfig};
+use kafka_protocol::messages::delete_topics_request::DeleteTopicState;
+use kafka_protocol::messages::metadata_request::MetadataRequestTopic;
+use kafka_protocol::messages::{
+    CreatePartitionsRequest, CreateTopicsRequest, DeleteTopicsRequest, MetadataRequest,
+};
+
+use super::outcomes::Outcomes;
+use super::{millis, protocol_error, settle, topic_name};
+use crate::client::cluster::Cluster;
+use crate::client::metadata::Metadata;
+use crate::client::str_bytes;
+use crate::error::{Error, Result};
+
+/// A topic to create.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewTopic {
+    /// Topic name.
+    pub name: String,
+    /// Number of partitions (-1 for the broker default).
+    pub partitions: i32,
+    /// Replication factor (-1 for the broker default).
+    pub replication_factor: i16,
+    /// Topic configs, e.g. `("retention.ms", "-1")`.
+    pub configs: Vec<(String, String)>,
+}
+
+impl NewTopic {
+    /// A topic with `partitions` partitions, the broker's default replication factor and no configs.
+    pub fn new(name: impl Into<String>, partitions: i32) -> Self {
+        NewTopic {
+            name: name.into(),
+            partitions,
+            replication_factor: -1,
+            configs: Vec::new(),
+        }
+    }
+
+    /// Sets the replication factor.
+    pub fn with_replication_factor(mut self, replication_factor: i16) -> Self {
+        self.replication_factor = replication_factor;
+        self
+    }
+
+    /// Adds a topic config.
+    pub fn with_config(mut self, name: impl Into<String>, value: impl Into<String>) -> Self {
+        self.configs.push((name.into(), value.into()));
+        self
+    }
+}
+
+impl Cluster {
+    /// Creates topics; returns each topic's result in input order. An existing topic is an
+    /// `Err` whose [`Error::code`] is `TopicAlreadyExists`.
+    pub async fn create_topics(&self, topics: &[NewTopic]) -> Result<Vec<(String, Result<()>)>> {
+        let outcomes = Outcomes::new();
+        let wait = self.config().request_timeout;
+        let last = self
+            .with_retries("create topics", || async {
+                let pending: Vec<&NewTopic> = topics
+                    .iter()
+                    .filter(|t| outcomes.pending(&t.name))
+                    .collect();
+                if pending.is_empty() {
+                    return Ok(());
+                }
+                let request = CreateTopicsRequest::default()
+                    .with_timeout_ms(millis(wait))
+                    .with_validate_only(false)
+                    .with_topics(pending.iter().map(|t| creatable_topic(t)).collect());
+                let conn = self.controller().await?;
+                let version = conn.version_for::<CreateTopicsRequest>()?;
+                let response = conn
+                    .submit_with_wait(&request, version, wait)
+                    .await?
+                    .wait()
+                    .await?;
+                let mut retry = None;
+                for result in response.topics {
+                    let name = result.name.0.to_string();
+                    let outcome = match self.broker_error(
+                        format!("create topic {name}"),
+                        result.error_code,
+                        result.error_message.as_deref(),
+                    ) {
+                        Some(e) => Err(e),
+                        None => Ok(()),
+                    };
+                    retry = outcomes.record(name, outcome).or(retry);
+                }
+                for topic in pending {
+                    if outcomes.pending(&topic.name) && retry.is_none() {
+                        let reason = format!("response lacks topic {}", topic.name);
+                        let e = protocol_error::<CreateTopicsRequest>(self, &conn, version, reason);
+                        outcomes.record(topic.name.clone(), Err(e));
+                    }
+                }
+                retry.map_or(Ok(()), Err)
+            })
+            .await;
+        outcomes.finish(
+            self.name(),
+            "create topics",
+            topics.iter().map(|t| t.name.as_str()),
+            last,
+        )
+    }
+
+    /// Creates one topic and waits until metadata shows all its partitions with leaders.
+    pub async fn create_topic(&self, topic: &NewTopic) -> Result<()> {
+        let mut results = self.create_topics(std::slice::from_ref(topic)).await?;
+        match results.pop() {
+            Some((_, result)) => result?,
+            None => {
+                return Err(Error::Metadata {
+                    cluster: self.name().to_owned(),
+                    what: format!("create topic {}: no result", topic.name),
+                })
+            }
+        }
+        self.await_partitions(&topic.name, topic.partitions).await
+    }
+
+    /// Waits (bounded by the request timeout) until metadata shows `topic` with `partitions`
+    /// partitions (at least one when `partitions` is -1), each with a known leader.
+    async fn await_partitions(&self, topic: &str, partitions: i32) -> Result<()> {
+        let deadline = Instant::now() + self.config().request_timeout;
+        let policy = self.config().retry;
+        let mut attempt = 0;
+        loop {
+            attempt += 1;
+            let last = match self.probe_topic(topic).await {
+                Ok(metadata) => match metadata.topic(topic) {
+                    Some(t) => {
+                        let leaders = t
+                            .partitions
+                            .iter()
+                            .filter(|p| metadata.leader(topic, p.partition).is_some())
+                            .count();
+                        let enough = if partitions < 0 {
+                            !t.partitions.is_empty()
+                        } else {
+                            t.partitions.len() == partitions as usize
+                        };
+                        if enough && leaders == t.partitions.len() {
+                            // The topic exists now, so refreshing it cannot auto-create it.
+                            self.refresh_topics(&[topic]).await?;
+                            return Ok(());
+                        }
+                        format!(
+                            "metadata shows {} partitions, {leaders} with leaders",
+                            t.partitions.len()
+                        )
+                    }
+                    None => "metadata does not show it".to_owned(),
+                },
+                Err(e) => e.to_string(),
+            };
+            let backoff = policy.backoff(attempt);
+            if Instant::now() + backoff > deadline {
+                let want = if partitions < 0 {
+                    "its partitions".to_owned()
+                } else {
+                    format!("{partitions} partitions")
+                };
+                return Err(Error::Metadata {
+                    cluster: self.name().to_owned(),
+                    what: format!(
+                        "topic {topic} does not show {want} with leaders after {:?}: {last}",
+                        self.config().request_timeout
+                    ),
+                });
+            }
+            tokio::time::sleep(backoff).await;
+        }
+    }
+
+    /// Metadata of one topic (never auto-creating it), without touching the cached snapshot.
+    async fn probe_topic(&self, topic: &str) -> Result<Metadata> {
+        let request = MetadataRequest::default()
+            .with_topics(Some(vec![
+                MetadataRequestTopic::default().with_name(Some(topic_name(topic)))
+            ]))
+            .with_allow_auto_topic_creation(false);
+        let response = self.send_any(&request).await?;
+        Ok(Metadata::from_response(&response))
+    }
+
+    /// Deletes topics; returns each topic's result in input order.
+    pub async fn delete_topics(&self, names: &[&str]) -> Result<Vec<(String, Result<()>)>> {
+        let outcomes = Outcomes::new();
+        let wait = self.config().request_timeout;
+        let last = self
+            .with_retries("delete topics", || async {
+                let pending: Vec<&str> = names
+                    .iter()
+                    .copied()
+                    .filter(|n| outcomes.pending(n))
+                    .collect();
+                if pending.is_empty() {
+                    return Ok(());
+                }
+                let conn = self.controller().await?;
+                let version = conn.version_for::<DeleteTopicsRequest>()?;
+                let request = DeleteTopicsRequest::default().with_timeout_ms(millis(wait));
+                let request = if version >= 6 {
+                    request.with_topics(
+                        pending
+                            .iter()
+                            .map(|n| DeleteTopicState::default().with_name(Some(topic_name(n))))
+                            .collect(),
+                    )
+                } else {
+                    request.with_topic_names(pending.iter().map(|n| topic_name(n)).collect())
+                };
+                let response = conn
+                    .submit_with_wait(&request, version, wait)
+                    .await?
+                    .wait()
+                    .await?;
+                let mut retry = None;
+                for result in response.responses {
+                    let Some(name) = result.name.map(|n| n.0.to_string()) else {
+                        continue;
+                    };
+                    let outcome = match self.broker_error(
+                        format!("delete topic {name}"),
+                        result.error_code,
+                        result.error_message.as_deref(),
+                    ) {
+                        Some(e) => Err(e),
+                        None => Ok(()),
+                    };
+                    retry = outcomes.record(name, outcome).or(retry);
+                }
+                for name in pending {
+                    if outcomes.pending(name) && retry.is_none() {
+                        let reason = format!("response lacks topic {name}");
+                        let e = protocol_error::<DeleteTopicsRequest>(self, &conn, version, reason);
+                        outcomes.record(name.to_owned(), Err(e));
+                    }
+                }
+                retry.map_or(Ok(()), Err)
+            })
+            .await;
+        // Drop the deleted topics from the cached metadata (best effort). Not `refresh_topics`:
+        // naming a deleted topic in a Metadata request may auto-create it again.
+        let _ = self.refresh_metadata().await;
+        outcomes.finish(self.name(), "delete topics", names.iter().copied(), last)
+    }
+
+    /// Grows `topic` to `total_count` partitions, then waits until metadata shows them all
+    /// with leaders.
+    pub async fn create_partitions(&self, topic: &str, total_count: i32) -> Result<()> {
+        let wait = self.config().request_timeout;
+        let op = format!("create partitions for topic {topic} (to {total_count} in total)");
+        self.with_retries("create partitions", || async {
+            let request = CreatePartitionsRequest::default()
+                .with_timeout_ms(millis(wait))
+                .with_validate_only(false)
+                .with_topics(vec![CreatePartitionsTopic::default()
+                    .with_name(topic_name(topic))
+                    .with_count(total_count)
+                    .with_assignments(None)]);
+            let conn = self.controller().await?;
+            let version = conn.version_for::<CreatePartitionsRequest>()?;
+            let response = conn
+                .submit_with_wait(&request, version, wait)
+                .await?
+                .wait()
+                .await?;
+            let result = response
+                .results
+                .iter()
+                .find(|r| &*r.name.0 == topic)
+                .ok_or_else(|| {
+                    let reason = format!("response lacks topic {topic}");
+                    protocol_error::<CreatePartitionsRequest>(self, &conn, version, reason)
+                })?;
+            match self.broker_error(
+                op.as_str(),
+                result.error_code,
+                result.error_message.as_deref(),
+            ) {
+                Some(e) => settle(e),
+                None => Ok(Ok(())),
+            }
+        })
+        .await??;
+        self.await_partitions(topic, total_count).await
+    }
+}
+
+fn creatable_topic(topic: &NewTopic) -> CreatableTopic {
+    CreatableTopic::default()
+        .with_name(topic_name(&topic.name))
+        .with_num_partitions(topic.partitions)
+        .with_replication_factor(topic.replication_factor)
+        .with_configs(
+            topic
+                .configs
+                .iter()
+                .map(|(name, value)| {
+                    CreatableTopicConfig::default()
+                        .with_name(str_bytes(name))
+                        .with_value(Some(str_bytes(value)))
+                })
+                .collect(),
+        )
+}
