@@ -1,0 +1,46 @@
+//! mm2.properties: Java properties parsing and the typed configuration of flows.
+//!
+//! [`parse_file`] reads a dedicated-mode MirrorMaker 2 file exactly as MM2 does
+//! ([`Properties`]: `java.util.Properties` with line numbers), applies MM2's property hierarchy
+//! (cluster props, connector config, client configs, worker config) and types every setting a
+//! flow needs ([`FlowConfig`]). Errors name the key and the line ([`ConfigError`]).
+
+mod client;
+mod error;
+mod flow;
+mod hierarchy;
+mod keys;
+mod model;
+mod properties;
+mod values;
+
+use std::path::Path;
+
+pub use client::ClientProps;
+pub use error::{ConfigError, KeyProblem};
+pub use flow::{
+    FlowConfig, OffsetReset, SyncsLocation, DEFAULT_OFFSET_FLUSH_INTERVAL,
+    DEFAULT_REFRESH_TOPICS_INTERVAL,
+};
+pub use model::MirrorConfig;
+pub use properties::{Properties, Property};
+pub use values::Origin;
+
+/// Reads and derives an `mm2.properties` file (bytes decoded as ISO-8859-1, like Java).
+pub fn parse_file(path: &Path) -> Result<MirrorConfig, ConfigError> {
+    let bytes = std::fs::read(path).map_err(|source| ConfigError::Read {
+        path: path.to_owned(),
+        source,
+    })?;
+    parse_bytes(&bytes)
+}
+
+/// Derives the configuration from file contents (ISO-8859-1).
+pub fn parse_bytes(bytes: &[u8]) -> Result<MirrorConfig, ConfigError> {
+    MirrorConfig::from_properties(Properties::parse_bytes(bytes)?)
+}
+
+/// Derives the configuration from already decoded text.
+pub fn parse_str(text: &str) -> Result<MirrorConfig, ConfigError> {
+    MirrorConfig::from_properties(Properties::parse_str(text)?)
+}
