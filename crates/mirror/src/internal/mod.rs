@@ -1,0 +1,28 @@
+//! MM2 internal topics on the wire: progress (Connect offsets), offset syncs, heartbeats.
+//!
+//! * [`ensure_compacted_topic`]: creates an internal topic like MM2's
+//!   `MirrorUtils.createCompactedTopic` (`cleanup.policy=compact`, nothing else).
+//! * [`read_topic`]: reads a whole (small) internal topic, every partition, in offset order.
+//! * [`ProgressStore`]: where replication resumes, in MM2's Connect offsets topic
+//!   (`mm2-offsets.<source>.internal` on the target), byte-compatible with Java MM2.
+//! * [`OffsetSyncWriter`]: offset-sync records (`mm2-offset-syncs.<alias>.internal`).
+//! * [`HeartbeatEmitter`]: heartbeat records (`heartbeats` on the target).
+//!
+//! Every writer owns an idempotent producer (acks=all), writes uncompressed batches and never
+//! writes a tombstone or a null key to the offset-syncs or heartbeats topics (Java readers crash
+//! on them).
+
+mod error;
+mod heartbeats;
+mod offset_syncs;
+mod producer;
+mod progress;
+mod read;
+mod topics;
+
+pub use error::InternalTopicError;
+pub use heartbeats::HeartbeatEmitter;
+pub use offset_syncs::{read_offset_syncs, OffsetSyncWriter, MAX_SYNCS_PER_BATCH};
+pub use progress::ProgressStore;
+pub use read::read_topic;
+pub use topics::ensure_compacted_topic;
