@@ -2,6 +2,7 @@
 
 mod demo;
 mod inspect;
+mod run;
 
 use clap::{Parser, Subcommand};
 
@@ -12,7 +13,7 @@ use clap::{Parser, Subcommand};
     name = "strait",
     version,
     about,
-    after_help = "Examples:\n  strait demo                           # two local clusters, batches moved between them\n  strait cluster 127.0.0.1:9092         # brokers, topics, leaders and offsets of a cluster\n\nLogs: set RUST_LOG (e.g. RUST_LOG=strait=debug)."
+    after_help = "Examples:\n  strait run mm2.properties              # mirror like MirrorMaker 2 would\n  strait demo                           # two local clusters, batches moved between them\n  strait cluster 127.0.0.1:9092         # brokers, topics, leaders and offsets of a cluster\n\nLogs: set RUST_LOG (e.g. RUST_LOG=strait=debug)."
 )]
 struct Cli {
     #[command(subcommand)]
@@ -21,6 +22,11 @@ struct Cli {
 
 #[derive(Subcommand, Debug)]
 enum Command {
+    /// Mirror the flows of an unchanged MirrorMaker 2 properties file until stopped.
+    #[command(
+        after_help = "Examples:\n  strait run mm2.properties\n  strait run mm2.properties --clusters backup\n\nSIGTERM or Ctrl-C stops fetching, waits for in-flight batches, stores progress and exits 0."
+    )]
+    Run(run::RunArgs),
     /// Start two local Kafka-protocol clusters and move sample data between them.
     #[command(
         after_help = "Examples:\n  strait demo\n  strait demo --broker tansu --records 1000"
@@ -53,6 +59,7 @@ async fn run() -> anyhow::Result<()> {
         .with_writer(std::io::stderr)
         .init();
     match Cli::parse().command {
+        Command::Run(args) => run::run(args).await,
         Command::Demo(args) => demo::run(args).await,
         Command::Cluster(args) => inspect::run(args).await,
     }

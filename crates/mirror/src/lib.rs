@@ -1,7 +1,13 @@
 //! strait's replication engine: the Rust drop-in replacement for Kafka MirrorMaker 2's
-//! source, checkpoint and heartbeat flows. This crate currently provides MM2's internal topic
-//! record formats ([`formats`]) byte-for-byte compatible with Java MM2 (offset syncs,
-//! checkpoints, heartbeats and the Connect offsets topic); configuration, replication policies
-//! and the replication flows themselves come next.
+//! source and heartbeat flows in dedicated mode.
+//!
+//! Data flow: [`config`] (mm2.properties → flows) → [`policy`] and [`filter`] (which topics,
+//! under which remote names) → [`engine`] (discovery, per-partition pipelines that forward raw
+//! batches) → [`internal`] (progress, offset syncs and heartbeats in MM2's [`formats`]).
 
+pub mod config;
+pub mod engine;
+pub mod filter;
 pub mod formats;
+pub mod internal;
+pub mod policy;

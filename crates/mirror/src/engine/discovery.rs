@@ -1,0 +1,139 @@
+//! Which source topics a flow mirrors, and their remote topics on the target: created with the
+//! source's partition count and topic configs, grown when the source grows.
+
+use std::collections::BTreeMap;
+
+use strait_kafka::{Cluster, ConfigEntry, ConfigResource, ConfigSource, NewTopic};
+
+use super::error::EngineError;
+use super::pipeline::PartitionRoute;
+use crate::config::FlowConfig;
+use crate::filter::{should_replicate_topic, PatternList};
+
+/// Kafka's default `max.message.bytes`, used when the target does not report it.
+const DEFAULT_MAX_MESSAGE_BYTES: usize = 1_048_588;
+
+/// Finds the partitions to mirror and makes sure their remote topics exist and are large enough.
+pub(crate) async fn discover(
+    flow: &FlowConfig,
+    source: &Cluster,
+    target: &Cluster,
+) -> Result<Vec<PartitionRoute>, EngineError> {
+    let source_meta = source.refresh_metadata().await?;
+    let target_meta = target.refresh_metadata().await?;
+    let excluded_configs = PatternList::new(&flow.config_properties_exclude)
+        .map_err(|e| EngineError::Unsupported(e.to_string()))?;
+    let mut routes = Vec::new();
+    for topic in source_meta.topics.values() {
+        if topic.error.is_some()
+            || !should_replicate_topic(
+                &flow.policy,
+                &flow.topic_filter,
+                &flow.target,
+                flow.heartbeats_replication_enabled,
+                &topic.name,
+            )
+        {
+            continue;
+        }
+        let partitions = topic.partitions.len() as i32;
+        let remote = flow.policy.format_remote_topic(&flow.source, &topic.name);
+        let remote_partitions = target_meta
+            .topic(&remote)
+            .map(|t| t.partitions.len() as i32);
+        let ready = match remote_partitions {
+            None => {
+                create_remote(
+                    flow,
+                    source,
+                    target,
+                    &topic.name,
+                    &remote,
+                    partitions,
+                    &excluded_configs,
+                )
+                .await
+            }
+            Some(n) if n < partitions => {
+                tracing::info!(flow = %label(flow), topic = %remote, "growing remote topic from {n} to {partitions} partitions");
+                target
+                    .create_partitions(&remote, partitions)
+                    .await
+                    .map_err(EngineError::from)
+            }
+            Some(_) => Ok(()),
+        };
+        if let Err(e) = ready {
+            tracing::warn!(flow = %label(flow), topic = %topic.name, "remote topic {remote} not ready, retrying at the next refresh: {e}");
+            continue;
+        }
+        let max_batch_bytes = max_message_bytes(target, &remote).await;
+        routes.extend((0..partitions).map(|partition| PartitionRoute {
+            topic: topic.name.clone(),
+            partition,
+            remote_topic: remote.clone(),
+            max_batch_bytes,
+        }));
+    }
+    Ok(routes)
+}
+
+async fn create_remote(
+    flow: &FlowConfig,
+    source: &Cluster,
+    target: &Cluster,
+    topic: &str,
+    remote: &str,
+    partitions: i32,
+    excluded: &PatternList,
+) -> Result<(), EngineError> {
+    let entries = source
+        .describe_configs(&ConfigResource::Topic(topic.to_owned()))
+        .await
+        .unwrap_or_default();
+    let configs = creation_configs(&entries, excluded);
+    let spec = NewTopic {
+        configs: configs.clone().into_iter().collect(),
+        replication_factor: flow.replication_factor,
+        ..NewTopic::new(remote, partitions)
+    };
+    match target.create_topic(&spec).await {
+        Ok(()) => {
+            tracing::info!(flow = %label(flow), "created remote topic {remote} ({partitions} partitions, configs {configs:?})");
+            Ok(())
+        }
+        Err(e) if e.code() == Some(strait_kafka::ResponseError::TopicAlreadyExists) => Ok(()),
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// The source topic configs a new remote topic gets (MM2's creation set): explicitly set,
+/// not read-only, not sensitive, not from the broker's static config, not excluded.
+pub(crate) fn creation_configs(
+    entries: &[ConfigEntry],
+    excluded: &PatternList,
+) -> BTreeMap<String, String> {
+    entries
+        .iter()
+        .filter(|e| !e.read_only && !e.sensitive && !e.is_default)
+        .filter(|e| !matches!(e.source, ConfigSource::Default | ConfigSource::StaticBroker))
+        .filter(|e| !excluded.matches(&e.name))
+        .filter_map(|e| Some((e.name.clone(), e.value.clone()?)))
+        .collect()
+}
+
+async fn max_message_bytes(target: &Cluster, remote: &str) -> usize {
+    let entries = target
+        .describe_configs(&ConfigResource::Topic(remote.to_owned()))
+        .await
+        .unwrap_or_default();
+    entries
+        .iter()
+        .find(|e| e.name == "max.message.bytes")
+        .and_then(|e| e.value.as_deref()?.parse().ok())
+        .unwrap_or(DEFAULT_MAX_MESSAGE_BYTES)
+}
+
+fn label(flow: &FlowConfig) -> String {
+    format!("{}->{}", flow.source, flow.target)
+}

@@ -1,0 +1,268 @@
+//! One source->target flow: its clients, internal topics, discovery loop, partition pipelines,
+//! progress flushing and heartbeats.
+
+use std::collections::HashSet;
+use std::sync::Arc;
+use std::time::Duration;
+
+use strait_kafka::{Cluster, ClusterConfig, FetchOptions};
+use tokio::sync::{mpsc, watch};
+use tokio::task::JoinSet;
+
+use super::discovery::discover;
+use super::error::EngineError;
+use super::fetcher::{spawn_fetcher, FetchDemand};
+use super::pipeline::run_partition;
+use super::stats::FlowStats;
+use crate::config::{ClientProps, FlowConfig, OffsetReset, SyncsLocation};
+use crate::internal::{HeartbeatEmitter, OffsetSyncWriter, ProgressStore};
+
+/// What every partition pipeline of a flow shares.
+pub(crate) struct FlowShared {
+    pub(crate) label: String,
+    pub(crate) source: Cluster,
+    pub(crate) target: Cluster,
+    pub(crate) fetcher: mpsc::Sender<FetchDemand>,
+    pub(crate) progress: Arc<ProgressStore>,
+    pub(crate) offset_syncs: Option<Arc<OffsetSyncWriter>>,
+    pub(crate) stats: Arc<FlowStats>,
+    pub(crate) auto_offset_reset: OffsetReset,
+    pub(crate) force_reencode: bool,
+    pub(crate) shutdown: watch::Receiver<bool>,
+}
+
+/// Runs a flow until shutdown; setup failures (a cluster down at start) are retried.
+pub(crate) async fn run_flow(
+    flow: FlowConfig,
+    stats: Arc<FlowStats>,
+    force_reencode: bool,
+    mut shutdown: watch::Receiver<bool>,
+) -> Result<(), EngineError> {
+    let label = format!("{}->{}", flow.source, flow.target);
+    let mut backoff = Duration::from_millis(500);
+    loop {
+        match run_flow_once(
+            &flow,
+            &label,
+            stats.clone(),
+            force_reencode,
+            shutdown.clone(),
+        )
+        .await
+        {
+            Ok(()) => return Ok(()),
+            Err(e @ (EngineError::Config(_) | EngineError::Unsupported(_))) => return Err(e),
+            Err(e) => {
+                tracing::warn!(flow = %label, "flow not running, retrying in {backoff:?}: {e}");
+                tokio::select! {
+                    _ = tokio::time::sleep(backoff) => {}
+                    _ = stopped(&mut shutdown) => return Ok(()),
+                }
+                backoff = (backoff * 2).min(Duration::from_secs(10));
+            }
+        }
+    }
+}
+
+async fn run_flow_once(
+    flow: &FlowConfig,
+    label: &str,
+    stats: Arc<FlowStats>,
+    force_reencode: bool,
+    shutdown: watch::Receiver<bool>,
+) -> Result<(), EngineError> {
+    let mut tasks = JoinSet::new();
+    if let Some(interval) = flow.emit_heartbeats_interval {
+        let target_admin = connect(&flow.target_admin, label, "heartbeats").await?;
+        let emitter = HeartbeatEmitter::open(
+            &target_admin,
+            flow.policy.heartbeats_topic(),
+            flow.heartbeats_topic_replication_factor,
+            &flow.source,
+            &flow.target,
+        )
+        .await?;
+        tasks.spawn(emit_heartbeats(
+            emitter,
+            interval,
+            label.to_owned(),
+            shutdown.clone(),
+        ));
+    }
+    if flow.replication_enabled {
+        replicate(flow, label, stats, force_reencode, shutdown.clone()).await?;
+    } else {
+        stopped(&mut shutdown.clone()).await;
+    }
+    while tasks.join_next().await.is_some() {}
+    Ok(())
+}
+
+async fn replicate(
+    flow: &FlowConfig,
+    label: &str,
+    stats: Arc<FlowStats>,
+    force_reencode: bool,
+    mut shutdown: watch::Receiver<bool>,
+) -> Result<(), EngineError> {
+    let source = connect(&flow.source_consumer, label, "replication-consumer").await?;
+    let target = connect(&flow.target_producer, label, "replication-producer").await?;
+    let source_admin = connect(&flow.source_admin, label, "source-admin").await?;
+    let target_admin = connect(&flow.target_admin, label, "target-admin").await?;
+    let progress = Arc::new(
+        ProgressStore::open(
+            &target_admin,
+            &flow.offset_storage_topic,
+            flow.offset_storage_partitions,
+            flow.offset_storage_replication_factor,
+            &flow.source,
+        )
+        .await?,
+    );
+    let offset_syncs = if flow.emit_offset_syncs {
+        let (alias, cluster_alias) = match flow.offset_syncs_location {
+            SyncsLocation::Source => (&flow.target, &flow.source),
+            SyncsLocation::Target => (&flow.source, &flow.target),
+        };
+        let cluster = connect(&flow.offset_syncs_producer, label, "offset-syncs-producer").await?;
+        let topic = flow.policy.offset_syncs_topic(alias);
+        tracing::debug!(flow = %label, "offset syncs go to {topic} on {cluster_alias}");
+        Some(Arc::new(
+            OffsetSyncWriter::open(&cluster, &topic, flow.offset_syncs_topic_replication_factor)
+                .await?,
+        ))
+    } else {
+        None
+    };
+    let fetch_options = FetchOptions {
+        max_wait: flow
+            .source_consumer
+            .get_duration_ms("fetch.max.wait.ms")?
+            .unwrap_or(Duration::from_millis(200)),
+        max_bytes: flow
+            .source_consumer
+            .get_i32("fetch.max.bytes")?
+            .unwrap_or(50 * 1024 * 1024),
+        ..FetchOptions::default()
+    };
+    let partition_max_bytes = flow
+        .source_consumer
+        .get_i32("max.partition.fetch.bytes")?
+        .unwrap_or(4 * 1024 * 1024);
+    let shared = Arc::new(FlowShared {
+        label: label.to_owned(),
+        source: source.clone(),
+        target,
+        fetcher: spawn_fetcher(source, fetch_options, partition_max_bytes),
+        progress: progress.clone(),
+        offset_syncs: offset_syncs.clone(),
+        stats,
+        auto_offset_reset: flow.auto_offset_reset,
+        force_reencode,
+        shutdown: shutdown.clone(),
+    });
+    tracing::info!(flow = %label, "flow started");
+
+    let mut pipelines = JoinSet::new();
+    let mut running = HashSet::new();
+    let mut refresh = tokio::time::interval(
+        flow.refresh_topics_interval
+            .unwrap_or(Duration::from_secs(86_400)),
+    );
+    let mut flush = tokio::time::interval(flow.offset_flush_interval);
+    let mut first = true;
+    loop {
+        tokio::select! {
+            _ = refresh.tick(), if first || flow.refresh_topics_interval.is_some() => {
+                first = false;
+                match discover(flow, &source_admin, &target_admin).await {
+                    Ok(routes) => {
+                        for route in routes {
+                            if running.insert((route.topic.clone(), route.partition)) {
+                                pipelines.spawn(run_partition(shared.clone(), route));
+                            }
+                        }
+                    }
+                    Err(e) => tracing::warn!(flow = %label, "topic discovery failed, retrying at the next refresh: {e}"),
+                }
+            }
+            _ = flush.tick() => flush_internal(label, &progress, offset_syncs.as_deref()).await,
+            _ = stopped(&mut shutdown) => break,
+        }
+    }
+    tracing::info!(flow = %label, "stopping: draining in-flight batches");
+    while pipelines.join_next().await.is_some() {}
+    flush_internal(label, &progress, offset_syncs.as_deref()).await;
+    tracing::info!(flow = %label, "flow stopped, progress stored");
+    Ok(())
+}
+
+async fn flush_internal(
+    label: &str,
+    progress: &ProgressStore,
+    offset_syncs: Option<&OffsetSyncWriter>,
+) {
+    if let Err(e) = progress.flush().await {
+        tracing::warn!(flow = %label, "storing progress failed, retrying: {e}");
+    }
+    if let Some(syncs) = offset_syncs {
+        if let Err(e) = syncs.flush().await {
+            tracing::warn!(flow = %label, "writing offset syncs failed, retrying: {e}");
+        }
+    }
+}
+
+async fn emit_heartbeats(
+    emitter: HeartbeatEmitter,
+    interval: Duration,
+    label: String,
+    mut shutdown: watch::Receiver<bool>,
+) {
+    let mut tick = tokio::time::interval(interval);
+    loop {
+        tokio::select! {
+            _ = tick.tick() => {
+                if let Err(e) = emitter.emit(now_ms()).await {
+                    tracing::warn!(flow = %label, "heartbeat not written: {e}");
+                }
+            }
+            _ = stopped(&mut shutdown) => return,
+        }
+    }
+}
+
+/// Resolves once shutdown is requested (or the engine is gone).
+pub(crate) async fn stopped(shutdown: &mut watch::Receiver<bool>) {
+    while !*shutdown.borrow_and_update() {
+        if shutdown.changed().await.is_err() {
+            return;
+        }
+    }
+}
+
+fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as i64)
+}
+
+/// A client of the cluster `props` belong to, for one role of a flow.
+async fn connect(props: &ClientProps, flow: &str, role: &str) -> Result<Cluster, EngineError> {
+    if let Some(protocol) = props.get("security.protocol") {
+        if !protocol.eq_ignore_ascii_case("PLAINTEXT") {
+            return Err(EngineError::Unsupported(format!(
+                "cluster {}: security.protocol {protocol} is not supported yet (PLAINTEXT only)",
+                props.cluster
+            )));
+        }
+    }
+    let mut config = ClusterConfig::new(&props.cluster, props.bootstrap_servers()?)?;
+    config.client_id = match props.get("client.id") {
+        Some(id) => format!("{id}|{flow}|{role}"),
+        None => format!("strait|{flow}|{role}"),
+    };
+    if let Some(timeout) = props.get_duration_ms("request.timeout.ms")? {
+        config.request_timeout = timeout;
+    }
+    Ok(Cluster::connect(config).await?)
+}

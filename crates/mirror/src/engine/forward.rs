@@ -1,0 +1,536 @@
+//! What to do with each fetched batch: forward it untouched (the normal case), re-encode it
+//! when it cannot be forwarded as is, or drop it (control markers, aborted transactions).
+
+use std::collections::{BTreeMap, HashSet};
+
+use strait_kafka::batch::{BatchBuilder, BatchError, RawBatch, Record, TimestampType};
+use strait_kafka::{AbortedTransaction, PartitionFetch};
+
+/// Why a batch is not forwarded byte for byte.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Reencode {
+    /// The fetch position lies inside the batch: records before it are cut off.
+    StartsInside,
+    /// Offsets have gaps (compacted source): brokers require contiguous offsets from producers.
+    OffsetGaps,
+    /// LogAppendTime batch: consumers see the batch's max timestamp, which must be made explicit.
+    LogAppendTime,
+    /// Larger than the target topic accepts: split.
+    TooLarge,
+    /// Forced by configuration (benchmarks).
+    Forced,
+}
+
+/// Why a batch is not forwarded at all.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Drop {
+    /// Transaction marker: brokers refuse them from clients.
+    Control,
+    /// Data of an aborted transaction.
+    Aborted,
+    /// Nothing left after cutting records before the fetch position.
+    Empty,
+}
+
+/// One decision, in source order.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Step {
+    /// Send these bytes (producer fields are set when sending).
+    Send {
+        /// The batch to produce.
+        batch: RawBatch,
+        /// Source offset of the batch's first record.
+        first_offset: i64,
+        /// Source offset up to which this step accounts (progress after its ack).
+        last_offset: i64,
+        /// `None` when forwarded untouched.
+        reencoded: Option<Reencode>,
+    },
+    /// Nothing to send; progress moves to `last_offset`.
+    Skip {
+        /// Source offset up to which this step accounts.
+        last_offset: i64,
+        /// Why.
+        reason: Drop,
+    },
+}
+
+impl Step {
+    /// Source offset up to which this step accounts.
+    pub fn last_offset(&self) -> i64 {
+        match self {
+            Step::Send { last_offset, .. } | Step::Skip { last_offset, .. } => *last_offset,
+        }
+    }
+}
+
+/// Per-partition forwarding state: open aborted transactions carry over between fetches.
+#[derive(Debug, Default)]
+pub struct Forwarder {
+    /// Aborted transactions announced but not yet started, by first offset.
+    pending_aborts: BTreeMap<(i64, i64), ()>,
+    /// Producers whose current transaction is aborted (until their abort marker).
+    aborting: HashSet<i64>,
+    /// Re-encode every batch (benchmark of the slow path).
+    pub force_reencode: bool,
+    /// Largest batch the target accepts, in bytes.
+    pub max_batch_bytes: usize,
+}
+
+impl Forwarder {
+    /// A forwarder for a target that accepts batches up to `max_batch_bytes`.
+    pub fn new(max_batch_bytes: usize, force_reencode: bool) -> Self {
+        Forwarder {
+            force_reencode,
+            max_batch_bytes,
+            ..Forwarder::default()
+        }
+    }
+
+    /// Plans the batches of one fetch response, starting at source offset `position`.
+    pub fn plan(&mut self, fetch: &PartitionFetch, position: i64) -> Result<Vec<Step>, BatchError> {
+        self.note_aborted(&fetch.aborted);
+        let mut steps = Vec::new();
+        for batch in fetch.batches() {
+            let batch = batch?;
+            if batch.last_offset() < position {
+                continue;
+            }
+            steps.extend(self.step(batch, position)?);
+        }
+        Ok(steps)
+    }
+
+    fn note_aborted(&mut self, aborted: &[AbortedTransaction]) {
+        for a in aborted {
+            self.pending_aborts
+                .insert((a.first_offset, a.producer_id), ());
+        }
+    }
+
+    fn step(&mut self, batch: RawBatch, position: i64) -> Result<Vec<Step>, BatchError> {
+        let last_offset = batch.last_offset();
+        if batch.magic() != 2 {
+            return Err(BatchError::UnsupportedMagic {
+                offset: batch.base_offset(),
+                magic: batch.magic(),
+            });
+        }
+        if batch.is_transactional() {
+            // Aborted transactions that have started by the end of this batch.
+            let started: Vec<_> = self
+                .pending_aborts
+                .range(..=(last_offset, i64::MAX))
+                .map(|(k, _)| *k)
+                .collect();
+            for key in started {
+                self.pending_aborts.remove(&key);
+                self.aborting.insert(key.1);
+            }
+            if batch.is_control() {
+                if is_abort_marker(&batch)? {
+                    self.aborting.remove(&batch.producer_id());
+                }
+                return Ok(vec![Step::Skip {
+                    last_offset,
+                    reason: Drop::Control,
+                }]);
+            }
+            if self.aborting.contains(&batch.producer_id()) {
+                return Ok(vec![Step::Skip {
+                    last_offset,
+                    reason: Drop::Aborted,
+                }]);
+            }
+        } else if batch.is_control() {
+            return Ok(vec![Step::Skip {
+                last_offset,
+                reason: Drop::Control,
+            }]);
+        }
+        let reason = if self.force_reencode {
+            Some(Reencode::Forced)
+        } else if batch.base_offset() < position {
+            Some(Reencode::StartsInside)
+        } else if batch.timestamp_type() == TimestampType::LogAppendTime {
+            Some(Reencode::LogAppendTime)
+        } else if !batch.offsets_contiguous() {
+            Some(Reencode::OffsetGaps)
+        } else if batch.len() > self.max_batch_bytes {
+            Some(Reencode::TooLarge)
+        } else {
+            None
+        };
+        match reason {
+            None => Ok(vec![Step::Send {
+                first_offset: batch.base_offset(),
+                last_offset,
+                batch,
+                reencoded: None,
+            }]),
+            Some(reason) => self.reencode(&batch, position, reason),
+        }
+    }
+
+    fn reencode(
+        &self,
+        batch: &RawBatch,
+        position: i64,
+        reason: Reencode,
+    ) -> Result<Vec<Step>, BatchError> {
+        let decoded = batch.decode()?;
+        let last_offset = batch.last_offset();
+        let log_append = decoded.timestamp_type == TimestampType::LogAppendTime;
+        let records: Vec<Record> = decoded
+            .records
+            .into_iter()
+            .filter(|r| r.offset >= position)
+            .map(|r| Record {
+                timestamp: if log_append {
+                    decoded.max_timestamp
+                } else {
+                    r.timestamp
+                },
+                ..r
+            })
+            .collect();
+        if records.is_empty() {
+            return Ok(vec![Step::Skip {
+                last_offset,
+                reason: Drop::Empty,
+            }]);
+        }
+        let mut steps = Vec::new();
+        let mut chunks = vec![records];
+        while let Some(chunk) = chunks.pop() {
+            let first_offset = chunk[0].offset;
+            let chunk_last = chunk.last().map_or(first_offset, |r| r.offset);
+            let encoded = BatchBuilder {
+                compression: decoded.compression,
+                records: chunk
+                    .iter()
+                    .enumerate()
+                    .map(|(i, r)| Record {
+                        offset: i as i64,
+                        ..r.clone()
+                    })
+                    .collect(),
+                ..BatchBuilder::default()
+            }
+            .encode()?;
+            if encoded.len() > self.max_batch_bytes && chunk.len() > 1 {
+                let mut first = chunk;
+                let second = first.split_off(first.len() / 2);
+                chunks.push(second);
+                chunks.push(first);
+                continue;
+            }
+            steps.push(Step::Send {
+                batch: encoded,
+                first_offset,
+                last_offset: chunk_last,
+                reencoded: Some(reason),
+            });
+        }
+        let split = steps.len() > 1;
+        for step in &mut steps {
+            if let Step::Send { reencoded, .. } = step {
+                if split {
+                    *reencoded = Some(Reencode::TooLarge);
+                }
+            }
+        }
+        // The last step accounts for the whole source batch (trailing compacted-away offsets).
+        if let Some(Step::Send { last_offset: l, .. }) = steps.last_mut() {
+            *l = last_offset;
+        }
+        Ok(steps)
+    }
+}
+
+/// Whether a control batch holds an ABORT marker (control record key: version i16, type i16).
+fn is_abort_marker(batch: &RawBatch) -> Result<bool, BatchError> {
+    let decoded = batch.decode()?;
+    Ok(decoded
+        .records
+        .first()
+        .and_then(|r| r.key.as_ref())
+        .is_some_and(|k| k.len() >= 4 && i16::from_be_bytes([k[2], k[3]]) == 0))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use bytes::{BufMut, Bytes, BytesMut};
+    use strait_kafka::batch::{Compression, ProducerFields};
+
+    fn records(offsets: &[i64], ts: i64) -> Vec<Record> {
+        offsets
+            .iter()
+            .map(|&o| Record {
+                offset: o,
+                timestamp: ts + o,
+                key: Some(Bytes::from(format!("k{o}"))),
+                value: Some(Bytes::from(vec![b'v'; 100])),
+                headers: vec![],
+            })
+            .collect()
+    }
+
+    fn batch(base: i64, offsets: &[i64]) -> BatchBuilder {
+        BatchBuilder {
+            base_offset: base,
+            compression: Compression::Lz4,
+            records: records(offsets, 1_700_000_000_000),
+            ..BatchBuilder::default()
+        }
+    }
+
+    fn txn(builder: BatchBuilder, pid: i64) -> BatchBuilder {
+        BatchBuilder {
+            producer: ProducerFields {
+                producer_id: pid,
+                producer_epoch: 0,
+                base_sequence: 0,
+                transactional: true,
+            },
+            ..builder
+        }
+    }
+
+    fn marker(offset: i64, pid: i64, commit: bool) -> BatchBuilder {
+        let mut key = BytesMut::new();
+        key.put_i16(0);
+        key.put_i16(i16::from(commit));
+        let record = Record {
+            offset,
+            timestamp: 0,
+            key: Some(key.freeze()),
+            value: Some(Bytes::from_static(&[0, 0, 0, 0, 0, 0])),
+            headers: vec![],
+        };
+        BatchBuilder {
+            base_offset: offset,
+            is_control: true,
+            records: vec![record],
+            ..txn(BatchBuilder::default(), pid)
+        }
+    }
+
+    fn fetch(batches: &[BatchBuilder], aborted: Vec<AbortedTransaction>) -> PartitionFetch {
+        let mut buf = BytesMut::new();
+        for b in batches {
+            buf.put_slice(b.encode().unwrap().bytes());
+        }
+        PartitionFetch {
+            topic: "t".into(),
+            partition: 0,
+            fetch_offset: 0,
+            error: None,
+            high_watermark: -1,
+            last_stable_offset: -1,
+            log_start_offset: 0,
+            aborted,
+            records: buf.freeze(),
+        }
+    }
+
+    fn batch_len(f: &PartitionFetch, index: usize) -> usize {
+        f.batches().nth(index).unwrap().unwrap().len()
+    }
+
+    fn summary(steps: &[Step]) -> Vec<(i64, i64, Option<Reencode>, Option<Drop>)> {
+        steps
+            .iter()
+            .map(|s| match s {
+                Step::Send {
+                    first_offset,
+                    last_offset,
+                    reencoded,
+                    ..
+                } => (*first_offset, *last_offset, *reencoded, None),
+                Step::Skip {
+                    last_offset,
+                    reason,
+                } => (-1, *last_offset, None, Some(*reason)),
+            })
+            .collect()
+    }
+
+    #[test]
+    fn whole_batches_are_forwarded_untouched() {
+        let f = fetch(&[batch(0, &[0, 1, 2]), batch(3, &[3, 4])], vec![]);
+        let steps = Forwarder::new(1 << 20, false).plan(&f, 0).unwrap();
+        assert_eq!(
+            summary(&steps),
+            vec![(0, 2, None, None), (3, 4, None, None)]
+        );
+        let Step::Send { batch, .. } = &steps[1] else {
+            panic!()
+        };
+        let first_len = batch_len(&f, 0);
+        assert_eq!(
+            batch.bytes(),
+            &f.records.slice(first_len..),
+            "the fetched bytes, not a copy"
+        );
+    }
+
+    #[test]
+    fn a_position_inside_a_batch_cuts_the_records_before_it() {
+        let f = fetch(&[batch(0, &[0, 1, 2, 3])], vec![]);
+        let steps = Forwarder::new(1 << 20, false).plan(&f, 2).unwrap();
+        assert_eq!(
+            summary(&steps),
+            vec![(2, 3, Some(Reencode::StartsInside), None)]
+        );
+        let Step::Send { batch, .. } = &steps[0] else {
+            panic!()
+        };
+        let keys: Vec<_> = batch
+            .decode()
+            .unwrap()
+            .records
+            .into_iter()
+            .map(|r| r.key.unwrap())
+            .collect();
+        assert_eq!(keys, vec![Bytes::from("k2"), Bytes::from("k3")]);
+        assert_eq!(
+            batch.compression().unwrap(),
+            Compression::Lz4,
+            "same codec after re-encoding"
+        );
+    }
+
+    #[test]
+    fn markers_and_aborted_transactions_are_dropped_committed_data_kept() {
+        let f = fetch(
+            &[
+                txn(batch(0, &[0, 1]), 7),
+                marker(2, 7, false),
+                txn(batch(3, &[3, 4]), 7),
+                marker(5, 7, true),
+                batch(6, &[6]),
+            ],
+            vec![AbortedTransaction {
+                producer_id: 7,
+                first_offset: 0,
+            }],
+        );
+        let steps = Forwarder::new(1 << 20, false).plan(&f, 0).unwrap();
+        assert_eq!(
+            summary(&steps),
+            vec![
+                (-1, 1, None, Some(Drop::Aborted)),
+                (-1, 2, None, Some(Drop::Control)),
+                (3, 4, None, None),
+                (-1, 5, None, Some(Drop::Control)),
+                (6, 6, None, None),
+            ]
+        );
+    }
+
+    #[test]
+    fn compacted_gaps_are_renumbered_and_progress_covers_the_whole_batch() {
+        let f = fetch(&[batch(10, &[10, 13, 17])], vec![]);
+        let steps = Forwarder::new(1 << 20, false).plan(&f, 0).unwrap();
+        assert_eq!(
+            summary(&steps),
+            vec![(10, 17, Some(Reencode::OffsetGaps), None)]
+        );
+        let Step::Send { batch, .. } = &steps[0] else {
+            panic!()
+        };
+        assert!(batch.offsets_contiguous());
+        let decoded = batch.decode().unwrap();
+        assert_eq!(
+            decoded
+                .records
+                .iter()
+                .map(|r| r.key.clone().unwrap())
+                .collect::<Vec<_>>(),
+            vec![Bytes::from("k10"), Bytes::from("k13"), Bytes::from("k17")]
+        );
+        assert_eq!(
+            decoded.records[2].timestamp, 1_700_000_000_017,
+            "timestamps kept"
+        );
+    }
+
+    #[test]
+    fn log_append_time_batches_get_the_timestamp_consumers_saw() {
+        let b = BatchBuilder {
+            timestamp_type: TimestampType::LogAppendTime,
+            ..batch(0, &[0, 1])
+        };
+        let f = fetch(&[b], vec![]);
+        let steps = Forwarder::new(1 << 20, false).plan(&f, 0).unwrap();
+        let Step::Send {
+            batch, reencoded, ..
+        } = &steps[0]
+        else {
+            panic!()
+        };
+        assert_eq!(*reencoded, Some(Reencode::LogAppendTime));
+        let decoded = batch.decode().unwrap();
+        assert_eq!(decoded.timestamp_type, TimestampType::CreateTime);
+        assert!(decoded
+            .records
+            .iter()
+            .all(|r| r.timestamp == 1_700_000_000_001));
+    }
+
+    #[test]
+    fn batches_too_large_for_the_target_are_split() {
+        let offsets: Vec<i64> = (0..40).collect();
+        let big = BatchBuilder {
+            compression: Compression::None,
+            ..batch(0, &offsets)
+        };
+        let f = fetch(&[big], vec![]);
+        let steps = Forwarder::new(1500, false).plan(&f, 0).unwrap();
+        assert!(steps.len() > 1);
+        let mut next = 0;
+        for s in &steps {
+            let Step::Send {
+                batch,
+                first_offset,
+                reencoded,
+                ..
+            } = s
+            else {
+                panic!()
+            };
+            assert!(batch.len() <= 1500);
+            assert_eq!(*first_offset, next);
+            assert_eq!(*reencoded, Some(Reencode::TooLarge));
+            next += batch.record_count() as i64;
+        }
+        assert_eq!(next, 40);
+        assert_eq!(steps.last().unwrap().last_offset(), 39);
+    }
+
+    #[test]
+    fn forced_reencoding_keeps_the_records() {
+        let f = fetch(&[batch(0, &[0, 1, 2])], vec![]);
+        let steps = Forwarder::new(1 << 20, true).plan(&f, 0).unwrap();
+        let Step::Send {
+            batch, reencoded, ..
+        } = &steps[0]
+        else {
+            panic!()
+        };
+        assert_eq!(*reencoded, Some(Reencode::Forced));
+        assert_eq!(
+            batch.decode().unwrap().records,
+            records(&[0, 1, 2], 1_700_000_000_000)
+                .into_iter()
+                .enumerate()
+                .map(|(i, r)| Record {
+                    offset: i as i64,
+                    ..r
+                })
+                .collect::<Vec<_>>()
+        );
+    }
+}

@@ -1,0 +1,245 @@
+//! One source partition: ask the fetcher for data, forward or re-encode each batch, produce it
+//! to the same partition of the remote topic with several batches in flight, and on each ack
+//! record progress and an offset sync. Failures pause this partition only; it restarts from
+//! its last acknowledged position.
+
+use std::collections::VecDeque;
+use std::sync::Arc;
+use std::time::Duration;
+
+use strait_kafka::{InFlightBatch, Isolation, OffsetSpec, Producer, ResponseError};
+use tokio::sync::{oneshot, watch};
+
+use super::error::EngineError;
+use super::fetcher::{is_stale, FetchDemand};
+use super::flow::{stopped, FlowShared};
+use super::forward::{Forwarder, Step};
+use crate::config::OffsetReset;
+use crate::formats::OffsetSync;
+
+/// Batches written but not yet acknowledged, per partition: bounds memory while the target is slow.
+const MAX_IN_FLIGHT: usize = 8;
+
+/// A source partition and where it goes.
+#[derive(Debug, Clone)]
+pub(crate) struct PartitionRoute {
+    pub(crate) topic: String,
+    pub(crate) partition: i32,
+    pub(crate) remote_topic: String,
+    pub(crate) max_batch_bytes: usize,
+}
+
+enum Pending<'a> {
+    Sent {
+        ack: InFlightBatch<'a>,
+        first_offset: i64,
+        last_offset: i64,
+        reencoded: bool,
+    },
+    Skipped {
+        last_offset: i64,
+    },
+}
+
+/// Replicates one partition until shutdown, restarting after failures with backoff.
+pub(crate) async fn run_partition(flow: Arc<FlowShared>, route: PartitionRoute) {
+    let mut shutdown = flow.shutdown.clone();
+    let mut backoff = Duration::from_millis(200);
+    flow.stats.partition_started();
+    loop {
+        match replicate(&flow, &route, &mut shutdown).await {
+            Ok(()) => return,
+            Err(e) => {
+                tracing::warn!(
+                    flow = %flow.label, topic = %route.topic, partition = route.partition,
+                    "partition paused, retrying in {backoff:?}: {e}"
+                );
+                tokio::select! {
+                    _ = tokio::time::sleep(backoff) => {}
+                    _ = stopped(&mut shutdown) => return,
+                }
+                backoff = (backoff * 2).min(Duration::from_secs(5));
+                let _ = flow.source.refresh_metadata().await;
+            }
+        }
+    }
+}
+
+async fn replicate(
+    flow: &FlowShared,
+    route: &PartitionRoute,
+    shutdown: &mut watch::Receiver<bool>,
+) -> Result<(), EngineError> {
+    let producer = Producer::idempotent(&flow.target).await?;
+    let mut position = start_position(flow, route).await?;
+    tracing::debug!(flow = %flow.label, topic = %route.topic, partition = route.partition, position, "partition started");
+    let mut forwarder = Forwarder::new(route.max_batch_bytes, flow.force_reencode);
+    let mut in_flight: VecDeque<Pending<'_>> = VecDeque::new();
+    loop {
+        if *shutdown.borrow() {
+            return drain(flow, route, &mut in_flight).await;
+        }
+        let (reply, answer) = oneshot::channel();
+        let demand = FetchDemand {
+            topic: route.topic.clone(),
+            partition: route.partition,
+            offset: position,
+            reply,
+        };
+        if flow.fetcher.send(demand).await.is_err() {
+            return drain(flow, route, &mut in_flight).await;
+        }
+        let fetched = tokio::select! {
+            answer = answer => answer.map_err(|_| EngineError::Stopped)?,
+            _ = stopped(shutdown) => return drain(flow, route, &mut in_flight).await,
+        };
+        let fetched = match fetched {
+            Ok(f) => f,
+            Err(failure) => {
+                if failure.refresh_metadata {
+                    let _ = flow.source.refresh_metadata().await;
+                }
+                drain(flow, route, &mut in_flight).await?;
+                return Err(EngineError::Fetch(failure.message));
+            }
+        };
+        match fetched.error {
+            None => {}
+            Some(ResponseError::OffsetOutOfRange) => {
+                drain(flow, route, &mut in_flight).await?;
+                let reset = reset_position(flow, route).await?;
+                tracing::warn!(
+                    flow = %flow.label, topic = %route.topic, partition = route.partition,
+                    "offset {position} is out of range on the source; continuing at {reset} (auto.offset.reset)"
+                );
+                position = reset;
+                continue;
+            }
+            Some(code) => {
+                if is_stale(code) {
+                    let _ = flow.source.refresh_metadata().await;
+                }
+                drain(flow, route, &mut in_flight).await?;
+                return Err(EngineError::Fetch(format!(
+                    "cluster {}: fetch topic {} partition {} at offset {position}: {code}",
+                    flow.source.name(),
+                    route.topic,
+                    route.partition
+                )));
+            }
+        }
+        let steps = forwarder
+            .plan(&fetched, position)
+            .map_err(|source| EngineError::Batch {
+                cluster: flow.source.name().to_owned(),
+                topic: route.topic.clone(),
+                partition: route.partition,
+                offset: position,
+                source,
+            })?;
+        if steps.is_empty() {
+            // Nothing new: settle what is in flight so progress is recorded while idle.
+            drain(flow, route, &mut in_flight).await?;
+            continue;
+        }
+        for step in steps {
+            position = step.last_offset() + 1;
+            match step {
+                Step::Send {
+                    batch,
+                    first_offset,
+                    last_offset,
+                    reencoded,
+                } => {
+                    let ack = producer
+                        .submit(&route.remote_topic, route.partition, &batch)
+                        .await?;
+                    in_flight.push_back(Pending::Sent {
+                        ack,
+                        first_offset,
+                        last_offset,
+                        reencoded: reencoded.is_some(),
+                    });
+                }
+                Step::Skip { last_offset, .. } => {
+                    flow.stats.dropped();
+                    in_flight.push_back(Pending::Skipped { last_offset });
+                }
+            }
+            while in_flight.len() > MAX_IN_FLIGHT {
+                settle_one(flow, route, &mut in_flight).await?;
+            }
+        }
+    }
+}
+
+async fn drain(
+    flow: &FlowShared,
+    route: &PartitionRoute,
+    in_flight: &mut VecDeque<Pending<'_>>,
+) -> Result<(), EngineError> {
+    while !in_flight.is_empty() {
+        settle_one(flow, route, in_flight).await?;
+    }
+    Ok(())
+}
+
+async fn settle_one(
+    flow: &FlowShared,
+    route: &PartitionRoute,
+    in_flight: &mut VecDeque<Pending<'_>>,
+) -> Result<(), EngineError> {
+    match in_flight.pop_front() {
+        Some(Pending::Sent {
+            ack,
+            first_offset,
+            last_offset,
+            reencoded,
+        }) => {
+            let records = ack.batch().record_count() as u64;
+            let bytes = ack.batch().len() as u64;
+            let acked = ack.wait().await?;
+            flow.progress
+                .record(&route.topic, route.partition, last_offset);
+            if let Some(syncs) = &flow.offset_syncs {
+                syncs.queue(OffsetSync {
+                    topic: route.topic.clone(),
+                    partition: route.partition,
+                    upstream_offset: first_offset,
+                    downstream_offset: acked.base_offset,
+                });
+            }
+            flow.stats.acked(records, bytes, reencoded);
+        }
+        Some(Pending::Skipped { last_offset }) => {
+            flow.progress
+                .record(&route.topic, route.partition, last_offset);
+        }
+        None => {}
+    }
+    Ok(())
+}
+
+async fn start_position(flow: &FlowShared, route: &PartitionRoute) -> Result<i64, EngineError> {
+    match flow.progress.get(&route.topic, route.partition) {
+        Some(last) => Ok(last + 1),
+        None => reset_position(flow, route).await,
+    }
+}
+
+async fn reset_position(flow: &FlowShared, route: &PartitionRoute) -> Result<i64, EngineError> {
+    let spec = match flow.auto_offset_reset {
+        OffsetReset::Earliest => OffsetSpec::Earliest,
+        OffsetReset::Latest => OffsetSpec::Latest,
+    };
+    let listed = flow
+        .source
+        .list_offsets(
+            &route.topic,
+            &[route.partition],
+            spec,
+            Isolation::ReadCommitted,
+        )
+        .await?;
+    Ok(listed.first().map_or(0, |(_, o)| o.offset.max(0)))
+}
