@@ -1,5 +1,5 @@
-//! `strait demo`: two real local clusters, sample data produced on one, its record batches
-//! forwarded untouched to the other, and a record-by-record check of what arrived.
+//! `strait demo`: two real local clusters, sample data produced on one, mirrored to the other
+//! by the same engine as `strait run`, and a record-by-record check of what arrived.
 
 use std::time::{Duration, Instant};
 
@@ -7,6 +7,7 @@ use anyhow::{bail, Context};
 use bytes::Bytes;
 use strait_kafka::batch::{BatchBuilder, Compression, DecodedBatch, Header, RawBatch, Record};
 use strait_kafka::{Cluster, ClusterConfig, FetchOptions, FetchPosition, NewTopic, Producer};
+use strait_mirror::engine::{EngineOptions, Mirror, StatsSnapshot};
 use strait_testkit::{BrokerKind, TestCluster};
 
 const TOPIC: &str = "orders";
@@ -67,17 +68,12 @@ pub(crate) async fn run(args: DemoArgs) -> anyhow::Result<()> {
 
     let remote = format!("east.{TOPIC}");
     step(&format!(
-        "creating {TOPIC} on east and {remote} on west ({PARTITIONS} partitions)"
+        "creating {TOPIC} on east ({PARTITIONS} partitions)"
     ));
     let retention = vec![("retention.ms".to_string(), "-1".to_string())];
     east.create_topic(&NewTopic {
-        configs: retention.clone(),
-        ..NewTopic::new(TOPIC, PARTITIONS)
-    })
-    .await?;
-    west.create_topic(&NewTopic {
         configs: retention,
-        ..NewTopic::new(&remote, PARTITIONS)
+        ..NewTopic::new(TOPIC, PARTITIONS)
     })
     .await?;
 
@@ -96,37 +92,35 @@ pub(crate) async fn run(args: DemoArgs) -> anyhow::Result<()> {
     }
     println!("       {produced} records in {batches} batches");
 
-    step(&format!(
-        "forwarding east/{TOPIC} to west/{remote}: raw batches, no decompression"
-    ));
-    let forwarder = Producer::idempotent(&west).await?;
+    let properties = mm2_properties(&east_node.bootstrap(), &west_node.bootstrap());
+    step("mirroring with `strait run`'s engine and this mm2.properties:");
+    for line in properties.lines() {
+        println!("       | {line}");
+    }
+    let config = strait_mirror::config::parse_str(&properties)?;
+    let mirror = Mirror::start(config, EngineOptions::default());
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while mirrored(&west, &remote).await < produced {
+        if Instant::now() > deadline {
+            bail!(
+                "mirroring stalled at {} of {produced} records",
+                mirrored(&west, &remote).await
+            );
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    // Counters move when acknowledgements are settled, a moment after the data is visible.
+    while flow_stats(&mirror).records < produced as u64 && Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let stats = flow_stats(&mirror);
     println!(
-        "       {:<9} {:>7} {:>7} {:>13} {:>13}",
-        "partition", "batches", "records", "east offsets", "west offsets"
+        "       east->west: {} records in {} partitions (heartbeats included), batches {} forwarded untouched / {} re-encoded / {} dropped",
+        stats.records, stats.partitions, stats.passed_through, stats.reencoded, stats.dropped
     );
     let mut east_batches = Vec::new();
     for partition in 0..PARTITIONS {
-        let batches = read_partition(&east, TOPIC, partition).await?;
-        let mut in_flight = Vec::new();
-        for batch in &batches {
-            in_flight.push(forwarder.submit(&remote, partition, batch).await?);
-        }
-        let mut first_target = None;
-        let mut last_target = 0;
-        for sent in in_flight {
-            let records = sent.batch().record_count() as i64;
-            let ack = sent.wait().await?;
-            first_target.get_or_insert(ack.base_offset);
-            last_target = ack.base_offset + records - 1;
-        }
-        let records: i32 = batches.iter().map(RawBatch::record_count).sum();
-        println!(
-            "       {partition:<9} {:>7} {records:>7} {:>13} {:>13}",
-            batches.len(),
-            format!("0..{}", batches.last().map_or(-1, RawBatch::last_offset)),
-            format!("{}..{last_target}", first_target.unwrap_or(0)),
-        );
-        east_batches.push(batches);
+        east_batches.push(read_partition(&east, TOPIC, partition).await?);
     }
 
     step("reading west back and comparing record by record");
@@ -158,11 +152,65 @@ pub(crate) async fn run(args: DemoArgs) -> anyhow::Result<()> {
     if same_codec != batches {
         bail!("some batches were re-encoded on the way");
     }
+    step("internal topics, as MirrorMaker 2 would have written them:");
+    for (cluster, name) in [(&east, "east"), (&west, "west")] {
+        let metadata = cluster.refresh_metadata().await?;
+        let topics: Vec<&str> = metadata
+            .topics
+            .keys()
+            .map(String::as_str)
+            .filter(|t| !t.starts_with("__"))
+            .collect();
+        println!("       {name}: {}", topics.join(", "));
+    }
+    mirror.shutdown().await?;
     step(&format!(
-        "done in {:.1?}; stopping both clusters",
+        "done in {:.1?}; progress stored, stopping both clusters",
         started.elapsed()
     ));
     Ok(())
+}
+
+/// The mm2.properties of the demo: east mirrored to west, MM2's defaults otherwise.
+fn mm2_properties(east: &str, west: &str) -> String {
+    format!(
+        "clusters = east, west\n\
+         east.bootstrap.servers = {east}\n\
+         west.bootstrap.servers = {west}\n\
+         east->west.enabled = true\n\
+         east->west.topics = {TOPIC}\n\
+         # single-broker clusters: one replica of everything\n\
+         replication.factor = 1\n\
+         offset-syncs.topic.replication.factor = 1\n\
+         heartbeats.topic.replication.factor = 1\n\
+         offset.storage.replication.factor = 1\n"
+    )
+}
+
+/// Records of `topic` on `cluster` so far (0 while it does not exist yet).
+async fn mirrored(cluster: &Cluster, topic: &str) -> usize {
+    let mut total = 0;
+    for partition in 0..PARTITIONS {
+        match read_partition(cluster, topic, partition).await {
+            Ok(batches) => {
+                total += batches
+                    .iter()
+                    .map(|b| b.record_count() as usize)
+                    .sum::<usize>()
+            }
+            Err(_) => return 0,
+        }
+    }
+    total
+}
+
+fn flow_stats(mirror: &Mirror) -> StatsSnapshot {
+    mirror
+        .stats()
+        .into_iter()
+        .find(|(flow, _)| flow == "east->west")
+        .map(|(_, s)| s)
+        .unwrap_or_default()
 }
 
 fn step(what: &str) {
