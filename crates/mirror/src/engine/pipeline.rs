@@ -4,10 +4,13 @@
 //! its last acknowledged position.
 
 use std::collections::VecDeque;
+use std::future::Future;
+use std::pin::Pin;
 use std::sync::Arc;
+use std::task::Poll;
 use std::time::Duration;
 
-use strait_kafka::{InFlightBatch, Isolation, OffsetSpec, Producer, ResponseError};
+use strait_kafka::{InFlightBatch, Isolation, OffsetSpec, ProduceAck, Producer, ResponseError};
 use tokio::sync::{oneshot, watch};
 
 use super::error::EngineError;
@@ -29,9 +32,14 @@ pub(crate) struct PartitionRoute {
     pub(crate) max_batch_bytes: usize,
 }
 
+type AckFuture<'a> =
+    Pin<Box<dyn Future<Output = Result<ProduceAck, strait_kafka::Error>> + Send + 'a>>;
+
 enum Pending<'a> {
     Sent {
-        ack: InFlightBatch<'a>,
+        ack: AckFuture<'a>,
+        records: u64,
+        bytes: u64,
         first_offset: i64,
         last_offset: i64,
         reencoded: bool,
@@ -151,11 +159,13 @@ async fn replicate(
                     last_offset,
                     reencoded,
                 } => {
-                    let ack = producer
+                    let sent: InFlightBatch<'_> = producer
                         .submit(&route.remote_topic, route.partition, &batch)
                         .await?;
                     in_flight.push_back(Pending::Sent {
-                        ack,
+                        records: batch.record_count() as u64,
+                        bytes: batch.len() as u64,
+                        ack: Box::pin(sent.wait()),
                         first_offset,
                         last_offset,
                         reencoded: reencoded.is_some(),
@@ -170,6 +180,7 @@ async fn replicate(
                 settle_one(flow, route, &mut in_flight).await?;
             }
         }
+        settle_ready(flow, route, &mut in_flight).await?;
     }
 }
 
@@ -192,24 +203,23 @@ async fn settle_one(
     match in_flight.pop_front() {
         Some(Pending::Sent {
             ack,
+            records,
+            bytes,
             first_offset,
             last_offset,
             reencoded,
         }) => {
-            let records = ack.batch().record_count() as u64;
-            let bytes = ack.batch().len() as u64;
-            let acked = ack.wait().await?;
-            flow.progress
-                .record(&route.topic, route.partition, last_offset);
-            if let Some(syncs) = &flow.offset_syncs {
-                syncs.queue(OffsetSync {
-                    topic: route.topic.clone(),
-                    partition: route.partition,
-                    upstream_offset: first_offset,
-                    downstream_offset: acked.base_offset,
-                });
-            }
-            flow.stats.acked(records, bytes, reencoded);
+            let acked = ack.await?;
+            acknowledged(
+                flow,
+                route,
+                acked,
+                records,
+                bytes,
+                first_offset,
+                last_offset,
+                reencoded,
+            );
         }
         Some(Pending::Skipped { last_offset }) => {
             flow.progress
@@ -218,6 +228,71 @@ async fn settle_one(
         None => {}
     }
     Ok(())
+}
+
+/// Settles the acknowledgements that have already arrived, in order, without waiting.
+async fn settle_ready(
+    flow: &FlowShared,
+    route: &PartitionRoute,
+    in_flight: &mut VecDeque<Pending<'_>>,
+) -> Result<(), EngineError> {
+    loop {
+        match in_flight.front_mut() {
+            Some(Pending::Skipped { .. }) => settle_one(flow, route, in_flight).await?,
+            Some(Pending::Sent { ack, .. }) => {
+                let polled = std::future::poll_fn(|cx| Poll::Ready(ack.as_mut().poll(cx))).await;
+                let Poll::Ready(result) = polled else {
+                    return Ok(());
+                };
+                let Some(Pending::Sent {
+                    records,
+                    bytes,
+                    first_offset,
+                    last_offset,
+                    reencoded,
+                    ..
+                }) = in_flight.pop_front()
+                else {
+                    unreachable!("the front entry was just matched as sent")
+                };
+                acknowledged(
+                    flow,
+                    route,
+                    result?,
+                    records,
+                    bytes,
+                    first_offset,
+                    last_offset,
+                    reencoded,
+                );
+            }
+            None => return Ok(()),
+        }
+    }
+}
+
+#[allow(clippy::too_many_arguments)]
+fn acknowledged(
+    flow: &FlowShared,
+    route: &PartitionRoute,
+    acked: ProduceAck,
+    records: u64,
+    bytes: u64,
+    first_offset: i64,
+    last_offset: i64,
+    reencoded: bool,
+) {
+    flow.progress
+        .record(&route.topic, route.partition, last_offset);
+    if let Some(syncs) = &flow.offset_syncs {
+        syncs.queue(OffsetSync {
+            topic: route.topic.clone(),
+            partition: route.partition,
+            upstream_offset: first_offset,
+            downstream_offset: acked.base_offset,
+        });
+    }
+    flow.stats.acked(records, bytes, reencoded);
 }
 
 async fn start_position(flow: &FlowShared, route: &PartitionRoute) -> Result<i64, EngineError> {
