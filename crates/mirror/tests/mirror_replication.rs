@@ -1,0 +1,473 @@
+//! Ports of MM2's replication integration tests (`MirrorConnectorsIntegrationBaseTest`):
+//! `testReplication` (active/active), `testReplicationWithEmptyPartition` and
+//! `testReplicateFromLatest`, against two real single-broker clusters `primary` and `backup`.
+
+mod common;
+
+use std::collections::{BTreeMap, BTreeSet, HashSet};
+use std::time::Duration;
+
+use common::*;
+use strait_kafka::Cluster;
+use strait_mirror::formats::Heartbeat;
+use strait_mirror::policy::{count_hops_for_topic, ReplicationPolicy};
+use strait_testkit::BrokerKind;
+
+per_broker!(
+    replication,
+    replication_with_empty_partition,
+    replicate_from_latest,
+    replication_over_two_hops;
+    // tansu is left out for a broker gap: it has no CreatePartitions.
+    noida_only: partitions_added_to_a_source_topic_are_mirrored,
+);
+
+const TOPIC: &str = "test-topic-1";
+const PARTITIONS: i32 = 10;
+const PER_PARTITION: usize = 10;
+const ALL: usize = PARTITIONS as usize * PER_PARTITION;
+
+/// `MirrorClient.upstreamClusters()` over a cluster's topic list (§2.5): for each heartbeats
+/// topic, the chain of `topicSource` values, cycle-guarded.
+fn upstream_clusters(policy: &ReplicationPolicy, topics: &[String]) -> BTreeSet<String> {
+    let mut out = BTreeSet::new();
+    for topic in topics.iter().filter(|t| policy.is_heartbeats_topic(t)) {
+        let mut seen = HashSet::new();
+        let mut topic = topic.clone();
+        while let Some(source) = policy.topic_source(&topic) {
+            if !seen.insert(source.clone()) {
+                break;
+            }
+            out.insert(source);
+            match policy.upstream_topic(&topic) {
+                Some(up) => topic = up,
+                None => break,
+            }
+        }
+    }
+    out
+}
+
+/// `MirrorClient.replicationHops(alias)`: fewest hops over the heartbeats topics, −1 if none.
+fn replication_hops(policy: &ReplicationPolicy, topics: &[String], alias: &str) -> i32 {
+    topics
+        .iter()
+        .filter(|t| policy.is_heartbeats_topic(t))
+        .map(|t| count_hops_for_topic(policy, t, alias))
+        .filter(|h| *h != -1)
+        .min()
+        .unwrap_or(-1)
+}
+
+/// The heartbeats in `topic` on `cluster`, decoded.
+async fn heartbeats(cluster: &Cluster, topic: &str) -> Vec<Heartbeat> {
+    read_all(cluster, topic)
+        .await
+        .into_values()
+        .flatten()
+        .map(|r| {
+            let key = r.key.as_deref().expect("heartbeat keys are never null");
+            let value = r.value.as_deref().expect("heartbeat values are never null");
+            Heartbeat::decode(key, value).expect("heartbeat decodes")
+        })
+        .collect()
+}
+
+/// Waits until `topic` on `cluster` holds heartbeats of flow `source->target`.
+async fn wait_for_heartbeats(
+    cluster: &Cluster,
+    topic: &str,
+    source: &str,
+    target: &str,
+) -> Vec<Heartbeat> {
+    let what = format!(
+        "heartbeats of {source}->{target} in {topic} on {}",
+        cluster.name()
+    );
+    eventually(&what, || async move {
+        let beats = heartbeats(cluster, topic).await;
+        if beats
+            .iter()
+            .any(|h| h.source_cluster_alias == source && h.target_cluster_alias == target)
+        {
+            Ok(beats)
+        } else {
+            Err(format!("{beats:?}"))
+        }
+    })
+    .await
+}
+
+/// testReplication: active/active replication of `test-topic-1` both ways, heartbeats and their
+/// replication, upstream clusters and hops from the topic list, and a topic created later.
+async fn replication(kind: BrokerKind) {
+    let pair = Pair::start(kind).await;
+    let (primary, backup) = (&pair.primary, &pair.backup);
+    create_topic(primary, TOPIC, PARTITIONS).await;
+    create_topic(backup, TOPIC, PARTITIONS).await;
+    let on_primary = produce_fixture(primary, TOPIC, 0..PARTITIONS, PER_PARTITION, "primary").await;
+    let on_backup = produce_fixture(backup, TOPIC, 0..PARTITIONS, PER_PARTITION, "backup").await;
+
+    let properties =
+        pair.properties("topics = test-topic-.*, primary.test-topic-.*, backup.test-topic-.*");
+    let mirror = start_mirror(&properties);
+
+    // 100 records each way.
+    assert_eq!(
+        wait_for_records(backup, "primary.test-topic-1", ALL).await,
+        ALL
+    );
+    assert_eq!(
+        wait_for_records(primary, "backup.test-topic-1", ALL).await,
+        ALL
+    );
+    assert_partitions_equal(
+        "primary.test-topic-1 on backup",
+        &on_primary,
+        &read_all(backup, "primary.test-topic-1").await,
+    );
+    assert_partitions_equal(
+        "backup.test-topic-1 on primary",
+        &on_backup,
+        &read_all(primary, "backup.test-topic-1").await,
+    );
+    assert_eq!(
+        partition_count(backup, "primary.test-topic-1").await,
+        Some(PARTITIONS as usize)
+    );
+    assert_eq!(
+        partition_count(primary, "backup.test-topic-1").await,
+        Some(PARTITIONS as usize)
+    );
+
+    // Heartbeats: each flow writes into its target's `heartbeats`; each cluster's `heartbeats`
+    // is replicated to the other as `<alias>.heartbeats`.
+    let beats = wait_for_heartbeats(backup, "heartbeats", "primary", "backup").await;
+    assert!(
+        beats
+            .iter()
+            .all(|h| h.source_cluster_alias == "primary" && h.target_cluster_alias == "backup"),
+        "backup's heartbeats are written by primary->backup only: {beats:?}"
+    );
+    let beats = wait_for_heartbeats(primary, "heartbeats", "backup", "primary").await;
+    assert!(
+        beats
+            .iter()
+            .all(|h| h.source_cluster_alias == "backup" && h.target_cluster_alias == "primary"),
+        "primary's heartbeats are written by backup->primary only: {beats:?}"
+    );
+    wait_for_heartbeats(backup, "primary.heartbeats", "backup", "primary").await;
+    wait_for_heartbeats(primary, "backup.heartbeats", "primary", "backup").await;
+
+    // RemoteClusterUtils' view (default policy) from each cluster's topic list.
+    let policy = ReplicationPolicy::default();
+    let backup_topics = topic_names(backup).await;
+    let upstream = upstream_clusters(&policy, &backup_topics);
+    assert!(
+        upstream.contains("primary"),
+        "upstream clusters of backup: {upstream:?} from {backup_topics:?}"
+    );
+    assert_eq!(
+        replication_hops(&policy, &backup_topics, "primary"),
+        1,
+        "{backup_topics:?}"
+    );
+    let primary_topics = topic_names(primary).await;
+    let upstream = upstream_clusters(&policy, &primary_topics);
+    assert!(
+        upstream.contains("backup"),
+        "upstream clusters of primary: {upstream:?} from {primary_topics:?}"
+    );
+    assert_eq!(
+        replication_hops(&policy, &primary_topics, "backup"),
+        1,
+        "{primary_topics:?}"
+    );
+
+    // A source topic created after start is discovered (refresh every 1 s) and replicated.
+    create_topic(primary, "test-topic-2", 3).await;
+    let second = produce_fixture(primary, "test-topic-2", 0..3, PER_PARTITION, "later").await;
+    wait_for_records(backup, "primary.test-topic-2", 3 * PER_PARTITION).await;
+
+    shutdown(mirror).await;
+
+    // Exactly once: nothing more arrived, nothing was replicated back (no cycles).
+    assert_partitions_equal(
+        "primary.test-topic-1 on backup",
+        &on_primary,
+        &read_all(backup, "primary.test-topic-1").await,
+    );
+    assert_partitions_equal(
+        "backup.test-topic-1 on primary",
+        &on_backup,
+        &read_all(primary, "backup.test-topic-1").await,
+    );
+    assert_partitions_equal(
+        "primary.test-topic-2 on backup",
+        &second,
+        &read_all(backup, "primary.test-topic-2").await,
+    );
+    for (cluster, local, remote) in [
+        (primary, &on_primary, "backup.test-topic-1"),
+        (backup, &on_backup, "primary.test-topic-1"),
+    ] {
+        let total = count_records(cluster, TOPIC).await + count_records(cluster, remote).await;
+        assert_eq!(total, 2 * ALL, "{}: local + remote records", cluster.name());
+        assert_eq!(
+            count_records(cluster, TOPIC).await,
+            local.values().map(Vec::len).sum::<usize>()
+        );
+    }
+    // Only these remote topics exist: no cycles (`backup.primary.*`), no internal topics
+    // (`mm2-offsets.*`, `mm2-offset-syncs.*`, `__*`) replicated.
+    let topics: BTreeMap<&str, Vec<String>> = [
+        ("primary", topic_names(primary).await),
+        ("backup", topic_names(backup).await),
+    ]
+    .into();
+    for (alias, names) in &topics {
+        let peer = if *alias == "primary" {
+            "backup"
+        } else {
+            "primary"
+        };
+        let remote: BTreeSet<&str> = names
+            .iter()
+            .map(String::as_str)
+            .filter(|n| n.starts_with(&format!("{peer}.")))
+            .collect();
+        let expected: BTreeSet<String> = ["test-topic-1", "heartbeats"]
+            .iter()
+            .chain(if *alias == "backup" {
+                &["test-topic-2"][..]
+            } else {
+                &[][..]
+            })
+            .map(|t| format!("{peer}.{t}"))
+            .collect();
+        let expected: BTreeSet<&str> = expected.iter().map(String::as_str).collect();
+        assert_eq!(remote, expected, "{alias}: remote topics among {names:?}");
+    }
+    assert!(!topic_exists(backup, "backup.test-topic-1").await);
+    assert!(!topic_exists(primary, "primary.test-topic-1").await);
+}
+
+/// testReplicationWithEmptyPartition: the remote topic gets every partition, the empty one
+/// included, and the others their records.
+async fn replication_with_empty_partition(kind: BrokerKind) {
+    let pair = Pair::start(kind).await;
+    create_topic(&pair.primary, TOPIC, PARTITIONS).await;
+    let produced = produce_fixture(
+        &pair.primary,
+        TOPIC,
+        0..PARTITIONS - 1,
+        PER_PARTITION,
+        "primary",
+    )
+    .await;
+
+    let properties = pair.properties(
+        "topics = test-topic-.*\n\
+         backup->primary.enabled = false",
+    );
+    let mirror = start_mirror(&properties);
+    let expected = (PARTITIONS as usize - 1) * PER_PARTITION;
+    assert_eq!(
+        wait_for_records(&pair.backup, "primary.test-topic-1", expected).await,
+        expected
+    );
+    shutdown(mirror).await;
+
+    assert_eq!(
+        partition_count(&pair.backup, "primary.test-topic-1").await,
+        Some(PARTITIONS as usize)
+    );
+    let remote = read_all(&pair.backup, "primary.test-topic-1").await;
+    assert_eq!(
+        remote.get(&(PARTITIONS - 1)).map(Vec::len),
+        Some(0),
+        "the empty partition stays empty"
+    );
+    assert_partitions_equal("primary.test-topic-1 on backup", &produced, &remote);
+}
+
+/// testReplicateFromLatest: with `primary.consumer.auto.offset.reset = latest`, records that
+/// existed before the flow started are not replicated; the ones produced after are, exactly.
+async fn replicate_from_latest(kind: BrokerKind) {
+    let pair = Pair::start(kind).await;
+    create_topic(&pair.primary, TOPIC, PARTITIONS).await;
+    let producer = strait_kafka::Producer::idempotent(&pair.primary)
+        .await
+        .unwrap();
+    for p in 0..PARTITIONS {
+        let old = fixture_records("before-start", p, PER_PARTITION);
+        match kind {
+            BrokerKind::Noida => {
+                produce(
+                    &producer,
+                    TOPIC,
+                    p,
+                    strait_kafka::batch::Compression::None,
+                    &old,
+                )
+                .await;
+            }
+            // Broker gap: tansu reports the latest offset as the last batch's base offset + 1,
+            // so "latest" is only the log end when the last batch holds one record. With one
+            // 10-record batch tansu would answer 1 and a mirror would (rightly) copy 1..9.
+            BrokerKind::Tansu => produce_one_by_one(&producer, TOPIC, p, &old).await,
+        }
+    }
+
+    let properties = pair.properties(
+        "topics = test-topic-.*\n\
+         backup->primary.enabled = false\n\
+         primary.consumer.auto.offset.reset = latest",
+    );
+    let mirror = start_mirror(&properties);
+    // The flow is running once every partition of test-topic-1 has a pipeline (and so a
+    // remote topic). A pipeline looks up the latest offset right after it starts: give it a
+    // moment before producing (a settle time, not the assertion).
+    let (mirror_ref, backup) = (&mirror, &pair.backup);
+    eventually("the flow's pipelines for test-topic-1", || async move {
+        let stats = flow_stats(mirror_ref, "primary->backup");
+        let remote = partition_count(backup, "primary.test-topic-1").await;
+        if stats.partitions >= PARTITIONS as u64 && remote == Some(PARTITIONS as usize) {
+            Ok(())
+        } else {
+            Err(format!("{stats:?}, remote partitions {remote:?}"))
+        }
+    })
+    .await;
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    assert_eq!(
+        count_records(backup, "primary.test-topic-1").await,
+        0,
+        "nothing from before the start"
+    );
+
+    let after = produce_fixture(
+        &pair.primary,
+        TOPIC,
+        0..PARTITIONS,
+        PER_PARTITION,
+        "after-start",
+    )
+    .await;
+    assert_eq!(
+        wait_for_records(&pair.backup, "primary.test-topic-1", ALL).await,
+        ALL
+    );
+    shutdown(mirror).await;
+    assert_partitions_equal(
+        "primary.test-topic-1 on backup",
+        &after,
+        &read_all(&pair.backup, "primary.test-topic-1").await,
+    );
+}
+
+/// Partitions added to a source topic while the flow runs are added to the remote topic and
+/// replicated (MM2's `refreshTopicPartitions`; the ForwardingAdmin IT grows 10 → 11).
+async fn partitions_added_to_a_source_topic_are_mirrored(kind: BrokerKind) {
+    assert_eq!(kind, BrokerKind::Noida);
+    let pair = Pair::start(kind).await;
+    create_topic(&pair.primary, TOPIC, 3).await;
+    let mut produced = produce_fixture(&pair.primary, TOPIC, 0..3, PER_PARTITION, "before").await;
+
+    let mirror =
+        start_mirror(&pair.properties("topics = test-topic-.*\nbackup->primary.enabled = false"));
+    wait_for_records(&pair.backup, "primary.test-topic-1", 3 * PER_PARTITION).await;
+    pair.primary
+        .create_partitions(TOPIC, 5)
+        .await
+        .expect("grow the source topic");
+    produced.extend(produce_fixture(&pair.primary, TOPIC, 3..5, PER_PARTITION, "added").await);
+    let backup = &pair.backup;
+    eventually(
+        "primary.test-topic-1 grown to 5 partitions on backup",
+        || async move {
+            match partition_count(backup, "primary.test-topic-1").await {
+                Some(5) => Ok(()),
+                other => Err(format!("{other:?} partitions")),
+            }
+        },
+    )
+    .await;
+    wait_for_records(&pair.backup, "primary.test-topic-1", 5 * PER_PARTITION).await;
+    shutdown(mirror).await;
+    assert_partitions_equal(
+        "primary.test-topic-1 on backup",
+        &produced,
+        &read_all(&pair.backup, "primary.test-topic-1").await,
+    );
+}
+
+/// primary -> backup -> dr: `primary.test-topic-1` on backup is replicated to dr as
+/// `backup.primary.test-topic-1`; from dr's topic list primary is 2 hops upstream
+/// (`backup.primary.heartbeats`) and backup 1.
+async fn replication_over_two_hops(kind: BrokerKind) {
+    let pair = Pair::start(kind).await;
+    let (_dr_node, dr) = start_cluster(kind, "dr").await;
+    create_topic(&pair.primary, TOPIC, PARTITIONS).await;
+    let produced = produce_fixture(
+        &pair.primary,
+        TOPIC,
+        0..PARTITIONS,
+        PER_PARTITION,
+        "primary",
+    )
+    .await;
+
+    let properties = format!(
+        "clusters = primary, backup, dr\n\
+         primary.bootstrap.servers = {}\n\
+         backup.bootstrap.servers = {}\n\
+         dr.bootstrap.servers = {}\n\
+         primary->backup.enabled = true\n\
+         backup->dr.enabled = true\n\
+         topics = test-topic-.*, primary.test-topic-.*\n\
+         replication.factor = 1\n\
+         offset-syncs.topic.replication.factor = 1\n\
+         heartbeats.topic.replication.factor = 1\n\
+         checkpoints.topic.replication.factor = 1\n\
+         offset.storage.replication.factor = 1\n\
+         status.storage.replication.factor = 1\n\
+         config.storage.replication.factor = 1\n\
+         refresh.topics.interval.seconds = 1\n\
+         emit.heartbeats.interval.seconds = 1\n",
+        pair.primary_node.bootstrap(),
+        pair.backup_node.bootstrap(),
+        _dr_node.bootstrap(),
+    );
+    let mirror = start_mirror(&properties);
+    wait_for_records(&dr, "backup.primary.test-topic-1", ALL).await;
+    wait_for_heartbeats(&dr, "backup.primary.heartbeats", "backup", "primary").await;
+    shutdown(mirror).await;
+
+    assert_partitions_equal(
+        "backup.primary.test-topic-1 on dr",
+        &produced,
+        &read_all(&dr, "backup.primary.test-topic-1").await,
+    );
+    let policy = ReplicationPolicy::default();
+    let dr_topics = topic_names(&dr).await;
+    let upstream = upstream_clusters(&policy, &dr_topics);
+    assert!(
+        upstream.contains("primary") && upstream.contains("backup"),
+        "{upstream:?} from {dr_topics:?}"
+    );
+    assert_eq!(
+        replication_hops(&policy, &dr_topics, "primary"),
+        2,
+        "{dr_topics:?}"
+    );
+    assert_eq!(
+        replication_hops(&policy, &dr_topics, "backup"),
+        1,
+        "{dr_topics:?}"
+    );
+    assert!(
+        !topic_exists(&dr, "primary.test-topic-1").await,
+        "no direct primary->dr replication"
+    );
+}
