@@ -18,6 +18,9 @@ pub enum EngineError {
     /// The configuration cannot be used.
     #[error(transparent)]
     Config(#[from] ConfigError),
+    /// Writing to the target failed (the producer's state there is unknown afterwards).
+    #[error("{0}")]
+    Produce(strait_kafka::Error),
     /// A fetch failed.
     #[error("{0}")]
     Fetch(String),

@@ -49,15 +49,31 @@ enum Pending<'a> {
     },
 }
 
-/// Replicates one partition until shutdown, restarting after failures with backoff.
+/// Replicates one partition until shutdown, restarting after failures with backoff. The
+/// idempotent producer survives source-side failures; after a produce failure a new one is
+/// taken, since the old one's sequence state on the target is unknown.
 pub(crate) async fn run_partition(flow: Arc<FlowShared>, route: PartitionRoute) {
     let mut shutdown = flow.shutdown.clone();
     let mut backoff = Duration::from_millis(200);
+    let mut producer = None;
     flow.stats.partition_started();
     loop {
-        match replicate(&flow, &route, &mut shutdown).await {
+        let result = match &producer {
+            Some(p) => replicate(&flow, &route, p, &mut shutdown).await,
+            None => match Producer::idempotent(&flow.target).await {
+                Ok(p) => {
+                    producer = Some(p);
+                    continue;
+                }
+                Err(e) => Err(EngineError::Produce(e)),
+            },
+        };
+        match result {
             Ok(()) => return,
             Err(e) => {
+                if matches!(e, EngineError::Produce(_)) {
+                    producer = None;
+                }
                 tracing::warn!(
                     flow = %flow.label, topic = %route.topic, partition = route.partition,
                     "partition paused, retrying in {backoff:?}: {e}"
@@ -76,9 +92,9 @@ pub(crate) async fn run_partition(flow: Arc<FlowShared>, route: PartitionRoute) 
 async fn replicate(
     flow: &FlowShared,
     route: &PartitionRoute,
+    producer: &Producer,
     shutdown: &mut watch::Receiver<bool>,
 ) -> Result<(), EngineError> {
-    let producer = Producer::idempotent(&flow.target).await?;
     let mut position = start_position(flow, route).await?;
     tracing::debug!(flow = %flow.label, topic = %route.topic, partition = route.partition, position, "partition started");
     let mut forwarder = Forwarder::new(route.max_batch_bytes, flow.force_reencode);
@@ -161,7 +177,8 @@ async fn replicate(
                 } => {
                     let sent: InFlightBatch<'_> = producer
                         .submit(&route.remote_topic, route.partition, &batch)
-                        .await?;
+                        .await
+                        .map_err(EngineError::Produce)?;
                     in_flight.push_back(Pending::Sent {
                         records: batch.record_count() as u64,
                         bytes: batch.len() as u64,
@@ -209,7 +226,7 @@ async fn settle_one(
             last_offset,
             reencoded,
         }) => {
-            let acked = ack.await?;
+            let acked = ack.await.map_err(EngineError::Produce)?;
             acknowledged(
                 flow,
                 route,
@@ -258,7 +275,7 @@ async fn settle_ready(
                 acknowledged(
                     flow,
                     route,
-                    result?,
+                    result.map_err(EngineError::Produce)?,
                     records,
                     bytes,
                     first_offset,
