@@ -200,7 +200,10 @@ fn exercise(batch: &RawBatch) {
     match batch.decode() {
         Ok(decoded) => {
             assert!(crc_ok);
-            assert_eq!(decoded.records.len(), batch.record_count() as usize);
+            if batch.magic() == 2 {
+                // Legacy entries report no record count in their header.
+                assert_eq!(decoded.records.len(), batch.record_count() as usize);
+            }
         }
         Err(BatchError::CrcMismatch { .. }) => assert!(!crc_ok),
         Err(_) => {}

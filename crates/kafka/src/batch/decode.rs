@@ -42,7 +42,7 @@ impl From<DecodedBatch> for BatchBuilder {
 }
 
 impl RawBatch {
-    /// Verifies the CRC and decodes the records (magic 2 only; legacy gives `UnsupportedMagic`), decompressing at most [`MAX_DECOMPRESSED_SIZE`] bytes.
+    /// Verifies the CRC and decodes the records (legacy magic 0/1 entries too, see the module docs), decompressing at most [`MAX_DECOMPRESSED_SIZE`] bytes.
     pub fn decode(&self) -> Result<DecodedBatch, BatchError> {
         self.decode_with_limit(MAX_DECOMPRESSED_SIZE)
     }
@@ -50,11 +50,10 @@ impl RawBatch {
     /// Like [`RawBatch::decode`] with a custom cap on the decompressed records size.
     pub fn decode_with_limit(&self, max_decompressed: usize) -> Result<DecodedBatch, BatchError> {
         let offset = self.base_offset();
-        if self.magic() != 2 {
-            return Err(BatchError::UnsupportedMagic {
-                offset,
-                magic: self.magic(),
-            });
+        match self.magic() {
+            2 => {}
+            0 | 1 => return super::legacy::decode(self, max_decompressed),
+            magic => return Err(BatchError::UnsupportedMagic { offset, magic }),
         }
         self.verify_crc()?;
         let compression = self.compression()?;

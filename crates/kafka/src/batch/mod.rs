@@ -14,12 +14,16 @@
 //!
 //! # Legacy message sets
 //! Magic 0/1 entries (one, possibly compressed, wrapper message) are yielded as [`RawBatch`] so
-//! callers can check [`RawBatch::magic`] and fall back; [`RawBatch::decode`] refuses them. For
-//! them `base_offset`/`last_offset` both return the prefix offset (the wrapper's offset, i.e. the
+//! callers can check [`RawBatch::magic`]: they cannot be produced as they are. For them
+//! `base_offset`/`last_offset` both return the prefix offset (the wrapper's offset, i.e. the
 //! LAST inner offset), `last_offset_delta` is 0, `partition_leader_epoch`, the producer fields
 //! and `record_count` are -1, timestamps are the v1 wrapper timestamp (-1 for v0),
 //! `is_transactional`/`is_control` are false, `crc`/`verify_crc` use the legacy CRC32, and
 //! `rewrite_producer` returns them unchanged (`try_rewrite_producer` errs).
+//! [`RawBatch::decode`] decodes them into a [`DecodedBatch`] (absolute offsets, `base_offset` the
+//! first record's, empty headers, no producer) that [`BatchBuilder`] re-encodes as v2; the
+//! `legacy` module documents relative inner offsets, log-append-time wrappers and Kafka 0.8's
+//! LZ4 header checksum.
 //!
 //! # Producer rewrite
 //! [`RawBatch::rewrite_producer`] keeps everything but the producer fields, the transactional
@@ -51,6 +55,7 @@ mod codec;
 mod decode;
 mod error;
 mod layout;
+mod legacy;
 mod raw;
 mod record;
 mod split;

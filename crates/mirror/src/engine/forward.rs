@@ -19,6 +19,8 @@ pub enum Reencode {
     TooLarge,
     /// Forced by configuration (benchmarks).
     Forced,
+    /// Legacy message set (magic 0/1, pre-0.11 format): converted to a v2 batch.
+    LegacyFormat,
 }
 
 /// Why a batch is not forwarded at all.
@@ -110,12 +112,6 @@ impl Forwarder {
 
     fn step(&mut self, batch: RawBatch, position: i64) -> Result<Vec<Step>, BatchError> {
         let last_offset = batch.last_offset();
-        if batch.magic() != 2 {
-            return Err(BatchError::UnsupportedMagic {
-                offset: batch.base_offset(),
-                magic: batch.magic(),
-            });
-        }
         if batch.is_transactional() {
             // Aborted transactions that have started by the end of this batch.
             let started: Vec<_> = self
@@ -148,7 +144,10 @@ impl Forwarder {
                 reason: Drop::Control,
             }]);
         }
-        let reason = if self.force_reencode {
+        // Legacy entries are never transactional nor control batches.
+        let reason = if batch.magic() != 2 {
+            Some(Reencode::LegacyFormat)
+        } else if self.force_reencode {
             Some(Reencode::Forced)
         } else if batch.base_offset() < position {
             Some(Reencode::StartsInside)
@@ -531,6 +530,153 @@ mod tests {
                     ..r
                 })
                 .collect::<Vec<_>>()
+        );
+    }
+
+    /// CRC-32/IEEE, bitwise: the legacy message and gzip checksum.
+    fn crc32(data: &[u8]) -> u32 {
+        let mut crc = !0u32;
+        for &b in data {
+            crc ^= u32::from(b);
+            for _ in 0..8 {
+                crc = if crc & 1 != 0 {
+                    (crc >> 1) ^ 0xEDB8_8320
+                } else {
+                    crc >> 1
+                };
+            }
+        }
+        !crc
+    }
+
+    /// A legacy log entry: offset, size, crc, magic, attributes, [timestamp], key, value.
+    fn legacy(
+        offset: i64,
+        magic: i8,
+        attributes: i8,
+        timestamp: i64,
+        key: Option<&[u8]>,
+        value: &[u8],
+    ) -> Vec<u8> {
+        let mut body = BytesMut::new();
+        body.put_i8(magic);
+        body.put_i8(attributes);
+        if magic == 1 {
+            body.put_i64(timestamp);
+        }
+        match key {
+            None => body.put_i32(-1),
+            Some(k) => {
+                body.put_i32(k.len() as i32);
+                body.put_slice(k);
+            }
+        }
+        body.put_i32(value.len() as i32);
+        body.put_slice(value);
+        let mut out = BytesMut::new();
+        out.put_i64(offset);
+        out.put_i32(4 + body.len() as i32);
+        out.put_u32(crc32(&body));
+        out.put_slice(&body);
+        out.to_vec()
+    }
+
+    /// A gzip stream holding `data` (under 64 KiB) in one stored deflate block.
+    fn gzip_stored(data: &[u8]) -> Vec<u8> {
+        let mut out = vec![0x1f, 0x8b, 8, 0, 0, 0, 0, 0, 0, 0xff];
+        out.push(1); // final block, stored
+        let len = data.len() as u16;
+        out.extend(len.to_le_bytes());
+        out.extend((!len).to_le_bytes());
+        out.extend(data);
+        out.extend(crc32(data).to_le_bytes());
+        out.extend((data.len() as u32).to_le_bytes());
+        out
+    }
+
+    #[test]
+    fn legacy_message_sets_are_reencoded_as_v2() {
+        // A magic 0 entry at 0, a gzip magic 1 wrapper at 3 holding relative offsets 0..=2
+        // (absolute 1..=3), then a v2 batch at 4..=5.
+        let mut inner = Vec::new();
+        for (rel, ts) in [(0, 1_000), (1, 3_000), (2, 2_000)] {
+            let key = format!("k{rel}");
+            inner.extend(legacy(rel, 1, 0, ts, Some(key.as_bytes()), b"value"));
+        }
+        let mut buf = BytesMut::new();
+        buf.put_slice(&legacy(0, 0, 0, -1, None, b"old"));
+        buf.put_slice(&legacy(3, 1, 1, 3_000, None, &gzip_stored(&inner)));
+        let legacy_len = buf.len();
+        buf.put_slice(batch(4, &[4, 5]).encode().unwrap().bytes());
+        let f = PartitionFetch {
+            records: buf.freeze(),
+            ..fetch(&[], vec![])
+        };
+        let steps = Forwarder::new(1 << 20, false).plan(&f, 0).unwrap();
+        assert_eq!(
+            summary(&steps),
+            vec![
+                (0, 0, Some(Reencode::LegacyFormat), None),
+                (1, 3, Some(Reencode::LegacyFormat), None),
+                (4, 5, None, None),
+            ]
+        );
+        let sent: Vec<&RawBatch> = steps
+            .iter()
+            .map(|s| match s {
+                Step::Send { batch, .. } => batch,
+                Step::Skip { .. } => panic!("{s:?}"),
+            })
+            .collect();
+
+        let v0 = sent[0].decode().unwrap();
+        assert_eq!(sent[0].magic(), 2);
+        assert_eq!(v0.compression, Compression::None);
+        assert_eq!(
+            v0.records,
+            vec![Record {
+                offset: 0,
+                timestamp: -1,
+                key: None,
+                value: Some(Bytes::from("old")),
+                headers: vec![],
+            }]
+        );
+
+        // Renumbered from 0 (the step's first_offset 1 maps them back), same timestamps.
+        let v1 = sent[1].decode().unwrap();
+        assert_eq!(sent[1].magic(), 2);
+        assert!(sent[1].offsets_contiguous());
+        assert_eq!(v1.compression, Compression::Gzip);
+        assert_eq!(v1.timestamp_type, TimestampType::CreateTime);
+        assert_eq!(
+            v1.records,
+            [(0, 1_000), (1, 3_000), (2, 2_000)]
+                .into_iter()
+                .map(|(o, ts)| Record {
+                    offset: o,
+                    timestamp: ts,
+                    key: Some(Bytes::from(format!("k{o}"))),
+                    value: Some(Bytes::from("value")),
+                    headers: vec![],
+                })
+                .collect::<Vec<_>>()
+        );
+
+        assert_eq!(
+            sent[2].bytes(),
+            &f.records.slice(legacy_len..),
+            "the v2 batch is forwarded untouched"
+        );
+
+        // A position inside the wrapper cuts its records before it.
+        let steps = Forwarder::new(1 << 20, false).plan(&f, 2).unwrap();
+        assert_eq!(
+            summary(&steps),
+            vec![
+                (2, 3, Some(Reencode::LegacyFormat), None),
+                (4, 5, None, None),
+            ]
         );
     }
 }
