@@ -17,6 +17,8 @@ use crate::policy::{ReplicationPolicy, DEFAULT_POLICY_CLASS, DEFAULT_SEPARATOR};
 
 /// strait's `refresh.topics.interval.seconds` when the key is absent (MM2: 600).
 pub const DEFAULT_REFRESH_TOPICS_INTERVAL: Duration = Duration::from_secs(5);
+/// strait's default config and ACL sync interval (MM2: 600 s).
+pub const DEFAULT_SYNC_INTERVAL: Duration = Duration::from_secs(10);
 /// strait's `<target>.offset.flush.interval.ms` when the key is absent (MM2: 60000).
 pub const DEFAULT_OFFSET_FLUSH_INTERVAL: Duration = Duration::from_millis(1000);
 
@@ -88,8 +90,17 @@ pub struct FlowConfig {
     pub use_source_defaults: bool,
     /// `sync.topic.configs.enabled` (false also when the interval is negative).
     pub sync_topic_configs_enabled: bool,
-    /// `sync.topic.configs.interval.seconds`.
+    /// `sync.topic.configs.interval.seconds` (strait default 10 s; MM2 600 s).
     pub sync_topic_configs_interval: Duration,
+    /// `sync.topic.acls.interval.seconds`; `None` when `sync.topic.acls.enabled=false`
+    /// (strait default 10 s; MM2 600 s).
+    pub sync_topic_acls_interval: Option<Duration>,
+    /// strait opt-in `sync.topic.acls.prefixed.enabled`: also mirror PREFIXED topic ACLs, the
+    /// prefix renamed by the policy (MM2 syncs LITERAL only).
+    pub sync_prefixed_topic_acls: bool,
+    /// strait opt-in `sync.group.acls.enabled`: also mirror group ACLs of the groups this flow
+    /// selects with `groups`/`groups.exclude`.
+    pub sync_group_acls: bool,
     /// Worker `offset.storage.topic` (default `mm2-offsets.<source>.internal`).
     pub offset_storage_topic: String,
     /// Worker `offset.storage.partitions`.
@@ -184,7 +195,7 @@ pub(crate) fn build_flow(
         &c,
         "sync.topic.configs.enabled",
         "sync.topic.configs.interval.seconds",
-        Duration::from_secs(600),
+        DEFAULT_SYNC_INTERVAL,
     )?;
 
     let worker = worker_config(props, target);
@@ -253,7 +264,15 @@ pub(crate) fn build_flow(
         config_properties_exclude,
         use_source_defaults: c.string("use.defaults.from") == Some("source"),
         sync_topic_configs_enabled: sync_topic_configs.is_some(),
-        sync_topic_configs_interval: sync_topic_configs.unwrap_or(Duration::from_secs(600)),
+        sync_topic_configs_interval: sync_topic_configs.unwrap_or(DEFAULT_SYNC_INTERVAL),
+        sync_topic_acls_interval: interval_secs(
+            &c,
+            "sync.topic.acls.enabled",
+            "sync.topic.acls.interval.seconds",
+            DEFAULT_SYNC_INTERVAL,
+        )?,
+        sync_prefixed_topic_acls: c.boolean("sync.topic.acls.prefixed.enabled", false)?,
+        sync_group_acls: c.boolean("sync.group.acls.enabled", false)?,
         offset_storage_topic,
         offset_storage_partitions: w.int("offset.storage.partitions", 25)?,
         offset_storage_replication_factor: w.short("offset.storage.replication.factor", 3)?,

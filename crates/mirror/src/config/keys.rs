@@ -80,6 +80,9 @@ const CONNECTOR_KEYS: &[&str] = &[
     "sync.topic.configs.interval.seconds",
     "sync.topic.acls.enabled",
     "sync.topic.acls.interval.seconds",
+    // strait's opt-ins beyond MM2's ACL sync
+    "sync.topic.acls.prefixed.enabled",
+    "sync.group.acls.enabled",
     "replication.factor",
     "offset-syncs.topic.replication.factor",
     "offset.lag.max",

@@ -78,6 +78,33 @@ pub(crate) async fn discover(
     Ok(routes)
 }
 
+/// The (source topic, remote topic) pairs of a flow whose remote topic exists on the target:
+/// what config and ACL sync keep in step.
+pub(crate) async fn replicated_topics(
+    flow: &FlowConfig,
+    source: &Cluster,
+    target: &Cluster,
+) -> Result<Vec<(String, String)>, EngineError> {
+    let source_meta = source.refresh_metadata().await?;
+    let target_meta = target.refresh_metadata().await?;
+    Ok(source_meta
+        .topics
+        .values()
+        .filter(|t| t.error.is_none())
+        .filter(|t| {
+            should_replicate_topic(
+                &flow.policy,
+                &flow.topic_filter,
+                &flow.target,
+                flow.heartbeats_replication_enabled,
+                &t.name,
+            )
+        })
+        .map(|t| (t.name.clone(), flow.policy.format_remote_topic(&flow.source, &t.name)))
+        .filter(|(_, remote)| target_meta.topic(remote).is_some())
+        .collect())
+}
+
 async fn create_remote(
     flow: &FlowConfig,
     source: &Cluster,

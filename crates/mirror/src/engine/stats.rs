@@ -11,6 +11,9 @@ pub struct FlowStats {
     reencoded: AtomicU64,
     dropped: AtomicU64,
     partitions: AtomicU64,
+    configs_synced: AtomicU64,
+    acls_synced: AtomicU64,
+    sync_failures: AtomicU64,
 }
 
 /// A point-in-time copy of [`FlowStats`].
@@ -28,6 +31,12 @@ pub struct StatsSnapshot {
     pub dropped: u64,
     /// Partitions being replicated.
     pub partitions: u64,
+    /// Topic config changes applied to remote topics.
+    pub configs_synced: u64,
+    /// ACL bindings created on the target.
+    pub acls_synced: u64,
+    /// Config or ACL sync attempts that failed (retried at the next interval).
+    pub sync_failures: u64,
 }
 
 impl FlowStats {
@@ -50,6 +59,18 @@ impl FlowStats {
         self.partitions.fetch_add(1, Ordering::Relaxed);
     }
 
+    pub(crate) fn configs_synced(&self, changes: u64) {
+        self.configs_synced.fetch_add(changes, Ordering::Relaxed);
+    }
+
+    pub(crate) fn acls_synced(&self, bindings: u64) {
+        self.acls_synced.fetch_add(bindings, Ordering::Relaxed);
+    }
+
+    pub(crate) fn sync_failed(&self) {
+        self.sync_failures.fetch_add(1, Ordering::Relaxed);
+    }
+
     /// The current values.
     pub fn snapshot(&self) -> StatsSnapshot {
         StatsSnapshot {
@@ -59,6 +80,9 @@ impl FlowStats {
             reencoded: self.reencoded.load(Ordering::Relaxed),
             dropped: self.dropped.load(Ordering::Relaxed),
             partitions: self.partitions.load(Ordering::Relaxed),
+            configs_synced: self.configs_synced.load(Ordering::Relaxed),
+            acls_synced: self.acls_synced.load(Ordering::Relaxed),
+            sync_failures: self.sync_failures.load(Ordering::Relaxed),
         }
     }
 }
