@@ -1,5 +1,6 @@
 //! The `strait` command line.
 
+mod bench;
 mod demo;
 mod inspect;
 mod run;
@@ -32,6 +33,11 @@ enum Command {
         after_help = "Examples:\n  strait demo\n  strait demo --broker tansu --records 1000"
     )]
     Demo(demo::DemoArgs),
+    /// Measure mirroring throughput and CPU: batches forwarded untouched vs re-encoded.
+    #[command(
+        after_help = "Examples:\n  strait bench\n  strait bench --records-per-partition 4000 --codec zstd\n\nStarts local noida clusters; CPU is this process only (brokers excluded)."
+    )]
+    Bench(bench::BenchArgs),
     /// Show a cluster's brokers, topics, partitions, leaders and offsets.
     #[command(
         after_help = "Examples:\n  strait cluster 127.0.0.1:9092\n  strait cluster broker1:9092,broker2:9092 --topic orders"
@@ -61,6 +67,7 @@ async fn run() -> anyhow::Result<()> {
     match Cli::parse().command {
         Command::Run(args) => run::run(args).await,
         Command::Demo(args) => demo::run(args).await,
+        Command::Bench(args) => bench::run(args).await,
         Command::Cluster(args) => inspect::run(args).await,
     }
 }

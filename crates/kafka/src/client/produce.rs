@@ -188,9 +188,8 @@ impl InFlightBatch<'_> {
         let cluster = &producer.cluster;
         let op = || {
             format!(
-                "produce {} records to topic {topic} partition {partition} (source offset {})",
-                batch.record_count(),
-                batch.base_offset()
+                "produce {} records to topic {topic} partition {partition}",
+                batch.record_count()
             )
         };
         let mut pending = Some(pending);

@@ -340,6 +340,18 @@ fn fail_all(pending: &Mutex<Pending>, reason: String) {
     pending.closed.get_or_insert(reason);
 }
 
+/// Reads exactly `size` bytes without zero-filling the buffer first.
+async fn read_frame(read: &mut ReadHalf<BoxStream>, size: usize) -> std::io::Result<Bytes> {
+    let mut frame = BytesMut::with_capacity(size);
+    let mut rest = read.take(size as u64);
+    while frame.len() < size {
+        if rest.read_buf(&mut frame).await? == 0 {
+            return Err(std::io::ErrorKind::UnexpectedEof.into());
+        }
+    }
+    Ok(frame.freeze())
+}
+
 async fn read_loop(mut read: ReadHalf<BoxStream>, pending: Arc<Mutex<Pending>>) {
     let reason = loop {
         let size = match read.read_i32().await {
@@ -349,11 +361,10 @@ async fn read_loop(mut read: ReadHalf<BoxStream>, pending: Arc<Mutex<Pending>>) 
         if size < 4 || size as usize > MAX_FRAME {
             break format!("invalid response frame size {size}");
         }
-        let mut frame = BytesMut::zeroed(size as usize);
-        if let Err(e) = read.read_exact(&mut frame).await {
-            break format!("read failed: {e}");
-        }
-        let frame = frame.freeze();
+        let frame = match read_frame(&mut read, size as usize).await {
+            Ok(frame) => frame,
+            Err(e) => break format!("read failed: {e}"),
+        };
         let correlation_id = (&frame[..4]).get_i32();
         let waiter = pending
             .lock()

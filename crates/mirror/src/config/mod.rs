@@ -20,7 +20,7 @@ pub use client::ClientProps;
 pub use error::{ConfigError, KeyProblem};
 pub use flow::{
     FlowConfig, OffsetReset, SyncsLocation, DEFAULT_OFFSET_FLUSH_INTERVAL,
-    DEFAULT_REFRESH_TOPICS_INTERVAL,
+    DEFAULT_REFRESH_TOPICS_INTERVAL, DEFAULT_SYNC_INTERVAL,
 };
 pub use model::MirrorConfig;
 pub use properties::{Properties, Property};

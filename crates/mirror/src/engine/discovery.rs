@@ -100,7 +100,12 @@ pub(crate) async fn replicated_topics(
                 &t.name,
             )
         })
-        .map(|t| (t.name.clone(), flow.policy.format_remote_topic(&flow.source, &t.name)))
+        .map(|t| {
+            (
+                t.name.clone(),
+                flow.policy.format_remote_topic(&flow.source, &t.name),
+            )
+        })
         .filter(|(_, remote)| target_meta.topic(remote).is_some())
         .collect())
 }

@@ -19,8 +19,14 @@ pub enum EngineError {
     #[error(transparent)]
     Config(#[from] ConfigError),
     /// Writing to the target failed (the producer's state there is unknown afterwards).
-    #[error("{0}")]
-    Produce(strait_kafka::Error),
+    #[error("mirroring topic {topic} partition {partition}{}: {source}", offset.map(|o| format!(" from offset {o}")).unwrap_or_default())]
+    Produce {
+        topic: String,
+        partition: i32,
+        offset: Option<i64>,
+        #[source]
+        source: strait_kafka::Error,
+    },
     /// A fetch failed.
     #[error("{0}")]
     Fetch(String),

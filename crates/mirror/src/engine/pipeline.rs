@@ -20,8 +20,10 @@ use super::forward::{Forwarder, Step};
 use crate::config::OffsetReset;
 use crate::formats::OffsetSync;
 
-/// Batches written but not yet acknowledged, per partition: bounds memory while the target is slow.
-const MAX_IN_FLIGHT: usize = 8;
+/// Batches written but not yet acknowledged, per partition: bounds memory while the target is
+/// slow. Kafka remembers the last 5 batches per producer and partition to recognise a re-sent
+/// batch as a duplicate, so more than 5 in flight could turn a retry into a sequence error.
+const MAX_IN_FLIGHT: usize = 5;
 
 /// A source partition and where it goes.
 #[derive(Debug, Clone)]
@@ -65,13 +67,13 @@ pub(crate) async fn run_partition(flow: Arc<FlowShared>, route: PartitionRoute) 
                     producer = Some(p);
                     continue;
                 }
-                Err(e) => Err(EngineError::Produce(e)),
+                Err(e) => Err(produce_error(&route, None, e)),
             },
         };
         match result {
             Ok(()) => return,
             Err(e) => {
-                if matches!(e, EngineError::Produce(_)) {
+                if matches!(e, EngineError::Produce { .. }) {
                     producer = None;
                 }
                 tracing::warn!(
@@ -168,6 +170,9 @@ async fn replicate(
         }
         for step in steps {
             position = step.last_offset() + 1;
+            while in_flight.len() >= MAX_IN_FLIGHT {
+                settle_one(flow, route, &mut in_flight).await?;
+            }
             match step {
                 Step::Send {
                     batch,
@@ -178,7 +183,7 @@ async fn replicate(
                     let sent: InFlightBatch<'_> = producer
                         .submit(&route.remote_topic, route.partition, &batch)
                         .await
-                        .map_err(EngineError::Produce)?;
+                        .map_err(|e| produce_error(route, Some(first_offset), e))?;
                     in_flight.push_back(Pending::Sent {
                         records: batch.record_count() as u64,
                         bytes: batch.len() as u64,
@@ -192,9 +197,6 @@ async fn replicate(
                     flow.stats.dropped();
                     in_flight.push_back(Pending::Skipped { last_offset });
                 }
-            }
-            while in_flight.len() > MAX_IN_FLIGHT {
-                settle_one(flow, route, &mut in_flight).await?;
             }
         }
         settle_ready(flow, route, &mut in_flight).await?;
@@ -226,7 +228,9 @@ async fn settle_one(
             last_offset,
             reencoded,
         }) => {
-            let acked = ack.await.map_err(EngineError::Produce)?;
+            let acked = ack
+                .await
+                .map_err(|e| produce_error(route, Some(first_offset), e))?;
             acknowledged(
                 flow,
                 route,
@@ -275,7 +279,7 @@ async fn settle_ready(
                 acknowledged(
                     flow,
                     route,
-                    result.map_err(EngineError::Produce)?,
+                    result.map_err(|e| produce_error(route, Some(first_offset), e))?,
                     records,
                     bytes,
                     first_offset,
@@ -310,6 +314,19 @@ fn acknowledged(
         });
     }
     flow.stats.acked(records, bytes, reencoded);
+}
+
+fn produce_error(
+    route: &PartitionRoute,
+    offset: Option<i64>,
+    source: strait_kafka::Error,
+) -> EngineError {
+    EngineError::Produce {
+        topic: route.topic.clone(),
+        partition: route.partition,
+        offset,
+        source,
+    }
 }
 
 async fn start_position(flow: &FlowShared, route: &PartitionRoute) -> Result<i64, EngineError> {
