@@ -161,7 +161,10 @@ fn defaults() {
     // strait's default (MM2: 600 s), see docs/compatibility.md.
     assert_eq!(f.sync_topic_configs_interval, Duration::from_secs(10));
     assert_eq!(f.sync_topic_acls_interval, Some(Duration::from_secs(10)));
-    assert!(!f.sync_prefixed_topic_acls && !f.sync_group_acls, "strait's ACL opt-ins are off");
+    assert!(
+        !f.sync_prefixed_topic_acls && !f.sync_group_acls,
+        "strait's ACL opt-ins are off"
+    );
     assert_eq!(f.offset_storage_topic, "mm2-offsets.a.internal");
     assert_eq!(f.offset_storage_partitions, 25);
     assert_eq!(f.offset_storage_replication_factor, 3);

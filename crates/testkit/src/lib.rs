@@ -22,6 +22,7 @@
 //! `STRAIT_BROKERS_DIR`, `STRAIT_PYTHON`, `STRAIT_BROKER_RUST_LOG` (passed to the brokers as
 //! `RUST_LOG`; a plain `RUST_LOG` is not passed on).
 
+mod acl_peer;
 mod cluster;
 mod error;
 mod install;
@@ -30,6 +31,7 @@ mod ports;
 mod probe;
 mod process;
 
+pub use acl_peer::{AclPeer, PeerAcl};
 pub use cluster::{start_clusters, TestCluster};
 pub use error::TestkitError;
 pub use install::{

@@ -9,6 +9,8 @@ use strait_kafka::{Cluster, ClusterConfig, FetchOptions};
 use tokio::sync::{mpsc, watch};
 use tokio::task::JoinSet;
 
+use super::acl_sync::sync_topic_acls;
+use super::config_sync::sync_topic_configs;
 use super::discovery::discover;
 use super::error::EngineError;
 use super::fetcher::{spawn_fetcher, FetchDemand};
@@ -163,6 +165,15 @@ async fn replicate(
     });
     tracing::info!(flow = %label, "flow started");
 
+    let mut syncs = JoinSet::new();
+    spawn_syncs(
+        &mut syncs,
+        flow,
+        &source_admin,
+        &target_admin,
+        &shared.stats,
+        &shutdown,
+    );
     let mut pipelines = JoinSet::new();
     let mut running = HashSet::new();
     let mut refresh = tokio::time::interval(
@@ -192,9 +203,60 @@ async fn replicate(
     }
     tracing::info!(flow = %label, "stopping: draining in-flight batches");
     while pipelines.join_next().await.is_some() {}
+    while syncs.join_next().await.is_some() {}
     flush_internal(label, &progress, offset_syncs.as_deref()).await;
     tracing::info!(flow = %label, "flow stopped, progress stored");
     Ok(())
+}
+
+/// Starts the periodic topic-config and ACL sync passes of a flow, each in its own task so a
+/// slow pass never holds up discovery or progress.
+fn spawn_syncs(
+    tasks: &mut JoinSet<()>,
+    flow: &FlowConfig,
+    source: &Cluster,
+    target: &Cluster,
+    stats: &Arc<FlowStats>,
+    shutdown: &watch::Receiver<bool>,
+) {
+    let context = Arc::new((flow.clone(), source.clone(), target.clone(), stats.clone()));
+    if flow.sync_topic_configs_enabled {
+        let c = context.clone();
+        tasks.spawn(every(
+            flow.sync_topic_configs_interval,
+            shutdown.clone(),
+            move || {
+                let c = c.clone();
+                async move {
+                    sync_topic_configs(&c.0, &c.1, &c.2, &c.3).await;
+                }
+            },
+        ));
+    }
+    if let Some(interval) = flow.sync_topic_acls_interval {
+        let c = context;
+        tasks.spawn(every(interval, shutdown.clone(), move || {
+            let c = c.clone();
+            async move {
+                sync_topic_acls(&c.0, &c.1, &c.2, &c.3).await;
+            }
+        }));
+    }
+}
+
+/// Runs `pass` now and then every `interval` until shutdown.
+async fn every<F, Fut>(interval: Duration, mut shutdown: watch::Receiver<bool>, mut pass: F)
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = ()>,
+{
+    let mut tick = tokio::time::interval(interval);
+    loop {
+        tokio::select! {
+            _ = tick.tick() => pass().await,
+            _ = stopped(&mut shutdown) => return,
+        }
+    }
 }
 
 async fn flush_internal(

@@ -1,6 +1,8 @@
 //! The replication engine: one task per flow, inside it a discovery loop, a fetcher and one
 //! pipeline per source partition.
 
+mod acl_sync;
+mod config_sync;
 mod discovery;
 mod error;
 mod fetcher;
