@@ -57,6 +57,9 @@ pub(crate) async fn run(args: RunArgs) -> anyhow::Result<()> {
                         s.partitions, s.records, s.bytes, s.passed_through, s.reencoded, s.dropped
                     );
                 }
+                for (flow, topics) in mirror.orphaned_topics() {
+                    eprintln!("strait: {flow}: orphaned remote topics (source deleted, left in place): {}", topics.join(", "));
+                }
             }
         }
     }

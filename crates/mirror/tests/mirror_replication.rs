@@ -17,6 +17,7 @@ per_broker!(
     replication,
     replication_with_empty_partition,
     replicate_from_latest,
+    deleted_source_topics_are_left_in_place_and_reported,
     replication_over_two_hops;
     // tansu is left out for a broker gap: it has no CreatePartitions.
     noida_only: partitions_added_to_a_source_topic_are_mirrored,
@@ -25,6 +26,7 @@ per_broker!(
 const TOPIC: &str = "test-topic-1";
 const PARTITIONS: i32 = 10;
 const PER_PARTITION: usize = 10;
+const TOPIC_REMOTE: &str = "primary.test-topic-1";
 const ALL: usize = PARTITIONS as usize * PER_PARTITION;
 
 /// `MirrorClient.upstreamClusters()` over a cluster's topic list (§2.5): for each heartbeats
@@ -371,29 +373,30 @@ async fn replicate_from_latest(kind: BrokerKind) {
 async fn partitions_added_to_a_source_topic_are_mirrored(kind: BrokerKind) {
     assert_eq!(kind, BrokerKind::Noida);
     let pair = Pair::start(kind).await;
-    create_topic(&pair.primary, TOPIC, 3).await;
-    let mut produced = produce_fixture(&pair.primary, TOPIC, 0..3, PER_PARTITION, "before").await;
+    // MM2's partition-increase check: 10 -> 11.
+    create_topic(&pair.primary, TOPIC, 10).await;
+    let mut produced = produce_fixture(&pair.primary, TOPIC, 0..10, PER_PARTITION, "before").await;
 
     let mirror =
         start_mirror(&pair.properties("topics = test-topic-.*\nbackup->primary.enabled = false"));
-    wait_for_records(&pair.backup, "primary.test-topic-1", 3 * PER_PARTITION).await;
+    wait_for_records(&pair.backup, "primary.test-topic-1", 10 * PER_PARTITION).await;
     pair.primary
-        .create_partitions(TOPIC, 5)
+        .create_partitions(TOPIC, 11)
         .await
         .expect("grow the source topic");
-    produced.extend(produce_fixture(&pair.primary, TOPIC, 3..5, PER_PARTITION, "added").await);
+    produced.extend(produce_fixture(&pair.primary, TOPIC, 10..11, PER_PARTITION, "added").await);
     let backup = &pair.backup;
     eventually(
-        "primary.test-topic-1 grown to 5 partitions on backup",
+        "primary.test-topic-1 grown to 11 partitions on backup",
         || async move {
             match partition_count(backup, "primary.test-topic-1").await {
-                Some(5) => Ok(()),
+                Some(11) => Ok(()),
                 other => Err(format!("{other:?} partitions")),
             }
         },
     )
     .await;
-    wait_for_records(&pair.backup, "primary.test-topic-1", 5 * PER_PARTITION).await;
+    wait_for_records(&pair.backup, "primary.test-topic-1", 11 * PER_PARTITION).await;
     shutdown(mirror).await;
     assert_partitions_equal(
         "primary.test-topic-1 on backup",
@@ -469,5 +472,52 @@ async fn replication_over_two_hops(kind: BrokerKind) {
     assert!(
         !topic_exists(&dr, "primary.test-topic-1").await,
         "no direct primary->dr replication"
+    );
+}
+
+/// MM2 leaves a remote topic alone when its source topic is deleted; strait does the same, stops
+/// that topic's pipelines, keeps mirroring the others, and reports the remote topic as orphaned.
+async fn deleted_source_topics_are_left_in_place_and_reported(kind: BrokerKind) {
+    let pair = Pair::start(kind).await;
+    create_topic(&pair.primary, TOPIC, 2).await;
+    create_topic(&pair.primary, "test-topic-2", 1).await;
+    let mut produced = produce_fixture(&pair.primary, TOPIC, 0..2, PER_PARTITION, "a").await;
+    produce_fixture(&pair.primary, "test-topic-2", 0..1, PER_PARTITION, "b").await;
+    let mirror =
+        start_mirror(&pair.properties("topics = test-topic-.*\nbackup->primary.enabled = false"));
+    wait_for_records(&pair.backup, "primary.test-topic-2", PER_PARTITION).await;
+    wait_for_records(&pair.backup, TOPIC_REMOTE, 2 * PER_PARTITION).await;
+
+    let deleted = pair.primary.delete_topics(&["test-topic-2"]).await.unwrap();
+    assert!(deleted.iter().all(|(_, r)| r.is_ok()), "{deleted:?}");
+    let m = &mirror;
+    eventually("primary.test-topic-2 reported as orphaned", || async move {
+        let orphaned = m.orphaned_topics();
+        match orphaned.as_slice() {
+            [(flow, topics)]
+                if flow == "primary->backup" && topics == &["primary.test-topic-2"] =>
+            {
+                Ok(())
+            }
+            other => Err(format!("{other:?}")),
+        }
+    })
+    .await;
+    assert_eq!(
+        count_records(&pair.backup, "primary.test-topic-2").await,
+        PER_PARTITION,
+        "the orphaned remote topic keeps its data"
+    );
+
+    // The other topic keeps mirroring.
+    for (p, records) in produce_fixture(&pair.primary, TOPIC, 0..2, PER_PARTITION, "c").await {
+        produced.entry(p).or_default().extend(records);
+    }
+    wait_for_records(&pair.backup, TOPIC_REMOTE, 4 * PER_PARTITION).await;
+    shutdown(mirror).await;
+    assert_partitions_equal(
+        TOPIC_REMOTE,
+        &produced,
+        &read_all(&pair.backup, TOPIC_REMOTE).await,
     );
 }

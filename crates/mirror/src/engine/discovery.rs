@@ -1,7 +1,7 @@
 //! Which source topics a flow mirrors, and their remote topics on the target: created with the
 //! source's partition count and topic configs, grown when the source grows.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashSet};
 
 use strait_kafka::{Cluster, ConfigEntry, ConfigResource, ConfigSource, NewTopic};
 
@@ -13,17 +13,28 @@ use crate::filter::{should_replicate_topic, PatternList};
 /// Kafka's default `max.message.bytes`, used when the target does not report it.
 const DEFAULT_MAX_MESSAGE_BYTES: usize = 1_048_588;
 
+/// What one discovery pass found.
+pub(crate) struct Discovery {
+    /// Partitions to mirror (their remote topics exist).
+    pub(crate) routes: Vec<PartitionRoute>,
+    /// Source topics the flow selects, whether or not their remote is ready yet.
+    pub(crate) selected: HashSet<String>,
+    /// Remote topics on the target whose source topic no longer exists (left alone, like MM2).
+    pub(crate) orphaned: Vec<String>,
+}
+
 /// Finds the partitions to mirror and makes sure their remote topics exist and are large enough.
 pub(crate) async fn discover(
     flow: &FlowConfig,
     source: &Cluster,
     target: &Cluster,
-) -> Result<Vec<PartitionRoute>, EngineError> {
+) -> Result<Discovery, EngineError> {
     let source_meta = source.refresh_metadata().await?;
     let target_meta = target.refresh_metadata().await?;
     let excluded_configs = PatternList::new(&flow.config_properties_exclude)
         .map_err(|e| EngineError::Unsupported(e.to_string()))?;
     let mut routes = Vec::new();
+    let mut selected = HashSet::new();
     for topic in source_meta.topics.values() {
         if topic.error.is_some()
             || !should_replicate_topic(
@@ -36,6 +47,7 @@ pub(crate) async fn discover(
         {
             continue;
         }
+        selected.insert(topic.name.clone());
         let partitions = topic.partitions.len() as i32;
         let remote = flow.policy.format_remote_topic(&flow.source, &topic.name);
         let remote_partitions = target_meta
@@ -75,7 +87,27 @@ pub(crate) async fn discover(
             max_batch_bytes,
         }));
     }
-    Ok(routes)
+    let orphaned = target_meta
+        .topics
+        .keys()
+        .filter(|remote| {
+            // A remote topic of this flow: its name is what the policy makes of its upstream name.
+            let upstream = match flow.policy.upstream_topic(remote) {
+                Some(u) if u != **remote => u,
+                _ => return false,
+            };
+            flow.policy.topic_source(remote).as_deref() == Some(flow.source.as_str())
+                && flow.policy.format_remote_topic(&flow.source, &upstream) == **remote
+                && !flow.policy.is_internal_topic(remote)
+                && !source_meta.topics.contains_key(&upstream)
+        })
+        .cloned()
+        .collect();
+    Ok(Discovery {
+        routes,
+        selected,
+        orphaned,
+    })
 }
 
 /// The (source topic, remote topic) pairs of a flow whose remote topic exists on the target:

@@ -1,7 +1,7 @@
 //! One source->target flow: its clients, internal topics, discovery loop, partition pipelines,
 //! progress flushing and heartbeats.
 
-use std::collections::HashSet;
+use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -175,7 +175,7 @@ async fn replicate(
         &shutdown,
     );
     let mut pipelines = JoinSet::new();
-    let mut running = HashSet::new();
+    let mut running = HashMap::new();
     let mut refresh = tokio::time::interval(
         flow.refresh_topics_interval
             .unwrap_or(Duration::from_secs(86_400)),
@@ -187,12 +187,22 @@ async fn replicate(
             _ = refresh.tick(), if first || flow.refresh_topics_interval.is_some() => {
                 first = false;
                 match discover(flow, &source_admin, &target_admin).await {
-                    Ok(routes) => {
-                        for route in routes {
-                            if running.insert((route.topic.clone(), route.partition)) {
-                                pipelines.spawn(run_partition(shared.clone(), route));
+                    Ok(found) => {
+                        for route in found.routes {
+                            let key = (route.topic.clone(), route.partition);
+                            if !running.contains_key(&key) {
+                                running.insert(key, pipelines.spawn(run_partition(shared.clone(), route)));
                             }
                         }
+                        running.retain(|(topic, partition), pipeline| {
+                            let keep = found.selected.contains(topic);
+                            if !keep {
+                                tracing::info!(flow = %label, "source topic {topic} is gone: partition {partition} stops");
+                                pipeline.abort();
+                            }
+                            keep
+                        });
+                        shared.stats.set_orphaned(label, found.orphaned);
                     }
                     Err(e) => tracing::warn!(flow = %label, "topic discovery failed, retrying at the next refresh: {e}"),
                 }

@@ -78,6 +78,15 @@ impl Mirror {
             .collect()
     }
 
+    /// Remote topics per flow whose source topic was deleted (left in place, like MM2).
+    pub fn orphaned_topics(&self) -> Vec<(String, Vec<String>)> {
+        self.stats
+            .iter()
+            .map(|(label, s)| (label.clone(), s.orphaned_topics()))
+            .filter(|(_, topics)| !topics.is_empty())
+            .collect()
+    }
+
     /// Waits until a flow fails for good (configuration it cannot run with).
     pub async fn failed(&mut self) -> EngineError {
         loop {

@@ -1,6 +1,8 @@
 //! Counters of one flow: what was mirrored and by which path.
 
+use std::collections::BTreeSet;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Mutex;
 
 /// Live counters of a flow, shared by its partition pipelines.
 #[derive(Debug, Default)]
@@ -14,6 +16,7 @@ pub struct FlowStats {
     configs_synced: AtomicU64,
     acls_synced: AtomicU64,
     sync_failures: AtomicU64,
+    orphaned: Mutex<BTreeSet<String>>,
 }
 
 /// A point-in-time copy of [`FlowStats`].
@@ -69,6 +72,26 @@ impl FlowStats {
 
     pub(crate) fn sync_failed(&self) {
         self.sync_failures.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// Replaces the set of orphaned remote topics, logging each newly orphaned one once.
+    pub(crate) fn set_orphaned(&self, flow: &str, topics: Vec<String>) {
+        let now: BTreeSet<String> = topics.into_iter().collect();
+        let mut known = self.orphaned.lock().expect("orphaned lock");
+        for topic in now.difference(&known) {
+            tracing::warn!(flow, "remote topic {topic} is orphaned: its source topic was deleted; strait leaves it in place");
+        }
+        *known = now;
+    }
+
+    /// Remote topics whose source topic no longer exists.
+    pub fn orphaned_topics(&self) -> Vec<String> {
+        self.orphaned
+            .lock()
+            .expect("orphaned lock")
+            .iter()
+            .cloned()
+            .collect()
     }
 
     /// The current values.
