@@ -225,7 +225,7 @@ impl Cluster {
             .iter()
             .zip(bindings)
             .map(|(r, b)| {
-                let op = format!("create acl {}", acl_text(b));
+                let op = format!("create acl {b}");
                 match self.broker_error(op, r.error_code, r.error_message.as_deref()) {
                     Some(e) => Err(e),
                     None => Ok(()),
@@ -235,17 +235,18 @@ impl Cluster {
     }
 }
 
-/// An ACL in words, e.g. `allow User:a READ on TOPIC orders (LITERAL) from host *`.
-fn acl_text(b: &AclBinding) -> String {
-    let code = |names: &[&str], code: i8| -> String {
-        usize::try_from(code)
-            .ok()
-            .and_then(|i| names.get(i))
-            .map_or_else(|| format!("code {code}"), |n| (*n).to_owned())
-    };
-    let permission = code(&["UNKNOWN", "ANY", "deny", "allow"], b.permission_type);
-    let operation = code(
-        &[
+/// A code's name in one of Kafka's ACL enums (`names[code]`), or the number.
+fn code_name(names: &[&str], code: i8) -> String {
+    usize::try_from(code)
+        .ok()
+        .and_then(|i| names.get(i))
+        .map_or_else(|| format!("code {code}"), |n| (*n).to_owned())
+}
+
+/// In words: `User:alice ALLOW READ on topic orders (LITERAL) from host *`.
+impl std::fmt::Display for AclBinding {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        const OPERATIONS: &[&str] = &[
             "UNKNOWN",
             "ANY",
             "ALL",
@@ -261,30 +262,30 @@ fn acl_text(b: &AclBinding) -> String {
             "IDEMPOTENT_WRITE",
             "CREATE_TOKENS",
             "DESCRIBE_TOKENS",
-        ],
-        b.operation,
-    );
-    let resource = code(
-        &[
+        ];
+        const RESOURCES: &[&str] = &[
             "UNKNOWN",
             "ANY",
-            "TOPIC",
-            "GROUP",
-            "CLUSTER",
-            "TRANSACTIONAL_ID",
-            "DELEGATION_TOKEN",
-            "USER",
-        ],
-        b.resource_type,
-    );
-    let pattern = code(
-        &["UNKNOWN", "ANY", "MATCH", "LITERAL", "PREFIXED"],
-        b.pattern_type,
-    );
-    format!(
-        "{permission} {} {operation} on {resource} {} ({pattern}) from host {}",
-        b.principal, b.resource_name, b.host
-    )
+            "topic",
+            "group",
+            "cluster",
+            "transactional id",
+            "delegation token",
+            "user",
+        ];
+        const PATTERNS: &[&str] = &["UNKNOWN", "ANY", "MATCH", "LITERAL", "PREFIXED"];
+        write!(
+            f,
+            "{} {} {} on {} {} ({}) from host {}",
+            self.principal,
+            code_name(&["UNKNOWN", "ANY", "DENY", "ALLOW"], self.permission_type),
+            code_name(OPERATIONS, self.operation),
+            code_name(RESOURCES, self.resource_type),
+            self.resource_name,
+            code_name(PATTERNS, self.pattern_type),
+            self.host
+        )
+    }
 }
 
 #[cfg(test)]
@@ -303,13 +304,13 @@ mod tests {
             permission_type: acl::permission::DENY,
         };
         assert_eq!(
-            acl_text(&binding),
-            "deny User:alice IDEMPOTENT_WRITE on TOPIC orders (PREFIXED) from host *"
+            binding.to_string(),
+            "User:alice DENY IDEMPOTENT_WRITE on topic orders (PREFIXED) from host *"
         );
         let odd = AclBinding {
             operation: 42,
             ..binding
         };
-        assert!(acl_text(&odd).contains("code 42 on TOPIC"));
+        assert!(odd.to_string().contains("code 42 on topic"));
     }
 }
