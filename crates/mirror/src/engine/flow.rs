@@ -190,9 +190,9 @@ async fn replicate(
                     Ok(found) => {
                         for route in found.routes {
                             let key = (route.topic.clone(), route.partition);
-                            if !running.contains_key(&key) {
-                                running.insert(key, pipelines.spawn(run_partition(shared.clone(), route)));
-                            }
+                            running
+                                .entry(key)
+                                .or_insert_with(|| pipelines.spawn(run_partition(shared.clone(), route)));
                         }
                         running.retain(|(topic, partition), pipeline| {
                             let keep = found.selected.contains(topic);
