@@ -519,13 +519,17 @@ async fn oversized_batches_are_split_for_the_target(kind: BrokerKind) {
         source[0].len()
     );
 
-    let mirror = start_mirror(&pair.properties(&format!("{ONE_WAY}\ntopics = big")));
+    // Config sync would (rightly) copy the source's max.message.bytes to the remote topic;
+    // this test needs the target's smaller limit, so it is off here.
+    let mirror = start_mirror(&pair.properties(&format!(
+        "{ONE_WAY}\ntopics = big\nsync.topic.configs.enabled = false"
+    )));
     wait_for_records(&pair.backup, "primary.big", 45).await;
     let stats = wait_for_stats(
         &mirror,
         "primary->backup",
-        "the split batch acknowledged",
-        |s| s.reencoded >= 2,
+        "the split batch and the small one acknowledged",
+        |s| s.reencoded >= 2 && s.passed_through >= 1,
     )
     .await;
     shutdown(mirror).await;
