@@ -580,7 +580,7 @@ async fn acls_without_an_authorizer(kind: BrokerKind) {
             let message = results[0].as_ref().unwrap_err().to_string();
             assert!(
                 message.contains(
-                    "create acl allow User:alice READ on TOPIC orders (LITERAL) from host *"
+                    "create acl User:alice ALLOW READ on topic orders (LITERAL) from host *"
                 ),
                 "{message}"
             );
