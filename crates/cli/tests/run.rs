@@ -19,49 +19,13 @@ use strait_kafka::{
 };
 use strait_testkit::{BrokerKind, TestCluster};
 
-/// One `#[tokio::test]` per broker kind (`noida::name`, `tansu::name`) calling `name(kind)`.
-macro_rules! per_broker {
-    ($module:ident, $kind:expr, [$($name:ident),* $(,)?]) => {
-        mod $module {
-            $(#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn $name() {
-                if super::selected($kind) {
-                    super::$name($kind).await
-                }
-            })*
-        }
-    };
-}
-
-per_broker!(
-    noida,
-    strait_testkit::BrokerKind::Noida,
-    [
-        dedicated_mirror_single_node,
-        sigterm_mid_stream_loses_and_duplicates_nothing,
-        kill_mid_stream_loses_nothing,
-        target_outage_is_ridden_out,
-    ]
+strait_testkit::per_broker!(
+    dedicated_mirror_single_node,
+    sigterm_mid_stream_loses_and_duplicates_nothing,
+    kill_mid_stream_loses_nothing;
+    // tansu's memory engine forgets everything on restart, so it sits out the target outage.
+    noida_only: target_outage_is_ridden_out,
 );
-// tansu's memory engine forgets everything on restart, so it sits out the target outage.
-per_broker!(
-    tansu,
-    strait_testkit::BrokerKind::Tansu,
-    [
-        dedicated_mirror_single_node,
-        sigterm_mid_stream_loses_and_duplicates_nothing,
-        kill_mid_stream_loses_nothing,
-    ]
-);
-
-/// Whether `kind` is under test (`STRAIT_TEST_BROKERS`); says why not otherwise.
-fn selected(kind: BrokerKind) -> bool {
-    let on = strait_testkit::kinds_under_test().contains(&kind);
-    if !on {
-        eprintln!("not run: broker {kind} is not selected by STRAIT_TEST_BROKERS");
-    }
-    on
-}
 
 // ---------------------------------------------------------------------------------------------
 // The tests

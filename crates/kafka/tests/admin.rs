@@ -17,30 +17,7 @@ use strait_kafka::{
 };
 use strait_testkit::{BrokerKind, TestCluster};
 
-/// Generates one `#[tokio::test]` per broker kind (`noida::name`, `tansu::name`) calling
-/// `name(kind)`; a kind left out by `STRAIT_TEST_BROKERS` says so and passes.
-macro_rules! per_broker {
-    ($($name:ident),* $(,)?) => {
-        mod noida {
-            $(#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn $name() {
-                if super::selected(strait_testkit::BrokerKind::Noida) {
-                    super::$name(strait_testkit::BrokerKind::Noida).await
-                }
-            })*
-        }
-        mod tansu {
-            $(#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn $name() {
-                if super::selected(strait_testkit::BrokerKind::Tansu) {
-                    super::$name(strait_testkit::BrokerKind::Tansu).await
-                }
-            })*
-        }
-    };
-}
-
-per_broker!(
+strait_testkit::per_broker!(
     create_topic_and_manage_its_configs,
     create_partitions_grows_a_topic,
     list_offsets_of_an_empty_topic,
@@ -49,15 +26,6 @@ per_broker!(
     acls_without_an_authorizer,
     delete_topics_removes_them_from_metadata,
 );
-
-/// Whether `kind` is under test; prints why not otherwise.
-fn selected(kind: BrokerKind) -> bool {
-    let on = strait_testkit::kinds_under_test().contains(&kind);
-    if !on {
-        eprintln!("not run: broker {kind} is not selected by STRAIT_TEST_BROKERS");
-    }
-    on
-}
 
 /// Starts a single-broker cluster of `kind` and connects a client to it.
 async fn start(kind: BrokerKind) -> (TestCluster, Cluster) {

@@ -16,7 +16,7 @@ use strait_testkit::BrokerKind;
 
 const CODECS: [Compression; 5] = Compression::ALL;
 
-per_broker!(
+strait_testkit::per_broker!(
     every_codec_round_trips_byte_identical,
     batches_forwarded_between_clusters_keep_records_and_compression,
     pipelined_batches_keep_order_and_sequences,

@@ -22,30 +22,7 @@ use strait_mirror::internal::{
 };
 use strait_testkit::{BrokerKind, TestCluster};
 
-/// Generates one `#[tokio::test]` per broker kind (`noida::name`, `tansu::name`) calling
-/// `name(kind)`; a kind left out by `STRAIT_TEST_BROKERS` says so and passes.
-macro_rules! per_broker {
-    ($($name:ident),* $(,)?) => {
-        mod noida {
-            $(#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn $name() {
-                if super::selected(strait_testkit::BrokerKind::Noida) {
-                    super::$name(strait_testkit::BrokerKind::Noida).await
-                }
-            })*
-        }
-        mod tansu {
-            $(#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn $name() {
-                if super::selected(strait_testkit::BrokerKind::Tansu) {
-                    super::$name(strait_testkit::BrokerKind::Tansu).await
-                }
-            })*
-        }
-    };
-}
-
-per_broker!(
+strait_testkit::per_broker!(
     progress_round_trip,
     progress_reads_what_java_mm2_wrote,
     offset_syncs_round_trip,
@@ -53,15 +30,6 @@ per_broker!(
     ensure_compacted_topic_is_idempotent,
     failed_flushes_keep_their_entries,
 );
-
-/// Whether `kind` is under test; prints why not otherwise.
-fn selected(kind: BrokerKind) -> bool {
-    let on = strait_testkit::kinds_under_test().contains(&kind);
-    if !on {
-        eprintln!("not run: broker {kind} is not selected by STRAIT_TEST_BROKERS");
-    }
-    on
-}
 
 /// Starts a single-broker cluster of `kind` and connects a client named "target".
 async fn start(kind: BrokerKind) -> (TestCluster, Cluster) {

@@ -15,7 +15,7 @@ use strait_kafka::{Isolation, Producer};
 use strait_mirror::internal::{read_offset_syncs, read_topic};
 use strait_testkit::BrokerKind;
 
-per_broker!(
+strait_testkit::per_broker!(
     records_arrive_exactly_once_in_order,
     compressed_batches_pass_through,
     upstream_offset_gaps_and_offset_syncs,

@@ -9,7 +9,7 @@ use strait_mirror::formats::OffsetSync;
 use strait_mirror::internal::read_offset_syncs;
 use strait_testkit::BrokerKind;
 
-per_broker!(
+strait_testkit::per_broker!(
     identity_replication_one_way,
     no_offset_syncs_topic_when_emit_disabled,
     offset_syncs_topic_on_target,

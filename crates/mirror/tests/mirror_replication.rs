@@ -13,7 +13,7 @@ use strait_mirror::formats::Heartbeat;
 use strait_mirror::policy::{count_hops_for_topic, ReplicationPolicy};
 use strait_testkit::BrokerKind;
 
-per_broker!(
+strait_testkit::per_broker!(
     replication,
     replication_with_empty_partition,
     replicate_from_latest,

@@ -15,7 +15,7 @@ use strait_mirror::formats::{partition_for_key, OffsetSync};
 use strait_mirror::internal::read_topic;
 use strait_testkit::BrokerKind;
 
-per_broker!(
+strait_testkit::per_broker!(
     clean_restart_mid_stream,
     crash_restart_loses_nothing,
     resume_from_java_progress,

@@ -15,7 +15,7 @@ use strait_kafka::{AlterOp, Cluster, ConfigEntry, ConfigResource, ConfigSource};
 use strait_mirror::engine::Mirror;
 use strait_testkit::BrokerKind;
 
-per_broker!(;
+strait_testkit::per_broker!(;
     // tansu is left out of all of them for a broker gap: it describes a topic's explicitly set
     // configs with source DEFAULT and lists no built-in defaults, so neither side can tell an
     // override from a default, and MM2's rules (which strait follows) have nothing to sync.

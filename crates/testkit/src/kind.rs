@@ -69,6 +69,49 @@ fn parse_kind_list(list: &str) -> Result<Vec<BrokerKind>, String> {
     Ok(kinds)
 }
 
+/// Whether `kind` is under test (see [`kinds_under_test`]); prints why not otherwise.
+pub fn selected(kind: BrokerKind) -> bool {
+    let on = kinds_under_test().contains(&kind);
+    if !on {
+        eprintln!(
+            "not run: broker {} is not selected by STRAIT_TEST_BROKERS",
+            kind.name()
+        );
+    }
+    on
+}
+
+/// Generates one `#[tokio::test]` per broker kind (`noida::name`, `tansu::name`) calling the
+/// test function `name(kind)`; functions listed after `noida_only:` run on noida alone (say
+/// why next to the list). A kind left out by `STRAIT_TEST_BROKERS` says so and passes.
+#[macro_export]
+macro_rules! per_broker {
+    ($($name:ident),* $(,)? $(; noida_only: $($noida:ident),* $(,)?)?) => {
+        mod noida {
+            $(#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn $name() {
+                if $crate::selected($crate::BrokerKind::Noida) {
+                    super::$name($crate::BrokerKind::Noida).await
+                }
+            })*
+            $($(#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn $noida() {
+                if $crate::selected($crate::BrokerKind::Noida) {
+                    super::$noida($crate::BrokerKind::Noida).await
+                }
+            })*)?
+        }
+        mod tansu {
+            $(#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn $name() {
+                if $crate::selected($crate::BrokerKind::Tansu) {
+                    super::$name($crate::BrokerKind::Tansu).await
+                }
+            })*
+        }
+    };
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

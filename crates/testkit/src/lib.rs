@@ -37,5 +37,5 @@ pub use error::TestkitError;
 pub use install::{
     default_install_dir, ensure_installed, ensure_installed_in, INSTALL_MARKER, PINNED_PACKAGES,
 };
-pub use kind::{kinds_under_test, BrokerKind};
+pub use kind::{kinds_under_test, selected, BrokerKind};
 pub use probe::{probe, AdvertisedBroker};

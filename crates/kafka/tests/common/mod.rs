@@ -9,42 +9,6 @@ use strait_kafka::batch::{BatchBuilder, Compression, Header, RawBatch, Record};
 use strait_kafka::{Cluster, ClusterConfig, FetchOptions, FetchPosition, NewTopic};
 use strait_testkit::{BrokerKind, TestCluster};
 
-/// Generates one `#[tokio::test]` per broker kind (`noida::name`, `tansu::name`) calling
-/// `name(kind)`. A kind left out by `STRAIT_TEST_BROKERS` says so and returns.
-#[macro_export]
-macro_rules! per_broker {
-    ($($name:ident),* $(,)?) => {
-        mod noida {
-            $(#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn $name() {
-                if $crate::common::selected(strait_testkit::BrokerKind::Noida) {
-                    super::$name(strait_testkit::BrokerKind::Noida).await
-                }
-            })*
-        }
-        mod tansu {
-            $(#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn $name() {
-                if $crate::common::selected(strait_testkit::BrokerKind::Tansu) {
-                    super::$name(strait_testkit::BrokerKind::Tansu).await
-                }
-            })*
-        }
-    };
-}
-
-/// Whether `kind` is under test; prints why not otherwise.
-pub fn selected(kind: BrokerKind) -> bool {
-    let on = strait_testkit::kinds_under_test().contains(&kind);
-    if !on {
-        eprintln!(
-            "not run: broker {} is not selected by STRAIT_TEST_BROKERS",
-            kind.name()
-        );
-    }
-    on
-}
-
 /// Starts a cluster of `kind` and connects a client named `name` to it.
 pub async fn start(kind: BrokerKind, name: &str) -> (TestCluster, Cluster) {
     let node = tokio::task::spawn_blocking(move || TestCluster::start(kind))

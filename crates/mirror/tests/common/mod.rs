@@ -21,49 +21,6 @@ use strait_testkit::{BrokerKind, TestCluster};
 /// How long a test waits for the mirror to reach a state before failing.
 pub const DEADLINE: Duration = Duration::from_secs(60);
 
-/// Generates one `#[tokio::test]` per broker kind (`noida::name`, `tansu::name`) calling
-/// `name(kind)`; names after `; noida_only:` get a noida test only (the test says why). A kind
-/// left out by `STRAIT_TEST_BROKERS` says so and returns.
-#[macro_export]
-macro_rules! per_broker {
-    ($($name:ident),* $(,)? $(; noida_only: $($noida:ident),* $(,)?)?) => {
-        mod noida {
-            $(#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn $name() {
-                if $crate::common::selected(strait_testkit::BrokerKind::Noida) {
-                    super::$name(strait_testkit::BrokerKind::Noida).await
-                }
-            })*
-            $($(#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn $noida() {
-                if $crate::common::selected(strait_testkit::BrokerKind::Noida) {
-                    super::$noida(strait_testkit::BrokerKind::Noida).await
-                }
-            })*)?
-        }
-        mod tansu {
-            $(#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn $name() {
-                if $crate::common::selected(strait_testkit::BrokerKind::Tansu) {
-                    super::$name(strait_testkit::BrokerKind::Tansu).await
-                }
-            })*
-        }
-    };
-}
-
-/// Whether `kind` is under test; prints why not otherwise.
-pub fn selected(kind: BrokerKind) -> bool {
-    let on = strait_testkit::kinds_under_test().contains(&kind);
-    if !on {
-        eprintln!(
-            "not run: broker {} is not selected by STRAIT_TEST_BROKERS",
-            kind.name()
-        );
-    }
-    on
-}
-
 /// MM2's integration-test fixture: two independent single-broker clusters.
 pub struct Pair {
     pub kind: BrokerKind,
