@@ -5,6 +5,7 @@
 //! under which remote names) → [`engine`] (discovery, per-partition pipelines that forward raw
 //! batches) → [`internal`] (progress, offset syncs and heartbeats in MM2's [`formats`]).
 
+pub mod clients;
 pub mod config;
 pub mod engine;
 pub mod filter;

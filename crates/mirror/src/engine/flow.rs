@@ -5,7 +5,7 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
-use strait_kafka::{Cluster, ClusterConfig, FetchOptions};
+use strait_kafka::{Cluster, FetchOptions};
 use tokio::sync::{mpsc, watch};
 use tokio::task::JoinSet;
 
@@ -16,7 +16,8 @@ use super::error::EngineError;
 use super::fetcher::{spawn_fetcher, FetchDemand};
 use super::pipeline::run_partition;
 use super::stats::FlowStats;
-use crate::config::{ClientProps, FlowConfig, OffsetReset, SyncsLocation};
+use crate::clients::connect;
+use crate::config::{FlowConfig, OffsetReset, SyncsLocation};
 use crate::internal::{HeartbeatEmitter, OffsetSyncWriter, ProgressStore};
 
 /// What every partition pipeline of a flow shares.
@@ -316,25 +317,4 @@ fn now_ms() -> i64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| d.as_millis() as i64)
-}
-
-/// A client of the cluster `props` belong to, for one role of a flow.
-async fn connect(props: &ClientProps, flow: &str, role: &str) -> Result<Cluster, EngineError> {
-    if let Some(protocol) = props.get("security.protocol") {
-        if !protocol.eq_ignore_ascii_case("PLAINTEXT") {
-            return Err(EngineError::Unsupported(format!(
-                "cluster {}: security.protocol {protocol} is not supported yet (PLAINTEXT only)",
-                props.cluster
-            )));
-        }
-    }
-    let mut config = ClusterConfig::new(&props.cluster, props.bootstrap_servers()?)?;
-    config.client_id = match props.get("client.id") {
-        Some(id) => format!("{id}|{flow}|{role}"),
-        None => format!("strait|{flow}|{role}"),
-    };
-    if let Some(timeout) = props.get_duration_ms("request.timeout.ms")? {
-        config.request_timeout = timeout;
-    }
-    Ok(Cluster::connect(config).await?)
 }
