@@ -15,6 +15,8 @@ pub(crate) struct FetchFailure {
     pub(crate) message: String,
     /// Whether metadata should be refreshed before asking again.
     pub(crate) refresh_metadata: bool,
+    /// Kafka error code name or kind of failure, for the error counters.
+    pub(crate) code: String,
 }
 
 /// A partition's request for data at `offset`.
@@ -88,6 +90,7 @@ fn route(source: &Cluster, demand: FetchDemand, waiting: &mut HashMap<i32, Vec<F
             let _ = demand.reply.send(Err(FetchFailure {
                 message,
                 refresh_metadata: true,
+                code: "NoLeader".to_owned(),
             }));
         }
     }
@@ -124,6 +127,7 @@ async fn fetch(
                         ask.partition
                     ),
                     refresh_metadata: true,
+                    code: "PartitionMissing".to_owned(),
                 });
                 let _ = ask.reply.send(answer);
             }
@@ -132,6 +136,7 @@ async fn fetch(
             let failure = FetchFailure {
                 message: e.to_string(),
                 refresh_metadata: e.needs_metadata_refresh(),
+                code: super::pipeline::kafka_error_kind(&e),
             };
             for ask in asks {
                 let _ = ask.reply.send(Err(failure.clone()));

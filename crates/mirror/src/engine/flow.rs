@@ -11,11 +11,12 @@ use tokio::task::JoinSet;
 
 use super::acl_sync::sync_topic_acls;
 use super::config_sync::sync_topic_configs;
+use super::control::FlowControl;
 use super::discovery::discover;
 use super::error::EngineError;
 use super::fetcher::{spawn_fetcher, FetchDemand};
 use super::pipeline::run_partition;
-use super::stats::FlowStats;
+use super::stats::{FlowState, FlowStats};
 use crate::clients::connect;
 use crate::config::{FlowConfig, OffsetReset, SyncsLocation};
 use crate::internal::{HeartbeatEmitter, OffsetSyncWriter, ProgressStore};
@@ -32,12 +33,14 @@ pub(crate) struct FlowShared {
     pub(crate) auto_offset_reset: OffsetReset,
     pub(crate) force_reencode: bool,
     pub(crate) shutdown: watch::Receiver<bool>,
+    pub(crate) control: FlowControl,
 }
 
 /// Runs a flow until shutdown; setup failures (a cluster down at start) are retried.
 pub(crate) async fn run_flow(
     flow: FlowConfig,
     stats: Arc<FlowStats>,
+    control: FlowControl,
     force_reencode: bool,
     mut shutdown: watch::Receiver<bool>,
 ) -> Result<(), EngineError> {
@@ -48,18 +51,29 @@ pub(crate) async fn run_flow(
             &flow,
             &label,
             stats.clone(),
+            &control,
             force_reencode,
             shutdown.clone(),
         )
         .await
         {
-            Ok(()) => return Ok(()),
-            Err(e @ (EngineError::Config(_) | EngineError::Unsupported(_))) => return Err(e),
+            Ok(()) => {
+                stats.set_state(FlowState::Stopped);
+                return Ok(());
+            }
+            Err(e @ (EngineError::Config(_) | EngineError::Unsupported(_))) => {
+                stats.set_state(FlowState::Retrying(format!("failed for good: {e}")));
+                return Err(e);
+            }
             Err(e) => {
                 tracing::warn!(flow = %label, "flow not running, retrying in {backoff:?}: {e}");
+                stats.set_state(FlowState::Retrying(e.to_string()));
                 tokio::select! {
                     _ = tokio::time::sleep(backoff) => {}
-                    _ = stopped(&mut shutdown) => return Ok(()),
+                    _ = stopped(&mut shutdown) => {
+                        stats.set_state(FlowState::Stopped);
+                        return Ok(());
+                    }
                 }
                 backoff = (backoff * 2).min(Duration::from_secs(10));
             }
@@ -71,6 +85,7 @@ async fn run_flow_once(
     flow: &FlowConfig,
     label: &str,
     stats: Arc<FlowStats>,
+    control: &FlowControl,
     force_reencode: bool,
     shutdown: watch::Receiver<bool>,
 ) -> Result<(), EngineError> {
@@ -89,12 +104,23 @@ async fn run_flow_once(
             emitter,
             interval,
             label.to_owned(),
+            stats.clone(),
             shutdown.clone(),
         ));
     }
     if flow.replication_enabled {
-        replicate(flow, label, stats, force_reencode, shutdown.clone()).await?;
+        let control = control.clone();
+        replicate(
+            flow,
+            label,
+            stats,
+            control,
+            force_reencode,
+            shutdown.clone(),
+        )
+        .await?;
     } else {
+        stats.set_state(FlowState::HeartbeatsOnly);
         stopped(&mut shutdown.clone()).await;
     }
     while tasks.join_next().await.is_some() {}
@@ -105,6 +131,7 @@ async fn replicate(
     flow: &FlowConfig,
     label: &str,
     stats: Arc<FlowStats>,
+    control: FlowControl,
     force_reencode: bool,
     mut shutdown: watch::Receiver<bool>,
 ) -> Result<(), EngineError> {
@@ -163,8 +190,10 @@ async fn replicate(
         auto_offset_reset: flow.auto_offset_reset,
         force_reencode,
         shutdown: shutdown.clone(),
+        control,
     });
     tracing::info!(flow = %label, "flow started");
+    shared.stats.set_state(FlowState::Running);
 
     let mut syncs = JoinSet::new();
     spawn_syncs(
@@ -185,6 +214,10 @@ async fn replicate(
     let mut first = true;
     loop {
         tokio::select! {
+            _ = shared.control.refresh_requested() => {
+                first = true;
+                refresh.reset_immediately();
+            }
             _ = refresh.tick(), if first || flow.refresh_topics_interval.is_some() => {
                 first = false;
                 match discover(flow, &source_admin, &target_admin).await {
@@ -200,6 +233,7 @@ async fn replicate(
                             if !keep {
                                 tracing::info!(flow = %label, "source topic {topic} is gone: partition {partition} stops");
                                 pipeline.abort();
+                                shared.stats.partition_stopped(topic, *partition);
                             }
                             keep
                         });
@@ -289,14 +323,17 @@ async fn emit_heartbeats(
     emitter: HeartbeatEmitter,
     interval: Duration,
     label: String,
+    stats: Arc<FlowStats>,
     mut shutdown: watch::Receiver<bool>,
 ) {
     let mut tick = tokio::time::interval(interval);
     loop {
         tokio::select! {
             _ = tick.tick() => {
-                if let Err(e) = emitter.emit(now_ms()).await {
-                    tracing::warn!(flow = %label, "heartbeat not written: {e}");
+                let now = now_ms();
+                match emitter.emit(now).await {
+                    Ok(()) => stats.heartbeat_emitted(now),
+                    Err(e) => tracing::warn!(flow = %label, "heartbeat not written: {e}"),
                 }
             }
             _ = stopped(&mut shutdown) => return,

@@ -3,21 +3,29 @@
 
 mod acl_sync;
 mod config_sync;
+mod control;
 mod discovery;
 mod error;
 mod fetcher;
 mod flow;
 pub mod forward;
+mod partition_stats;
 mod pipeline;
 mod stats;
+mod status;
+mod window;
 
 use std::sync::Arc;
 
 use tokio::sync::watch;
 use tokio::task::JoinSet;
 
+pub use control::{FlowControl, PauseState};
 pub use error::EngineError;
-pub use stats::{FlowStats, StatsSnapshot};
+pub use partition_stats::{ErrorNote, PartitionSnapshot, PartitionStats};
+pub use stats::{CheckpointKey, FlowState, FlowStats, StatsSnapshot};
+pub use status::{ErrorCount, FlowHandle, FlowStatus, PartitionError};
+pub use window::Aggregate;
 
 use crate::config::MirrorConfig;
 
@@ -34,7 +42,7 @@ pub struct EngineOptions {
 pub struct Mirror {
     shutdown: watch::Sender<bool>,
     flows: JoinSet<Result<(), EngineError>>,
-    stats: Vec<(String, Arc<FlowStats>)>,
+    handles: Vec<FlowHandle>,
 }
 
 impl Mirror {
@@ -42,7 +50,7 @@ impl Mirror {
     pub fn start(config: MirrorConfig, options: EngineOptions) -> Mirror {
         let (shutdown, watcher) = watch::channel(false);
         let mut flows = JoinSet::new();
-        let mut stats = Vec::new();
+        let mut handles = Vec::new();
         for flow in config.flows {
             if options
                 .clusters
@@ -51,38 +59,53 @@ impl Mirror {
             {
                 continue;
             }
-            let flow_stats = Arc::new(FlowStats::default());
-            stats.push((
-                format!("{}->{}", flow.source, flow.target),
-                flow_stats.clone(),
-            ));
+            let handle = FlowHandle {
+                source: flow.source.clone(),
+                target: flow.target.clone(),
+                stats: Arc::new(FlowStats::default()),
+                control: FlowControl::new(&format!("{}->{}", flow.source, flow.target)),
+            };
             flows.spawn(flow::run_flow(
                 flow,
-                flow_stats,
+                handle.stats.clone(),
+                handle.control.clone(),
                 options.force_reencode,
                 watcher.clone(),
             ));
+            handles.push(handle);
         }
         Mirror {
             shutdown,
             flows,
-            stats,
+            handles,
         }
+    }
+
+    /// The running flows: status, per-partition lag, pause/resume/refresh.
+    pub fn flows(&self) -> &[FlowHandle] {
+        &self.handles
+    }
+
+    /// The flow `source->target`, if this mirror runs it.
+    pub fn flow(&self, source: &str, target: &str) -> Option<&FlowHandle> {
+        self.handles
+            .iter()
+            .find(|h| h.source == source && h.target == target)
     }
 
     /// Counters per flow (`source->target`).
     pub fn stats(&self) -> Vec<(String, StatsSnapshot)> {
-        self.stats
+        self.handles
             .iter()
-            .map(|(label, s)| (label.clone(), s.snapshot()))
+            .map(|h| (h.label(), h.stats.snapshot()))
             .collect()
     }
 
     /// Remote topics per flow whose source topic was deleted (left in place, like MM2).
     pub fn orphaned_topics(&self) -> Vec<(String, Vec<String>)> {
-        self.stats
+        self.handles
             .iter()
-            .map(|(label, s)| (label.clone(), s.orphaned_topics()))
+            .map(|h| (h.label(), h.stats.orphaned_topics()))
             .filter(|(_, topics)| !topics.is_empty())
             .collect()
     }
@@ -109,4 +132,11 @@ impl Mirror {
         }
         result
     }
+}
+
+/// Milliseconds since the Unix epoch.
+pub(crate) fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as i64)
 }

@@ -10,13 +10,17 @@ use std::sync::Arc;
 use std::task::Poll;
 use std::time::Duration;
 
-use strait_kafka::{InFlightBatch, Isolation, OffsetSpec, ProduceAck, Producer, ResponseError};
+use strait_kafka::{
+    InFlightBatch, Isolation, OffsetSpec, PartitionFetch, ProduceAck, Producer, ResponseError,
+};
 use tokio::sync::{oneshot, watch};
 
 use super::error::EngineError;
-use super::fetcher::{is_stale, FetchDemand};
+use super::fetcher::{is_stale, FetchDemand, FetchFailure};
 use super::flow::{stopped, FlowShared};
 use super::forward::{Forwarder, Step};
+use super::now_ms;
+use super::partition_stats::{Acked, PartitionStats};
 use crate::config::OffsetReset;
 use crate::formats::OffsetSync;
 
@@ -45,6 +49,7 @@ enum Pending<'a> {
         first_offset: i64,
         last_offset: i64,
         reencoded: bool,
+        max_timestamp: i64,
     },
     Skipped {
         last_offset: i64,
@@ -58,10 +63,10 @@ pub(crate) async fn run_partition(flow: Arc<FlowShared>, route: PartitionRoute) 
     let mut shutdown = flow.shutdown.clone();
     let mut backoff = Duration::from_millis(200);
     let mut producer = None;
-    flow.stats.partition_started();
+    let state = flow.stats.partition_started(&route.topic, route.partition);
     loop {
         let result = match &producer {
-            Some(p) => replicate(&flow, &route, p, &mut shutdown).await,
+            Some(p) => replicate(&flow, &route, &state, p, &mut shutdown).await,
             None => match Producer::idempotent(&flow.target).await {
                 Ok(p) => {
                     producer = Some(p);
@@ -76,6 +81,11 @@ pub(crate) async fn run_partition(flow: Arc<FlowShared>, route: PartitionRoute) 
                 if matches!(e, EngineError::Produce { .. }) {
                     producer = None;
                 }
+                if let Some((op, code)) = error_code(&e) {
+                    flow.stats.error(op, code);
+                }
+                state.failed(e.to_string(), now_ms());
+                state.set_paused(Some(format!("error, retrying in {backoff:?}")));
                 tracing::warn!(
                     flow = %flow.label, topic = %route.topic, partition = route.partition,
                     "partition paused, retrying in {backoff:?}: {e}"
@@ -94,46 +104,64 @@ pub(crate) async fn run_partition(flow: Arc<FlowShared>, route: PartitionRoute) 
 async fn replicate(
     flow: &FlowShared,
     route: &PartitionRoute,
+    state: &PartitionStats,
     producer: &Producer,
     shutdown: &mut watch::Receiver<bool>,
 ) -> Result<(), EngineError> {
     let mut position = start_position(flow, route).await?;
+    state.positioned(position);
     tracing::debug!(flow = %flow.label, topic = %route.topic, partition = route.partition, position, "partition started");
     let mut forwarder = Forwarder::new(route.max_batch_bytes, flow.force_reencode);
     let mut in_flight: VecDeque<Pending<'_>> = VecDeque::new();
+    let mut pause = flow.control.watch_pause();
     loop {
         if *shutdown.borrow() {
-            return drain(flow, route, &mut in_flight).await;
+            return drain(flow, route, state, &mut in_flight).await;
         }
-        let (reply, answer) = oneshot::channel();
-        let demand = FetchDemand {
-            topic: route.topic.clone(),
-            partition: route.partition,
-            offset: position,
-            reply,
-        };
-        if flow.fetcher.send(demand).await.is_err() {
-            return drain(flow, route, &mut in_flight).await;
+        let paused = pause.borrow_and_update().reason(&route.topic);
+        if let Some(reason) = paused {
+            drain(flow, route, state, &mut in_flight).await?;
+            state.set_paused(Some(reason));
+            // Keep the source's log end and the oldest waiting record known, so lag stays
+            // true while paused; nothing is produced.
+            if let Some(Ok(fetched)) = ask(flow, route, position, shutdown).await {
+                if fetched.error.is_none() {
+                    state.fetched(&fetched, position, now_ms());
+                }
+            }
+            tokio::select! {
+                _ = tokio::time::sleep(PAUSED_POLL) => {}
+                _ = pause.changed() => {}
+                _ = stopped(shutdown) => return Ok(()),
+            }
+            continue;
         }
-        let fetched = tokio::select! {
-            answer = answer => answer.map_err(|_| EngineError::Stopped)?,
-            _ = stopped(shutdown) => return drain(flow, route, &mut in_flight).await,
+        state.set_paused(None);
+        let Some(fetched) = ask(flow, route, position, shutdown).await else {
+            return drain(flow, route, state, &mut in_flight).await;
         };
         let fetched = match fetched {
             Ok(f) => f,
             Err(failure) => {
+                flow.stats.error("fetch", failure.code.clone());
                 if failure.refresh_metadata {
                     let _ = flow.source.refresh_metadata().await;
                 }
-                drain(flow, route, &mut in_flight).await?;
+                drain(flow, route, state, &mut in_flight).await?;
                 return Err(EngineError::Fetch(failure.message));
             }
         };
+        if fetched.error.is_none() {
+            state.fetched(&fetched, position, now_ms());
+        }
         match fetched.error {
             None => {}
             Some(ResponseError::OffsetOutOfRange) => {
-                drain(flow, route, &mut in_flight).await?;
+                flow.stats
+                    .error("fetch", format!("{:?}", ResponseError::OffsetOutOfRange));
+                drain(flow, route, state, &mut in_flight).await?;
                 let reset = reset_position(flow, route).await?;
+                state.positioned(reset);
                 tracing::warn!(
                     flow = %flow.label, topic = %route.topic, partition = route.partition,
                     "offset {position} is out of range on the source; continuing at {reset} (auto.offset.reset)"
@@ -142,10 +170,11 @@ async fn replicate(
                 continue;
             }
             Some(code) => {
+                flow.stats.error("fetch", format!("{code:?}"));
                 if is_stale(code) {
                     let _ = flow.source.refresh_metadata().await;
                 }
-                drain(flow, route, &mut in_flight).await?;
+                drain(flow, route, state, &mut in_flight).await?;
                 return Err(EngineError::Fetch(format!(
                     "cluster {}: fetch topic {} partition {} at offset {position}: {code}",
                     flow.source.name(),
@@ -165,13 +194,13 @@ async fn replicate(
             })?;
         if steps.is_empty() {
             // Nothing new: settle what is in flight so progress is recorded while idle.
-            drain(flow, route, &mut in_flight).await?;
+            drain(flow, route, state, &mut in_flight).await?;
             continue;
         }
         for step in steps {
             position = step.last_offset() + 1;
             while in_flight.len() >= MAX_IN_FLIGHT {
-                settle_one(flow, route, &mut in_flight).await?;
+                settle_one(flow, route, state, &mut in_flight).await?;
             }
             match step {
                 Step::Send {
@@ -187,6 +216,7 @@ async fn replicate(
                     in_flight.push_back(Pending::Sent {
                         records: batch.record_count() as u64,
                         bytes: batch.len() as u64,
+                        max_timestamp: batch.max_timestamp(),
                         ack: Box::pin(sent.wait()),
                         first_offset,
                         last_offset,
@@ -199,17 +229,42 @@ async fn replicate(
                 }
             }
         }
-        settle_ready(flow, route, &mut in_flight).await?;
+        settle_ready(flow, route, state, &mut in_flight).await?;
+    }
+}
+
+/// How often a paused partition looks at the source's log end.
+const PAUSED_POLL: Duration = Duration::from_secs(1);
+
+/// Asks the fetcher for data at `position`; `None` when the flow is stopping.
+async fn ask(
+    flow: &FlowShared,
+    route: &PartitionRoute,
+    position: i64,
+    shutdown: &mut watch::Receiver<bool>,
+) -> Option<Result<PartitionFetch, FetchFailure>> {
+    let (reply, answer) = oneshot::channel();
+    let demand = FetchDemand {
+        topic: route.topic.clone(),
+        partition: route.partition,
+        offset: position,
+        reply,
+    };
+    flow.fetcher.send(demand).await.ok()?;
+    tokio::select! {
+        answer = answer => answer.ok(),
+        _ = stopped(shutdown) => None,
     }
 }
 
 async fn drain(
     flow: &FlowShared,
     route: &PartitionRoute,
+    state: &PartitionStats,
     in_flight: &mut VecDeque<Pending<'_>>,
 ) -> Result<(), EngineError> {
     while !in_flight.is_empty() {
-        settle_one(flow, route, in_flight).await?;
+        settle_one(flow, route, state, in_flight).await?;
     }
     Ok(())
 }
@@ -217,6 +272,7 @@ async fn drain(
 async fn settle_one(
     flow: &FlowShared,
     route: &PartitionRoute,
+    state: &PartitionStats,
     in_flight: &mut VecDeque<Pending<'_>>,
 ) -> Result<(), EngineError> {
     match in_flight.pop_front() {
@@ -227,24 +283,23 @@ async fn settle_one(
             first_offset,
             last_offset,
             reencoded,
+            max_timestamp,
         }) => {
             let acked = ack
                 .await
                 .map_err(|e| produce_error(route, Some(first_offset), e))?;
-            acknowledged(
-                flow,
-                route,
-                acked,
+            let done = Acked {
                 records,
                 bytes,
-                first_offset,
-                last_offset,
                 reencoded,
-            );
+                max_timestamp,
+            };
+            acknowledged(flow, route, state, acked, done, first_offset, last_offset);
         }
         Some(Pending::Skipped { last_offset }) => {
             flow.progress
                 .record(&route.topic, route.partition, last_offset);
+            state.acknowledged(last_offset, None, now_ms());
         }
         None => {}
     }
@@ -255,11 +310,12 @@ async fn settle_one(
 async fn settle_ready(
     flow: &FlowShared,
     route: &PartitionRoute,
+    state: &PartitionStats,
     in_flight: &mut VecDeque<Pending<'_>>,
 ) -> Result<(), EngineError> {
     loop {
         match in_flight.front_mut() {
-            Some(Pending::Skipped { .. }) => settle_one(flow, route, in_flight).await?,
+            Some(Pending::Skipped { .. }) => settle_one(flow, route, state, in_flight).await?,
             Some(Pending::Sent { ack, .. }) => {
                 let polled = std::future::poll_fn(|cx| Poll::Ready(ack.as_mut().poll(cx))).await;
                 let Poll::Ready(result) = polled else {
@@ -271,37 +327,34 @@ async fn settle_ready(
                     first_offset,
                     last_offset,
                     reencoded,
+                    max_timestamp,
                     ..
                 }) = in_flight.pop_front()
                 else {
                     unreachable!("the front entry was just matched as sent")
                 };
-                acknowledged(
-                    flow,
-                    route,
-                    result.map_err(|e| produce_error(route, Some(first_offset), e))?,
+                let acked = result.map_err(|e| produce_error(route, Some(first_offset), e))?;
+                let done = Acked {
                     records,
                     bytes,
-                    first_offset,
-                    last_offset,
                     reencoded,
-                );
+                    max_timestamp,
+                };
+                acknowledged(flow, route, state, acked, done, first_offset, last_offset);
             }
             None => return Ok(()),
         }
     }
 }
 
-#[allow(clippy::too_many_arguments)]
 fn acknowledged(
     flow: &FlowShared,
     route: &PartitionRoute,
+    state: &PartitionStats,
     acked: ProduceAck,
-    records: u64,
-    bytes: u64,
+    done: Acked,
     first_offset: i64,
     last_offset: i64,
-    reencoded: bool,
 ) {
     flow.progress
         .record(&route.topic, route.partition, last_offset);
@@ -313,7 +366,33 @@ fn acknowledged(
             downstream_offset: acked.base_offset,
         });
     }
-    flow.stats.acked(records, bytes, reencoded);
+    flow.stats.acked(done.records, done.bytes, done.reencoded);
+    state.acknowledged(last_offset, Some(done), now_ms());
+}
+
+/// The operation and Kafka error code (or kind of failure) of a pipeline error, for the error
+/// counters; fetch errors are counted where they happen.
+fn error_code(e: &EngineError) -> Option<(&'static str, String)> {
+    match e {
+        EngineError::Produce { source, .. } => Some(("produce", kafka_error_kind(source))),
+        EngineError::Kafka(source) => Some(("source", kafka_error_kind(source))),
+        EngineError::Batch { .. } => Some(("fetch", "CorruptBatch".to_owned())),
+        _ => None,
+    }
+}
+
+/// A Kafka error code name (`NotLeaderOrFollower`) or the kind of client failure.
+pub(crate) fn kafka_error_kind(e: &strait_kafka::Error) -> String {
+    use strait_kafka::Error as E;
+    match e {
+        E::Broker { code, .. } => format!("{code:?}"),
+        E::Connect { .. } | E::Bootstrap { .. } => "Connect".to_owned(),
+        E::ConnectionLost { .. } => "ConnectionLost".to_owned(),
+        E::Timeout { .. } => "Timeout".to_owned(),
+        E::Batch { .. } => "CorruptBatch".to_owned(),
+        E::Metadata { .. } => "Metadata".to_owned(),
+        _ => "Other".to_owned(),
+    }
 }
 
 fn produce_error(

@@ -1,8 +1,14 @@
-//! Counters of one flow: what was mirrored and by which path.
+//! Counters and state of one flow: what was mirrored and by which path, per-partition state,
+//! errors by code, heartbeat age, sync actions, checkpoint latency.
 
-use std::collections::BTreeSet;
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::Mutex;
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use serde::Serialize;
+
+use super::partition_stats::{ErrorNote, PartitionStats};
+use super::window::{Aggregate, Window};
 
 /// Live counters of a flow, shared by its partition pipelines.
 #[derive(Debug, Default)]
@@ -16,11 +22,37 @@ pub struct FlowStats {
     configs_synced: AtomicU64,
     acls_synced: AtomicU64,
     sync_failures: AtomicU64,
+    /// Last heartbeat written, ms since the epoch (0: none yet).
+    heartbeat_ms: AtomicI64,
     orphaned: Mutex<BTreeSet<String>>,
+    per_partition: Mutex<BTreeMap<(String, i32), Arc<PartitionStats>>>,
+    errors: Mutex<BTreeMap<(&'static str, String), u64>>,
+    state: Mutex<FlowState>,
+    checkpoints: Mutex<BTreeMap<CheckpointKey, Window>>,
 }
 
-/// A point-in-time copy of [`FlowStats`].
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+/// What a flow is doing.
+#[derive(Debug, Clone, Default, Serialize, PartialEq, Eq)]
+#[serde(rename_all = "snake_case", tag = "state", content = "reason")]
+pub enum FlowState {
+    /// Connecting to its clusters and opening internal topics.
+    #[default]
+    Starting,
+    /// Replicating (some topics or partitions may still be paused).
+    Running,
+    /// Only emitting heartbeats (`<source>-><target>.enabled` is false).
+    HeartbeatsOnly,
+    /// Setup failed; retrying after a backoff.
+    Retrying(String),
+    /// Stopped by shutdown.
+    Stopped,
+}
+
+/// Consumer group, topic and partition of a checkpoint (per-group metric labels).
+pub type CheckpointKey = (String, String, i32);
+
+/// A point-in-time copy of [`FlowStats`]' flow-wide counters.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
 pub struct StatsSnapshot {
     /// Records acknowledged by the target.
     pub records: u64,
@@ -58,8 +90,23 @@ impl FlowStats {
         self.dropped.fetch_add(1, Ordering::Relaxed);
     }
 
-    pub(crate) fn partition_started(&self) {
+    /// Registers a partition pipeline and returns its state (kept across pipeline restarts).
+    pub(crate) fn partition_started(&self, topic: &str, partition: i32) -> Arc<PartitionStats> {
         self.partitions.fetch_add(1, Ordering::Relaxed);
+        lock(&self.per_partition)
+            .entry((topic.to_owned(), partition))
+            .or_default()
+            .clone()
+    }
+
+    /// Forgets a partition whose source topic is gone.
+    pub(crate) fn partition_stopped(&self, topic: &str, partition: i32) {
+        if lock(&self.per_partition)
+            .remove(&(topic.to_owned(), partition))
+            .is_some()
+        {
+            self.partitions.fetch_sub(1, Ordering::Relaxed);
+        }
     }
 
     pub(crate) fn configs_synced(&self, changes: u64) {
@@ -74,10 +121,32 @@ impl FlowStats {
         self.sync_failures.fetch_add(1, Ordering::Relaxed);
     }
 
+    /// Counts an error of operation `op` (`fetch`, `produce`) with Kafka code or kind `code`.
+    pub(crate) fn error(&self, op: &'static str, code: String) {
+        *lock(&self.errors).entry((op, code)).or_default() += 1;
+    }
+
+    pub(crate) fn heartbeat_emitted(&self, now_ms: i64) {
+        self.heartbeat_ms.store(now_ms, Ordering::Relaxed);
+    }
+
+    pub(crate) fn set_state(&self, state: FlowState) {
+        *lock(&self.state) = state;
+    }
+
+    /// Records how long one checkpoint took from the source group's commit to its emission
+    /// (MM2's `checkpoint-latency-ms`), for `group`, `topic`, `partition`.
+    pub fn record_checkpoint(&self, group: &str, topic: &str, partition: i32, latency_ms: f64) {
+        lock(&self.checkpoints)
+            .entry((group.to_owned(), topic.to_owned(), partition))
+            .or_default()
+            .record(latency_ms / 1000.0);
+    }
+
     /// Replaces the set of orphaned remote topics, logging each newly orphaned one once.
     pub(crate) fn set_orphaned(&self, flow: &str, topics: Vec<String>) {
         let now: BTreeSet<String> = topics.into_iter().collect();
-        let mut known = self.orphaned.lock().expect("orphaned lock");
+        let mut known = lock(&self.orphaned);
         for topic in now.difference(&known) {
             tracing::warn!(flow, "remote topic {topic} is orphaned: its source topic was deleted; strait leaves it in place");
         }
@@ -86,15 +155,10 @@ impl FlowStats {
 
     /// Remote topics whose source topic no longer exists.
     pub fn orphaned_topics(&self) -> Vec<String> {
-        self.orphaned
-            .lock()
-            .expect("orphaned lock")
-            .iter()
-            .cloned()
-            .collect()
+        lock(&self.orphaned).iter().cloned().collect()
     }
 
-    /// The current values.
+    /// The current flow-wide values.
     pub fn snapshot(&self) -> StatsSnapshot {
         StatsSnapshot {
             records: self.records.load(Ordering::Relaxed),
@@ -108,4 +172,57 @@ impl FlowStats {
             sync_failures: self.sync_failures.load(Ordering::Relaxed),
         }
     }
+
+    /// The per-partition states, by topic and partition.
+    pub fn partitions(&self) -> Vec<((String, i32), Arc<PartitionStats>)> {
+        lock(&self.per_partition)
+            .iter()
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect()
+    }
+
+    /// Error counts by operation and code.
+    pub fn errors(&self) -> Vec<(&'static str, String, u64)> {
+        lock(&self.errors)
+            .iter()
+            .map(|((op, code), n)| (*op, code.clone(), *n))
+            .collect()
+    }
+
+    /// What the flow is doing.
+    pub fn state(&self) -> FlowState {
+        lock(&self.state).clone()
+    }
+
+    /// When the last heartbeat was written (ms since the epoch), if any.
+    pub fn last_heartbeat_ms(&self) -> Option<i64> {
+        match self.heartbeat_ms.load(Ordering::Relaxed) {
+            0 => None,
+            ms => Some(ms),
+        }
+    }
+
+    /// Checkpoint latency (seconds, last 1-2 minutes) per group, topic and partition.
+    pub fn checkpoint_latencies(&self) -> Vec<(CheckpointKey, Aggregate)> {
+        lock(&self.checkpoints)
+            .iter_mut()
+            .map(|(k, w)| (k.clone(), w.view()))
+            .collect()
+    }
+
+    /// The most recent error of any partition.
+    pub fn last_error(&self) -> Option<(String, i32, ErrorNote)> {
+        let now = super::now_ms();
+        self.partitions()
+            .into_iter()
+            .filter_map(|((topic, p), s)| {
+                let e = s.snapshot(&topic, p, now).last_error?;
+                Some((topic, p, e))
+            })
+            .max_by_key(|(_, _, e)| e.at_ms)
+    }
+}
+
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|e| e.into_inner())
 }
