@@ -11,4 +11,5 @@ pub mod engine;
 pub mod filter;
 pub mod formats;
 pub mod internal;
+pub mod metrics;
 pub mod policy;

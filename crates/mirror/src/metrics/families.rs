@@ -1,0 +1,315 @@
+//! The metric families and how a flow's state fills them.
+
+use std::collections::BTreeMap;
+use std::sync::atomic::AtomicU64;
+
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::registry::Registry;
+
+use super::PartitionLabels;
+use crate::engine::{Aggregate, FlowHandle, FlowState, PartitionSnapshot};
+
+type Labels = Vec<(String, String)>;
+type Count = Family<Labels, Counter>;
+type Value = Family<Labels, Gauge<f64, AtomicU64>>;
+type Int = Family<Labels, Gauge>;
+
+/// Names as scraped, in registration order.
+pub(super) const NAMES: &[&str] = &[
+    "strait_record_count_total",
+    "strait_byte_count_total",
+    "strait_record_age_seconds_avg",
+    "strait_record_age_seconds_min",
+    "strait_record_age_seconds_max",
+    "strait_replication_latency_seconds_avg",
+    "strait_replication_latency_seconds_min",
+    "strait_replication_latency_seconds_max",
+    "strait_lag_records",
+    "strait_lag_bytes",
+    "strait_lag_seconds",
+    "strait_source_log_end_offset",
+    "strait_replicated_offset",
+    "strait_partition_paused",
+    "strait_batches_total",
+    "strait_errors_total",
+    "strait_heartbeat_age_seconds",
+    "strait_sync_actions_total",
+    "strait_sync_failures_total",
+    "strait_partitions",
+    "strait_flow_state",
+    "strait_orphaned_topics",
+    "strait_checkpoint_latency_seconds_avg",
+    "strait_checkpoint_latency_seconds_min",
+    "strait_checkpoint_latency_seconds_max",
+];
+
+#[derive(Default)]
+pub(super) struct Families {
+    records: Count,
+    bytes: Count,
+    age: [Value; 3],
+    latency: [Value; 3],
+    lag_records: Int,
+    lag_bytes: Int,
+    lag_seconds: Value,
+    log_end: Int,
+    replicated: Int,
+    paused: Int,
+    batches: Count,
+    errors: Count,
+    heartbeat_age: Value,
+    sync_actions: Count,
+    sync_failures: Count,
+    partitions: Int,
+    state: Int,
+    orphaned: Int,
+    checkpoint: [Value; 3],
+}
+
+/// Per-partition values, possibly summed per topic.
+#[derive(Default)]
+struct Series {
+    records: u64,
+    bytes: u64,
+    age: Aggregate,
+    latency: Aggregate,
+    lag_records: u64,
+    lag_bytes: u64,
+    lag_seconds: f64,
+    paused: bool,
+}
+
+impl Series {
+    fn add(&mut self, p: &PartitionSnapshot) {
+        self.records += p.records;
+        self.bytes += p.bytes;
+        self.age = self.age.merge(&p.record_age);
+        self.latency = self.latency.merge(&p.replication_latency);
+        self.lag_records += p.lag_records;
+        self.lag_bytes += p.lag_bytes;
+        self.lag_seconds = self.lag_seconds.max(p.lag_seconds);
+        self.paused |= p.paused.is_some();
+    }
+}
+
+impl Families {
+    pub(super) fn observe(&self, flow: &FlowHandle, granularity: PartitionLabels) {
+        let base = vec![
+            ("source".to_owned(), flow.source.clone()),
+            ("target".to_owned(), flow.target.clone()),
+        ];
+        let with = |extra: &[(&str, String)]| -> Labels {
+            let mut l = base.clone();
+            l.extend(extra.iter().map(|(k, v)| ((*k).to_owned(), v.clone())));
+            l
+        };
+        let mut series: BTreeMap<Labels, Series> = BTreeMap::new();
+        for p in flow.partitions() {
+            let mut key = vec![("topic", p.topic.clone())];
+            if granularity == PartitionLabels::Partition {
+                key.push(("partition", p.partition.to_string()));
+                let l = with(&key);
+                if let Some(end) = p.log_end {
+                    self.log_end.get_or_create(&l).set(end);
+                }
+                if let Some(pos) = p.position {
+                    self.replicated.get_or_create(&l).set(pos);
+                }
+            }
+            series.entry(with(&key)).or_default().add(&p);
+        }
+        for (l, s) in &series {
+            self.records.get_or_create(l).inc_by(s.records);
+            self.bytes.get_or_create(l).inc_by(s.bytes);
+            set_aggregate(&self.age, l, &s.age);
+            set_aggregate(&self.latency, l, &s.latency);
+            self.lag_records.get_or_create(l).set(s.lag_records as i64);
+            self.lag_bytes.get_or_create(l).set(s.lag_bytes as i64);
+            self.lag_seconds.get_or_create(l).set(s.lag_seconds);
+            self.paused.get_or_create(l).set(i64::from(s.paused));
+        }
+        let totals = flow.stats.snapshot();
+        for (path, n) in [
+            ("passed_through", totals.passed_through),
+            ("reencoded", totals.reencoded),
+            ("dropped", totals.dropped),
+        ] {
+            self.batches
+                .get_or_create(&with(&[("path", path.to_owned())]))
+                .inc_by(n);
+        }
+        for (op, code, n) in flow.stats.errors() {
+            self.errors
+                .get_or_create(&with(&[("op", op.to_owned()), ("code", code)]))
+                .inc_by(n);
+        }
+        if let Some(ms) = flow.stats.last_heartbeat_ms() {
+            let age = (crate::engine::now_ms() - ms).max(0) as f64 / 1000.0;
+            self.heartbeat_age.get_or_create(&base).set(age);
+        }
+        for (kind, n) in [
+            ("topic_config", totals.configs_synced),
+            ("acl", totals.acls_synced),
+        ] {
+            self.sync_actions
+                .get_or_create(&with(&[("kind", kind.to_owned())]))
+                .inc_by(n);
+        }
+        self.sync_failures
+            .get_or_create(&base)
+            .inc_by(totals.sync_failures);
+        self.partitions
+            .get_or_create(&base)
+            .set(totals.partitions as i64);
+        let state = match flow.stats.state() {
+            FlowState::Starting => "starting",
+            FlowState::Running => "running",
+            FlowState::HeartbeatsOnly => "heartbeats_only",
+            FlowState::Retrying(_) => "retrying",
+            FlowState::Stopped => "stopped",
+        };
+        for s in [
+            "starting",
+            "running",
+            "heartbeats_only",
+            "retrying",
+            "stopped",
+        ] {
+            self.state
+                .get_or_create(&with(&[("state", s.to_owned())]))
+                .set(i64::from(s == state));
+        }
+        self.orphaned
+            .get_or_create(&base)
+            .set(flow.stats.orphaned_topics().len() as i64);
+        let mut checkpoints: BTreeMap<Labels, Aggregate> = BTreeMap::new();
+        for ((group, topic, partition), agg) in flow.stats.checkpoint_latencies() {
+            let mut key = vec![("group", group), ("topic", topic)];
+            if granularity == PartitionLabels::Partition {
+                key.push(("partition", partition.to_string()));
+            }
+            let merged = checkpoints.entry(with(&key)).or_default();
+            *merged = merged.merge(&agg);
+        }
+        for (l, agg) in &checkpoints {
+            set_aggregate(&self.checkpoint, l, agg);
+        }
+    }
+
+    pub(super) fn registry(&self) -> Registry {
+        let mut r = Registry::default();
+        r.register(
+            "strait_record_count",
+            "Records replicated (acknowledged by the target); MM2 record-count",
+            self.records.clone(),
+        );
+        r.register(
+            "strait_byte_count",
+            "Record batch bytes replicated; MM2 byte-count",
+            self.bytes.clone(),
+        );
+        register_aggregate(
+            &mut r,
+            "strait_record_age_seconds",
+            "Age of records when fetched from the source, last 1-2 minutes; MM2 record-age-ms",
+            &self.age,
+        );
+        register_aggregate(
+            &mut r,
+            "strait_replication_latency_seconds",
+            "Record timestamp to target acknowledgement, last 1-2 minutes; MM2 replication-latency-ms",
+            &self.latency,
+        );
+        r.register(
+            "strait_lag_records",
+            "Source log end offset minus the next offset to replicate",
+            self.lag_records.clone(),
+        );
+        r.register(
+            "strait_lag_bytes",
+            "Lag in records times the average batch bytes per record seen (estimate)",
+            self.lag_bytes.clone(),
+        );
+        r.register(
+            "strait_lag_seconds",
+            "Age of the oldest fetched record not yet replicated (0 when caught up)",
+            self.lag_seconds.clone(),
+        );
+        r.register(
+            "strait_source_log_end_offset",
+            "Source high watermark at the last fetch",
+            self.log_end.clone(),
+        );
+        r.register(
+            "strait_replicated_offset",
+            "Next source offset to replicate (everything before it is on the target)",
+            self.replicated.clone(),
+        );
+        r.register(
+            "strait_partition_paused",
+            "1 when the partition (or any partition of the topic) is paused",
+            self.paused.clone(),
+        );
+        r.register(
+            "strait_batches",
+            "Batches by path: passed_through (forwarded untouched), reencoded, dropped",
+            self.batches.clone(),
+        );
+        r.register(
+            "strait_errors",
+            "Fetch and produce errors by operation and Kafka error code",
+            self.errors.clone(),
+        );
+        r.register(
+            "strait_heartbeat_age_seconds",
+            "Seconds since the flow last wrote a heartbeat",
+            self.heartbeat_age.clone(),
+        );
+        r.register(
+            "strait_sync_actions",
+            "Topic config changes and ACL bindings applied to the target",
+            self.sync_actions.clone(),
+        );
+        r.register(
+            "strait_sync_failures",
+            "Config or ACL sync passes that failed",
+            self.sync_failures.clone(),
+        );
+        r.register(
+            "strait_partitions",
+            "Source partitions being replicated",
+            self.partitions.clone(),
+        );
+        r.register(
+            "strait_flow_state",
+            "1 for the flow's current state",
+            self.state.clone(),
+        );
+        r.register(
+            "strait_orphaned_topics",
+            "Remote topics whose source topic was deleted",
+            self.orphaned.clone(),
+        );
+        register_aggregate(
+            &mut r,
+            "strait_checkpoint_latency_seconds",
+            "Consumer group commit to checkpoint emission, last 1-2 minutes; MM2 checkpoint-latency-ms",
+            &self.checkpoint,
+        );
+        r
+    }
+}
+
+fn set_aggregate(family: &[Value; 3], labels: &Labels, agg: &Aggregate) {
+    family[0].get_or_create(labels).set(agg.avg());
+    family[1].get_or_create(labels).set(agg.min);
+    family[2].get_or_create(labels).set(agg.max);
+}
+
+fn register_aggregate(r: &mut Registry, name: &str, help: &str, family: &[Value; 3]) {
+    for (suffix, f) in ["avg", "min", "max"].iter().zip(family) {
+        r.register(format!("{name}_{suffix}"), help.to_owned(), f.clone());
+    }
+}

@@ -1,0 +1,269 @@
+//! Metrics and lag while mirroring real brokers: the counters `/metrics` would serve match the
+//! records mirrored, lag falls to zero, stays at exactly the number of records produced while
+//! the flow is paused, and falls to zero again after resuming with every record once, in order.
+
+mod common;
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use common::*;
+use strait_kafka::batch::Record;
+use strait_mirror::engine::{FlowHandle, Mirror};
+use strait_mirror::metrics::{render, PartitionLabels, CONDITIONAL, METRICS};
+use strait_testkit::BrokerKind;
+
+strait_testkit::per_broker!(
+    counts_and_lag_follow_mirroring_and_pause,
+    topic_pause_holds_only_that_topic,
+);
+
+const ONE_WAY: &str =
+    "topics = orders|audit\nbackup->primary.enabled = false\nemit.heartbeats.enabled = false";
+
+fn flow(mirror: &Mirror) -> &FlowHandle {
+    mirror
+        .flow("primary", "backup")
+        .expect("flow primary->backup")
+}
+
+/// The value of the sample `name{labels...}` in OpenMetrics text, if present. Every given label
+/// must match; a sample with other labels too still matches.
+fn sample(text: &str, name: &str, labels: &[(&str, &str)]) -> Option<f64> {
+    text.lines().find_map(|line| {
+        let rest = line.strip_prefix(name)?.strip_prefix('{')?;
+        let (set, value) = rest.split_once("} ")?;
+        let all = labels
+            .iter()
+            .all(|(k, v)| set.split(',').any(|kv| kv == format!("{k}=\"{v}\"")));
+        all.then(|| value.trim().parse().ok()).flatten()
+    })
+}
+
+/// Waits until every partition of `topic` shows `lag` records of lag and a known log end.
+async fn wait_for_lag(mirror: &Mirror, topic: &str, lag: &BTreeMap<i32, u64>) {
+    eventually(&format!("lag of {topic} = {lag:?}"), || async {
+        let seen: BTreeMap<i32, u64> = flow(mirror)
+            .partitions()
+            .iter()
+            .filter(|p| p.topic == topic && p.log_end.is_some())
+            .map(|p| (p.partition, p.lag_records))
+            .collect();
+        if &seen == lag {
+            Ok(())
+        } else {
+            Err(format!("{seen:?}"))
+        }
+    })
+    .await
+}
+
+async fn counts_and_lag_follow_mirroring_and_pause(kind: BrokerKind) {
+    let pair = Pair::start(kind).await;
+    create_topic(&pair.primary, "orders", 2).await;
+    let first = produce_fixture(&pair.primary, "orders", 0..2, 50, "first").await;
+    let mirror = start_mirror(&pair.properties(ONE_WAY));
+
+    // 100 records mirrored: counters say 100 and lag falls to 0 on both partitions.
+    wait_for_records(&pair.backup, "primary.orders", 100).await;
+    wait_for_lag(&mirror, "orders", &BTreeMap::from([(0, 0), (1, 0)])).await;
+    wait_for_stats(&mirror, "primary->backup", "100 records", |s| {
+        s.records == 100
+    })
+    .await;
+    let text = render(mirror.flows(), PartitionLabels::Partition);
+    for p in ["0", "1"] {
+        let labels = [
+            ("source", "primary"),
+            ("target", "backup"),
+            ("topic", "orders"),
+            ("partition", p),
+        ];
+        assert_eq!(
+            sample(&text, "strait_record_count_total", &labels),
+            Some(50.0),
+            "{text}"
+        );
+        assert_eq!(
+            sample(&text, "strait_lag_records", &labels),
+            Some(0.0),
+            "{text}"
+        );
+        assert_eq!(
+            sample(&text, "strait_lag_seconds", &labels),
+            Some(0.0),
+            "{text}"
+        );
+        assert_eq!(
+            sample(&text, "strait_source_log_end_offset", &labels),
+            Some(50.0),
+            "{text}"
+        );
+        assert_eq!(
+            sample(&text, "strait_replicated_offset", &labels),
+            Some(50.0),
+            "{text}"
+        );
+        assert!(
+            sample(&text, "strait_byte_count_total", &labels).unwrap() > 0.0,
+            "{text}"
+        );
+    }
+    let path = |p| [("source", "primary"), ("target", "backup"), ("path", p)];
+    assert_eq!(
+        sample(&text, "strait_batches_total", &path("passed_through")),
+        Some(2.0),
+        "{text}"
+    );
+    assert_eq!(
+        sample(&text, "strait_batches_total", &path("reencoded")),
+        Some(0.0),
+        "{text}"
+    );
+    for name in METRICS.iter().filter(|n| !CONDITIONAL.contains(n)) {
+        assert!(
+            text.contains(&format!("# TYPE {} ", family_of(name))),
+            "{name} missing:\n{text}"
+        );
+    }
+    for line in text.lines().filter_map(|l| l.strip_prefix("# TYPE ")) {
+        let (family, kind) = line.split_once(' ').unwrap();
+        let name = if kind == "counter" {
+            format!("{family}_total")
+        } else {
+            family.to_owned()
+        };
+        assert!(
+            METRICS.contains(&name.as_str()),
+            "{name} is exported but not listed"
+        );
+    }
+
+    // Paused: 30 + 20 more records on the source stay there, lag is exactly 30 and 20.
+    assert!(flow(&mirror).control.pause(None));
+    eventually("partitions report paused", || async {
+        let parts = flow(&mirror).partitions();
+        if parts.iter().all(|p| p.paused.is_some()) {
+            Ok(())
+        } else {
+            Err(format!("{parts:?}"))
+        }
+    })
+    .await;
+    let second = produce_fixture(&pair.primary, "orders", [0], 30, "second").await;
+    let third = produce_fixture(&pair.primary, "orders", [1], 20, "third").await;
+    let paused_lag = BTreeMap::from([(0, 30), (1, 20)]);
+    wait_for_lag(&mirror, "orders", &paused_lag).await;
+    let status = flow(&mirror).status();
+    assert_eq!(status.lag_records, 50);
+    assert!(
+        status.lag_seconds > 0.0,
+        "the oldest waiting record has an age: {status:?}"
+    );
+    assert!(status.lag_bytes > 0, "{status:?}");
+    // A few paused polls later: still nothing on the target, still the same lag.
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    assert_eq!(count_records(&pair.backup, "primary.orders").await, 100);
+    wait_for_lag(&mirror, "orders", &paused_lag).await;
+    let text = render(mirror.flows(), PartitionLabels::Partition);
+    let p0 = [("topic", "orders"), ("partition", "0")];
+    assert_eq!(
+        sample(&text, "strait_lag_records", &p0),
+        Some(30.0),
+        "{text}"
+    );
+    assert_eq!(
+        sample(&text, "strait_partition_paused", &p0),
+        Some(1.0),
+        "{text}"
+    );
+    let per_topic = render(mirror.flows(), PartitionLabels::Topic);
+    assert_eq!(
+        sample(&per_topic, "strait_lag_records", &[("topic", "orders")]),
+        Some(50.0)
+    );
+    assert!(!per_topic.contains("partition=\"0\""), "{per_topic}");
+
+    // Resumed: everything arrives once, in order, and lag is 0 again.
+    assert!(flow(&mirror).control.resume(None));
+    wait_for_records(&pair.backup, "primary.orders", 150).await;
+    wait_for_lag(&mirror, "orders", &BTreeMap::from([(0, 0), (1, 0)])).await;
+    let expected: BTreeMap<i32, Vec<Record>> = BTreeMap::from([
+        (0, [first[&0].clone(), second[&0].clone()].concat()),
+        (1, [first[&1].clone(), third[&1].clone()].concat()),
+    ]);
+    for (p, records) in &expected {
+        let got = read_partition(&pair.backup, "primary.orders", *p).await;
+        assert_same_records(&format!("primary.orders-{p}"), records, &got);
+    }
+    wait_for_stats(&mirror, "primary->backup", "150 records", |s| {
+        s.records == 150
+    })
+    .await;
+    let text = render(mirror.flows(), PartitionLabels::Partition);
+    assert_eq!(
+        sample(&text, "strait_record_count_total", &p0),
+        Some(80.0),
+        "{text}"
+    );
+    assert_eq!(
+        sample(&text, "strait_partition_paused", &p0),
+        Some(0.0),
+        "{text}"
+    );
+    shutdown(mirror).await;
+}
+
+/// Pausing one topic holds that topic only; resuming it lets its records through once.
+async fn topic_pause_holds_only_that_topic(kind: BrokerKind) {
+    let pair = Pair::start(kind).await;
+    create_topic(&pair.primary, "orders", 1).await;
+    create_topic(&pair.primary, "audit", 1).await;
+    let mirror = start_mirror(&pair.properties(ONE_WAY));
+    eventually("both topics are being replicated", || async {
+        let topics: Vec<String> = flow(&mirror)
+            .partitions()
+            .into_iter()
+            .map(|p| p.topic)
+            .collect();
+        if topics.len() == 2 {
+            Ok(())
+        } else {
+            Err(format!("{topics:?}"))
+        }
+    })
+    .await;
+    assert!(flow(&mirror).control.pause(Some("orders")));
+    assert!(
+        !flow(&mirror).control.pause(Some("orders")),
+        "pausing twice changes nothing"
+    );
+    eventually("orders reports paused", || async {
+        let parts = flow(&mirror).partitions();
+        match parts.iter().find(|p| p.topic == "orders") {
+            Some(p) if p.paused.is_some() => Ok(()),
+            other => Err(format!("{other:?}")),
+        }
+    })
+    .await;
+    let orders = produce_fixture(&pair.primary, "orders", [0], 10, "o").await;
+    let audit = produce_fixture(&pair.primary, "audit", [0], 10, "a").await;
+    wait_for_records(&pair.backup, "primary.audit", 10).await;
+    wait_for_lag(&mirror, "orders", &BTreeMap::from([(0, 10)])).await;
+    assert_eq!(count_records(&pair.backup, "primary.orders").await, 0);
+    assert!(flow(&mirror).status().paused.topics.contains("orders"));
+
+    assert!(flow(&mirror).control.resume(Some("orders")));
+    wait_for_records(&pair.backup, "primary.orders", 10).await;
+    wait_for_lag(&mirror, "orders", &BTreeMap::from([(0, 0)])).await;
+    let got = read_partition(&pair.backup, "primary.orders", 0).await;
+    assert_same_records("primary.orders", &orders[&0], &got);
+    let got = read_partition(&pair.backup, "primary.audit", 0).await;
+    assert_same_records("primary.audit", &audit[&0], &got);
+    shutdown(mirror).await;
+}
+
+/// The family name in `# TYPE` lines (counters are declared without `_total`).
+fn family_of(name: &str) -> &str {
+    name.strip_suffix("_total").unwrap_or(name)
+}
