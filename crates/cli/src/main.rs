@@ -1,9 +1,13 @@
 //! The `strait` command line.
 
 mod bench;
+mod client;
+mod control;
 mod demo;
 mod inspect;
 mod run;
+mod serve;
+mod status;
 
 use clap::{Parser, Subcommand};
 
@@ -14,11 +18,26 @@ use clap::{Parser, Subcommand};
     name = "strait",
     version,
     about,
-    after_help = "Examples:\n  strait run mm2.properties              # mirror like MirrorMaker 2 would\n  strait demo                           # two local clusters, batches moved between them\n  strait cluster 127.0.0.1:9092         # brokers, topics, leaders and offsets of a cluster\n\nLogs: set RUST_LOG (e.g. RUST_LOG=strait=debug)."
+    after_help = "Examples:\n  strait run mm2.properties              # mirror like MirrorMaker 2 would\n  strait demo                           # two local clusters, batches moved between them\n  strait cluster 127.0.0.1:9092         # brokers, topics, leaders and offsets of a cluster\n  strait status                         # flows, lag and errors of a running strait\n\nLogs: --log-level or RUST_LOG (e.g. RUST_LOG=strait_mirror=debug); --log-format json for one JSON object per line."
 )]
 struct Cli {
     #[command(subcommand)]
     command: Command,
+    /// Log format on stderr: human (default) or json (one JSON object per line).
+    #[arg(long, global = true, value_enum, default_value_t = LogFormat::Human, env = "STRAIT_LOG_FORMAT")]
+    log_format: LogFormat,
+    /// Log filter, e.g. info or warn,strait_mirror=debug (overrides RUST_LOG; default info).
+    #[arg(long, global = true, value_name = "FILTER")]
+    log_level: Option<String>,
+}
+
+/// How log lines are written.
+#[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+enum LogFormat {
+    /// Readable lines.
+    Human,
+    /// One JSON object per line (timestamp, level, target, fields, message).
+    Json,
 }
 
 #[derive(Subcommand, Debug)]
@@ -43,6 +62,24 @@ enum Command {
         after_help = "Examples:\n  strait cluster 127.0.0.1:9092\n  strait cluster broker1:9092,broker2:9092 --topic orders"
     )]
     Cluster(inspect::ClusterArgs),
+    /// Show the flows, lag and last errors of a running strait (from its REST API).
+    #[command(
+        after_help = "Examples:\n  strait status\n  strait status --json\n  strait status --url http://10.0.0.7:9464 --token-file /etc/strait/token\n  strait status --watch 2      # refresh every 2 s; progress bars on a terminal\n\nThe running strait must serve HTTP (strait.http.enabled, default on 127.0.0.1:9464)."
+    )]
+    Status(status::StatusArgs),
+    /// Pause a flow (or one topic of it) of a running strait: nothing more is produced.
+    #[command(
+        after_help = "Examples:\n  strait pause 'primary->backup'\n  strait pause 'primary->backup' --topic orders\n\nLag keeps being reported while paused; `strait resume` continues exactly where it stopped."
+    )]
+    Pause(control::PauseArgs),
+    /// Resume a paused flow or topic of a running strait.
+    #[command(
+        after_help = "Examples:\n  strait resume 'primary->backup'\n  strait resume 'primary->backup' --topic orders"
+    )]
+    Resume(control::PauseArgs),
+    /// Ask a running strait to look for new topics and partitions of a flow now.
+    #[command(after_help = "Examples:\n  strait refresh 'primary->backup'")]
+    Refresh(control::RefreshArgs),
 }
 
 #[tokio::main]
@@ -57,17 +94,34 @@ async fn main() -> std::process::ExitCode {
 }
 
 async fn run() -> anyhow::Result<()> {
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn")),
-        )
-        .with_writer(std::io::stderr)
-        .init();
-    match Cli::parse().command {
+    let cli = Cli::parse();
+    init_logging(cli.log_format, cli.log_level.as_deref())?;
+    match cli.command {
         Command::Run(args) => run::run(args).await,
         Command::Demo(args) => demo::run(args).await,
         Command::Bench(args) => bench::run(args).await,
         Command::Cluster(args) => inspect::run(args).await,
+        Command::Status(args) => status::run(args).await,
+        Command::Pause(args) => control::pause(args, true).await,
+        Command::Resume(args) => control::pause(args, false).await,
+        Command::Refresh(args) => control::refresh(args).await,
     }
+}
+
+/// Logs to stderr: `--log-level`, else `RUST_LOG`, else `info` (one line per significant
+/// event: flow started, topic created, config synced, partition paused, errors).
+fn init_logging(format: LogFormat, level: Option<&str>) -> anyhow::Result<()> {
+    use tracing_subscriber::EnvFilter;
+    let filter = match level {
+        Some(l) => EnvFilter::try_new(l).map_err(|e| anyhow::anyhow!("--log-level {l}: {e}"))?,
+        None => EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info")),
+    };
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    match format {
+        LogFormat::Human => builder.init(),
+        LogFormat::Json => builder.json().flatten_event(true).init(),
+    }
+    Ok(())
 }

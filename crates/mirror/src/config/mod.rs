@@ -11,6 +11,7 @@ mod flow;
 mod hierarchy;
 mod keys;
 mod model;
+mod observe;
 mod properties;
 mod values;
 
@@ -23,6 +24,10 @@ pub use flow::{
     DEFAULT_REFRESH_TOPICS_INTERVAL, DEFAULT_SYNC_INTERVAL,
 };
 pub use model::MirrorConfig;
+pub use observe::{
+    ObserveConfig, DEFAULT_HTTP_LISTEN, HTTP_ENABLED, HTTP_LISTEN, HTTP_TOKEN_FILE,
+    METRICS_PARTITION_LABELS,
+};
 pub use properties::{Properties, Property};
 pub use values::Origin;
 
