@@ -40,9 +40,12 @@ impl Endpoint {
             ),
             None => None,
         };
-        let mut stream = TcpStream::connect(&host)
-            .await
-            .with_context(|| format!("connecting to strait at {} (is `strait run` serving HTTP there?)", self.url))?;
+        let mut stream = TcpStream::connect(&host).await.with_context(|| {
+            format!(
+                "connecting to strait at {} (is `strait run` serving HTTP there?)",
+                self.url
+            )
+        })?;
         let mut request = format!(
             "{method} {base}{path} HTTP/1.1\r\nHost: {host}\r\nAccept: application/json\r\nContent-Length: 0\r\nConnection: close\r\n"
         );
@@ -97,7 +100,8 @@ fn parse_response(raw: &[u8]) -> Option<(u16, Vec<u8>)> {
     let mut rest = body;
     loop {
         let line_end = rest.windows(2).position(|w| w == b"\r\n")?;
-        let size = usize::from_str_radix(std::str::from_utf8(&rest[..line_end]).ok()?.trim(), 16).ok()?;
+        let size =
+            usize::from_str_radix(std::str::from_utf8(&rest[..line_end]).ok()?.trim(), 16).ok()?;
         rest = &rest[line_end + 2..];
         if size == 0 {
             return Some((status, out));

@@ -38,7 +38,9 @@ pub(crate) async fn pause(args: PauseArgs, pause: bool) -> anyhow::Result<()> {
     let what = args
         .topic
         .as_ref()
-        .map_or(format!("flow {}", args.flow), |t| format!("topic {t} of {}", args.flow));
+        .map_or(format!("flow {}", args.flow), |t| {
+            format!("topic {t} of {}", args.flow)
+        });
     let done = if pause { "paused" } else { "resumed" };
     if answer["changed"].as_bool() == Some(true) {
         println!("{what} {done}");

@@ -108,6 +108,19 @@ async fn run() -> anyhow::Result<()> {
     }
 }
 
+/// Whether logs are JSON: operator messages then go through tracing, not plain stderr lines.
+static JSON_LOGS: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+/// Tells the operator something: a `strait: ...` line on stderr, or a JSON log line with
+/// `--log-format json` so log shippers see only JSON.
+pub(crate) fn say(message: &str) {
+    if JSON_LOGS.load(std::sync::atomic::Ordering::Relaxed) {
+        tracing::info!(target: "strait", "{message}");
+    } else {
+        eprintln!("strait: {message}");
+    }
+}
+
 /// Logs to stderr: `--log-level`, else `RUST_LOG`, else `info` (one line per significant
 /// event: flow started, topic created, config synced, partition paused, errors).
 fn init_logging(format: LogFormat, level: Option<&str>) -> anyhow::Result<()> {
@@ -121,7 +134,10 @@ fn init_logging(format: LogFormat, level: Option<&str>) -> anyhow::Result<()> {
         .with_writer(std::io::stderr);
     match format {
         LogFormat::Human => builder.init(),
-        LogFormat::Json => builder.json().flatten_event(true).init(),
+        LogFormat::Json => {
+            JSON_LOGS.store(true, std::sync::atomic::Ordering::Relaxed);
+            builder.json().flatten_event(true).init()
+        }
     }
     Ok(())
 }

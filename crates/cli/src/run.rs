@@ -43,11 +43,10 @@ pub(crate) async fn run(args: RunArgs) -> anyhow::Result<()> {
         .filter(|f| f.replication_enabled)
         .map(|f| format!("{}->{}", f.source, f.target))
         .collect();
-    tracing::info!("mirroring {}", flows.join(", "));
-    eprintln!(
-        "strait: mirroring {} (Ctrl-C or SIGTERM stops cleanly)",
+    crate::say(&format!(
+        "mirroring {} (Ctrl-C or SIGTERM stops cleanly)",
         flows.join(", ")
-    );
+    ));
     let options = EngineOptions {
         force_reencode: args.force_reencode,
         clusters: args.clusters.clone(),
@@ -73,24 +72,23 @@ pub(crate) async fn run(args: RunArgs) -> anyhow::Result<()> {
             e = mirror.failed() => return Err(e.into()),
             _ = report.tick(), if args.report_every > 0 => {
                 for (flow, s) in mirror.stats() {
-                    eprintln!(
-                        "strait: {flow}: {} partitions, {} records, {} bytes, batches {} forwarded / {} re-encoded / {} dropped",
+                    crate::say(&format!("{flow}: {} partitions, {} records, {} bytes, batches {} forwarded / {} re-encoded / {} dropped",
                         s.partitions, s.records, s.bytes, s.passed_through, s.reencoded, s.dropped
-                    );
+                    ));
                 }
                 for (flow, topics) in mirror.orphaned_topics() {
-                    eprintln!("strait: {flow}: orphaned remote topics (source deleted, left in place): {}", topics.join(", "));
+                    crate::say(&format!("{flow}: orphaned remote topics (source deleted, left in place): {}", topics.join(", ")));
                 }
             }
         }
     }
-    eprintln!("strait: stopping: draining in-flight batches and storing progress");
+    crate::say("stopping: draining in-flight batches and storing progress");
     mirror.shutdown().await?;
     let _ = stop_http.send(true);
     if let Some(task) = http {
         let _ = task.await;
     }
-    eprintln!("strait: stopped");
+    crate::say("stopped");
     Ok(())
 }
 
@@ -135,12 +133,13 @@ async fn start_http(
     };
     match serve(addr, state, shutdown).await {
         Ok((bound, task)) => {
-            tracing::info!("HTTP listener on {bound}");
-            eprintln!("strait: REST API and /metrics on http://{bound}");
+            crate::say(&format!("REST API and /metrics on http://{bound}"));
             Ok(Some(task))
         }
         Err(e) if !explicit => {
-            tracing::warn!("no REST API or /metrics: {e:#} (set strait.http.listen or --http-listen)");
+            tracing::warn!(
+                "no REST API or /metrics: {e:#} (set strait.http.listen or --http-listen)"
+            );
             Ok(None)
         }
         Err(e) => Err(e),

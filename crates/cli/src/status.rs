@@ -54,7 +54,16 @@ pub(crate) fn render(url: &str, status: &Value) -> String {
     let flows = status["flows"].as_array().cloned().unwrap_or_default();
     let mut out = format!("strait at {url}: {} flow(s)\n\n", flows.len());
     let mut rows = vec![row(&[
-        "FLOW", "STATE", "PARTITIONS", "RECORDS", "BYTES", "LAG", "LAG BYTES", "LAG AGE", "HEARTBEAT", "PAUSED",
+        "FLOW",
+        "STATE",
+        "PARTITIONS",
+        "RECORDS",
+        "BYTES",
+        "LAG",
+        "LAG BYTES",
+        "LAG AGE",
+        "HEARTBEAT",
+        "PAUSED",
     ])];
     for f in &flows {
         let t = &f["totals"];
@@ -76,7 +85,14 @@ pub(crate) fn render(url: &str, status: &Value) -> String {
     out.push_str(&table(&rows));
     for f in &flows {
         let mut rows = vec![row(&[
-            "TOPIC", "PARTITION", "POSITION", "LOG END", "LAG", "LAG AGE", "RECORDS", "STATE",
+            "TOPIC",
+            "PARTITION",
+            "POSITION",
+            "LOG END",
+            "LAG",
+            "LAG AGE",
+            "RECORDS",
+            "STATE",
         ])];
         for p in f["partitions"].as_array().into_iter().flatten() {
             rows.push(vec![
@@ -118,7 +134,10 @@ pub(crate) fn render(url: &str, status: &Value) -> String {
             .map(s)
             .collect();
         if !orphaned.is_empty() {
-            out.push_str(&format!("orphaned remote topics: {}\n", orphaned.join(", ")));
+            out.push_str(&format!(
+                "orphaned remote topics: {}\n",
+                orphaned.join(", ")
+            ));
         }
     }
     out
@@ -167,7 +186,10 @@ async fn watch(args: &StatusArgs, every: Duration) -> anyhow::Result<()> {
                     bytes(&f["lag_bytes"]),
                 ));
             }
-            eprint!("\x1b[2J\x1b[H{}\n{lines}", render(&args.endpoint.url, &status));
+            eprint!(
+                "\x1b[2J\x1b[H{}\n{lines}",
+                render(&args.endpoint.url, &status)
+            );
         } else {
             for (f, (flow, _)) in flows.iter().zip(&lags) {
                 eprintln!(
@@ -204,7 +226,12 @@ fn row(cells: &[&str]) -> Vec<String> {
 fn table(rows: &[Vec<String>]) -> String {
     let cols = rows.iter().map(Vec::len).max().unwrap_or(0);
     let widths: Vec<usize> = (0..cols)
-        .map(|c| rows.iter().map(|r| r.get(c).map_or(0, String::len)).max().unwrap_or(0))
+        .map(|c| {
+            rows.iter()
+                .map(|r| r.get(c).map_or(0, String::len))
+                .max()
+                .unwrap_or(0)
+        })
         .collect();
     let mut out = String::new();
     for r in rows {
@@ -260,7 +287,12 @@ fn state(v: &Value) -> String {
 }
 
 fn paused(v: &Value) -> String {
-    let topics: Vec<String> = v["topics"].as_array().into_iter().flatten().map(s).collect();
+    let topics: Vec<String> = v["topics"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(s)
+        .collect();
     match (v["flow"].as_bool(), topics.is_empty()) {
         (Some(true), _) => "flow".to_owned(),
         (_, false) => format!("topics {}", topics.join(",")),

@@ -267,3 +267,19 @@ async fn topic_pause_holds_only_that_topic(kind: BrokerKind) {
 fn family_of(name: &str) -> &str {
     name.strip_suffix("_total").unwrap_or(name)
 }
+
+/// docs/observability.md lists exactly the exported families, in the same order.
+#[test]
+fn observability_doc_lists_every_metric() {
+    let doc = include_str!("../../../docs/observability.md");
+    let listed: Vec<&str> = doc
+        .lines()
+        .filter_map(|l| l.strip_prefix("| `strait_"))
+        .filter_map(|l| l.split('`').next())
+        .collect();
+    let exported: Vec<&str> = METRICS
+        .iter()
+        .map(|m| m.strip_prefix("strait_").unwrap())
+        .collect();
+    assert_eq!(listed, exported);
+}

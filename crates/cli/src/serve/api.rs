@@ -20,7 +20,11 @@ pub(super) async fn health() -> Json<serde_json::Value> {
 
 /// 200 when every flow runs (or only emits heartbeats), 503 otherwise.
 pub(super) async fn ready(State(s): Shared) -> Response {
-    let flows: Vec<_> = s.flows.iter().map(|f| (f.label(), f.stats.state())).collect();
+    let flows: Vec<_> = s
+        .flows
+        .iter()
+        .map(|f| (f.label(), f.stats.state()))
+        .collect();
     let ready = flows
         .iter()
         .all(|(_, st)| matches!(st, FlowState::Running | FlowState::HeartbeatsOnly));
@@ -48,7 +52,10 @@ pub(super) async fn flows(State(s): Shared) -> Response {
     Json(s.flows.iter().map(FlowHandle::status).collect::<Vec<_>>()).into_response()
 }
 
-pub(super) async fn flow(State(s): Shared, Path((source, target)): Path<(String, String)>) -> Response {
+pub(super) async fn flow(
+    State(s): Shared,
+    Path((source, target)): Path<(String, String)>,
+) -> Response {
     with_flow(&s, &source, &target, |f| Json(f.status()).into_response())
 }
 
@@ -56,7 +63,9 @@ pub(super) async fn partitions(
     State(s): Shared,
     Path((source, target)): Path<(String, String)>,
 ) -> Response {
-    with_flow(&s, &source, &target, |f| Json(f.partitions()).into_response())
+    with_flow(&s, &source, &target, |f| {
+        Json(f.partitions()).into_response()
+    })
 }
 
 pub(super) async fn pause_flow(
@@ -116,7 +125,11 @@ fn with_flow(
     target: &str,
     then: impl FnOnce(&FlowHandle) -> Response,
 ) -> Response {
-    match s.flows.iter().find(|f| f.source == source && f.target == target) {
+    match s
+        .flows
+        .iter()
+        .find(|f| f.source == source && f.target == target)
+    {
         Some(f) => then(f),
         None => {
             let known: Vec<String> = s.flows.iter().map(FlowHandle::label).collect();

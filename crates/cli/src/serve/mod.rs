@@ -26,8 +26,14 @@ pub(crate) const ROUTES: &[(&str, &str)] = &[
     ("get", "/api/v1/flows/{source}/{target}/partitions"),
     ("post", "/api/v1/flows/{source}/{target}/pause"),
     ("post", "/api/v1/flows/{source}/{target}/resume"),
-    ("post", "/api/v1/flows/{source}/{target}/topics/{topic}/pause"),
-    ("post", "/api/v1/flows/{source}/{target}/topics/{topic}/resume"),
+    (
+        "post",
+        "/api/v1/flows/{source}/{target}/topics/{topic}/pause",
+    ),
+    (
+        "post",
+        "/api/v1/flows/{source}/{target}/topics/{topic}/resume",
+    ),
     ("post", "/api/v1/flows/{source}/{target}/refresh"),
 ];
 
@@ -69,8 +75,14 @@ fn router(state: Arc<ServeState>) -> Router {
         .route(&format!("{flow}/partitions"), get(api::partitions))
         .route(&format!("{flow}/pause"), post(api::pause_flow))
         .route(&format!("{flow}/resume"), post(api::resume_flow))
-        .route(&format!("{flow}/topics/{{topic}}/pause"), post(api::pause_topic))
-        .route(&format!("{flow}/topics/{{topic}}/resume"), post(api::resume_topic))
+        .route(
+            &format!("{flow}/topics/{{topic}}/pause"),
+            post(api::pause_topic),
+        )
+        .route(
+            &format!("{flow}/topics/{{topic}}/resume"),
+            post(api::resume_topic),
+        )
         .route(&format!("{flow}/refresh"), post(api::refresh))
         .route_layer(axum::middleware::from_fn_with_state(
             state.clone(),
