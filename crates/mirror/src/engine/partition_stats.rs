@@ -230,3 +230,100 @@ fn age_seconds(now_ms: i64, timestamp_ms: i64) -> f64 {
     }
     (now_ms - timestamp_ms).max(0) as f64 / 1000.0
 }
+
+#[cfg(test)]
+mod tests {
+    use bytes::{Bytes, BytesMut};
+    use strait_kafka::batch::{BatchBuilder, Record};
+    use strait_kafka::PartitionFetch;
+
+    use super::{Acked, PartitionStats};
+
+    /// A fetch of batches of `sizes[i]` records each, from offset 0, record timestamps
+    /// 1000 * (batch index + 1), high watermark `hw`.
+    fn fetch(sizes: &[i64], hw: i64) -> (PartitionFetch, Vec<usize>) {
+        let mut records = BytesMut::new();
+        let mut lens = Vec::new();
+        let mut offset = 0;
+        for (i, n) in sizes.iter().enumerate() {
+            let batch = BatchBuilder {
+                base_offset: offset,
+                records: (0..*n)
+                    .map(|k| Record {
+                        offset: offset + k,
+                        timestamp: 1000 * (i as i64 + 1),
+                        key: None,
+                        value: Some(Bytes::from_static(b"0123456789")),
+                        headers: vec![],
+                    })
+                    .collect(),
+                ..BatchBuilder::default()
+            }
+            .encode()
+            .unwrap();
+            lens.push(batch.len());
+            records.extend_from_slice(batch.bytes());
+            offset += n;
+        }
+        let fetch = PartitionFetch {
+            topic: "t".into(),
+            partition: 0,
+            fetch_offset: 0,
+            error: None,
+            high_watermark: hw,
+            last_stable_offset: hw,
+            log_start_offset: 0,
+            aborted: vec![],
+            records: records.freeze(),
+        };
+        (fetch, lens)
+    }
+
+    fn acked(records: u64) -> Option<Acked> {
+        Some(Acked {
+            records,
+            bytes: 0,
+            reencoded: false,
+            max_timestamp: 0,
+        })
+    }
+
+    #[test]
+    fn lag_in_records_bytes_and_seconds() {
+        let stats = PartitionStats::default();
+        stats.positioned(0);
+        let (f, lens) = fetch(&[4, 6], 10);
+        stats.fetched(&f, 0, 11_000);
+        let s = stats.snapshot("t", 0, 11_000);
+        assert_eq!(
+            (s.lag_records, s.log_end, s.position),
+            (10, Some(10), Some(0))
+        );
+        let per_record = (lens[0] + lens[1]) as f64 / 10.0;
+        assert_eq!(s.lag_bytes, (10.0 * per_record).round() as u64);
+        assert_eq!(
+            s.lag_seconds, 10.0,
+            "oldest waiting record has timestamp 1000"
+        );
+
+        // First batch acknowledged: the oldest waiting record is now the second batch's.
+        stats.acknowledged(3, acked(4), 11_000);
+        let s = stats.snapshot("t", 0, 11_000);
+        assert_eq!((s.lag_records, s.lag_seconds, s.records), (6, 9.0, 4));
+
+        // The same fetch seen again (a paused partition polls) adds nothing.
+        stats.fetched(&f, 4, 11_000);
+        stats.acknowledged(9, acked(6), 12_000);
+        let s = stats.snapshot("t", 0, 12_000);
+        assert_eq!((s.lag_records, s.lag_seconds, s.records), (0, 0.0, 10));
+    }
+
+    #[test]
+    fn no_lag_before_the_log_end_is_known() {
+        let stats = PartitionStats::default();
+        stats.positioned(5);
+        let s = stats.snapshot("t", 0, 1);
+        assert_eq!((s.lag_records, s.lag_bytes, s.lag_seconds), (0, 0, 0.0));
+        assert_eq!(s.log_end, None);
+    }
+}

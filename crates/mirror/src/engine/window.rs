@@ -100,3 +100,21 @@ impl Window {
         self.started = Instant::now();
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::Aggregate;
+
+    #[test]
+    fn aggregates_merge() {
+        let mut a = Aggregate::default();
+        a.add(2.0);
+        a.add(4.0);
+        let mut b = Aggregate::default();
+        b.add(9.0);
+        let m = a.merge(&b);
+        assert_eq!((m.count, m.min, m.max, m.avg()), (3, 2.0, 9.0, 5.0));
+        assert_eq!(Aggregate::default().merge(&b), b);
+        assert_eq!(Aggregate::default().avg(), 0.0);
+    }
+}
