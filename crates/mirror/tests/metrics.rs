@@ -16,6 +16,7 @@ use strait_testkit::BrokerKind;
 strait_testkit::per_broker!(
     counts_and_lag_follow_mirroring_and_pause,
     topic_pause_holds_only_that_topic,
+    refresh_finds_a_new_topic_now,
 );
 
 const ONE_WAY: &str =
@@ -260,6 +261,27 @@ async fn topic_pause_holds_only_that_topic(kind: BrokerKind) {
     assert_same_records("primary.orders", &orders[&0], &got);
     let got = read_partition(&pair.backup, "primary.audit", 0).await;
     assert_same_records("primary.audit", &audit[&0], &got);
+    shutdown(mirror).await;
+}
+
+/// With an hour between topic refreshes, a topic created after the start is found only
+/// because a refresh is requested (what `POST .../refresh` does).
+async fn refresh_finds_a_new_topic_now(kind: BrokerKind) {
+    let pair = Pair::start(kind).await;
+    create_topic(&pair.primary, "orders", 1).await;
+    let mirror = start_mirror(&pair.properties(&format!(
+        "{ONE_WAY}\nrefresh.topics.interval.seconds = 3600"
+    )));
+    let orders = produce_fixture(&pair.primary, "orders", [0], 5, "o").await;
+    wait_for_records(&pair.backup, "primary.orders", 5).await;
+    create_topic(&pair.primary, "audit", 1).await;
+    let audit = produce_fixture(&pair.primary, "audit", [0], 7, "a").await;
+    flow(&mirror).control.refresh();
+    wait_for_records(&pair.backup, "primary.audit", 7).await;
+    let got = read_partition(&pair.backup, "primary.audit", 0).await;
+    assert_same_records("primary.audit", &audit[&0], &got);
+    let got = read_partition(&pair.backup, "primary.orders", 0).await;
+    assert_same_records("primary.orders", &orders[&0], &got);
     shutdown(mirror).await;
 }
 

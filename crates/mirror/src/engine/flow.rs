@@ -62,7 +62,7 @@ pub(crate) async fn run_flow(
                 return Ok(());
             }
             Err(e @ (EngineError::Config(_) | EngineError::Unsupported(_))) => {
-                stats.set_state(FlowState::Retrying(format!("failed for good: {e}")));
+                stats.set_state(FlowState::Failed(e.to_string()));
                 return Err(e);
             }
             Err(e) => {

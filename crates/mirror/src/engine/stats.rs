@@ -44,6 +44,8 @@ pub enum FlowState {
     HeartbeatsOnly,
     /// Setup failed; retrying after a backoff.
     Retrying(String),
+    /// Stopped for good: configuration it cannot run with.
+    Failed(String),
     /// Stopped by shutdown.
     Stopped,
 }

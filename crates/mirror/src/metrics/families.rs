@@ -168,6 +168,7 @@ impl Families {
             FlowState::Running => "running",
             FlowState::HeartbeatsOnly => "heartbeats_only",
             FlowState::Retrying(_) => "retrying",
+            FlowState::Failed(_) => "failed",
             FlowState::Stopped => "stopped",
         };
         for s in [
@@ -175,6 +176,7 @@ impl Families {
             "running",
             "heartbeats_only",
             "retrying",
+            "failed",
             "stopped",
         ] {
             self.state
