@@ -130,6 +130,10 @@ async fn observe_a_running_mirror(kind: BrokerKind) {
         "{human}"
     );
 
+    // `--watch` without a terminal logs a line per flow per refresh.
+    let line = strait.watch_line("primary->backup: lag 25 records");
+    assert!(line.contains("80 replicated"), "{line}");
+
     // Resumed with `strait resume`: the 25 arrive once, in order; lag is 0 again.
     assert!(strait
         .cli(&["resume", "primary->backup"])
@@ -515,6 +519,30 @@ impl Strait {
             String::from_utf8_lossy(&out.stderr)
         );
         stdout
+    }
+
+    /// Runs `strait status --watch 1` (stderr not a terminal) until it logs a line containing
+    /// `needle`; returns that line.
+    fn watch_line(&self, needle: &str) -> String {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_strait"))
+            .args([
+                "status",
+                "--watch",
+                "1",
+                "--url",
+                &format!("http://{}", self.address()),
+            ])
+            .arg("--token-file")
+            .arg(&self.token_file)
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let lines = BufReader::new(child.stderr.take().unwrap()).lines();
+        let found = lines.map_while(Result::ok).find(|l| l.contains(needle));
+        let _ = child.kill();
+        let _ = child.wait();
+        found.unwrap_or_else(|| panic!("strait status --watch never printed {needle:?}"))
     }
 
     fn address(&self) -> String {

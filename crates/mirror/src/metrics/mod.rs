@@ -56,3 +56,52 @@ pub fn render(flows: &[FlowHandle], labels: PartitionLabels) -> String {
     }
     out
 }
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use super::{render, PartitionLabels};
+    use crate::engine::{FlowControl, FlowHandle, FlowStats};
+
+    /// 10,000 partitions: 12 series each with partition labels, a handful per topic with
+    /// topic labels.
+    #[test]
+    fn ten_thousand_partitions_fold_into_per_topic_series() {
+        let stats = Arc::new(FlowStats::default());
+        for t in 0..10 {
+            for p in 0..1000 {
+                let s = stats.partition_started(&format!("topic-{t}"), p);
+                s.positioned(0);
+            }
+        }
+        stats.record_checkpoint("g", "topic-0", 3, 1500.0);
+        let flow = FlowHandle {
+            source: "a".into(),
+            target: "b".into(),
+            stats,
+            control: FlowControl::new("a->b"),
+        };
+        let series = |text: &str, family: &str| {
+            text.lines()
+                .filter(|l| l.starts_with(&format!("{family}{{")))
+                .count()
+        };
+        let per_partition = render(std::slice::from_ref(&flow), PartitionLabels::Partition);
+        assert_eq!(series(&per_partition, "strait_lag_records"), 10_000);
+        assert_eq!(series(&per_partition, "strait_replicated_offset"), 10_000);
+        let per_topic = render(std::slice::from_ref(&flow), PartitionLabels::Topic);
+        assert_eq!(series(&per_topic, "strait_lag_records"), 10);
+        assert_eq!(series(&per_topic, "strait_record_count_total"), 10);
+        assert_eq!(series(&per_topic, "strait_replicated_offset"), 0);
+        assert_eq!(
+            series(&per_topic, "strait_checkpoint_latency_seconds_max"),
+            1
+        );
+        assert!(per_topic.contains(
+            "strait_checkpoint_latency_seconds_max{source=\"a\",target=\"b\",group=\"g\",topic=\"topic-0\"} 1.5"
+        ), "{per_topic}");
+        let lines = per_topic.lines().count();
+        assert!(lines < 400, "{lines} lines for 10,000 partitions per topic");
+    }
+}
