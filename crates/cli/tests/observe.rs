@@ -524,7 +524,9 @@ impl Strait {
     /// Runs `strait status --watch 1` (stderr not a terminal) until it logs a line containing
     /// `needle`; returns that line.
     fn watch_line(&self, needle: &str) -> String {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_strait"))
+        // `timeout` ends it if the line never comes, so the test fails instead of hanging.
+        let mut child = Command::new("timeout")
+            .args(["30", env!("CARGO_BIN_EXE_strait")])
             .args([
                 "status",
                 "--watch",
