@@ -542,7 +542,8 @@ impl Strait {
             .unwrap();
         let lines = BufReader::new(child.stderr.take().unwrap()).lines();
         let found = lines.map_while(Result::ok).find(|l| l.contains(needle));
-        let _ = child.kill();
+        // SIGTERM, which timeout(1) passes on to strait (SIGKILL would orphan it).
+        let _ = Command::new("kill").arg(child.id().to_string()).status();
         let _ = child.wait();
         found.unwrap_or_else(|| panic!("strait status --watch never printed {needle:?}"))
     }
