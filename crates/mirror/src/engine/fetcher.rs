@@ -24,6 +24,9 @@ pub(crate) struct FetchDemand {
     pub(crate) topic: String,
     pub(crate) partition: i32,
     pub(crate) offset: i64,
+    /// At most this many bytes for this partition, if less than `max.partition.fetch.bytes`
+    /// (a paused partition only needs the high watermark and its first waiting batch).
+    pub(crate) max_bytes: Option<i32>,
     pub(crate) reply: oneshot::Sender<Result<PartitionFetch, FetchFailure>>,
 }
 
@@ -109,7 +112,9 @@ async fn fetch(
             topic: d.topic.clone(),
             partition: d.partition,
             offset: d.offset,
-            max_bytes: partition_max_bytes,
+            max_bytes: d
+                .max_bytes
+                .map_or(partition_max_bytes, |m| m.min(partition_max_bytes)),
         })
         .collect();
     match source.fetch_from(leader, &positions, options).await {

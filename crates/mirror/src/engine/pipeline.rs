@@ -123,8 +123,9 @@ async fn replicate(
             drain(flow, route, state, &mut in_flight).await?;
             state.set_paused(Some(reason));
             // Keep the source's log end and the oldest waiting record known, so lag stays
-            // true while paused; nothing is produced.
-            if let Some(Ok(fetched)) = ask(flow, route, position, shutdown).await {
+            // true while paused; nothing is produced. One byte asked: the broker still sends
+            // the first waiting batch (KIP-74), whose timestamp is the lag in seconds.
+            if let Some(Ok(fetched)) = ask(flow, route, position, Some(1), shutdown).await {
                 if fetched.error.is_none() {
                     state.fetched(&fetched, position, now_ms());
                 }
@@ -137,7 +138,7 @@ async fn replicate(
             continue;
         }
         state.set_paused(None);
-        let Some(fetched) = ask(flow, route, position, shutdown).await else {
+        let Some(fetched) = ask(flow, route, position, None, shutdown).await else {
             return drain(flow, route, state, &mut in_flight).await;
         };
         let fetched = match fetched {
@@ -236,11 +237,13 @@ async fn replicate(
 /// How often a paused partition looks at the source's log end.
 const PAUSED_POLL: Duration = Duration::from_secs(1);
 
-/// Asks the fetcher for data at `position`; `None` when the flow is stopping.
+/// Asks the fetcher for data at `position` (at most `max_bytes`, though a broker returns at
+/// least one whole batch); `None` when the flow is stopping.
 async fn ask(
     flow: &FlowShared,
     route: &PartitionRoute,
     position: i64,
+    max_bytes: Option<i32>,
     shutdown: &mut watch::Receiver<bool>,
 ) -> Option<Result<PartitionFetch, FetchFailure>> {
     let (reply, answer) = oneshot::channel();
@@ -248,6 +251,7 @@ async fn ask(
         topic: route.topic.clone(),
         partition: route.partition,
         offset: position,
+        max_bytes,
         reply,
     };
     flow.fetcher.send(demand).await.ok()?;
