@@ -44,7 +44,7 @@ enum LogFormat {
 enum Command {
     /// Mirror the flows of an unchanged MirrorMaker 2 properties file until stopped.
     #[command(
-        after_help = "Examples:\n  strait run mm2.properties\n  strait run mm2.properties --clusters backup\n\nSIGTERM or Ctrl-C stops fetching, waits for in-flight batches, stores progress and exits 0."
+        after_help = "Examples:\n  strait run mm2.properties\n  strait run mm2.properties --clusters backup\n  strait --log-format json run mm2.properties --http-listen 0.0.0.0:9464\n\nSIGTERM or Ctrl-C stops fetching, waits for in-flight batches, stores progress and exits 0.\nMetrics and the REST API: http://127.0.0.1:9464/metrics by default (strait.http.* keys); `strait status` reads them."
     )]
     Run(run::RunArgs),
     /// Start two local Kafka-protocol clusters and move sample data between them.
