@@ -133,6 +133,8 @@ async fn scram_source_to_mtls_target(kind: BrokerKind) {
     let secrets = secrets_file(dir.path(), "source.properties", SOURCE_SECRET);
     let properties = pair.properties(&format!(
         "{ONE_WAY}\n\
+         config.providers = file\n\
+         config.providers.file.class = org.apache.kafka.common.config.provider.FileConfigProvider\n\
          primary.bootstrap.servers = {}\n\
          primary.security.protocol = SASL_PLAINTEXT\n\
          primary.sasl.mechanism = SCRAM-SHA-512\n\

@@ -65,6 +65,19 @@ impl ProxyStats {
         *self.requests.lock().expect("stats").get(&key).unwrap_or(&0)
     }
 
+    /// Every API key forwarded so far, sorted.
+    pub fn request_keys(&self) -> Vec<i16> {
+        let mut keys: Vec<i16> = self
+            .requests
+            .lock()
+            .expect("stats")
+            .keys()
+            .copied()
+            .collect();
+        keys.sort_unstable();
+        keys
+    }
+
     fn count(&self, key: i16) {
         *self.requests.lock().expect("stats").entry(key).or_default() += 1;
     }
