@@ -147,7 +147,7 @@ fn java_keystore_is_refused_with_conversion_commands() {
         "{output}"
     );
     assert!(
-        output.contains("JKS") && output.contains("keytool -list -rfc"),
+        output.contains("JKS") && output.contains("keytool -importkeystore"),
         "{output}"
     );
     assert_no_secrets(&output);

@@ -19,7 +19,8 @@ use strait_testkit::{BrokerKind, ProxyOptions, ProxySasl, ProxyTls, SecureProxy,
 strait_testkit::per_broker!(
     scram_source_to_mtls_target,
     wrong_password_is_retried_without_leaking,
-    untrusted_target_certificate_is_a_clear_error;
+    untrusted_target_certificate_is_a_clear_error,
+    pkcs12_stores_made_by_openssl;
     // Only noida speaks SASL PLAIN itself; tansu (calfkit) has no SASL.
     noida_only: plain_source_to_sasl_ssl_target
 );
@@ -89,8 +90,11 @@ fn scram_jaas(user: &str, password_ref: &str) -> String {
 async fn mirror_and_check(pair: &Pair, properties: &str) {
     create_topic(&pair.primary, TOPIC, 2).await;
     let expected = produce_fixture(&pair.primary, TOPIC, 0..2, 25, "secure").await;
-    let mirror = start_mirror(properties);
-    wait_for_records(&pair.backup, "primary.secure-topic", 50).await;
+    let mut mirror = start_mirror(properties);
+    tokio::select! {
+        _ = wait_for_records(&pair.backup, "primary.secure-topic", 50) => {}
+        e = mirror.failed() => panic!("the mirror stopped: {e}"),
+    }
     for (p, records) in &expected {
         let target = read_partition(&pair.backup, "primary.secure-topic", *p).await;
         assert_same_records(&format!("partition {p}"), records, &target);
@@ -334,5 +338,104 @@ async fn untrusted_target_certificate_is_a_clear_error(kind: BrokerKind) {
         "{line}"
     );
     assert!(target_proxy.stats().tls_failures.load(Ordering::Relaxed) >= 1);
+    assert_no_secrets(&logs_text());
+}
+
+/// Runs `openssl` with `args` (the tool Kafka operators use to build PKCS12 stores).
+fn openssl(args: &[&str]) {
+    let out = std::process::Command::new("openssl")
+        .args(args)
+        .output()
+        .expect("this test needs the openssl command (Debian: apt-get install openssl)");
+    assert!(
+        out.status.success(),
+        "openssl {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// Target over SSL with mTLS where both stores are PKCS12 files made by `openssl pkcs12
+/// -export`, passwords from `${env:..}`; then the same with a wrong key store password.
+async fn pkcs12_stores_made_by_openssl(kind: BrokerKind) {
+    let _ = captured_logs();
+    let pair = Pair::start(kind).await;
+    let dir = tempfile::tempdir().unwrap();
+    let ca = TestCa::new("strait test CA");
+    let target_proxy = SecureProxy::start(
+        &pair.backup_node.bootstrap(),
+        ProxyOptions {
+            tls: Some(ProxyTls {
+                server: ca.issue(&["127.0.0.1"], Usage::Server),
+                client_ca_pem: Some(ca.cert_pem.clone()),
+            }),
+            sasl: None,
+        },
+    )
+    .await
+    .unwrap();
+    let ca_path = ca.write(dir.path(), "ca");
+    let (cert, key) = ca
+        .issue(&["mm2-client"], Usage::Client)
+        .write(dir.path(), "client");
+    let truststore = dir.path().join("truststore.p12");
+    let keystore = dir.path().join("keystore.p12");
+    let pass = |s: &str| format!("pass:{s}");
+    openssl(&[
+        "pkcs12",
+        "-export",
+        "-nokeys",
+        "-in",
+        ca_path.to_str().unwrap(),
+        "-out",
+        truststore.to_str().unwrap(),
+        "-passout",
+        &pass(SOURCE_SECRET),
+    ]);
+    openssl(&[
+        "pkcs12",
+        "-export",
+        "-in",
+        cert.to_str().unwrap(),
+        "-inkey",
+        key.to_str().unwrap(),
+        "-out",
+        keystore.to_str().unwrap(),
+        "-passout",
+        &pass(TARGET_SECRET),
+    ]);
+    std::env::set_var("STRAIT_TEST_TRUSTSTORE_PASSWORD", SOURCE_SECRET);
+    std::env::set_var("STRAIT_TEST_KEYSTORE_PASSWORD", TARGET_SECRET);
+    let properties = |keystore_password: &str| {
+        pair.properties(&format!(
+            "{ONE_WAY}\n\
+             backup.bootstrap.servers = {}\n\
+             backup.security.protocol = SSL\n\
+             backup.ssl.truststore.type = PKCS12\n\
+             backup.ssl.truststore.location = {}\n\
+             backup.ssl.truststore.password = ${{env:STRAIT_TEST_TRUSTSTORE_PASSWORD}}\n\
+             backup.ssl.keystore.location = {}\n\
+             backup.ssl.keystore.password = {keystore_password}\n",
+            target_proxy.bootstrap(),
+            truststore.display(),
+            keystore.display(),
+        ))
+    };
+    mirror_and_check(&pair, &properties("${env:STRAIT_TEST_KEYSTORE_PASSWORD}")).await;
+    assert!(target_proxy.stats().requests(ApiKey::Produce as i16) > 0);
+    assert_eq!(target_proxy.stats().tls_failures.load(Ordering::Relaxed), 0);
+
+    // A wrong key store password stops the flow with an error naming the key, not the password.
+    let mut mirror = start_mirror(&properties(WRONG_SECRET));
+    let error = tokio::time::timeout(DEADLINE, mirror.failed())
+        .await
+        .expect("the flow stops")
+        .to_string();
+    assert!(
+        error.contains("key `backup.ssl.keystore.location`")
+            && error.contains("cannot open the PKCS12 store"),
+        "{error}"
+    );
+    assert_no_secrets(&error);
+    shutdown(mirror).await;
     assert_no_secrets(&logs_text());
 }

@@ -94,6 +94,13 @@ pub enum TlsSettingsError {
          decrypt it with `openssl pkcs8 -in key.pem -out key-unencrypted.pem` and protect the file"
     )]
     EncryptedKey,
+    /// The private key cannot be used by the TLS library.
+    #[error(
+        "the private key cannot be used ({0}); an EC key stored without its public key (as \
+         keytool writes them) must be rewritten: `openssl ec -in key.pem -out key-ec.pem` \
+         (extract it from a PKCS12 store first with `openssl pkcs12 -in store.p12 -nocerts -nodes`)"
+    )]
+    UnusableKey(String),
     /// rustls rejected the configuration.
     #[error("{0}")]
     Rustls(#[from] rustls::Error),
@@ -156,7 +163,12 @@ impl TlsConnector {
                     });
                 }
                 let key = read_key(&identity.key_pem)?;
-                builder.with_client_auth_cert(chain, key)?
+                builder
+                    .with_client_auth_cert(chain, key)
+                    .map_err(|e| match e {
+                        rustls::Error::General(reason) => TlsSettingsError::UnusableKey(reason),
+                        other => TlsSettingsError::Rustls(other),
+                    })?
             }
         };
         Ok(TlsConnector {

@@ -11,6 +11,7 @@ mod flow;
 mod hierarchy;
 mod jaas;
 mod keys;
+mod keystore;
 mod model;
 mod properties;
 mod providers;

@@ -1,5 +1,5 @@
 //! A client's security settings from its properties: `security.protocol`, `ssl.*` (PEM files
-//! or inline PEM; Java keystores get a conversion hint), `sasl.mechanism` with credentials from
+//! or inline PEM, PKCS12 stores; JKS gets a conversion hint), `sasl.mechanism` with credentials from
 //! `sasl.jaas.config` or `sasl.username`/`sasl.password`. Values may use `${file:..}` and
 //! `${env:..}` providers; errors name the key, never a resolved value.
 
@@ -13,7 +13,7 @@ use strait_kafka::{
 
 use super::client::ClientProps;
 use super::error::{ConfigError, KeyProblem};
-use super::{jaas, providers};
+use super::{jaas, keystore, providers};
 
 /// `security.protocol`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -164,8 +164,22 @@ fn trust_roots(props: &ClientProps) -> Result<(TrustRoots, &'static str), Config
     };
     let bytes = read_file(props, key, &path)?;
     let declared = store_type(props, "ssl.truststore.type")?;
-    check_pem(props, key, &path, declared.as_deref(), &bytes, Store::Trust)?;
-    Ok((TrustRoots::Pem(bytes), key))
+    match store_format(props, key, &path, declared.as_deref(), &bytes, Store::Trust)? {
+        Format::Pem => Ok((TrustRoots::Pem(bytes), key)),
+        Format::Pkcs12 => {
+            let password = value(props, "ssl.truststore.password")?.unwrap_or_default();
+            let store = keystore::read_pkcs12(&bytes, &password)
+                .map_err(|reason| invalid(props, key, format!("{path}: {reason}")))?;
+            if store.trusted.is_empty() {
+                return Err(invalid(
+                    props,
+                    key,
+                    format!("{path}: the PKCS12 trust store holds no trusted certificate entry"),
+                ));
+            }
+            Ok((TrustRoots::Pem(store.trusted.into_bytes()), key))
+        }
+    }
 }
 
 /// `ssl.keystore.certificate.chain` + `ssl.keystore.key` (inline PEM) or
@@ -200,14 +214,40 @@ fn client_identity(
     };
     let bytes = read_file(props, key, &path)?;
     let declared = store_type(props, "ssl.keystore.type")?;
-    check_pem(props, key, &path, declared.as_deref(), &bytes, Store::Key)?;
-    Ok((
-        Some(ClientIdentity {
+    let identity = match store_format(props, key, &path, declared.as_deref(), &bytes, Store::Key)? {
+        Format::Pem => ClientIdentity {
             cert_chain_pem: bytes.clone(),
             key_pem: bytes,
-        }),
-        key,
-    ))
+        },
+        Format::Pkcs12 => {
+            let password = value(props, "ssl.keystore.password")?.unwrap_or_default();
+            if let Some(key_password) = value(props, "ssl.key.password")? {
+                if key_password != password {
+                    return Err(invalid(
+                        props,
+                        "ssl.key.password",
+                        "differs from ssl.keystore.password: strait reads PKCS12 stores whose \
+                         key is protected by the store password (keytool's default)"
+                            .into(),
+                    ));
+                }
+            }
+            let store = keystore::read_pkcs12(&bytes, &password)
+                .map_err(|reason| invalid(props, key, format!("{path}: {reason}")))?;
+            let (key_pem, chain_pem) = store.key_and_chain.ok_or_else(|| {
+                invalid(
+                    props,
+                    key,
+                    format!("{path}: the PKCS12 key store holds no private key entry"),
+                )
+            })?;
+            ClientIdentity {
+                cert_chain_pem: chain_pem.into_bytes(),
+                key_pem: key_pem.into_bytes(),
+            }
+        }
+    };
+    Ok((Some(identity), key))
 }
 
 #[derive(Clone, Copy)]
@@ -216,49 +256,57 @@ enum Store {
     Key,
 }
 
-/// Accepts PEM; a JKS or PKCS12 store (declared, or Java's JKS default on non-PEM bytes) gets
-/// an error with the commands that convert it.
-fn check_pem(
+enum Format {
+    Pem,
+    Pkcs12,
+}
+
+/// The store's format: declared, or guessed from its bytes (PEM text, or DER, which Java also
+/// reads as PKCS12 under its default JKS type). JKS is refused with the command converting it.
+fn store_format(
     props: &ClientProps,
     key: &str,
     path: &str,
     declared: Option<&str>,
     bytes: &[u8],
     store: Store,
-) -> Result<(), ConfigError> {
-    let looks_pem =
-        String::from_utf8_lossy(&bytes[..bytes.len().min(64 * 1024)]).contains("-----BEGIN ");
-    let kind = match declared {
-        Some("PEM") => return Ok(()),
-        None if looks_pem => return Ok(()),
-        Some(t @ ("JKS" | "PKCS12")) => t,
-        None => "JKS (Java's default type)",
-        Some(other) => {
-            return Err(invalid(
+) -> Result<Format, ConfigError> {
+    let head = &bytes[..bytes.len().min(64 * 1024)];
+    let looks_pem = String::from_utf8_lossy(head).contains("-----BEGIN ");
+    let looks_der = bytes.first() == Some(&0x30);
+    match declared {
+        Some("PEM") => Ok(Format::Pem),
+        Some("PKCS12") => Ok(Format::Pkcs12),
+        None if looks_pem => Ok(Format::Pem),
+        None if looks_der => Ok(Format::Pkcs12),
+        Some("JKS") | None => {
+            let (prefix, target) = match store {
+                Store::Trust => ("ssl.truststore", "truststore.p12"),
+                Store::Key => ("ssl.keystore", "keystore.p12"),
+            };
+            Err(invalid(
                 props,
                 key,
-                format!("keystore type `{other}` is not supported: strait reads PEM"),
+                format!(
+                    "{path} is a JKS keystore{}, which strait cannot read; convert it to PKCS12 \
+                     (same passwords): `keytool -importkeystore -srckeystore {path} \
+                     -destkeystore {target} -deststoretype PKCS12`, then set \
+                     {prefix}.location={target} and {prefix}.type=PKCS12 (or convert to PEM, \
+                     see docs/security.md)",
+                    if declared.is_none() {
+                        " (Java's default type)"
+                    } else {
+                        ""
+                    }
+                ),
             ))
         }
-    };
-    let how = match store {
-        Store::Trust => format!(
-            "`keytool -list -rfc -keystore {path} > ca.pem` (JKS or PKCS12) or \
-             `openssl pkcs12 -in {path} -nokeys -out ca.pem` (PKCS12), then set \
-             ssl.truststore.location=ca.pem and ssl.truststore.type=PEM"
-        ),
-        Store::Key => format!(
-            "`keytool -importkeystore -srckeystore {path} -destkeystore client.p12 \
-             -deststoretype PKCS12` (JKS only), then `openssl pkcs12 -in client.p12 -nodes \
-             -out client.pem`, then set ssl.keystore.location=client.pem and \
-             ssl.keystore.type=PEM (client.pem holds the unencrypted key: restrict its permissions)"
-        ),
-    };
-    Err(invalid(
-        props,
-        key,
-        format!("{path} is a {kind} keystore, which strait cannot read; convert it to PEM: {how}"),
-    ))
+        Some(other) => Err(invalid(
+            props,
+            key,
+            format!("keystore type `{other}` is not supported: use PEM or PKCS12"),
+        )),
+    }
 }
 
 fn sasl_config(props: &ClientProps) -> Result<SaslConfig, ConfigError> {
@@ -465,16 +513,25 @@ mod tests {
         ]))
         .unwrap_err()
         .to_string();
-        assert!(e.contains("JKS") && e.contains("keytool -list -rfc"), "{e}");
+        assert!(
+            e.contains("JKS") && e.contains("keytool -importkeystore"),
+            "{e}"
+        );
+        assert!(e.contains("ssl.truststore.type=PKCS12"), "{e}");
         assert!(!e.contains("changeit-secret"), "{e}");
         let e = client_security(&props(&[
             ("security.protocol", "SSL"),
             ("ssl.keystore.location", path),
             ("ssl.keystore.type", "PKCS12"),
+            ("ssl.keystore.password", "changeit-secret"),
         ]))
         .unwrap_err()
         .to_string();
-        assert!(e.contains("PKCS12") && e.contains("openssl pkcs12"), "{e}");
+        assert!(
+            e.contains("east.ssl.keystore.location") && e.contains("cannot open the PKCS12 store"),
+            "{e}"
+        );
+        assert!(!e.contains("changeit-secret"), "{e}");
     }
 
     #[test]
