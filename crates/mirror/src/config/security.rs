@@ -535,6 +535,29 @@ mod tests {
     }
 
     #[test]
+    fn printed_configuration_shows_no_secret() {
+        let config = super::super::parse_str(
+            "clusters = a, b\n\
+             a.bootstrap.servers = h:1\n\
+             b.bootstrap.servers = h:2\n\
+             a->b.enabled = true\n\
+             a.security.protocol = SASL_SSL\n\
+             a.sasl.mechanism = PLAIN\n\
+             a.sasl.jaas.config = x.PlainLoginModule required username=\"u\" password=\"jaas-secret\";\n\
+             b.producer.ssl.key.password = key-secret\n\
+             b.ssl.truststore.password = store-secret\n\
+             a.sasl.oauthbearer.token = token-secret\n\
+             a.consumer.max.poll.records = 7\n",
+        )
+        .unwrap();
+        let printed = format!("{config:?}");
+        for secret in ["jaas-secret", "key-secret", "store-secret", "token-secret"] {
+            assert!(!printed.contains(secret), "{secret} in {printed}");
+        }
+        assert!(printed.contains("[redacted]") && printed.contains("max.poll.records"));
+    }
+
+    #[test]
     fn oauthbearer_needs_a_token() {
         let s = client_security(&props(&[
             ("security.protocol", "SASL_SSL"),

@@ -320,7 +320,7 @@ where
                         let message = format!(
                             "Authentication failed during authentication due to invalid \
                              credentials with SASL mechanism {}",
-                            sasl_mechanism_name(&frame, &session)
+                            server.mechanism()
                         );
                         let reply = frames::authenticate_response(
                             version,
@@ -336,11 +336,4 @@ where
             _ => return Err(()),
         }
     }
-}
-
-fn sasl_mechanism_name(_frame: &[u8], session: &Option<ServerSession>) -> String {
-    session
-        .as_ref()
-        .map(|s| s.mechanism().to_owned())
-        .unwrap_or_default()
 }
