@@ -535,6 +535,27 @@ mod tests {
     }
 
     #[test]
+    fn hostname_verification_setting() {
+        let ok = client_security(&props(&[
+            ("security.protocol", "SSL"),
+            ("ssl.endpoint.identification.algorithm", ""),
+        ]))
+        .unwrap();
+        assert_eq!(ok.protocol, SecurityProtocol::Ssl);
+        assert!(ok.connector.is_some() && ok.sasl.is_none());
+        let e = client_security(&props(&[
+            ("security.protocol", "SSL"),
+            ("ssl.endpoint.identification.algorithm", "ldap"),
+        ]))
+        .unwrap_err()
+        .to_string();
+        assert!(
+            e.contains("ssl.endpoint.identification.algorithm") && e.contains("`ldap`"),
+            "{e}"
+        );
+    }
+
+    #[test]
     fn printed_configuration_shows_no_secret() {
         let config = super::super::parse_str(
             "clusters = a, b\n\
