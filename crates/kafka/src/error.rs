@@ -21,6 +21,23 @@ pub enum Error {
         #[source]
         source: std::io::Error,
     },
+    /// The TLS handshake failed (untrusted or expired certificate, name mismatch, ...).
+    #[error("cluster {cluster}: TLS handshake with broker {broker} failed: {reason}")]
+    Tls {
+        cluster: String,
+        broker: String,
+        reason: String,
+    },
+    /// SASL authentication failed (wrong credentials, mechanism not enabled, ...).
+    #[error(
+        "cluster {cluster}: SASL {mechanism} authentication to broker {broker} failed: {reason}"
+    )]
+    Auth {
+        cluster: String,
+        broker: String,
+        mechanism: &'static str,
+        reason: String,
+    },
     /// None of the bootstrap servers answered.
     #[error("cluster {cluster}: no bootstrap server reachable (tried {tried}): {last}")]
     Bootstrap {
@@ -94,6 +111,12 @@ impl Error {
             Error::Broker { code, .. } => Some(*code),
             _ => None,
         }
+    }
+
+    /// Whether the error is a TLS or SASL failure: retrying at once will not help (callers
+    /// retry such errors slowly, if at all).
+    pub fn is_security(&self) -> bool {
+        matches!(self, Error::Tls { .. } | Error::Auth { .. })
     }
 
     /// Whether retrying the same operation later may succeed.

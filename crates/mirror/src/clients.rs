@@ -3,21 +3,26 @@
 
 use strait_kafka::{Cluster, ClusterConfig};
 
-use crate::config::ClientProps;
+use crate::config::{client_security, ClientProps};
 use crate::engine::EngineError;
 
 /// A client of the cluster `props` belong to, for `role` (e.g. `replication-consumer`) of
 /// `flow` (e.g. `east->west`); both end up in the client id brokers see.
 pub async fn connect(props: &ClientProps, flow: &str, role: &str) -> Result<Cluster, EngineError> {
-    if let Some(protocol) = props.get("security.protocol") {
-        if !protocol.eq_ignore_ascii_case("PLAINTEXT") {
-            return Err(EngineError::Unsupported(format!(
-                "cluster {}: security.protocol {protocol} is not supported yet (PLAINTEXT only)",
-                props.cluster
-            )));
-        }
-    }
+    let security = client_security(props)?;
     let mut config = ClusterConfig::new(&props.cluster, props.bootstrap_servers()?)?;
+    if let Some(connector) = security.connector {
+        config.connector = connector;
+    }
+    tracing::debug!(
+        cluster = %props.cluster,
+        flow,
+        role,
+        protocol = ?security.protocol,
+        mechanism = security.sasl.as_ref().map(|s| s.mechanism.name()),
+        "connecting"
+    );
+    config.sasl = security.sasl;
     config.client_id = match props.get("client.id") {
         Some(id) => format!("{id}|{flow}|{role}"),
         None => format!("strait|{flow}|{role}"),

@@ -23,6 +23,7 @@
 //! `RUST_LOG`; a plain `RUST_LOG` is not passed on).
 
 mod acl_peer;
+mod certs;
 mod cluster;
 mod error;
 mod install;
@@ -30,8 +31,10 @@ mod kind;
 mod ports;
 mod probe;
 mod process;
+mod tls_proxy;
 
 pub use acl_peer::{AclPeer, PeerAcl};
+pub use certs::{CertKey, TestCa, Usage};
 pub use cluster::{start_clusters, TestCluster};
 pub use error::TestkitError;
 pub use install::{
@@ -39,3 +42,4 @@ pub use install::{
 };
 pub use kind::{kinds_under_test, selected, BrokerKind};
 pub use probe::{probe, AdvertisedBroker};
+pub use tls_proxy::{ProxyOptions, ProxySasl, ProxyStats, ProxyTls, SecureProxy};

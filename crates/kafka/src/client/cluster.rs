@@ -50,6 +50,7 @@ impl Cluster {
             connect_timeout: config.connect_timeout,
             request_timeout: config.request_timeout,
             connector: config.connector.clone(),
+            sasl: config.sasl.clone().map(Arc::new),
         };
         let cluster = Cluster {
             inner: Arc::new(Inner {
@@ -194,6 +195,8 @@ impl Cluster {
                     *slot = Some(conn.clone());
                     return Ok(conn);
                 }
+                // A TLS or SASL failure is not "unreachable": report it as is.
+                Err(e) if e.is_security() => return Err(e),
                 Err(e) => last = Some(e),
             }
         }

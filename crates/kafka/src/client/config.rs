@@ -5,9 +5,10 @@ use std::time::Duration;
 
 use super::retry::RetryPolicy;
 use crate::error::{Error, Result};
-use crate::net::{Connector, TcpConnector};
+use crate::net::{Connector, SaslConfig, TcpConnector};
 
-/// How to reach and talk to one Kafka cluster.
+/// How to reach and talk to one Kafka cluster. `Debug` shows no secret (see
+/// [`crate::net::Secret`]); the connector prints only its settings' shape.
 #[derive(Debug, Clone)]
 pub struct ClusterConfig {
     /// The cluster's alias, used in every error and log line.
@@ -22,8 +23,10 @@ pub struct ClusterConfig {
     pub request_timeout: Duration,
     /// Backoff and attempt limits for retriable errors.
     pub retry: RetryPolicy,
-    /// How byte streams to brokers are opened.
+    /// How byte streams to brokers are opened (TCP, or TLS via [`crate::net::TlsConnector`]).
     pub connector: Arc<dyn Connector>,
+    /// SASL authentication, if the cluster requires it.
+    pub sasl: Option<SaslConfig>,
 }
 
 impl ClusterConfig {
@@ -38,6 +41,7 @@ impl ClusterConfig {
             request_timeout: Duration::from_secs(30),
             retry: RetryPolicy::default(),
             connector: Arc::new(TcpConnector),
+            sasl: None,
         })
     }
 }

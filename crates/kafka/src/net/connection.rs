@@ -7,11 +7,16 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use bytes::{Buf, BufMut, Bytes, BytesMut};
-use kafka_protocol::messages::{ApiKey, ApiVersionsRequest, RequestHeader, ResponseHeader};
+use kafka_protocol::messages::{
+    ApiKey, ApiVersionsRequest, RequestHeader, ResponseHeader, SaslAuthenticateRequest,
+    SaslHandshakeRequest,
+};
 use kafka_protocol::protocol::{Decodable, Encodable, Request, StrBytes};
 use tokio::io::{AsyncReadExt, AsyncWriteExt, ReadHalf, WriteHalf};
 use tokio::sync::oneshot;
 
+use super::sasl::{SaslConfig, SaslSession};
+use super::tls::tls_error;
 use super::transport::{BoxStream, Connector};
 use super::versions::{api_name, ApiVersions};
 use crate::error::{Error, Result};
@@ -33,6 +38,8 @@ pub struct ConnectionOptions {
     pub request_timeout: Duration,
     /// Opens the byte stream (TCP, TLS, ...).
     pub connector: Arc<dyn Connector>,
+    /// SASL authentication run after ApiVersions, if the cluster needs it.
+    pub sasl: Option<Arc<SaslConfig>>,
 }
 
 type Waiter = oneshot::Sender<std::result::Result<Bytes, String>>;
@@ -137,10 +144,17 @@ impl Connection {
             .connector
             .connect(host, port, options.connect_timeout)
             .await
-            .map_err(|source| Error::Connect {
-                cluster: options.cluster.to_string(),
-                broker: broker.clone(),
-                source,
+            .map_err(|source| match tls_error(&source) {
+                Some(tls) => Error::Tls {
+                    cluster: options.cluster.to_string(),
+                    broker: broker.clone(),
+                    reason: tls.to_string(),
+                },
+                None => Error::Connect {
+                    cluster: options.cluster.to_string(),
+                    broker: broker.clone(),
+                    source,
+                },
             })?;
         let (read, write) = tokio::io::split(stream);
         let pending = Arc::new(Mutex::new(Pending::default()));
@@ -166,8 +180,76 @@ impl Connection {
                 })
             }
         };
-        // SASL authentication goes here, after the handshake, when security arrives.
+        if let Some(sasl) = conn.options.sasl.clone() {
+            match tokio::time::timeout(timeout, conn.authenticate(&sasl)).await {
+                Ok(result) => result?,
+                Err(_) => {
+                    return Err(Error::Timeout {
+                        cluster: conn.options.cluster.to_string(),
+                        broker: conn.broker.clone(),
+                        api: "SaslAuthenticate",
+                        timeout,
+                    })
+                }
+            }
+        }
         Ok(conn)
+    }
+
+    /// SaslHandshake v1 then SaslAuthenticate rounds until the mechanism is done.
+    async fn authenticate(&self, sasl: &SaslConfig) -> Result<()> {
+        let mechanism = sasl.mechanism.name();
+        let fail = |reason: String| Error::Auth {
+            cluster: self.options.cluster.to_string(),
+            broker: self.broker.clone(),
+            mechanism,
+            reason,
+        };
+        let handshake =
+            SaslHandshakeRequest::default().with_mechanism(StrBytes::from_static_str(mechanism));
+        // A listener without SASL does not advertise SaslHandshake at all.
+        let version = self
+            .version_for::<SaslHandshakeRequest>()
+            .map_or(0, |v| v.min(1));
+        if version < 1 || self.version_for::<SaslAuthenticateRequest>().is_err() {
+            return Err(fail(
+                "the broker does not support SaslHandshake v1 and SaslAuthenticate".into(),
+            ));
+        }
+        let response = self
+            .submit_version(&handshake, version)
+            .await?
+            .wait()
+            .await?;
+        if response.error_code != 0 {
+            let enabled: Vec<&str> = response.mechanisms.iter().map(|m| m.as_str()).collect();
+            return Err(fail(format!(
+                "the broker does not enable this mechanism (it enables: {})",
+                if enabled.is_empty() {
+                    "none".to_owned()
+                } else {
+                    enabled.join(", ")
+                }
+            )));
+        }
+        let (mut session, mut message) = SaslSession::start(sasl);
+        loop {
+            let request = SaslAuthenticateRequest::default().with_auth_bytes(message.into());
+            let response = self.send(&request).await?;
+            if response.error_code != 0 {
+                let detail = response
+                    .error_message
+                    .as_ref()
+                    .map(|m| m.to_string())
+                    .unwrap_or_else(|| format!("error code {}", response.error_code));
+                return Err(fail(format!("rejected by the broker: {detail}")));
+            }
+            match session.step(&response.auth_bytes).map_err(fail)? {
+                Some(next) => message = next,
+                None if session.is_done() => return Ok(()),
+                None => return Err(fail("the exchange ended early".into())),
+            }
+        }
     }
 
     async fn negotiate(&self) -> Result<ApiVersions> {

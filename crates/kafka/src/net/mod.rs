@@ -1,9 +1,14 @@
-//! One broker connection: transport, framing, correlation ids, pipelining, ApiVersions.
+//! One broker connection: transport (TCP, TLS), framing, correlation ids, pipelining,
+//! ApiVersions, SASL.
 
 mod connection;
+pub mod sasl;
+mod tls;
 mod transport;
 mod versions;
 
 pub use connection::{Connection, ConnectionOptions, PendingResponse};
+pub use sasl::{SaslConfig, SaslMechanism, Secret};
+pub use tls::{ClientIdentity, TlsConnector, TlsSettings, TlsSettingsError, TrustRoots};
 pub use transport::{AsyncStream, BoxStream, ConnectFuture, Connector, TcpConnector};
 pub use versions::{api_name, ApiVersions, VERSION_CAPS};

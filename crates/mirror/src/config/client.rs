@@ -4,16 +4,32 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 
 use super::error::{ConfigError, KeyProblem};
+use super::redact::redact;
 use super::values::{java_trim, parse_bool, parse_list, Layer, Origin};
 
 /// A Kafka client's properties after MM2's precedence rules, values trimmed like `ConfigDef`.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// `Debug` prints secret values (passwords, JAAS configs, keys) as `[redacted]`.
+#[derive(Clone, PartialEq, Eq)]
 pub struct ClientProps {
     /// Alias of the cluster the client connects to.
     pub cluster: String,
     /// Client properties (`bootstrap.servers`, `security.protocol`, `max.poll.records`...).
     pub props: BTreeMap<String, String>,
     origins: BTreeMap<String, Origin>,
+}
+
+impl std::fmt::Debug for ClientProps {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let props: BTreeMap<&str, &str> = self
+            .props
+            .iter()
+            .map(|(k, v)| (k.as_str(), redact(k, v)))
+            .collect();
+        f.debug_struct("ClientProps")
+            .field("cluster", &self.cluster)
+            .field("props", &props)
+            .finish_non_exhaustive()
+    }
 }
 
 impl ClientProps {
@@ -78,7 +94,7 @@ impl ClientProps {
                     self.error(
                         key,
                         KeyProblem::InvalidBoolean {
-                            value: v.to_owned(),
+                            value: redact(key, v).to_owned(),
                         },
                     )
                 })
@@ -125,7 +141,7 @@ impl ClientProps {
                     self.error(
                         key,
                         KeyProblem::InvalidNumber {
-                            value: v.to_owned(),
+                            value: redact(key, v).to_owned(),
                             kind,
                         },
                     )

@@ -26,6 +26,9 @@ const CLIENT_KEYS: &[&str] = &[
     "sasl.mechanism",
     "sasl.jaas.config",
     "sasl.client.callback.handler.class",
+    // librdkafka-style credentials, accepted by strait besides sasl.jaas.config.
+    "sasl.username",
+    "sasl.password",
 ];
 
 /// SASL client key families (`sasl.kerberos.*`, `sasl.login.*`, `sasl.oauthbearer.*`).

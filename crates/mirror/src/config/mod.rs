@@ -9,10 +9,15 @@ mod client;
 mod error;
 mod flow;
 mod hierarchy;
+mod jaas;
 mod keys;
+mod keystore;
 mod model;
 mod observe;
 mod properties;
+mod providers;
+mod redact;
+mod security;
 mod values;
 
 use std::path::Path;
@@ -29,6 +34,8 @@ pub use observe::{
     METRICS_PARTITION_LABELS,
 };
 pub use properties::{Properties, Property};
+pub use redact::{is_secret_key, redact, REDACTED};
+pub use security::{client_security, ClientSecurity, SecurityProtocol};
 pub use values::Origin;
 
 /// Reads and derives an `mm2.properties` file (bytes decoded as ISO-8859-1, like Java).

@@ -9,8 +9,8 @@ use std::collections::HashMap;
 
 use super::error::ConfigError;
 
-/// One `key=value` entry.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// One `key=value` entry. `Debug` prints secret values as `[redacted]`.
+#[derive(Clone, PartialEq, Eq)]
 pub struct Property {
     /// The unescaped key.
     pub key: String,
@@ -18,6 +18,16 @@ pub struct Property {
     pub value: String,
     /// 1-based line where the key is written (the first line of a continued logical line).
     pub line: usize,
+}
+
+impl std::fmt::Debug for Property {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Property")
+            .field("key", &self.key)
+            .field("value", &super::redact::redact(&self.key, &self.value))
+            .field("line", &self.line)
+            .finish()
+    }
 }
 
 /// The entries of a properties file; a repeated key keeps its last value and line.

@@ -1,0 +1,181 @@
+//! Kafka frames as the proxy sees them: read/write size-prefixed frames, peek at request
+//! headers, answer SASL requests itself, and rewrite broker addresses in Metadata and
+//! FindCoordinator responses so clients keep talking to the proxy.
+
+use bytes::{Buf, BufMut, Bytes, BytesMut};
+use kafka_protocol::messages::{
+    ApiKey, FindCoordinatorResponse, MetadataResponse, RequestHeader, ResponseHeader,
+    SaslAuthenticateRequest, SaslAuthenticateResponse, SaslHandshakeRequest, SaslHandshakeResponse,
+};
+use kafka_protocol::protocol::{Decodable, Encodable, StrBytes};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
+
+/// Largest frame the proxy accepts.
+const MAX_FRAME: usize = 512 * 1024 * 1024;
+
+/// Reads one frame (without its size prefix); `None` at a clean end of stream.
+pub(super) async fn read_frame<R: AsyncRead + Unpin>(r: &mut R) -> std::io::Result<Option<Bytes>> {
+    let size = match r.read_i32().await {
+        Ok(size) => size,
+        Err(e) if e.kind() == std::io::ErrorKind::UnexpectedEof => return Ok(None),
+        Err(e) => return Err(e),
+    };
+    if size < 4 || size as usize > MAX_FRAME {
+        return Err(std::io::Error::other(format!("bad frame size {size}")));
+    }
+    let mut frame = vec![0u8; size as usize];
+    r.read_exact(&mut frame).await?;
+    Ok(Some(frame.into()))
+}
+
+/// Writes one frame with its size prefix.
+pub(super) async fn write_frame<W: AsyncWrite + Unpin>(
+    w: &mut W,
+    frame: &[u8],
+) -> std::io::Result<()> {
+    w.write_i32(frame.len() as i32).await?;
+    w.write_all(frame).await?;
+    w.flush().await
+}
+
+/// `(api key, api version, correlation id)` of a request frame.
+pub(super) fn request_header(frame: &[u8]) -> Option<(i16, i16, i32)> {
+    let mut b = frame.get(..8)?;
+    Some((b.get_i16(), b.get_i16(), b.get_i32()))
+}
+
+fn decode_request<T: Decodable>(frame: &Bytes, key: ApiKey, version: i16) -> Option<T> {
+    let mut buf = frame.clone();
+    RequestHeader::decode(&mut buf, key.request_header_version(version)).ok()?;
+    T::decode(&mut buf, version).ok()
+}
+
+fn encode_response<T: Encodable>(
+    key: ApiKey,
+    version: i16,
+    correlation_id: i32,
+    body: &T,
+) -> Bytes {
+    let header = ResponseHeader::default().with_correlation_id(correlation_id);
+    let mut buf = BytesMut::new();
+    header
+        .encode(&mut buf, key.response_header_version(version))
+        .expect("encode response header");
+    body.encode(&mut buf, version).expect("encode response");
+    buf.freeze()
+}
+
+/// The mechanism a SaslHandshake request asks for.
+pub(super) fn handshake_mechanism(frame: &Bytes, version: i16) -> Option<String> {
+    decode_request::<SaslHandshakeRequest>(frame, ApiKey::SaslHandshake, version)
+        .map(|r| r.mechanism.to_string())
+}
+
+/// The SaslHandshake answer: error 33 (UNSUPPORTED_SASL_MECHANISM) unless `ok`.
+pub(super) fn handshake_response(
+    version: i16,
+    correlation_id: i32,
+    ok: bool,
+    enabled: &[String],
+) -> Bytes {
+    let body = SaslHandshakeResponse::default()
+        .with_error_code(if ok { 0 } else { 33 })
+        .with_mechanisms(
+            enabled
+                .iter()
+                .map(|m| StrBytes::from_string(m.clone()))
+                .collect(),
+        );
+    encode_response(ApiKey::SaslHandshake, version, correlation_id, &body)
+}
+
+/// The bytes of a SaslAuthenticate request.
+pub(super) fn authenticate_bytes(frame: &Bytes, version: i16) -> Option<Bytes> {
+    decode_request::<SaslAuthenticateRequest>(frame, ApiKey::SaslAuthenticate, version)
+        .map(|r| r.auth_bytes)
+}
+
+/// A SaslAuthenticate answer; with `error`, code 58 (SASL_AUTHENTICATION_FAILED) and the
+/// message Kafka sends for bad credentials.
+pub(super) fn authenticate_response(
+    version: i16,
+    correlation_id: i32,
+    bytes: Vec<u8>,
+    error: Option<&str>,
+) -> Bytes {
+    let mut body = SaslAuthenticateResponse::default().with_auth_bytes(bytes.into());
+    if let Some(message) = error {
+        body = body
+            .with_error_code(58)
+            .with_error_message(Some(StrBytes::from_string(message.to_owned())));
+    }
+    encode_response(ApiKey::SaslAuthenticate, version, correlation_id, &body)
+}
+
+/// Whether responses to this API carry broker addresses the proxy must rewrite.
+pub(super) fn needs_rewrite(key: i16) -> bool {
+    key == ApiKey::Metadata as i16 || key == ApiKey::FindCoordinator as i16
+}
+
+/// Rewrites every broker address in a Metadata or FindCoordinator response to `host:port`.
+pub(super) fn rewrite_addresses(
+    frame: Bytes,
+    key: i16,
+    version: i16,
+    host: &str,
+    port: u16,
+) -> Bytes {
+    let Ok(api) = ApiKey::try_from(key) else {
+        return frame;
+    };
+    let mut buf = frame.clone();
+    let Ok(header) = ResponseHeader::decode(&mut buf, api.response_header_version(version)) else {
+        return frame;
+    };
+    let host = StrBytes::from_string(host.to_owned());
+    let port = i32::from(port);
+    let mut out = BytesMut::new();
+    let encoded = header
+        .encode(&mut out, api.response_header_version(version))
+        .is_ok()
+        && match api {
+            ApiKey::Metadata => match MetadataResponse::decode(&mut buf, version) {
+                Ok(mut r) => {
+                    for b in &mut r.brokers {
+                        b.host = host.clone();
+                        b.port = port;
+                    }
+                    r.encode(&mut out, version).is_ok()
+                }
+                Err(_) => false,
+            },
+            ApiKey::FindCoordinator => match FindCoordinatorResponse::decode(&mut buf, version) {
+                Ok(mut r) => {
+                    if version < 4 {
+                        r.host = host.clone();
+                        r.port = port;
+                    }
+                    for c in &mut r.coordinators {
+                        c.host = host.clone();
+                        c.port = port;
+                    }
+                    r.encode(&mut out, version).is_ok()
+                }
+                Err(_) => false,
+            },
+            _ => false,
+        };
+    if encoded {
+        out.freeze()
+    } else {
+        frame
+    }
+}
+
+/// Appends a size prefix (used when forwarding raw frames).
+pub(super) fn with_size(frame: &[u8]) -> Bytes {
+    let mut buf = BytesMut::with_capacity(frame.len() + 4);
+    buf.put_i32(frame.len() as i32);
+    buf.put_slice(frame);
+    buf.freeze()
+}

@@ -1,0 +1,339 @@
+//! A TLS- and SASL-terminating proxy in front of a real test broker, for brokers that speak
+//! neither: a real rustls server (optionally requiring client certificates), a real SASL
+//! server side (PLAIN, SCRAM verifying the password, OAUTHBEARER tokens), then bytes forwarded
+//! to the broker over TCP. Broker addresses in Metadata and FindCoordinator responses are
+//! rewritten to the proxy's, so every connection a client opens goes through the proxy.
+
+mod frames;
+mod sasl_server;
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+
+use rustls::pki_types::pem::PemObject;
+use rustls::pki_types::{CertificateDer, PrivateKeyDer};
+use rustls::server::WebPkiClientVerifier;
+use rustls::{RootCertStore, ServerConfig};
+use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt};
+use tokio::net::{TcpListener, TcpStream};
+use tokio::task::JoinHandle;
+
+pub use sasl_server::ProxySasl;
+
+use crate::certs::CertKey;
+use crate::TestkitError;
+use frames::{read_frame, request_header, write_frame};
+use sasl_server::{ServerSession, Step};
+
+/// The TLS side of the proxy.
+#[derive(Clone)]
+pub struct ProxyTls {
+    /// The certificate the proxy presents (and its key).
+    pub server: CertKey,
+    /// If set, clients must present a certificate signed by this CA (PEM): mTLS.
+    pub client_ca_pem: Option<String>,
+}
+
+/// What the proxy terminates.
+#[derive(Clone, Default)]
+pub struct ProxyOptions {
+    /// TLS, or plain TCP when `None`.
+    pub tls: Option<ProxyTls>,
+    /// SASL, or none when `None`.
+    pub sasl: Option<ProxySasl>,
+}
+
+/// Counters of what went through the proxy.
+#[derive(Debug, Default)]
+pub struct ProxyStats {
+    /// TCP connections accepted.
+    pub connections: AtomicU64,
+    /// TLS handshakes that failed.
+    pub tls_failures: AtomicU64,
+    /// SASL exchanges that succeeded.
+    pub authenticated: AtomicU64,
+    /// SASL exchanges that failed.
+    pub auth_failures: AtomicU64,
+    requests: Mutex<HashMap<i16, u64>>,
+}
+
+impl ProxyStats {
+    /// Requests of API `key` forwarded to the broker.
+    pub fn requests(&self, key: i16) -> u64 {
+        *self.requests.lock().expect("stats").get(&key).unwrap_or(&0)
+    }
+
+    /// Every API key forwarded so far, sorted.
+    pub fn request_keys(&self) -> Vec<i16> {
+        let mut keys: Vec<i16> = self
+            .requests
+            .lock()
+            .expect("stats")
+            .keys()
+            .copied()
+            .collect();
+        keys.sort_unstable();
+        keys
+    }
+
+    fn count(&self, key: i16) {
+        *self.requests.lock().expect("stats").entry(key).or_default() += 1;
+    }
+}
+
+/// A running proxy; stops when dropped.
+pub struct SecureProxy {
+    addr: SocketAddr,
+    stats: Arc<ProxyStats>,
+    task: JoinHandle<()>,
+}
+
+impl Drop for SecureProxy {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+struct Shared {
+    upstream: String,
+    port: u16,
+    tls: Option<tokio_rustls::TlsAcceptor>,
+    sasl: Option<ProxySasl>,
+    stats: Arc<ProxyStats>,
+}
+
+impl SecureProxy {
+    /// Starts a proxy on a free 127.0.0.1 port forwarding to `upstream` (`host:port`).
+    /// Must be called inside a tokio runtime.
+    pub async fn start(upstream: &str, options: ProxyOptions) -> Result<SecureProxy, TestkitError> {
+        let listener = TcpListener::bind("127.0.0.1:0")
+            .await
+            .map_err(|e| TestkitError::io("binding the TLS proxy", e))?;
+        let addr = listener
+            .local_addr()
+            .map_err(|e| TestkitError::io("reading the TLS proxy address", e))?;
+        let tls = options.tls.as_ref().map(server_config).transpose()?;
+        let stats = Arc::new(ProxyStats::default());
+        let shared = Arc::new(Shared {
+            upstream: upstream.to_owned(),
+            port: addr.port(),
+            tls: tls.map(|c| tokio_rustls::TlsAcceptor::from(Arc::new(c))),
+            sasl: options.sasl,
+            stats: stats.clone(),
+        });
+        let task = tokio::spawn(async move {
+            while let Ok((tcp, _)) = listener.accept().await {
+                shared.stats.connections.fetch_add(1, Ordering::Relaxed);
+                tokio::spawn(serve(shared.clone(), tcp));
+            }
+        });
+        Ok(SecureProxy { addr, stats, task })
+    }
+
+    /// The address clients bootstrap from, `127.0.0.1:PORT`.
+    pub fn bootstrap(&self) -> String {
+        self.addr.to_string()
+    }
+
+    /// The proxy's port.
+    pub fn port(&self) -> u16 {
+        self.addr.port()
+    }
+
+    /// What went through so far.
+    pub fn stats(&self) -> &ProxyStats {
+        &self.stats
+    }
+}
+
+fn server_config(tls: &ProxyTls) -> Result<ServerConfig, TestkitError> {
+    let bad = |what: &str, e: String| TestkitError::io(what.to_owned(), std::io::Error::other(e));
+    let chain = CertificateDer::pem_slice_iter(tls.server.cert_pem.as_bytes())
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|e| bad("reading the proxy certificate", e.to_string()))?;
+    let key = PrivateKeyDer::from_pem_slice(tls.server.key_pem.as_bytes())
+        .map_err(|e| bad("reading the proxy key", e.to_string()))?;
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let builder = ServerConfig::builder_with_provider(provider.clone())
+        .with_safe_default_protocol_versions()
+        .map_err(|e| bad("configuring TLS", e.to_string()))?;
+    let builder = match &tls.client_ca_pem {
+        None => builder.with_no_client_auth(),
+        Some(ca) => {
+            let mut roots = RootCertStore::empty();
+            for cert in CertificateDer::pem_slice_iter(ca.as_bytes()) {
+                let cert = cert.map_err(|e| bad("reading the client CA", e.to_string()))?;
+                roots
+                    .add(cert)
+                    .map_err(|e| bad("adding the client CA", e.to_string()))?;
+            }
+            let verifier = WebPkiClientVerifier::builder_with_provider(Arc::new(roots), provider)
+                .build()
+                .map_err(|e| bad("building the client verifier", e.to_string()))?;
+            builder.with_client_cert_verifier(verifier)
+        }
+    };
+    builder
+        .with_single_cert(chain, key)
+        .map_err(|e| bad("configuring the proxy certificate", e.to_string()))
+}
+
+async fn serve(shared: Arc<Shared>, tcp: TcpStream) {
+    let _ = tcp.set_nodelay(true);
+    match &shared.tls {
+        None => relay(&shared, tcp).await,
+        Some(acceptor) => match acceptor.accept(tcp).await {
+            Ok(tls) => relay(&shared, tls).await,
+            Err(_) => {
+                shared.stats.tls_failures.fetch_add(1, Ordering::Relaxed);
+            }
+        },
+    }
+}
+
+async fn relay<S: AsyncRead + AsyncWrite + Unpin + Send + 'static>(shared: &Shared, client: S) {
+    let Ok(upstream) = TcpStream::connect(&shared.upstream).await else {
+        return;
+    };
+    let _ = upstream.set_nodelay(true);
+    let (mut client_read, mut client_write) = tokio::io::split(client);
+    let (mut up_read, mut up_write) = upstream.into_split();
+    if let Some(sasl) = &shared.sasl {
+        let result = authenticate(
+            shared,
+            sasl,
+            &mut client_read,
+            &mut client_write,
+            &mut up_read,
+            &mut up_write,
+        )
+        .await;
+        if result.is_err() {
+            let _ = client_write.shutdown().await;
+            return;
+        }
+    }
+    let pending: Arc<Mutex<HashMap<i32, (i16, i16)>>> = Default::default();
+    let requests = {
+        let pending = pending.clone();
+        async move {
+            while let Ok(Some(frame)) = read_frame(&mut client_read).await {
+                let Some((key, version, correlation_id)) = request_header(&frame) else {
+                    break;
+                };
+                shared.stats.count(key);
+                if frames::needs_rewrite(key) {
+                    pending
+                        .lock()
+                        .expect("pending")
+                        .insert(correlation_id, (key, version));
+                }
+                if up_write
+                    .write_all(&frames::with_size(&frame))
+                    .await
+                    .is_err()
+                {
+                    break;
+                }
+            }
+        }
+    };
+    let responses = async move {
+        while let Ok(Some(frame)) = read_frame(&mut up_read).await {
+            let correlation_id = i32::from_be_bytes(frame[..4].try_into().expect("4 bytes"));
+            let rewrite = pending.lock().expect("pending").remove(&correlation_id);
+            let frame = match rewrite {
+                Some((key, version)) => {
+                    frames::rewrite_addresses(frame, key, version, "127.0.0.1", shared.port)
+                }
+                None => frame,
+            };
+            if write_frame(&mut client_write, &frame).await.is_err() {
+                break;
+            }
+        }
+    };
+    tokio::select! {
+        _ = requests => {}
+        _ = responses => {}
+    }
+}
+
+/// Serves the pre-authentication phase: ApiVersions is forwarded, SaslHandshake and
+/// SaslAuthenticate are answered here, anything else closes the connection (as Kafka does).
+async fn authenticate<C, W, U, V>(
+    shared: &Shared,
+    sasl: &ProxySasl,
+    client_read: &mut C,
+    client_write: &mut W,
+    up_read: &mut U,
+    up_write: &mut V,
+) -> Result<(), ()>
+where
+    C: AsyncRead + Unpin,
+    W: AsyncWrite + Unpin,
+    U: AsyncRead + Unpin,
+    V: AsyncWrite + Unpin,
+{
+    let mut session: Option<ServerSession> = None;
+    loop {
+        let frame = read_frame(client_read).await.ok().flatten().ok_or(())?;
+        let (key, version, correlation_id) = request_header(&frame).ok_or(())?;
+        match key {
+            18 => {
+                shared.stats.count(key);
+                write_frame(up_write, &frame).await.map_err(drop)?;
+                let response = read_frame(up_read).await.ok().flatten().ok_or(())?;
+                write_frame(client_write, &response).await.map_err(drop)?;
+            }
+            17 => {
+                let mechanism = frames::handshake_mechanism(&frame, version).ok_or(())?;
+                let ok = sasl.mechanisms.contains(&mechanism);
+                let reply =
+                    frames::handshake_response(version, correlation_id, ok, &sasl.mechanisms);
+                write_frame(client_write, &reply).await.map_err(drop)?;
+                if !ok {
+                    return Err(());
+                }
+                session = Some(ServerSession::new(&mechanism));
+            }
+            36 => {
+                let server = session.as_mut().ok_or(())?;
+                let bytes = frames::authenticate_bytes(&frame, version).ok_or(())?;
+                match server.step(sasl, &bytes) {
+                    Ok(Step::Continue(reply)) => {
+                        let reply =
+                            frames::authenticate_response(version, correlation_id, reply, None);
+                        write_frame(client_write, &reply).await.map_err(drop)?;
+                    }
+                    Ok(Step::Done(reply)) => {
+                        let reply =
+                            frames::authenticate_response(version, correlation_id, reply, None);
+                        write_frame(client_write, &reply).await.map_err(drop)?;
+                        shared.stats.authenticated.fetch_add(1, Ordering::Relaxed);
+                        return Ok(());
+                    }
+                    Err(_) => {
+                        shared.stats.auth_failures.fetch_add(1, Ordering::Relaxed);
+                        let message = format!(
+                            "Authentication failed during authentication due to invalid \
+                             credentials with SASL mechanism {}",
+                            server.mechanism()
+                        );
+                        let reply = frames::authenticate_response(
+                            version,
+                            correlation_id,
+                            Vec::new(),
+                            Some(&message),
+                        );
+                        let _ = write_frame(client_write, &reply).await;
+                        return Err(());
+                    }
+                }
+            }
+            _ => return Err(()),
+        }
+    }
+}
