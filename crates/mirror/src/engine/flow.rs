@@ -175,6 +175,13 @@ async fn replicate(
         &shared.stats,
         &shutdown,
     );
+    if let Some(interval) = flow.emit_checkpoints_interval {
+        syncs.spawn(crate::checkpoint::run_checkpoints(
+            flow.clone(),
+            interval,
+            shutdown.clone(),
+        ));
+    }
     let mut pipelines = JoinSet::new();
     let mut running = HashMap::new();
     let mut refresh = tokio::time::interval(
