@@ -277,6 +277,11 @@ fn batch_boundaries_translate_exactly() {
         store.translate(TOPIC, PARTITION, 10),
         Translation::Exact { downstream: 110 }
     );
+    // The consumer read the synced record last: resuming right after it is exact too.
+    assert_eq!(
+        store.translate(TOPIC, PARTITION, 11),
+        Translation::Exact { downstream: 111 }
+    );
     assert_eq!(
         store.translate(TOPIC, PARTITION, 15),
         Translation::Conservative {

@@ -15,7 +15,8 @@ pub const SYNCS_PER_PARTITION: usize = 64;
 /// How a committed upstream offset maps to the target.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Translation {
-    /// A sync for exactly this upstream offset: the consumer resumes where it stopped.
+    /// A sync for exactly this upstream offset, or for the record just before it: the
+    /// consumer resumes where it stopped, nothing re-read or skipped.
     Exact {
         /// Offset to resume from on the target.
         downstream: i64,
@@ -153,6 +154,11 @@ impl OffsetSyncStore {
         } else if sync.up == upstream {
             Translation::Exact {
                 downstream: sync.down,
+            }
+        } else if sync.up == upstream - 1 {
+            // The consumer read the synced record last: resuming after it is exact.
+            Translation::Exact {
+                downstream: sync.down + 1,
             }
         } else {
             Translation::Conservative {
