@@ -2,7 +2,9 @@
 
 mod bench;
 mod demo;
+mod failover;
 mod inspect;
+mod offsets;
 mod run;
 
 use clap::{Parser, Subcommand};
@@ -14,7 +16,7 @@ use clap::{Parser, Subcommand};
     name = "strait",
     version,
     about,
-    after_help = "Examples:\n  strait run mm2.properties              # mirror like MirrorMaker 2 would\n  strait demo                           # two local clusters, batches moved between them\n  strait cluster 127.0.0.1:9092         # brokers, topics, leaders and offsets of a cluster\n\nLogs: set RUST_LOG (e.g. RUST_LOG=strait=debug)."
+    after_help = "Examples:\n  strait run mm2.properties              # mirror like MirrorMaker 2 would\n  strait demo                           # two local clusters, batches moved between them\n  strait cluster 127.0.0.1:9092         # brokers, topics, leaders and offsets of a cluster\n  strait failover status mm2.properties # safe to cut over? lag per partition\n  strait offsets apply mm2.properties --flow a->b --group g --execute  # move a group\n\nLogs: set RUST_LOG (e.g. RUST_LOG=strait=debug)."
 )]
 struct Cli {
     #[command(subcommand)]
@@ -43,6 +45,19 @@ enum Command {
         after_help = "Examples:\n  strait cluster 127.0.0.1:9092\n  strait cluster broker1:9092,broker2:9092 --topic orders"
     )]
     Cluster(inspect::ClusterArgs),
+    /// Translate consumer group offsets to the other cluster and commit them there (failover,
+    /// failback).
+    #[command(
+        subcommand,
+        after_help = "Examples:\n  strait offsets translate mm2.properties --flow primary->backup --group orders-app\n  strait offsets apply mm2.properties --flow primary->backup --group orders-app --execute"
+    )]
+    Offsets(offsets::OffsetsCommand),
+    /// Is it safe to fail over now? Replication lag and heartbeat age per flow and partition.
+    #[command(
+        subcommand,
+        after_help = "Examples:\n  strait failover status mm2.properties\n  strait failover status mm2.properties --flow primary->backup --json"
+    )]
+    Failover(failover::FailoverCommand),
 }
 
 #[tokio::main]
@@ -69,5 +84,7 @@ async fn run() -> anyhow::Result<()> {
         Command::Demo(args) => demo::run(args).await,
         Command::Bench(args) => bench::run(args).await,
         Command::Cluster(args) => inspect::run(args).await,
+        Command::Offsets(command) => offsets::run(command).await,
+        Command::Failover(command) => failover::run(command).await,
     }
 }
