@@ -328,3 +328,29 @@ fn java_checkpoint_is_read() {
     assert_eq!((got.upstream_offset, got.downstream_offset), (1000, 991));
     assert_eq!(got.metadata, "abc");
 }
+
+/// Failback: a position in the remote copy translates back to the original topic through the
+/// same syncs, never past what the consumer read.
+#[test]
+fn remote_positions_translate_back() {
+    let mut store = OffsetSyncStore::new(false);
+    for (up, down) in [(0, 100), (10, 110), (20, 120)] {
+        sync(&mut store, up, down);
+    }
+    store.set_read_to_end();
+    let back = |d| store.translate_back(TOPIC, PARTITION, d);
+    assert_eq!(back(110), Translation::Exact { downstream: 10 });
+    assert_eq!(back(111), Translation::Exact { downstream: 11 });
+    assert_eq!(
+        back(115),
+        Translation::Conservative {
+            downstream: 11,
+            sync_upstream: 10
+        }
+    );
+    assert_eq!(back(99), Translation::TooOld);
+    assert_eq!(
+        store.translate_back("other", PARTITION, 5),
+        Translation::NoSync
+    );
+}

@@ -18,5 +18,7 @@ pub use store::{checkpoint_if_newer, CheckpointStore};
 pub use sync_store::{OffsetSyncStore, Translation, SYNCS_PER_PARTITION};
 pub use syncs_tail::SyncsTail;
 pub(crate) use task::run_checkpoints;
-pub use task::{checkpoints_topic, downstream_topic, offset_syncs_topic};
+pub use task::{
+    checkpoints_topic, downstream_topic, offset_syncs_topic, reverse_offset_syncs_topic,
+};
 pub use writer::CheckpointWriter;

@@ -168,6 +168,30 @@ impl OffsetSyncStore {
         }
     }
 
+    /// Failback: translates a position in the *remote* copy of `topic`-`partition` (written by
+    /// the flow whose syncs this store holds) back to `topic` on the cluster it came from. The
+    /// newest kept sync at or before `downstream` answers: exact when the position is that
+    /// sync's record or the one after it, else one past it (may re-read, never skips).
+    pub fn translate_back(&self, topic: &str, partition: i32, downstream: i64) -> Translation {
+        if !self.read_to_end {
+            return Translation::NotReady;
+        }
+        let Some(syncs) = self.syncs.get(&(topic.to_owned(), partition)) else {
+            return Translation::NoSync;
+        };
+        match syncs.iter().find(|s| s.down <= downstream) {
+            None => Translation::TooOld,
+            Some(s) if s.down == downstream => Translation::Exact { downstream: s.up },
+            Some(s) if s.down == downstream - 1 => Translation::Exact {
+                downstream: s.up + 1,
+            },
+            Some(s) => Translation::Conservative {
+                downstream: s.up + 1,
+                sync_upstream: s.up,
+            },
+        }
+    }
+
     /// The distinct syncs kept for a partition, newest first, as (upstream, downstream).
     pub fn kept(&self, topic: &str, partition: i32) -> Vec<(i64, i64)> {
         let mut out: Vec<(i64, i64)> = Vec::new();

@@ -32,6 +32,15 @@ pub fn offset_syncs_topic(flow: &FlowConfig) -> String {
     }
 }
 
+/// The opposite flow's offset-syncs topic (`target->source`, assuming the same
+/// `offset-syncs.topic.location`), and whether it lives on this flow's target (else source).
+pub fn reverse_offset_syncs_topic(flow: &FlowConfig) -> (String, bool) {
+    match flow.offset_syncs_location {
+        SyncsLocation::Source => (flow.policy.offset_syncs_topic(&flow.source), true),
+        SyncsLocation::Target => (flow.policy.offset_syncs_topic(&flow.target), false),
+    }
+}
+
 /// MM2's `renameTopicPartition`: the name a source topic has on the target; a topic that came
 /// from the target in the first place goes back to its original name.
 pub fn downstream_topic(
@@ -98,6 +107,8 @@ struct CheckpointTask {
     syncs_cluster: Cluster,
     tail: SyncsTail,
     syncs: OffsetSyncStore,
+    /// The opposite flow's syncs, for groups reading remote copies of the target's topics.
+    reverse: (Cluster, SyncsTail, OffsetSyncStore),
     checkpoints: CheckpointStore,
     writer: CheckpointWriter,
     groups: Vec<String>,
@@ -130,6 +141,18 @@ impl CheckpointTask {
             syncs.handle(&sync);
         }
         syncs.set_read_to_end();
+        let (reverse_topic, on_target) = reverse_offset_syncs_topic(flow);
+        let reverse_cluster = if on_target {
+            target.clone()
+        } else {
+            source.clone()
+        };
+        let mut reverse_tail = SyncsTail::new(&reverse_topic);
+        let mut reverse_syncs = OffsetSyncStore::new(false);
+        for sync in reverse_tail.poll(&reverse_cluster).await? {
+            reverse_syncs.handle(&sync);
+        }
+        reverse_syncs.set_read_to_end();
         Ok(CheckpointTask {
             flow: flow.clone(),
             label: label.to_owned(),
@@ -138,6 +161,7 @@ impl CheckpointTask {
             syncs_cluster,
             tail,
             syncs,
+            reverse: (reverse_cluster, reverse_tail, reverse_syncs),
             checkpoints,
             writer,
             groups: Vec::new(),
@@ -172,6 +196,13 @@ impl CheckpointTask {
             Ok(new) => new.iter().for_each(|s| self.syncs.handle(s)),
             Err(e) => tracing::warn!(flow = %self.label, "reading offset syncs failed: {e}"),
         }
+        let (cluster, tail, store) = &mut self.reverse;
+        match tail.poll(cluster).await {
+            Ok(new) => new.iter().for_each(|s| store.handle(s)),
+            Err(e) => {
+                tracing::warn!(flow = %self.label, "reading the opposite flow's offset syncs failed: {e}")
+            }
+        }
         for group in self.groups.clone() {
             let now = now_ms();
             let committed = match self.source.fetch_offsets(&group, None).await {
@@ -185,8 +216,7 @@ impl CheckpointTask {
                 .into_iter()
                 .filter(|((topic, _), _)| self.flow.topic_filter.test(topic))
                 .filter_map(|((topic, partition), c)| {
-                    let translated = self.syncs.translate(&topic, partition, c.offset);
-                    let downstream = translated.downstream()?;
+                    let downstream = self.translate(&topic, partition, c.offset)?;
                     Some(Checkpoint {
                         group: group.clone(),
                         topic: downstream_topic(
@@ -213,6 +243,22 @@ impl CheckpointTask {
                 }
             }
         }
+    }
+
+    /// A source group offset on the target: through this flow's syncs, or, for a remote copy
+    /// of a target topic (failback: `primary.orders` on backup), back through the opposite
+    /// flow's syncs to the original topic.
+    fn translate(&self, topic: &str, partition: i32, offset: i64) -> Option<i64> {
+        let policy = &self.flow.policy;
+        if policy.topic_source(topic).as_deref() == Some(self.flow.target.as_str()) {
+            let original = policy.upstream_topic(topic)?;
+            return self
+                .reverse
+                .2
+                .translate_back(&original, partition, offset)
+                .downstream();
+        }
+        self.syncs.translate(topic, partition, offset).downstream()
     }
 
     /// Commits the checkpointed offsets into target groups without active members, never
