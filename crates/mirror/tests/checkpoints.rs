@@ -10,7 +10,7 @@ use std::collections::BTreeMap;
 use common::*;
 use strait_kafka::batch::Compression;
 use strait_kafka::{Cluster, Producer};
-use strait_mirror::checkpoint::OffsetSyncStore;
+use strait_mirror::checkpoint::{OffsetSyncStore, RECENT_SYNCS_PER_PARTITION};
 use strait_mirror::formats::{Checkpoint, OffsetSync};
 use strait_mirror::internal::read_topic;
 use strait_testkit::BrokerKind;
@@ -314,9 +314,9 @@ async fn offset_translation_behind_replication_flow(kind: BrokerKind) {
     // 100 batches of 10 more per partition while the group is idle: offsets 10..1010.
     produce_batches(&pair.primary, TOPIC, partitions, 100, 10).await;
     wait_for_records(&pair.backup, REMOTE, 3030).await;
-    // What MM2's algorithm answers for the syncs strait wrote (one per 10-record batch):
-    // behind the newest syncs they are kept sparsely, so 910 lands on an older sync.
-    let mut store = OffsetSyncStore::new(false);
+    // What the translation answers for the syncs strait wrote (one per 10-record batch): the
+    // recent syncs are kept densely, so both commits sit on a batch boundary and are exact.
+    let mut store = OffsetSyncStore::with_recent(false, RECENT_SYNCS_PER_PARTITION);
     for up in (0..=1000).step_by(10) {
         store.handle(&OffsetSync {
             topic: TOPIC.to_owned(),
@@ -328,7 +328,7 @@ async fn offset_translation_behind_replication_flow(kind: BrokerKind) {
     store.set_read_to_end();
     let at = |up: i64| store.translate(TOPIC, 0, up).downstream().unwrap();
     let (at_ninety, at_ten) = (at(910), at(100));
-    assert!(1 < at_ninety && at_ninety <= 910 && at_ten < at_ninety);
+    assert_eq!((at_ninety, at_ten), (910, 100));
 
     let ninety: Vec<(i32, i64)> = (0..partitions).map(|p| (p, 910)).collect();
     commit(&pair.primary, GROUP, TOPIC, &ninety).await;

@@ -286,7 +286,7 @@ fn batch_boundaries_translate_exactly() {
         store.translate(TOPIC, PARTITION, 15),
         Translation::Conservative {
             downstream: 111,
-            sync_upstream: 10
+            sync_from: 10
         }
     );
 }
@@ -345,7 +345,7 @@ fn remote_positions_translate_back() {
         back(115),
         Translation::Conservative {
             downstream: 11,
-            sync_upstream: 10
+            sync_from: 110
         }
     );
     assert_eq!(back(99), Translation::TooOld);
@@ -353,4 +353,52 @@ fn remote_positions_translate_back() {
         store.translate_back("other", PARTITION, 5),
         Translation::NoSync
     );
+}
+
+/// strait keeps the recent syncs of a partition densely (besides MM2's 64 sparse ones), so a
+/// group lagging many batches behind still translates exactly at a batch boundary; MM2's
+/// algorithm alone answers with an older sync.
+#[test]
+fn recent_syncs_keep_batch_precision() {
+    let mut mm2 = OffsetSyncStore::new(false);
+    let mut strait = OffsetSyncStore::with_recent(false, 1000);
+    for store in [&mut mm2, &mut strait] {
+        store.set_read_to_end();
+        for up in (0..100).step_by(10) {
+            sync(store, up, up + 1000);
+        }
+    }
+    assert_eq!(
+        mm2.kept(TOPIC, PARTITION),
+        vec![(90, 1090), (80, 1080), (60, 1060), (0, 1000)]
+    );
+    assert_eq!(t(&mm2, 50), Some(1001));
+    assert_eq!(
+        strait.translate(TOPIC, PARTITION, 50),
+        Translation::Exact { downstream: 1050 }
+    );
+    assert_eq!(
+        strait.translate(TOPIC, PARTITION, 55),
+        Translation::Conservative {
+            downstream: 1051,
+            sync_from: 50
+        }
+    );
+    assert_eq!(
+        strait.translate_back(TOPIC, PARTITION, 1050),
+        Translation::Exact { downstream: 50 }
+    );
+
+    // Only the most recent `n` are kept densely; older offsets fall back to MM2's syncs.
+    let mut small = OffsetSyncStore::with_recent(false, 3);
+    small.set_read_to_end();
+    for up in (0..100).step_by(10) {
+        sync(&mut small, up, up);
+    }
+    assert_eq!(t(&small, 70), Some(70));
+    assert_eq!(t(&small, 50), Some(1));
+    // An upstream rewind forgets the recent syncs too.
+    sync(&mut small, 5, 200);
+    assert_eq!(t(&small, 70), Some(201));
+    assert_eq!(t(&small, 4), Some(-1));
 }

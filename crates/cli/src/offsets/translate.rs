@@ -7,7 +7,8 @@ use std::collections::{BTreeMap, BTreeSet};
 use anyhow::Context;
 use strait_kafka::{Cluster, CommittedOffset, Isolation, OffsetSpec};
 use strait_mirror::checkpoint::{
-    checkpoints_topic, offset_syncs_topic, CheckpointStore, OffsetSyncStore, SyncsTail, Translation,
+    checkpoints_topic, offset_syncs_topic, CheckpointStore, OffsetSyncStore, SyncsTail,
+    Translation, RECENT_SYNCS_PER_PARTITION,
 };
 use strait_mirror::config::{FlowConfig, SyncsLocation};
 use strait_mirror::filter::PatternList;
@@ -262,7 +263,7 @@ async fn read_syncs(flow: &FlowConfig, target: &Cluster) -> anyhow::Result<Offse
         tail.poll(target),
     )
     .await?;
-    let mut store = OffsetSyncStore::new(false);
+    let mut store = OffsetSyncStore::with_recent(false, RECENT_SYNCS_PER_PARTITION);
     syncs.iter().for_each(|s| store.handle(s));
     store.set_read_to_end();
     Ok(store)

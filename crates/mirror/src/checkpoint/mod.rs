@@ -15,7 +15,9 @@ mod task;
 mod writer;
 
 pub use store::{checkpoint_if_newer, CheckpointStore};
-pub use sync_store::{OffsetSyncStore, Translation, SYNCS_PER_PARTITION};
+pub use sync_store::{
+    OffsetSyncStore, Translation, RECENT_SYNCS_PER_PARTITION, SYNCS_PER_PARTITION,
+};
 pub use syncs_tail::SyncsTail;
 pub(crate) use task::run_checkpoints;
 pub use task::{

@@ -5,12 +5,16 @@
 //! downstream = the offset the target gave that batch), so a group committed at a batch
 //! boundary translates exactly; Java MM2's sparser syncs go through the same algorithm.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 
 use crate::formats::OffsetSync;
 
 /// Syncs kept per source partition (Java `SYNCS_PER_PARTITION`).
 pub const SYNCS_PER_PARTITION: usize = 64;
+/// Most recent syncs strait keeps per partition besides MM2's 64 (16 bytes each): with one
+/// sync per forwarded batch, a group up to this many batches behind translates exactly at
+/// batch boundaries.
+pub const RECENT_SYNCS_PER_PARTITION: usize = 2048;
 
 /// How a committed upstream offset maps to the target.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -26,8 +30,8 @@ pub enum Translation {
     Conservative {
         /// Offset to resume from on the target.
         downstream: i64,
-        /// Upstream offset of the sync used.
-        sync_upstream: i64,
+        /// The used sync's offset on the side translated from.
+        sync_from: i64,
     },
     /// Older than every retained sync: not translatable (MM2 answers -1).
     TooOld,
@@ -89,6 +93,9 @@ type Syncs = [Entry; SYNCS_PER_PARTITION];
 #[derive(Debug, Default)]
 pub struct OffsetSyncStore {
     syncs: HashMap<(String, i32), Syncs>,
+    /// The last `recent_cap` syncs per partition, oldest first (strait's addition).
+    recent: HashMap<(String, i32), VecDeque<(i64, i64)>>,
+    recent_cap: usize,
     read_to_end: bool,
     must_read_to_end: bool,
     next_id: u64,
@@ -101,6 +108,16 @@ impl OffsetSyncStore {
     pub fn new(must_read_to_end: bool) -> Self {
         Self {
             must_read_to_end,
+            ..Self::default()
+        }
+    }
+
+    /// MM2's store plus the last `recent` syncs of every partition, consulted first: what
+    /// strait's checkpoints and CLI use ([`RECENT_SYNCS_PER_PARTITION`]).
+    pub fn with_recent(must_read_to_end: bool, recent: usize) -> Self {
+        Self {
+            must_read_to_end,
+            recent_cap: recent,
             ..Self::default()
         }
     }
@@ -125,6 +142,16 @@ impl OffsetSyncStore {
         };
         let key = (sync.topic.clone(), sync.partition);
         let only_last = !self.read_to_end && self.must_read_to_end;
+        if self.recent_cap > 0 {
+            let recent = self.recent.entry(key.clone()).or_default();
+            if only_last || recent.back().is_some_and(|(up, _)| entry.up < *up) {
+                recent.clear();
+            }
+            if recent.len() == self.recent_cap {
+                recent.pop_front();
+            }
+            recent.push_back((entry.up, entry.down));
+        }
         match self.syncs.get_mut(&key) {
             None => {
                 self.syncs.insert(key, [entry; SYNCS_PER_PARTITION]);
@@ -142,7 +169,15 @@ impl OffsetSyncStore {
         if !self.read_to_end {
             return Translation::NotReady;
         }
-        let Some(syncs) = self.syncs.get(&(topic.to_owned(), partition)) else {
+        let key = (topic.to_owned(), partition);
+        if let Some(recent) = self.recent.get(&key) {
+            let i = recent.partition_point(|(up, _)| *up <= upstream);
+            if i > 0 {
+                let (up, down) = recent[i - 1];
+                return classify(up, down, upstream);
+            }
+        }
+        let Some(syncs) = self.syncs.get(&key) else {
             return Translation::NoSync;
         };
         let sync = syncs
@@ -151,20 +186,8 @@ impl OffsetSyncStore {
             .unwrap_or(&syncs[SYNCS_PER_PARTITION - 1]);
         if sync.up > upstream {
             Translation::TooOld
-        } else if sync.up == upstream {
-            Translation::Exact {
-                downstream: sync.down,
-            }
-        } else if sync.up == upstream - 1 {
-            // The consumer read the synced record last: resuming after it is exact.
-            Translation::Exact {
-                downstream: sync.down + 1,
-            }
         } else {
-            Translation::Conservative {
-                downstream: sync.down + 1,
-                sync_upstream: sync.up,
-            }
+            classify(sync.up, sync.down, upstream)
         }
     }
 
@@ -176,19 +199,20 @@ impl OffsetSyncStore {
         if !self.read_to_end {
             return Translation::NotReady;
         }
-        let Some(syncs) = self.syncs.get(&(topic.to_owned(), partition)) else {
+        let key = (topic.to_owned(), partition);
+        if let Some(recent) = self.recent.get(&key) {
+            let i = recent.partition_point(|(_, down)| *down <= downstream);
+            if i > 0 {
+                let (up, down) = recent[i - 1];
+                return classify(down, up, downstream);
+            }
+        }
+        let Some(syncs) = self.syncs.get(&key) else {
             return Translation::NoSync;
         };
         match syncs.iter().find(|s| s.down <= downstream) {
             None => Translation::TooOld,
-            Some(s) if s.down == downstream => Translation::Exact { downstream: s.up },
-            Some(s) if s.down == downstream - 1 => Translation::Exact {
-                downstream: s.up + 1,
-            },
-            Some(s) => Translation::Conservative {
-                downstream: s.up + 1,
-                sync_upstream: s.up,
-            },
+            Some(s) => classify(s.down, s.up, downstream),
         }
     }
 
@@ -208,6 +232,22 @@ impl OffsetSyncStore {
             }
         }
         out
+    }
+}
+
+/// Maps `offset` through the sync `from → to` (with `from <= offset`): exact at the synced
+/// record or the one right after it (the consumer read the synced record last), otherwise one
+/// past the sync: may re-read, never skips.
+fn classify(from: i64, to: i64, offset: i64) -> Translation {
+    if offset == from {
+        Translation::Exact { downstream: to }
+    } else if offset == from + 1 {
+        Translation::Exact { downstream: to + 1 }
+    } else {
+        Translation::Conservative {
+            downstream: to + 1,
+            sync_from: from,
+        }
     }
 }
 

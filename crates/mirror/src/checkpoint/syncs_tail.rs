@@ -42,6 +42,9 @@ impl SyncsTail {
             ..FetchOptions::default()
         };
         let mut out = Vec::new();
+        if !self.exists(cluster).await? {
+            return Ok(out);
+        }
         loop {
             let position = FetchPosition {
                 topic: self.topic.clone(),
@@ -99,6 +102,17 @@ impl SyncsTail {
                 return Ok(out);
             }
         }
+    }
+
+    /// Whether the topic exists (a fetch of a missing topic would retry until it times out).
+    async fn exists(&self, cluster: &Cluster) -> Result<bool, InternalTopicError> {
+        let metadata = cluster
+            .refresh_topics(&[self.topic.as_str()])
+            .await
+            .map_err(|e| InternalTopicError::kafka(cluster, &self.topic, "metadata", e))?;
+        Ok(metadata
+            .topic(&self.topic)
+            .is_some_and(|t| t.error.is_none() && !t.partitions.is_empty()))
     }
 
     async fn log_start(&self, cluster: &Cluster) -> Result<i64, InternalTopicError> {

@@ -10,7 +10,7 @@ use tokio::sync::watch;
 
 use super::group_sync::{sync_group, GroupSyncOutcome, WantedOffset};
 use super::store::{checkpoint_if_newer, CheckpointStore};
-use super::sync_store::OffsetSyncStore;
+use super::sync_store::{OffsetSyncStore, RECENT_SYNCS_PER_PARTITION};
 use super::syncs_tail::SyncsTail;
 use super::writer::CheckpointWriter;
 use crate::clients::connect;
@@ -135,7 +135,7 @@ impl CheckpointTask {
                     (CheckpointStore::default(), false)
                 }
             };
-        let mut syncs = OffsetSyncStore::new(!loaded);
+        let mut syncs = OffsetSyncStore::with_recent(!loaded, RECENT_SYNCS_PER_PARTITION);
         let mut tail = SyncsTail::new(&offset_syncs_topic(flow));
         for sync in tail.poll(&syncs_cluster).await? {
             syncs.handle(&sync);
@@ -148,9 +148,12 @@ impl CheckpointTask {
             source.clone()
         };
         let mut reverse_tail = SyncsTail::new(&reverse_topic);
-        let mut reverse_syncs = OffsetSyncStore::new(false);
-        for sync in reverse_tail.poll(&reverse_cluster).await? {
-            reverse_syncs.handle(&sync);
+        let mut reverse_syncs = OffsetSyncStore::with_recent(false, RECENT_SYNCS_PER_PARTITION);
+        match reverse_tail.poll(&reverse_cluster).await {
+            Ok(syncs) => syncs.iter().for_each(|s| reverse_syncs.handle(s)),
+            Err(e) => {
+                tracing::warn!(flow = %label, "reading the opposite flow's offset syncs failed: {e}")
+            }
         }
         reverse_syncs.set_read_to_end();
         Ok(CheckpointTask {
@@ -193,7 +196,15 @@ impl CheckpointTask {
     /// translates to a newer target offset than the last checkpoint.
     async fn emit(&mut self) {
         match self.tail.poll(&self.syncs_cluster).await {
-            Ok(new) => new.iter().for_each(|s| self.syncs.handle(s)),
+            Ok(new) => {
+                if !new.is_empty() {
+                    tracing::debug!(flow = %self.label, "{} new offset syncs from {}", new.len(), self.tail.topic());
+                }
+                new.iter().for_each(|s| {
+                    tracing::trace!(flow = %self.label, "{s}");
+                    self.syncs.handle(s)
+                });
+            }
             Err(e) => tracing::warn!(flow = %self.label, "reading offset syncs failed: {e}"),
         }
         let (cluster, tail, store) = &mut self.reverse;
@@ -235,6 +246,9 @@ impl CheckpointTask {
                 .collect();
             if fresh.is_empty() {
                 continue;
+            }
+            for c in &fresh {
+                tracing::debug!(flow = %self.label, "{c}");
             }
             match self.writer.write(&fresh, now).await {
                 Ok(()) => fresh.into_iter().for_each(|c| self.checkpoints.insert(c)),
