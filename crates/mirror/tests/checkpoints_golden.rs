@@ -402,3 +402,54 @@ fn recent_syncs_keep_batch_precision() {
     assert_eq!(t(&small, 70), Some(201));
     assert_eq!(t(&small, 4), Some(-1));
 }
+
+/// `MirrorCheckpointTaskTest.testSyncOffset` (spec §6.4): an idle target group moves forward
+/// to the checkpoint, never back; a partition it has no offset for is written.
+#[test]
+fn group_offset_sync_never_rewinds() {
+    use std::collections::BTreeMap;
+    use strait_kafka::CommittedOffset;
+    use strait_mirror::checkpoint::group_sync::{decide, Decision, WantedOffset};
+
+    let committed: BTreeMap<(String, i32), CommittedOffset> = [("topic1", 100), ("topic2", 50)]
+        .into_iter()
+        .map(|(t, o)| {
+            let c = CommittedOffset {
+                offset: o,
+                leader_epoch: -1,
+                metadata: None,
+            };
+            ((t.to_owned(), 0), c)
+        })
+        .collect();
+    let wanted = |topic: &str, offset| WantedOffset {
+        topic: topic.to_owned(),
+        partition: 0,
+        offset,
+        metadata: String::new(),
+    };
+    assert_eq!(
+        decide(&committed, &wanted("topic1", 101), false),
+        Decision::Write
+    );
+    assert_eq!(
+        decide(&committed, &wanted("topic2", 51), false),
+        Decision::Write
+    );
+    assert_eq!(
+        decide(&committed, &wanted("topic3", 7), false),
+        Decision::Write
+    );
+    assert_eq!(
+        decide(&committed, &wanted("topic1", 100), false),
+        Decision::Unchanged
+    );
+    assert_eq!(
+        decide(&committed, &wanted("topic1", 99), false),
+        Decision::WouldRewind
+    );
+    assert_eq!(
+        decide(&committed, &wanted("topic1", 99), true),
+        Decision::Write
+    );
+}
