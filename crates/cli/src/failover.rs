@@ -21,7 +21,7 @@ const MAX_LAG_BYTES_READ: i64 = 8 * 1024 * 1024;
 pub(crate) enum FailoverCommand {
     /// Replication lag per partition, heartbeat age, and whether cutting over now is safe.
     #[command(
-        after_help = "Examples:\n  strait failover status mm2.properties --flow primary->backup\n  strait failover status mm2.properties --source primary --target backup --json\n\nExit status 0 when it is safe to cut over (every partition mirrored), 2 when not or unknown."
+        after_help = "Examples:\n  strait failover status mm2.properties                  # every flow\n  strait failover status mm2.properties --flow primary->backup\n  strait failover status mm2.properties --source primary --target backup --json\n\nExit status 0 when it is safe to cut over (every partition mirrored), 2 when not or unknown."
     )]
     Status(StatusArgs),
 }
@@ -54,13 +54,39 @@ struct PartitionLag {
 /// Runs a `failover` subcommand.
 pub(crate) async fn run(command: FailoverCommand) -> anyhow::Result<()> {
     let FailoverCommand::Status(args) = command;
-    let flow = args.flow.flow()?;
-    let target = connect_target(&flow, "failover-status").await?;
-    let mirrored = progress(&flow, &target).await?;
-    let heartbeat_age = heartbeat_age(&flow, &target).await?;
+    let mut all_safe = true;
+    let mut reports = Vec::new();
+    for flow in args.flow.flows_or_all()? {
+        let (report, safe) = status(&flow, args.json).await?;
+        all_safe &= safe;
+        reports.push(report);
+    }
+    if args.json {
+        let value = match reports.len() {
+            1 => reports.pop().expect("one report"),
+            _ => serde_json::Value::Array(reports),
+        };
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&value).expect("JSON of plain values")
+        );
+    }
+    if all_safe {
+        Ok(())
+    } else {
+        std::process::exit(2)
+    }
+}
+
+/// Measures one flow and prints its table unless `--json`; returns its JSON and whether
+/// cutting over is safe.
+async fn status(flow: &FlowConfig, json: bool) -> anyhow::Result<(serde_json::Value, bool)> {
+    let target = connect_target(flow, "failover-status").await?;
+    let mirrored = progress(flow, &target).await?;
+    let heartbeat_age = heartbeat_age(flow, &target).await?;
     let source = match tokio::time::timeout(
         Duration::from_secs(10),
-        connect_source(&flow, "failover-status"),
+        connect_source(flow, "failover-status"),
     )
     .await
     {
@@ -89,23 +115,17 @@ pub(crate) async fn run(command: FailoverCommand) -> anyhow::Result<()> {
             lag_seconds: None,
         };
         if let Some(source) = &source {
-            measure(source, &flow, &mut lag).await?;
+            measure(source, flow, &mut lag).await?;
         }
         lags.push(lag);
     }
     let known = source.is_some();
     let behind: i64 = lags.iter().filter_map(|l| l.lag_records).sum();
     let safe = known && behind == 0 && !lags.is_empty();
-    if args.json {
-        print_json(&flow, &lags, heartbeat_age, known, safe);
-    } else {
-        print_table(&flow, &lags, heartbeat_age, known, safe);
+    if !json {
+        print_table(flow, &lags, heartbeat_age, known, safe);
     }
-    if safe {
-        Ok(())
-    } else {
-        std::process::exit(2)
-    }
+    Ok((to_json(flow, &lags, heartbeat_age, known, safe), safe))
 }
 
 /// The mirror's stored progress for the flow's source: next offset to mirror per partition.
@@ -350,13 +370,13 @@ fn print_table(
     }
 }
 
-fn print_json(
+fn to_json(
     flow: &FlowConfig,
     lags: &[PartitionLag],
     heartbeat: Option<f64>,
     known: bool,
     safe: bool,
-) {
+) -> serde_json::Value {
     let partitions: Vec<serde_json::Value> = lags
         .iter()
         .map(|l| {
@@ -371,18 +391,14 @@ fn print_json(
             })
         })
         .collect();
-    let v = serde_json::json!({
+    serde_json::json!({
         "flow": flow.name(),
         "source_reachable": known,
         "heartbeat_age_seconds": heartbeat,
         "lag_records": lags.iter().filter_map(|l| l.lag_records).sum::<i64>(),
         "safe_to_cut_over": safe,
         "partitions": partitions,
-    });
-    println!(
-        "{}",
-        serde_json::to_string_pretty(&v).expect("JSON of plain values")
-    );
+    })
 }
 
 fn now_ms() -> i64 {

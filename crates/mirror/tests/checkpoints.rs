@@ -21,6 +21,7 @@ strait_testkit::per_broker!(
     offset_syncs_topic_on_target,
     restart_replication,
     offset_translation_behind_replication_flow,
+    identity_replication_checkpoints,
 );
 
 const TOPIC: &str = "test-topic-1";
@@ -205,6 +206,54 @@ async fn one_way_replication_with_frequent_offset_syncs(kind: BrokerKind) {
     // The reverse flow is disabled: no remote topic appears on the primary.
     assert!(!topic_exists(&pair.primary, "backup.test-topic-1").await);
     assert_monotonic(&checkpoints(&pair.backup).await);
+    shutdown(mirror).await;
+}
+
+/// `IdentityReplicationIntegrationTest`: with `IdentityReplicationPolicy` offsets are translated
+/// onto the identically named topic, and idle target groups follow.
+async fn identity_replication_checkpoints(kind: BrokerKind) {
+    let pair = Pair::start(kind).await;
+    create_topic(&pair.primary, TOPIC, 2).await;
+    produce_batches(&pair.primary, TOPIC, 2, 2, 10).await;
+    let mirror = start_mirror(&pair.properties(&format!(
+        "{ONE_WAY}\n\
+         replication.policy.class = org.apache.kafka.connect.mirror.IdentityReplicationPolicy\n\
+         sync.group.offsets.enabled = true"
+    )));
+    wait_for_records(&pair.backup, TOPIC, 40).await;
+    commit(&pair.primary, GROUP, TOPIC, &[(0, 10), (1, 20)]).await;
+    let what = "checkpoints on test-topic-1";
+    eventually(what, || async {
+        let got: Vec<(String, i32, i64, i64)> = latest(&checkpoints(&pair.backup).await)
+            .into_values()
+            .filter(|c| c.group == GROUP)
+            .map(|c| (c.topic, c.partition, c.upstream_offset, c.downstream_offset))
+            .collect();
+        let want = vec![(TOPIC.to_owned(), 0, 10, 10), (TOPIC.to_owned(), 1, 20, 11)];
+        if got == want {
+            Ok(())
+        } else {
+            Err(format!("{got:?}"))
+        }
+    })
+    .await;
+    eventually("backup group on test-topic-1", || async {
+        let committed = pair
+            .backup
+            .fetch_offsets(GROUP, None)
+            .await
+            .map_err(|e| e.to_string())?;
+        let got: Vec<(String, i32, i64)> = committed
+            .into_iter()
+            .map(|((t, p), c)| (t, p, c.offset))
+            .collect();
+        if got == [(TOPIC.to_owned(), 0, 10), (TOPIC.to_owned(), 1, 11)] {
+            Ok(())
+        } else {
+            Err(format!("{got:?}"))
+        }
+    })
+    .await;
     shutdown(mirror).await;
 }
 

@@ -28,6 +28,24 @@ pub(crate) struct FlowArgs {
 }
 
 impl FlowArgs {
+    /// The selected flow, or every replicating flow of the file when none is named.
+    pub(crate) fn flows_or_all(&self) -> anyhow::Result<Vec<FlowConfig>> {
+        if self.flow.is_some() || self.source.is_some() {
+            return Ok(vec![self.flow()?]);
+        }
+        let config = parse_file(&self.config)
+            .with_context(|| format!("reading {}", self.config.display()))?;
+        let flows: Vec<FlowConfig> = config
+            .flows
+            .into_iter()
+            .filter(|f| f.replication_enabled)
+            .collect();
+        if flows.is_empty() {
+            bail!("{} enables no flow", self.config.display());
+        }
+        Ok(flows)
+    }
+
     /// The selected flow's configuration.
     pub(crate) fn flow(&self) -> anyhow::Result<FlowConfig> {
         let config = parse_file(&self.config)

@@ -175,7 +175,8 @@ async fn replicate(
         &shared.stats,
         &shutdown,
     );
-    if let Some(interval) = flow.emit_checkpoints_interval {
+    // Like MM2, no checkpoints without offset syncs to translate with.
+    if let (Some(interval), true) = (flow.emit_checkpoints_interval, flow.emit_offset_syncs) {
         syncs.spawn(crate::checkpoint::run_checkpoints(
             flow.clone(),
             interval,
