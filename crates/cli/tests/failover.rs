@@ -197,6 +197,32 @@ async fn failover_drill(kind: BrokerKind) {
     backup_node.stop();
 }
 
+/// Every failover subcommand explains itself with examples and the meaning of its output.
+#[test]
+fn failover_commands_have_examples() {
+    for sub in [
+        &["offsets", "--help"][..],
+        &["offsets", "translate", "--help"],
+        &["offsets", "apply", "--help"],
+        &["failover", "--help"],
+        &["failover", "status", "--help"],
+    ] {
+        let (code, out, err) = strait(sub);
+        assert_eq!(code, Some(0), "{sub:?}: {err}");
+        assert!(out.contains("Examples:"), "{sub:?}:\n{out}");
+    }
+    let (_, out, _) = strait(&["offsets", "translate", "--help"]);
+    for how in [
+        "exact",
+        "conservative",
+        "checkpoint",
+        "timestamp",
+        "untranslatable",
+    ] {
+        assert!(out.contains(how), "translate --help explains {how}:\n{out}");
+    }
+}
+
 /// `strait offsets` with the source cluster unreachable: checkpoints (here written the way
 /// Java MM2 writes them) are translated, a partition without one falls back to
 /// `--to-datetime` (ListOffsets by timestamp), and `apply` refuses a group with an active
