@@ -7,11 +7,12 @@ mod common;
 
 use std::collections::BTreeMap;
 
+use bytes::Bytes;
 use common::*;
-use strait_kafka::batch::Compression;
-use strait_kafka::{Cluster, Producer};
+use strait_kafka::batch::{Compression, Record};
+use strait_kafka::{Cluster, NewTopic, Producer};
 use strait_mirror::checkpoint::{OffsetSyncStore, RECENT_SYNCS_PER_PARTITION};
-use strait_mirror::formats::{Checkpoint, OffsetSync};
+use strait_mirror::formats::{partition_for_key, Checkpoint, OffsetSync};
 use strait_mirror::internal::read_topic;
 use strait_testkit::BrokerKind;
 
@@ -22,6 +23,7 @@ strait_testkit::per_broker!(
     restart_replication,
     offset_translation_behind_replication_flow,
     identity_replication_checkpoints,
+    takes_over_java_offset_syncs,
 );
 
 const TOPIC: &str = "test-topic-1";
@@ -203,6 +205,24 @@ async fn one_way_replication_with_frequent_offset_syncs(kind: BrokerKind) {
     tokio::time::sleep(std::time::Duration::from_secs(3)).await;
     wait_for_target_group(&pair, GROUP, &[(0, 35), (1, 21), (2, 30), (3, 0)]).await;
 
+    // A topic created at runtime is checkpointed and synced too.
+    create_topic(&pair.primary, "test-topic-2", 1).await;
+    produce_batches(&pair.primary, "test-topic-2", 1, 2, 10).await;
+    wait_for_records(&pair.backup, "primary.test-topic-2", 20).await;
+    commit(&pair.primary, GROUP, "test-topic-2", &[(0, 10)]).await;
+    eventually("backup group on primary.test-topic-2", || async {
+        let committed = pair
+            .backup
+            .fetch_offsets(GROUP, None)
+            .await
+            .map_err(|e| e.to_string())?;
+        match committed.get(&("primary.test-topic-2".to_owned(), 0)) {
+            Some(c) if c.offset == 10 => Ok(()),
+            other => Err(format!("{other:?}")),
+        }
+    })
+    .await;
+
     // The reverse flow is disabled: no remote topic appears on the primary.
     assert!(!topic_exists(&pair.primary, "backup.test-topic-1").await);
     assert_monotonic(&checkpoints(&pair.backup).await);
@@ -255,6 +275,81 @@ async fn identity_replication_checkpoints(kind: BrokerKind) {
     })
     .await;
     shutdown(mirror).await;
+}
+
+/// strait takes over from Java MM2: the remote topic, MM2's progress (Connect offsets) and its
+/// sparse offset syncs (one per 100 records, `offset.lag.max=100`) are there; strait mirrors
+/// nothing again and translates with MM2's syncs like MM2's algorithm does.
+async fn takes_over_java_offset_syncs(kind: BrokerKind) {
+    let pair = Pair::start(kind).await;
+    create_topic(&pair.primary, TOPIC, 1).await;
+    produce_batches(&pair.primary, TOPIC, 1, 3, 100).await;
+    // What Java MM2 left behind: the records mirrored, its position, its syncs.
+    create_topic(&pair.backup, REMOTE, 1).await;
+    produce_batches(&pair.backup, REMOTE, 1, 3, 100).await;
+    let offsets_topic = "mm2-offsets.primary.internal";
+    pair.backup
+        .create_topic(&NewTopic::new(offsets_topic, 25).with_config("cleanup.policy", "compact"))
+        .await
+        .unwrap();
+    let key =
+        r#"["MirrorSourceConnector",{"cluster":"primary","partition":0,"topic":"test-topic-1"}]"#;
+    let position = Record {
+        offset: 0,
+        timestamp: now_ms(),
+        key: Some(Bytes::from_static(key.as_bytes())),
+        value: Some(Bytes::from_static(br#"{"offset":299}"#)),
+        headers: vec![],
+    };
+    let producer = Producer::idempotent(&pair.backup).await.unwrap();
+    let partition = partition_for_key(key.as_bytes(), 25);
+    produce(
+        &producer,
+        offsets_topic,
+        partition,
+        Compression::None,
+        &[position],
+    )
+    .await;
+    let syncs_topic = "mm2-offset-syncs.backup.internal";
+    pair.primary
+        .create_topic(&NewTopic::new(syncs_topic, 1).with_config("cleanup.policy", "compact"))
+        .await
+        .unwrap();
+    let syncs: Vec<Record> = [(0, 0), (100, 100), (200, 200)]
+        .into_iter()
+        .enumerate()
+        .map(|(i, (up, down))| {
+            let sync = OffsetSync {
+                topic: TOPIC.to_owned(),
+                partition: 0,
+                upstream_offset: up,
+                downstream_offset: down,
+            };
+            Record {
+                offset: i as i64,
+                timestamp: now_ms(),
+                key: Some(Bytes::from(sync.record_key().unwrap())),
+                value: Some(Bytes::from(sync.record_value())),
+                headers: vec![],
+            }
+        })
+        .collect();
+    let producer = Producer::idempotent(&pair.primary).await.unwrap();
+    produce(&producer, syncs_topic, 0, Compression::None, &syncs).await;
+
+    let mirror = start_mirror(&pair.properties(ONE_WAY));
+    commit(&pair.primary, GROUP, TOPIC, &[(0, 150)]).await;
+    wait_for_checkpoints(&pair, GROUP, &[(0, 150, 101)]).await;
+    commit(&pair.primary, GROUP, TOPIC, &[(0, 200)]).await;
+    let all = wait_for_checkpoints(&pair, GROUP, &[(0, 200, 200)]).await;
+    assert_monotonic(&all);
+    shutdown(mirror).await;
+    assert_eq!(
+        count_records(&pair.backup, REMOTE).await,
+        300,
+        "nothing mirrored twice"
+    );
 }
 
 /// `testNoCheckpointsIfNoRecordsAreMirrored`: an offset on an empty topic has no sync and gets
