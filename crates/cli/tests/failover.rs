@@ -21,7 +21,7 @@ use strait_kafka::{
 };
 use strait_testkit::{BrokerKind, TestCluster};
 
-strait_testkit::per_broker!(; noida_only: failover_drill, apply_rules_with_the_source_down);
+strait_testkit::per_broker!(; noida_only: failover_drill, apply_rules_with_the_source_down, status_reports_the_lag);
 
 const GROUP: &str = "drill-app";
 const TOPIC: &str = "orders";
@@ -195,6 +195,106 @@ async fn failover_drill(kind: BrokerKind) {
     }
     mirror.stop();
     backup_node.stop();
+}
+
+/// `strait failover status` while the mirror is stopped and producers keep writing: the lag in
+/// records, bytes (the batches not mirrored) and seconds (age of the oldest), and not safe.
+async fn status_reports_the_lag(kind: BrokerKind) {
+    let mut nodes = tokio::task::spawn_blocking(move || strait_testkit::start_clusters(kind, 2))
+        .await
+        .unwrap()
+        .expect("two test brokers start");
+    let backup_node = nodes.pop().unwrap();
+    let primary_node = nodes.pop().unwrap();
+    let primary = connect("primary", &primary_node.bootstrap()).await;
+    let backup = connect("backup", &backup_node.bootstrap()).await;
+    let config = write_config(&primary_node, &backup_node);
+    create_topic(&primary, TOPIC, 1).await;
+    produce(&primary, TOPIC, &[0], 0, 2).await;
+    let mut mirror = Strait::start(&config);
+    wait_for_count(&backup, "primary.orders", &[0], 20).await;
+    let status = [
+        "failover",
+        "status",
+        path(&config),
+        "--flow",
+        "primary->backup",
+        "--json",
+    ];
+    eventually("safe to cut over", || {
+        let (code, out, _) = strait(&status);
+        if code == Some(0) {
+            Ok(())
+        } else {
+            Err(out)
+        }
+    })
+    .await;
+    mirror.stop();
+
+    // 30 more records, written 5 s ago, while nothing mirrors them.
+    let producer = Producer::idempotent(&primary).await.unwrap();
+    let old = now_ms() - 5_000;
+    for b in 2..5u64 {
+        let records = (0..BATCH)
+            .map(|i| Record {
+                offset: i as i64,
+                timestamp: old,
+                key: Some(Bytes::from((b * BATCH + i).to_string())),
+                value: Some(Bytes::from_static(b"v")),
+                headers: Vec::new(),
+            })
+            .collect();
+        let batch = BatchBuilder {
+            records,
+            ..BatchBuilder::default()
+        }
+        .encode()
+        .unwrap();
+        producer.send(TOPIC, 0, &batch).await.unwrap();
+    }
+    let unmirrored: i64 = read_batches_from(&primary, TOPIC, 0, 20).await;
+    let (code, out, err) = strait(&status);
+    assert_eq!(code, Some(2), "{out}{err}");
+    let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(v["safe_to_cut_over"], false);
+    assert_eq!(v["source_reachable"], true);
+    // (The flow also mirrors `heartbeats`; its last heartbeat may be unmirrored too.)
+    let p = v["partitions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["topic"] == TOPIC)
+        .unwrap();
+    assert_eq!(p["mirrored_up_to"], 20);
+    assert_eq!(p["lag_records"], 30);
+    assert_eq!(p["lag_bytes"], unmirrored);
+    assert!(p["lag_seconds"].as_f64().unwrap() >= 5.0, "{p}");
+    assert!(v["heartbeat_age_seconds"].as_f64().is_some(), "{v}");
+    let (_, table, _) = strait(&status[..5]);
+    assert!(table.contains("safe to cut over: no: "), "{table}");
+}
+
+/// Total bytes of the data batches of a partition from `offset` on.
+async fn read_batches_from(cluster: &Cluster, topic: &str, partition: i32, offset: i64) -> i64 {
+    let options = FetchOptions {
+        max_wait: Duration::from_millis(50),
+        isolation: Isolation::ReadCommitted,
+        ..FetchOptions::default()
+    };
+    let position = FetchPosition {
+        topic: topic.to_owned(),
+        partition,
+        offset,
+        max_bytes: 1 << 20,
+    };
+    let fetched = cluster.fetch(&position, &options).await.expect("fetch");
+    fetched
+        .batches()
+        .map(|b| b.expect("valid batch"))
+        .filter(|b| b.base_offset() >= offset && !b.is_control())
+        .map(|b| b.len() as i64)
+        .sum()
 }
 
 /// Every failover subcommand explains itself with examples and the meaning of its output.
