@@ -65,7 +65,11 @@ pub(crate) async fn run_checkpoints(
     let label = flow.name();
     let mut backoff = Duration::from_millis(500);
     let mut task = loop {
-        match CheckpointTask::open(&flow, &label).await {
+        let opened = tokio::select! {
+            opened = CheckpointTask::open(&flow, &label) => opened,
+            () = stopped(&mut shutdown) => return,
+        };
+        match opened {
             Ok(task) => break task,
             Err(e) => {
                 tracing::warn!(flow = %label, "checkpoints not running, retrying in {backoff:?}: {e}");
@@ -87,11 +91,19 @@ pub(crate) async fn run_checkpoints(
         tokio::select! {
             _ = refresh.tick(), if first_refresh || flow.refresh_groups_interval.is_some() => {
                 first_refresh = false;
-                task.refresh_groups().await;
+                if !unless_stopped(task.refresh_groups(), &shutdown).await {
+                    return;
+                }
             }
-            _ = emit.tick() => task.emit().await,
+            _ = emit.tick() => {
+                if !unless_stopped(task.emit(), &shutdown).await {
+                    return;
+                }
+            }
             _ = group_sync.tick(), if flow.sync_group_offsets_interval.is_some() => {
-                task.sync_groups().await;
+                if !unless_stopped(task.sync_groups(), &shutdown).await {
+                    return;
+                }
             }
             _ = stopped(&mut shutdown) => return,
         }
@@ -302,6 +314,19 @@ impl CheckpointTask {
                 }
             }
         }
+    }
+}
+
+/// Runs `pass` to its end unless shutdown comes first (a pass against a cluster that is down
+/// may wait long); returns whether it ran to its end.
+async fn unless_stopped(
+    pass: impl std::future::Future<Output = ()>,
+    shutdown: &watch::Receiver<bool>,
+) -> bool {
+    let mut shutdown = shutdown.clone();
+    tokio::select! {
+        () = pass => true,
+        () = stopped(&mut shutdown) => false,
     }
 }
 
