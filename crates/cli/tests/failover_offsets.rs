@@ -127,6 +127,30 @@ async fn apply_rules_with_the_source_down(kind: BrokerKind) {
         "{out}"
     );
 
+    // A regex selects the same group (whole-id match, like `groups`).
+    let (code, by_regex, err) = strait(&[
+        "offsets",
+        "translate",
+        path(&config),
+        "--flow",
+        "primary->backup",
+        "--group-regex",
+        "a.p",
+    ]);
+    assert_eq!(code, Some(0), "{err}");
+    assert_eq!(by_regex, out);
+    let (code, _, err) = strait(&[
+        "offsets",
+        "translate",
+        path(&config),
+        "--flow",
+        "primary->backup",
+        "--group-regex",
+        "ap",
+    ]);
+    assert_eq!(code, Some(1), "a partial match selects nothing");
+    assert!(err.contains("no checkpoints for groups matching"), "{err}");
+
     let by_time = [
         &translate[..],
         &["--to-datetime", "2026-01-01T00:30:00Z", "--json"],
