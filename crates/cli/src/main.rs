@@ -4,7 +4,9 @@ mod bench;
 mod client;
 mod control;
 mod demo;
+mod failover;
 mod inspect;
+mod offsets;
 mod run;
 mod serve;
 mod status;
@@ -18,7 +20,7 @@ use clap::{Parser, Subcommand};
     name = "strait",
     version,
     about,
-    after_help = "Examples:\n  strait run mm2.properties              # mirror like MirrorMaker 2 would\n  strait demo                           # two local clusters, batches moved between them\n  strait cluster 127.0.0.1:9092         # brokers, topics, leaders and offsets of a cluster\n  strait status                         # flows, lag and errors of a running strait\n\nLogs: --log-level or RUST_LOG (e.g. RUST_LOG=strait_mirror=debug); --log-format json for one JSON object per line."
+    after_help = "Examples:\n  strait run mm2.properties              # mirror like MirrorMaker 2 would\n  strait demo                           # two local clusters, batches moved between them\n  strait cluster 127.0.0.1:9092         # brokers, topics, leaders and offsets of a cluster\n  strait status                         # flows, lag and errors of a running strait\n  strait failover status mm2.properties # safe to cut over? lag per partition\n  strait offsets apply mm2.properties --flow a->b --group g --execute  # move a group\n\nLogs: --log-level or RUST_LOG (e.g. RUST_LOG=strait_mirror=debug); --log-format json for one JSON object per line."
 )]
 struct Cli {
     #[command(subcommand)]
@@ -80,6 +82,19 @@ enum Command {
     /// Ask a running strait to look for new topics and partitions of a flow now.
     #[command(after_help = "Examples:\n  strait refresh 'primary->backup'")]
     Refresh(control::RefreshArgs),
+    /// Translate consumer group offsets to the other cluster and commit them there (failover,
+    /// failback).
+    #[command(
+        subcommand,
+        after_help = "Examples:\n  strait offsets translate mm2.properties --flow primary->backup --group orders-app\n  strait offsets apply mm2.properties --flow primary->backup --group orders-app --execute"
+    )]
+    Offsets(offsets::OffsetsCommand),
+    /// Is it safe to fail over now? Replication lag and heartbeat age per flow and partition.
+    #[command(
+        subcommand,
+        after_help = "Examples:\n  strait failover status mm2.properties\n  strait failover status mm2.properties --flow primary->backup --json"
+    )]
+    Failover(failover::FailoverCommand),
 }
 
 #[tokio::main]
@@ -105,6 +120,8 @@ async fn run() -> anyhow::Result<()> {
         Command::Pause(args) => control::pause(args, true).await,
         Command::Resume(args) => control::pause(args, false).await,
         Command::Refresh(args) => control::refresh(args).await,
+        Command::Offsets(command) => offsets::run(command).await,
+        Command::Failover(command) => failover::run(command).await,
     }
 }
 

@@ -3,8 +3,10 @@
 //!
 //! Data flow: [`config`] (mm2.properties → flows) → [`policy`] and [`filter`] (which topics,
 //! under which remote names) → [`engine`] (discovery, per-partition pipelines that forward raw
-//! batches) → [`internal`] (progress, offset syncs and heartbeats in MM2's [`formats`]).
+//! batches) → [`internal`] (progress, offset syncs and heartbeats in MM2's [`formats`]) →
+//! [`checkpoint`] (consumer group offsets translated for failover).
 
+pub mod checkpoint;
 pub mod clients;
 pub mod config;
 pub mod engine;

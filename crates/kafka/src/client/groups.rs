@@ -5,14 +5,17 @@ use std::sync::Arc;
 
 use bytes::Bytes;
 use kafka_protocol::error::ResponseError;
+use kafka_protocol::messages::join_group_request::JoinGroupRequestProtocol;
 use kafka_protocol::messages::offset_commit_request::{
     OffsetCommitRequestPartition, OffsetCommitRequestTopic,
 };
 use kafka_protocol::messages::offset_fetch_request::{
     OffsetFetchRequestGroup, OffsetFetchRequestTopic, OffsetFetchRequestTopics,
 };
+use kafka_protocol::messages::sync_group_request::SyncGroupRequestAssignment;
 use kafka_protocol::messages::{
-    DescribeGroupsRequest, GroupId, ListGroupsRequest, OffsetCommitRequest, OffsetFetchRequest,
+    DescribeGroupsRequest, GroupId, JoinGroupRequest, ListGroupsRequest, OffsetCommitRequest,
+    OffsetFetchRequest, SyncGroupRequest,
 };
 use kafka_protocol::protocol::{Message, Request, StrBytes, VersionRange};
 
@@ -65,6 +68,18 @@ pub struct GroupMember {
     /// The member's assignment, in the group protocol's encoding.
     pub assignment: Bytes,
 }
+
+/// A membership obtained by [`Cluster::join_group`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct GroupMembership {
+    /// The member id the coordinator assigned.
+    pub member_id: String,
+    /// The generation joined.
+    pub generation_id: i32,
+}
+
+/// An empty consumer-protocol subscription or assignment (v0: no topics, null user data).
+const EMPTY_CONSUMER_PROTOCOL: &[u8] = &[0, 0, 0, 0, 0, 0, 0xff, 0xff, 0xff, 0xff];
 
 /// A committed offset of one partition.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -300,6 +315,71 @@ impl Cluster {
             Ok(Ok(out))
         })
         .await?
+    }
+
+    /// Joins `group` as a consumer-protocol member subscribed to nothing and completes the
+    /// rebalance as its leader, so the group shows one active member (e.g. to check that group
+    /// offsets are not moved under a running application). No heartbeats are sent: the
+    /// membership lasts `session_timeout`.
+    pub async fn join_group(
+        &self,
+        group: &str,
+        session_timeout: std::time::Duration,
+    ) -> Result<GroupMembership> {
+        let session_ms = i32::try_from(session_timeout.as_millis()).unwrap_or(i32::MAX);
+        let mut request = JoinGroupRequest::default()
+            .with_group_id(GroupId(str_bytes(group)))
+            .with_session_timeout_ms(session_ms)
+            .with_rebalance_timeout_ms(session_ms)
+            .with_protocol_type(str_bytes("consumer"))
+            .with_protocols(vec![JoinGroupRequestProtocol::default()
+                .with_name(str_bytes("range"))
+                .with_metadata(Bytes::from_static(EMPTY_CONSUMER_PROTOCOL))]);
+        let conn = self.coordinator(group).await?;
+        let version = conn.version_for::<JoinGroupRequest>()?;
+        let op = format!("join group {group}");
+        let joined = loop {
+            let response = conn.submit_version(&request, version).await?.wait().await?;
+            match ResponseError::try_from_code(response.error_code) {
+                // KIP-394: the first join only hands out a member id.
+                Some(ResponseError::MemberIdRequired) => {
+                    request.member_id = response.member_id;
+                }
+                _ => {
+                    if let Some(e) = self.broker_error(op.as_str(), response.error_code, None) {
+                        return Err(e);
+                    }
+                    break response;
+                }
+            }
+        };
+        let sync = SyncGroupRequest::default()
+            .with_group_id(GroupId(str_bytes(group)))
+            .with_generation_id(joined.generation_id)
+            .with_member_id(joined.member_id.clone())
+            .with_protocol_type(Some(str_bytes("consumer")))
+            .with_protocol_name(joined.protocol_name.clone())
+            .with_assignments(
+                joined
+                    .members
+                    .iter()
+                    .map(|m| {
+                        SyncGroupRequestAssignment::default()
+                            .with_member_id(m.member_id.clone())
+                            .with_assignment(Bytes::from_static(EMPTY_CONSUMER_PROTOCOL))
+                    })
+                    .collect(),
+            );
+        let version = conn.version_for::<SyncGroupRequest>()?;
+        let response = conn.submit_version(&sync, version).await?.wait().await?;
+        let op = format!("sync group {group}");
+        if let Some(e) = self.broker_error(op, response.error_code, None) {
+            return Err(e);
+        }
+        Ok(GroupMembership {
+            member_id: joined.member_id.to_string(),
+            generation_id: joined.generation_id,
+        })
     }
 
     /// Commits offsets for `group` as a standalone (non-member) client: each entry is

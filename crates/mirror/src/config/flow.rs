@@ -19,6 +19,11 @@ use crate::policy::{ReplicationPolicy, DEFAULT_POLICY_CLASS, DEFAULT_SEPARATOR};
 pub const DEFAULT_REFRESH_TOPICS_INTERVAL: Duration = Duration::from_secs(5);
 /// strait's default config and ACL sync interval (MM2: 600 s).
 pub const DEFAULT_SYNC_INTERVAL: Duration = Duration::from_secs(10);
+/// strait's `emit.checkpoints.interval.seconds` and `sync.group.offsets.interval.seconds`
+/// when the keys are absent (MM2: 60 s): a failover seconds after a commit is exact.
+pub const DEFAULT_CHECKPOINT_INTERVAL: Duration = Duration::from_secs(1);
+/// strait's `refresh.groups.interval.seconds` when the key is absent (MM2: 600).
+pub const DEFAULT_REFRESH_GROUPS_INTERVAL: Duration = Duration::from_secs(5);
 /// strait's `<target>.offset.flush.interval.ms` when the key is absent (MM2: 60000).
 pub const DEFAULT_OFFSET_FLUSH_INTERVAL: Duration = Duration::from_millis(1000);
 
@@ -75,6 +80,15 @@ pub struct FlowConfig {
     pub heartbeats_topic_replication_factor: i16,
     /// `checkpoints.topic.replication.factor`.
     pub checkpoints_topic_replication_factor: i16,
+    /// `emit.checkpoints.interval.seconds`; `None` when `emit.checkpoints.enabled=false`
+    /// (strait default 1 s; MM2 60 s).
+    pub emit_checkpoints_interval: Option<Duration>,
+    /// `refresh.groups.interval.seconds`; `None` when `refresh.groups.enabled=false`
+    /// (strait default 5 s; MM2 600 s).
+    pub refresh_groups_interval: Option<Duration>,
+    /// `sync.group.offsets.interval.seconds`; `None` unless `sync.group.offsets.enabled=true`
+    /// (strait default 1 s; MM2 60 s).
+    pub sync_group_offsets_interval: Option<Duration>,
     /// `emit.offset-syncs.enabled`.
     pub emit_offset_syncs: bool,
     /// `offset-syncs.topic.location`.
@@ -119,6 +133,8 @@ pub struct FlowConfig {
     pub target_admin: ClientProps,
     /// Producer of offset syncs, on the cluster given by `offset_syncs_location`.
     pub offset_syncs_producer: ClientProps,
+    /// Consumer of offset syncs (checkpoints), on the cluster given by `offset_syncs_location`.
+    pub offset_syncs_consumer: ClientProps,
     /// `auto.offset.reset` of the replication consumer.
     pub auto_offset_reset: OffsetReset,
 }
@@ -256,6 +272,28 @@ pub(crate) fn build_flow(
         heartbeats_replication_enabled: c.boolean("heartbeats.replication.enabled", true)?,
         heartbeats_topic_replication_factor: c.short("heartbeats.topic.replication.factor", 3)?,
         checkpoints_topic_replication_factor: c.short("checkpoints.topic.replication.factor", 3)?,
+        emit_checkpoints_interval: interval_secs(
+            &c,
+            "emit.checkpoints.enabled",
+            "emit.checkpoints.interval.seconds",
+            DEFAULT_CHECKPOINT_INTERVAL,
+        )?,
+        refresh_groups_interval: interval_secs(
+            &c,
+            "refresh.groups.enabled",
+            "refresh.groups.interval.seconds",
+            DEFAULT_REFRESH_GROUPS_INTERVAL,
+        )?,
+        sync_group_offsets_interval: if c.boolean("sync.group.offsets.enabled", false)? {
+            interval_secs(
+                &c,
+                "sync.group.offsets.enabled",
+                "sync.group.offsets.interval.seconds",
+                DEFAULT_CHECKPOINT_INTERVAL,
+            )?
+        } else {
+            None
+        },
         emit_offset_syncs: c.boolean("emit.offset-syncs.enabled", true)?,
         offset_syncs_location,
         offset_syncs_topic_replication_factor: c
@@ -282,6 +320,7 @@ pub(crate) fn build_flow(
         source_admin: client(Side::Source, Client::Admin),
         target_admin: client(Side::Target, Client::Admin),
         offset_syncs_producer: client(syncs_side, Client::Producer),
+        offset_syncs_consumer: client(syncs_side, Client::Consumer),
         auto_offset_reset,
     })
 }

@@ -25,7 +25,8 @@ use std::path::Path;
 pub use client::ClientProps;
 pub use error::{ConfigError, KeyProblem};
 pub use flow::{
-    FlowConfig, OffsetReset, SyncsLocation, DEFAULT_OFFSET_FLUSH_INTERVAL,
+    FlowConfig, OffsetReset, SyncsLocation, DEFAULT_CHECKPOINT_INTERVAL,
+    DEFAULT_OFFSET_FLUSH_INTERVAL, DEFAULT_REFRESH_GROUPS_INTERVAL,
     DEFAULT_REFRESH_TOPICS_INTERVAL, DEFAULT_SYNC_INTERVAL,
 };
 pub use model::MirrorConfig;

@@ -204,6 +204,14 @@ async fn replicate(
         &shared.stats,
         &shutdown,
     );
+    // Like MM2, no checkpoints without offset syncs to translate with.
+    if let (Some(interval), true) = (flow.emit_checkpoints_interval, flow.emit_offset_syncs) {
+        syncs.spawn(crate::checkpoint::run_checkpoints(
+            flow.clone(),
+            interval,
+            shutdown.clone(),
+        ));
+    }
     let mut pipelines = JoinSet::new();
     let mut running = HashMap::new();
     let mut refresh = tokio::time::interval(

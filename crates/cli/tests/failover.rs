@@ -1,0 +1,262 @@
+//! The failover drill, as an operator runs it: `strait run` mirrors primary→backup (and back),
+//! a group consumes part of `orders` on the primary, the primary is stopped,
+//! `strait failover status` and `strait offsets apply` move the group to the backup, and a
+//! consumer there reads the rest: nothing skipped, nothing re-read when the commit was at a
+//! batch boundary, at most one batch otherwise. Then the primary returns, records written on
+//! the backup meanwhile are mirrored back, and the same commands move the group home.
+//!
+//! noida only: the drill stops and restarts a broker, and tansu's memory engine forgets
+//! everything on restart.
+
+mod failover_support;
+
+use failover_support::*;
+
+strait_testkit::per_broker!(; noida_only: failover_drill, status_reports_the_lag);
+
+async fn failover_drill(kind: BrokerKind) {
+    let mut nodes = tokio::task::spawn_blocking(move || strait_testkit::start_clusters(kind, 2))
+        .await
+        .unwrap()
+        .expect("two test brokers start");
+    let mut backup_node = nodes.pop().unwrap();
+    let mut primary_node = nodes.pop().unwrap();
+    let primary = connect("primary", &primary_node.bootstrap()).await;
+    let backup = connect("backup", &backup_node.bootstrap()).await;
+    let config = write_config(&primary_node, &backup_node);
+
+    // Producers write 10 batches of 10 records to each partition of `orders` on the primary.
+    create_topic(&primary, TOPIC, 2).await;
+    produce(&primary, TOPIC, &[0, 1], 0, 10).await;
+    let mut mirror = Strait::start(&config);
+    wait_for_count(&backup, "primary.orders", &[0, 1], 100).await;
+
+    // The application consumed part of it on the primary: partition 0 up to a batch boundary,
+    // partition 1 into the middle of a batch.
+    commit(&primary, GROUP, TOPIC, &[(0, 50), (1, 55)]).await;
+    // A checkpoint may come before the syncs of the last batches (then it is conservative):
+    // wait until it settles.
+    let rows = wait_for_rows("primary->backup", &config, |rows| {
+        source_offset(rows, "primary.orders", 0) == Some(50)
+            && source_offset(rows, "primary.orders", 1) == Some(55)
+            && target_offset(rows, "primary.orders", 0) == Some(50)
+            && target_offset(rows, "primary.orders", 1) == Some(51)
+    })
+    .await;
+    // The offset syncs live on the primary: the precision cannot be checked on the backup.
+    assert_eq!(
+        row(&rows, "primary.orders", 0).unwrap()["how"],
+        "checkpoint"
+    );
+
+    // Everything mirrored: safe to cut over.
+    eventually("failover status says safe", || {
+        let (code, out, _) = strait(&[
+            "failover",
+            "status",
+            path(&config),
+            "--flow",
+            "primary->backup",
+            "--json",
+        ]);
+        let status: serde_json::Value =
+            serde_json::from_str(&out).map_err(|e| format!("{e}: {out}"))?;
+        match (code, &status["safe_to_cut_over"], &status["lag_records"]) {
+            (Some(0), serde_json::Value::Bool(true), lag) if lag == 0 => Ok(()),
+            _ => Err(out),
+        }
+    })
+    .await;
+
+    // Disaster: the primary stops.
+    primary_node.stop();
+    let (code, out, _) = strait(&[
+        "failover",
+        "status",
+        path(&config),
+        "--flow",
+        "primary->backup",
+    ]);
+    assert_eq!(
+        code,
+        Some(2),
+        "not known to be safe with the source down:\n{out}"
+    );
+    assert!(out.contains("unreachable"), "{out}");
+
+    // Dry run first: shows the plan, commits nothing.
+    let apply = [
+        "offsets",
+        "apply",
+        path(&config),
+        "--flow",
+        "primary->backup",
+        "--group",
+        GROUP,
+    ];
+    let (code, out, err) = strait(&apply);
+    assert_eq!(code, Some(0), "{out}{err}");
+    assert!(
+        out.contains("commit") && err.contains("dry run"),
+        "{out}{err}"
+    );
+    assert!(backup.fetch_offsets(GROUP, None).await.unwrap().is_empty());
+    let (code, out, err) = strait(&[&apply[..], &["--execute"]].concat());
+    assert_eq!(code, Some(0), "{out}{err}");
+
+    // A consumer on the backup resumes from the group's offsets and reads the rest.
+    let committed = backup.fetch_offsets(GROUP, None).await.unwrap();
+    let at = |p: i32| committed[&("primary.orders".to_owned(), p)].offset;
+    assert_eq!((at(0), at(1)), (50, 51));
+    let p0 = seqs(&read_from(&backup, "primary.orders", 0, at(0)).await);
+    assert_eq!(
+        p0,
+        (50..100).collect::<Vec<_>>(),
+        "batch boundary: nothing skipped, nothing re-read"
+    );
+    let p1 = seqs(&read_from(&backup, "primary.orders", 1, at(1)).await);
+    assert_eq!(
+        p1,
+        (51..100).collect::<Vec<_>>(),
+        "inside a batch: nothing skipped"
+    );
+    let reread = p1.iter().filter(|s| **s < 55).count() as u64;
+    assert!(reread < BATCH, "at most one batch re-read, got {reread}");
+
+    // The application runs on the backup now: it finishes `primary.orders`, producers write
+    // to `orders` on the backup, and it reads 20 of those 30.
+    commit(&backup, GROUP, "primary.orders", &[(0, 100), (1, 100)]).await;
+    create_topic(&backup, TOPIC, 1).await;
+    produce(&backup, TOPIC, &[0], 0, 3).await;
+    commit(&backup, GROUP, TOPIC, &[(0, 20)]).await;
+    // Applying the failover again would rewind the group: refused per partition.
+    let (code, out, err) = strait(&[&apply[..], &["--execute"]].concat());
+    assert_eq!(code, Some(0), "{out}{err}");
+    assert!(out.contains("would rewind"), "{out}");
+    let committed = backup.fetch_offsets(GROUP, None).await.unwrap();
+    assert_eq!(committed[&("primary.orders".to_owned(), 0)].offset, 100);
+
+    // Failback: the primary returns, the backup's records are mirrored to it, and the group
+    // moves home.
+    tokio::task::block_in_place(|| primary_node.restart()).expect("primary restarts");
+    let primary = connect("primary", &primary_node.bootstrap()).await;
+    wait_for_count(&primary, "backup.orders", &[0], 30).await;
+    let rows = wait_for_rows("backup->primary", &config, |rows| {
+        source_offset(rows, "backup.orders", 0) == Some(20)
+            && target_offset(rows, "backup.orders", 0) == Some(20)
+            && source_offset(rows, TOPIC, 0) == Some(100)
+            && source_offset(rows, TOPIC, 1) == Some(100)
+    })
+    .await;
+    eprintln!("failback translations: {rows:?}");
+    let apply_back = [
+        "offsets",
+        "apply",
+        path(&config),
+        "--flow",
+        "backup->primary",
+        "--group",
+        GROUP,
+        "--execute",
+    ];
+    let (code, out, err) = strait(&apply_back);
+    assert_eq!(code, Some(0), "{out}{err}");
+    let committed = primary.fetch_offsets(GROUP, None).await.unwrap();
+    let home = |t: &str, p: i32| committed[&(t.to_owned(), p)].offset;
+    assert_eq!(home("backup.orders", 0), 20);
+    let written_on_backup =
+        seqs(&read_from(&primary, "backup.orders", 0, home("backup.orders", 0)).await);
+    assert_eq!(
+        written_on_backup,
+        (20..30).collect::<Vec<_>>(),
+        "nothing skipped or re-read"
+    );
+    for p in [0, 1] {
+        // The group read all 100 on the backup: back home it re-reads at most one batch.
+        let rest = seqs(&read_from(&primary, TOPIC, p, home(TOPIC, p)).await);
+        assert!(
+            rest.len() < BATCH as usize && rest.iter().all(|s| *s >= 90),
+            "partition {p}: {rest:?}"
+        );
+    }
+    mirror.stop();
+    backup_node.stop();
+}
+
+/// `strait failover status` while the mirror is stopped and producers keep writing: the lag in
+/// records, bytes (the batches not mirrored) and seconds (age of the oldest), and not safe.
+async fn status_reports_the_lag(kind: BrokerKind) {
+    let mut nodes = tokio::task::spawn_blocking(move || strait_testkit::start_clusters(kind, 2))
+        .await
+        .unwrap()
+        .expect("two test brokers start");
+    let backup_node = nodes.pop().unwrap();
+    let primary_node = nodes.pop().unwrap();
+    let primary = connect("primary", &primary_node.bootstrap()).await;
+    let backup = connect("backup", &backup_node.bootstrap()).await;
+    let config = write_config(&primary_node, &backup_node);
+    create_topic(&primary, TOPIC, 1).await;
+    produce(&primary, TOPIC, &[0], 0, 2).await;
+    let mut mirror = Strait::start(&config);
+    wait_for_count(&backup, "primary.orders", &[0], 20).await;
+    let status = [
+        "failover",
+        "status",
+        path(&config),
+        "--flow",
+        "primary->backup",
+        "--json",
+    ];
+    eventually("safe to cut over", || {
+        let (code, out, _) = strait(&status);
+        if code == Some(0) {
+            Ok(())
+        } else {
+            Err(out)
+        }
+    })
+    .await;
+    mirror.stop();
+
+    // 30 more records, written 5 s ago, while nothing mirrors them.
+    let producer = Producer::idempotent(&primary).await.unwrap();
+    let old = now_ms() - 5_000;
+    for b in 2..5u64 {
+        let records = (0..BATCH)
+            .map(|i| Record {
+                offset: i as i64,
+                timestamp: old,
+                key: Some(Bytes::from((b * BATCH + i).to_string())),
+                value: Some(Bytes::from_static(b"v")),
+                headers: Vec::new(),
+            })
+            .collect();
+        let batch = BatchBuilder {
+            records,
+            ..BatchBuilder::default()
+        }
+        .encode()
+        .unwrap();
+        producer.send(TOPIC, 0, &batch).await.unwrap();
+    }
+    let unmirrored: i64 = read_batches_from(&primary, TOPIC, 0, 20).await;
+    let (code, out, err) = strait(&status);
+    assert_eq!(code, Some(2), "{out}{err}");
+    let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(v["safe_to_cut_over"], false);
+    assert_eq!(v["source_reachable"], true);
+    // (The flow also mirrors `heartbeats`; its last heartbeat may be unmirrored too.)
+    let p = v["partitions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["topic"] == TOPIC)
+        .unwrap();
+    assert_eq!(p["mirrored_up_to"], 20);
+    assert_eq!(p["lag_records"], 30);
+    assert_eq!(p["lag_bytes"], unmirrored);
+    assert!(p["lag_seconds"].as_f64().unwrap() >= 5.0, "{p}");
+    assert!(v["heartbeat_age_seconds"].as_f64().is_some(), "{v}");
+    let (_, table, _) = strait(&status[..5]);
+    assert!(table.contains("safe to cut over: no: "), "{table}");
+}
