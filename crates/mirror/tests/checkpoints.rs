@@ -160,7 +160,7 @@ async fn one_way_replication_with_frequent_offset_syncs(kind: BrokerKind) {
     )));
     wait_for_records(&pair.backup, REMOTE, 120).await;
 
-    // Boundary, inside a batch, log end (after the last sync), log start.
+    // Boundary, inside a batch, log end (right after the last batch's end sync), log start.
     commit(
         &pair.primary,
         GROUP,
@@ -171,12 +171,27 @@ async fn one_way_replication_with_frequent_offset_syncs(kind: BrokerKind) {
     wait_for_checkpoints(
         &pair,
         GROUP,
-        &[(0, 20, 20), (1, 15, 11), (2, 30, 21), (3, 0, 0)],
+        &[(0, 20, 20), (1, 15, 11), (2, 30, 30), (3, 0, 0)],
     )
     .await;
-    wait_for_target_group(&pair, GROUP, &[(0, 20), (1, 11), (2, 21), (3, 0)]).await;
+    wait_for_target_group(&pair, GROUP, &[(0, 20), (1, 11), (2, 30), (3, 0)]).await;
+    // MM2's checkpoint-latency-ms, per group and remote partition, for /metrics.
+    let stats = &mirror.flow("primary", "backup").expect("flow").stats;
+    let mut timed: Vec<(String, String, i32)> = stats
+        .checkpoint_latencies()
+        .into_iter()
+        .map(|(key, _)| key)
+        .collect();
+    timed.sort();
+    let want: Vec<(String, String, i32)> = (0..4)
+        .map(|p| (GROUP.to_owned(), REMOTE.to_owned(), p))
+        .collect();
+    assert_eq!(
+        timed, want,
+        "checkpoint latency recorded for every checkpoint"
+    );
 
-    // More data: the former log end becomes a batch boundary and translates exactly.
+    // More data: the former log end stays exact, a later boundary is exact too.
     produce_batches(&pair.primary, TOPIC, 4, 1, 10).await;
     wait_for_records(&pair.backup, REMOTE, 160).await;
     commit(&pair.primary, GROUP, TOPIC, &[(2, 30)]).await;
@@ -249,7 +264,7 @@ async fn identity_replication_checkpoints(kind: BrokerKind) {
             .filter(|c| c.group == GROUP)
             .map(|c| (c.topic, c.partition, c.upstream_offset, c.downstream_offset))
             .collect();
-        let want = vec![(TOPIC.to_owned(), 0, 10, 10), (TOPIC.to_owned(), 1, 20, 11)];
+        let want = vec![(TOPIC.to_owned(), 0, 10, 10), (TOPIC.to_owned(), 1, 20, 20)];
         if got == want {
             Ok(())
         } else {
@@ -267,7 +282,7 @@ async fn identity_replication_checkpoints(kind: BrokerKind) {
             .into_iter()
             .map(|((t, p), c)| (t, p, c.offset))
             .collect();
-        if got == [(TOPIC.to_owned(), 0, 10), (TOPIC.to_owned(), 1, 11)] {
+        if got == [(TOPIC.to_owned(), 0, 10), (TOPIC.to_owned(), 1, 20)] {
             Ok(())
         } else {
             Err(format!("{got:?}"))
@@ -401,7 +416,7 @@ async fn offset_syncs_topic_on_target(kind: BrokerKind) {
     )));
     wait_for_records(&pair.backup, REMOTE, 40).await;
     commit(&pair.primary, GROUP, TOPIC, &[(0, 10), (1, 20)]).await;
-    let all = wait_for_checkpoints(&pair, GROUP, &[(0, 10, 10), (1, 20, 11)]).await;
+    let all = wait_for_checkpoints(&pair, GROUP, &[(0, 10, 10), (1, 20, 20)]).await;
     assert_monotonic(&all);
     assert!(topic_exists(&pair.backup, "mm2-offset-syncs.primary.internal").await);
     assert!(!topic_exists(&pair.primary, "mm2-offset-syncs.backup.internal").await);
@@ -433,8 +448,8 @@ async fn restart_replication(kind: BrokerKind) {
     produce_batches(&pair.primary, TOPIC, 2, 2, 10).await;
     wait_for_records(&pair.backup, REMOTE, 80).await;
     commit(&pair.primary, GROUP, TOPIC, &[(0, 30), (1, 40)]).await;
-    let all = wait_for_checkpoints(&pair, GROUP, &[(0, 30, 30), (1, 40, 31)]).await;
-    wait_for_target_group(&pair, GROUP, &[(0, 30), (1, 31)]).await;
+    let all = wait_for_checkpoints(&pair, GROUP, &[(0, 30, 30), (1, 40, 40)]).await;
+    wait_for_target_group(&pair, GROUP, &[(0, 30), (1, 40)]).await;
     assert_monotonic(&all);
     shutdown(mirror).await;
 }
@@ -451,17 +466,18 @@ async fn offset_translation_behind_replication_flow(kind: BrokerKind) {
     wait_for_records(&pair.backup, REMOTE, 30).await;
     let all: Vec<(i32, i64)> = (0..partitions).map(|p| (p, 10)).collect();
     commit(&pair.primary, GROUP, TOPIC, &all).await;
-    // At the log end, after the only sync (0→0): one past it, conservatively.
-    let initial: Vec<(i32, i64, i64)> = (0..partitions).map(|p| (p, 10, 1)).collect();
+    // At the log end, right after the batch's end sync (9→9): exact.
+    let initial: Vec<(i32, i64, i64)> = (0..partitions).map(|p| (p, 10, 10)).collect();
     wait_for_checkpoints(&pair, GROUP, &initial).await;
 
     // 100 batches of 10 more per partition while the group is idle: offsets 10..1010.
     produce_batches(&pair.primary, TOPIC, partitions, 100, 10).await;
     wait_for_records(&pair.backup, REMOTE, 3030).await;
-    // What the translation answers for the syncs strait wrote (one per 10-record batch): the
-    // recent syncs are kept densely, so both commits sit on a batch boundary and are exact.
+    // What the translation answers for the syncs strait wrote (both ends of every 10-record
+    // batch): the recent syncs are kept densely, so both commits sit on a batch boundary and
+    // are exact.
     let mut store = OffsetSyncStore::with_recent(false, RECENT_SYNCS_PER_PARTITION);
-    for up in (0..=1000).step_by(10) {
+    for up in (0..=1000).step_by(10).flat_map(|first| [first, first + 9]) {
         store.handle(&OffsetSync {
             topic: TOPIC.to_owned(),
             partition: 0,

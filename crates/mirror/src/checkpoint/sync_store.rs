@@ -1,9 +1,9 @@
 //! MM2's `OffsetSyncStore` (spec §6.1): per source partition, 64 offset syncs kept at
 //! exponentially growing distances, and the translation of a committed upstream offset.
 //!
-//! strait writes one sync per forwarded batch (upstream = the source batch's first offset,
-//! downstream = the offset the target gave that batch), so a group committed at a batch
-//! boundary translates exactly; Java MM2's sparser syncs go through the same algorithm.
+//! strait writes two syncs per forwarded batch (its first and its last source offset, each with
+//! the target offset it got), so a group committed at a batch boundary, the log end included,
+//! translates exactly; Java MM2's sparser syncs go through the same algorithm.
 
 use std::collections::{HashMap, VecDeque};
 
@@ -11,9 +11,9 @@ use crate::formats::OffsetSync;
 
 /// Syncs kept per source partition (Java `SYNCS_PER_PARTITION`).
 pub const SYNCS_PER_PARTITION: usize = 64;
-/// Most recent syncs strait keeps per partition besides MM2's 64 (16 bytes each): with one
-/// sync per forwarded batch, a group up to this many batches behind translates exactly at
-/// batch boundaries.
+/// Most recent syncs strait keeps per partition besides MM2's 64 (16 bytes each): with two
+/// syncs per forwarded batch, a group up to half this many batches behind translates exactly
+/// at batch boundaries.
 pub const RECENT_SYNCS_PER_PARTITION: usize = 2048;
 
 /// How a committed upstream offset maps to the target.

@@ -3,6 +3,7 @@
 //! write monotonic checkpoints to `<source>.checkpoints.internal` on the target and, when
 //! enabled, commit them into idle target groups.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use strait_kafka::Cluster;
@@ -15,7 +16,7 @@ use super::syncs_tail::SyncsTail;
 use super::writer::CheckpointWriter;
 use crate::clients::connect;
 use crate::config::{FlowConfig, SyncsLocation};
-use crate::engine::EngineError;
+use crate::engine::{EngineError, FlowStats};
 use crate::formats::Checkpoint;
 use crate::policy::ReplicationPolicy;
 
@@ -60,13 +61,14 @@ pub fn downstream_topic(
 pub(crate) async fn run_checkpoints(
     flow: FlowConfig,
     interval: Duration,
+    stats: Arc<FlowStats>,
     mut shutdown: watch::Receiver<bool>,
 ) {
     let label = flow.name();
     let mut backoff = Duration::from_millis(500);
     let mut task = loop {
         let opened = tokio::select! {
-            opened = CheckpointTask::open(&flow, &label) => opened,
+            opened = CheckpointTask::open(&flow, &label, stats.clone()) => opened,
             () = stopped(&mut shutdown) => return,
         };
         match opened {
@@ -124,12 +126,18 @@ struct CheckpointTask {
     checkpoints: CheckpointStore,
     writer: CheckpointWriter,
     groups: Vec<String>,
+    /// The flow's counters, where checkpoint latencies are recorded.
+    stats: Arc<FlowStats>,
 }
 
 impl CheckpointTask {
     /// Connects, creates the checkpoints topic, reloads the checkpoints of this flow's groups
     /// and reads the offset syncs to their end (MM2's task start).
-    async fn open(flow: &FlowConfig, label: &str) -> Result<CheckpointTask, EngineError> {
+    async fn open(
+        flow: &FlowConfig,
+        label: &str,
+        stats: Arc<FlowStats>,
+    ) -> Result<CheckpointTask, EngineError> {
         let source = connect(&flow.source_admin, label, "checkpoint-source-admin").await?;
         let target = connect(&flow.target_admin, label, "checkpoint-target-admin").await?;
         let syncs_cluster =
@@ -180,6 +188,7 @@ impl CheckpointTask {
             checkpoints,
             writer,
             groups: Vec::new(),
+            stats,
         })
     }
 
@@ -263,7 +272,15 @@ impl CheckpointTask {
                 tracing::debug!(flow = %self.label, "{c}");
             }
             match self.writer.write(&fresh, now).await {
-                Ok(()) => fresh.into_iter().for_each(|c| self.checkpoints.insert(c)),
+                Ok(()) => {
+                    // MM2's checkpoint-latency-ms: acknowledged time minus the record's timestamp.
+                    let latency_ms = (now_ms() - now) as f64;
+                    for c in fresh {
+                        self.stats
+                            .record_checkpoint(&c.group, &c.topic, c.partition, latency_ms);
+                        self.checkpoints.insert(c);
+                    }
+                }
                 Err(e) => {
                     tracing::warn!(flow = %self.label, group, "writing checkpoints failed: {e}")
                 }

@@ -209,6 +209,7 @@ async fn replicate(
         syncs.spawn(crate::checkpoint::run_checkpoints(
             flow.clone(),
             interval,
+            shared.stats.clone(),
             shutdown.clone(),
         ));
     }

@@ -48,6 +48,8 @@ enum Pending<'a> {
         bytes: u64,
         first_offset: i64,
         last_offset: i64,
+        /// The sent batch's last offset delta: its last record lands at base + this.
+        last_delta: i32,
         reencoded: bool,
         max_timestamp: i64,
     },
@@ -218,6 +220,7 @@ async fn replicate(
                         records: batch.record_count() as u64,
                         bytes: batch.len() as u64,
                         max_timestamp: batch.max_timestamp(),
+                        last_delta: batch.last_offset_delta(),
                         ack: Box::pin(sent.wait()),
                         first_offset,
                         last_offset,
@@ -286,6 +289,7 @@ async fn settle_one(
             bytes,
             first_offset,
             last_offset,
+            last_delta,
             reencoded,
             max_timestamp,
         }) => {
@@ -298,7 +302,14 @@ async fn settle_one(
                 reencoded,
                 max_timestamp,
             };
-            acknowledged(flow, route, state, acked, done, first_offset, last_offset);
+            acknowledged(
+                flow,
+                route,
+                state,
+                acked,
+                done,
+                (first_offset, last_offset, last_delta),
+            );
         }
         Some(Pending::Skipped { last_offset }) => {
             flow.progress
@@ -330,6 +341,7 @@ async fn settle_ready(
                     bytes,
                     first_offset,
                     last_offset,
+                    last_delta,
                     reencoded,
                     max_timestamp,
                     ..
@@ -344,7 +356,14 @@ async fn settle_ready(
                     reencoded,
                     max_timestamp,
                 };
-                acknowledged(flow, route, state, acked, done, first_offset, last_offset);
+                acknowledged(
+                    flow,
+                    route,
+                    state,
+                    acked,
+                    done,
+                    (first_offset, last_offset, last_delta),
+                );
             }
             None => return Ok(()),
         }
@@ -357,18 +376,23 @@ fn acknowledged(
     state: &PartitionStats,
     acked: ProduceAck,
     done: Acked,
-    first_offset: i64,
-    last_offset: i64,
+    (first_offset, last_offset, last_delta): (i64, i64, i32),
 ) {
     flow.progress
         .record(&route.topic, route.partition, last_offset);
     if let Some(syncs) = &flow.offset_syncs {
-        syncs.queue(OffsetSync {
+        // Both ends of the batch: a group committed at its start or right after its end
+        // (the usual place of a caught-up consumer) translates exactly.
+        let sync = |upstream_offset, downstream_offset| OffsetSync {
             topic: route.topic.clone(),
             partition: route.partition,
-            upstream_offset: first_offset,
-            downstream_offset: acked.base_offset,
-        });
+            upstream_offset,
+            downstream_offset,
+        };
+        syncs.queue(sync(first_offset, acked.base_offset));
+        if last_offset > first_offset {
+            syncs.queue(sync(last_offset, acked.base_offset + i64::from(last_delta)));
+        }
     }
     flow.stats.acked(done.records, done.bytes, done.reencoded);
     state.acknowledged(last_offset, Some(done), now_ms());
