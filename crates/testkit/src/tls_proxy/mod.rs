@@ -56,6 +56,9 @@ pub struct ProxyStats {
     pub authenticated: AtomicU64,
     /// SASL exchanges that failed.
     pub auth_failures: AtomicU64,
+    /// Connections closed because they sent a request other than ApiVersions or SASL before
+    /// authenticating (nothing of theirs reaches the broker).
+    pub unauthenticated_requests: AtomicU64,
     requests: Mutex<HashMap<i16, u64>>,
 }
 
@@ -333,7 +336,13 @@ where
                     }
                 }
             }
-            _ => return Err(()),
+            _ => {
+                shared
+                    .stats
+                    .unauthenticated_requests
+                    .fetch_add(1, Ordering::Relaxed);
+                return Err(());
+            }
         }
     }
 }
