@@ -147,9 +147,10 @@ async fn wait_for_target_group(pair: &Pair, group: &str, expected: &[(i32, i64)]
     .await
 }
 
-/// `testOneWayReplicationWithFrequentOffsetSyncs` + `...WithAutoOffsetSync`: strait writes a
-/// sync per batch, so a group committed at a batch boundary lands exactly on the target, one
-/// inside a batch one record past that batch's start; idle target groups follow, never rewound.
+/// `testOneWayReplicationWithFrequentOffsetSyncs` + `...WithAutoOffsetSync`: strait writes
+/// syncs for both ends of every batch, so a group committed at a batch boundary (the log end
+/// included) lands exactly on the target, one inside a batch one record past that batch's
+/// start; idle target groups follow, never rewound.
 async fn one_way_replication_with_frequent_offset_syncs(kind: BrokerKind) {
     let pair = Pair::start(kind).await;
     create_topic(&pair.primary, TOPIC, 4).await;
