@@ -55,7 +55,11 @@ pub(crate) async fn load(flow: &FlowConfig, target: &Cluster) -> anyhow::Result<
 async fn from_source(flow: &FlowConfig) -> anyhow::Result<OffsetSyncStore> {
     let source = tokio::time::timeout(
         SOURCE_TIMEOUT,
-        connect(&flow.offset_syncs_consumer, &flow.name(), "offsets-syncs"),
+        connect(
+            &flow.offset_syncs_consumer,
+            &flow.name(),
+            "offset-syncs-consumer",
+        ),
     )
     .await
     .map_err(|_| anyhow::anyhow!("no answer within {SOURCE_TIMEOUT:?}"))?
