@@ -43,10 +43,15 @@ async fn failover_drill(kind: BrokerKind) {
             && target_offset(rows, "primary.orders", 1) == Some(51)
     })
     .await;
-    // The offset syncs live on the primary: the precision cannot be checked on the backup.
+    // The offset syncs live on the primary (the default location), which is up: read there,
+    // they show the commit at a batch boundary translates exactly, the one inside a batch
+    // conservatively.
+    let how =
+        |rows: &[serde_json::Value], p: i32| row(rows, "primary.orders", p).unwrap()["how"].clone();
     assert_eq!(
-        row(&rows, "primary.orders", 0).unwrap()["how"],
-        "checkpoint"
+        (how(&rows, 0), how(&rows, 1)),
+        ("exact".into(), "conservative".into()),
+        "{rows:?}"
     );
 
     // Everything mirrored: safe to cut over.
@@ -83,6 +88,36 @@ async fn failover_drill(kind: BrokerKind) {
         "not known to be safe with the source down:\n{out}"
     );
     assert!(out.contains("unreachable"), "{out}");
+
+    // With the primary down the precision cannot be checked: same offsets, `checkpoint`, and
+    // a note saying why.
+    let (code, out, err) = strait(&[
+        "offsets",
+        "translate",
+        path(&config),
+        "--flow",
+        "primary->backup",
+        "--group",
+        GROUP,
+        "--json",
+    ]);
+    assert_eq!(code, Some(0), "{out}{err}");
+    let down: Vec<serde_json::Value> = serde_json::from_str(&out).unwrap();
+    assert_eq!(
+        (
+            target_offset(&down, "primary.orders", 0),
+            target_offset(&down, "primary.orders", 1)
+        ),
+        (Some(50), Some(51))
+    );
+    assert_eq!(
+        (how(&down, 0), how(&down, 1)),
+        ("checkpoint".into(), "checkpoint".into())
+    );
+    assert!(
+        err.contains("source cluster primary unreachable") && err.contains("precision unknown"),
+        "{err}"
+    );
 
     // Dry run first: shows the plan, commits nothing.
     let apply = [

@@ -1,5 +1,5 @@
 //! `strait offsets translate|apply` rules, as an operator meets them: the source cluster is
-//! down, a partition without a checkpoint, a group still in use, a flow that does not exist.
+//! down or silent, a partition without a checkpoint, a group still in use, a flow that does not exist.
 //!
 //! noida only: the `--to-datetime` fallback needs ListOffsets by timestamp (tansu answers 0).
 
@@ -109,6 +109,10 @@ async fn apply_rules_with_the_source_down(kind: BrokerKind) {
     ];
     let (code, out, err) = strait(&translate);
     assert_eq!(code, Some(0), "{out}{err}");
+    assert!(
+        err.contains("source cluster primary unreachable") && err.contains("precision unknown"),
+        "the offset syncs live on the source: one note says why HOW is `checkpoint`:\n{err}"
+    );
     let lines: Vec<&str> = out.lines().collect();
     assert!(
         lines[0].starts_with("GROUP") && lines[0].contains("HOW"),
@@ -126,6 +130,37 @@ async fn apply_rules_with_the_source_down(kind: BrokerKind) {
             .eq(["app", remote, "1", "-", "-", "untranslatable", "-"]),
         "{out}"
     );
+
+    // A source that accepts connections but never answers (a hung broker, a black-holed
+    // network) is given 5 s, not the 30 s a cluster operation gets: the same rows, promptly.
+    let silent = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let silent_config = node.runtime_dir().join("mm2-silent-source.properties");
+    std::fs::write(
+        &silent_config,
+        std::fs::read_to_string(&config)
+            .unwrap()
+            .replace("127.0.0.1:1", &silent.local_addr().unwrap().to_string()),
+    )
+    .unwrap();
+    let started = Instant::now();
+    let (code, silent_out, err) = strait(
+        &translate
+            .iter()
+            .map(|a| {
+                if *a == path(&config) {
+                    path(&silent_config)
+                } else {
+                    a
+                }
+            })
+            .collect::<Vec<_>>(),
+    );
+    let took = started.elapsed();
+    assert_eq!(code, Some(0), "{silent_out}{err}");
+    assert_eq!(silent_out, out);
+    assert!(err.contains("unreachable (no answer within 5s)"), "{err}");
+    assert!(took < Duration::from_secs(20), "took {took:?}: {err}");
+    drop(silent);
 
     // A regex selects the same group (whole-id match, like `groups`).
     let (code, by_regex, err) = strait(&[

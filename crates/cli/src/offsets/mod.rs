@@ -4,6 +4,7 @@
 mod datetime;
 pub(crate) mod flow;
 mod output;
+mod syncs;
 mod translate;
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -14,14 +15,14 @@ use strait_mirror::checkpoint::group_sync::{decide, Decision, TargetGroup, Wante
 use self::datetime::parse_datetime;
 use self::flow::{connect_target, within, FlowArgs};
 use self::output::{print_json, print_table};
-use self::translate::{translate, GroupSelector, How, Row};
+use self::translate::{translate, GroupSelector, How, Row, Translated};
 
 /// `strait offsets` subcommands.
 #[derive(clap::Subcommand, Debug)]
 pub(crate) enum OffsetsCommand {
     /// Print where each group would resume on the target, per partition, and how that was found.
     #[command(
-        after_help = "Examples:\n  strait offsets translate mm2.properties --flow primary->backup --group orders-app\n  strait offsets translate mm2.properties --source primary --target backup --group-regex 'orders-.*' --json\n\nReads only the target cluster: works while the source is down.\nHOW: exact = nothing re-read; conservative = may re-read, never skips; checkpoint = translated by\nthe mirror, precision not checkable here; timestamp = from --to-datetime; untranslatable = left alone."
+        after_help = "Examples:\n  strait offsets translate mm2.properties --flow primary->backup --group orders-app\n  strait offsets translate mm2.properties --source primary --target backup --group-regex 'orders-.*' --json\n\nOffsets come from the target cluster only: works while the source is down. With the offset\nsyncs on the source (offset-syncs.topic.location = source, the default), it is tried for 5s to\ncheck their precision.\nHOW: exact = nothing re-read; conservative = may re-read, never skips; checkpoint = translated by\nthe mirror, precision unknown (source unreachable); timestamp = from --to-datetime;\nuntranslatable = left alone."
     )]
     Translate(TranslateArgs),
     /// Commit the translated offsets to the groups on the target (dry run unless --execute).
@@ -89,7 +90,10 @@ async fn rows(args: &TranslateArgs) -> anyhow::Result<(strait_kafka::Cluster, Ve
         .map(parse_datetime)
         .transpose()?;
     let target = connect_target(&flow, "offsets").await?;
-    let rows = translate(&flow, &target, &selector, to_datetime).await?;
+    let Translated { rows, note } = translate(&flow, &target, &selector, to_datetime).await?;
+    if let Some(note) = note {
+        eprintln!("strait: {note}");
+    }
     if rows.is_empty() {
         bail!(
             "no checkpoints for {} in {} on cluster {} (is the flow running with emit.checkpoints.enabled, and has the group committed offsets on {}?)",

@@ -1,21 +1,19 @@
-//! Reading the target cluster only (the source may be down): the checkpoints of the selected
-//! groups, the offset syncs when they live on the target, and the target groups' offsets,
-//! turned into one row per group and target partition.
+//! Reading the target cluster (the source may be down): the checkpoints of the selected
+//! groups and the target groups' offsets, turned into one row per group and target partition;
+//! the offset syncs (target, or source when reachable) only label how precise a row is.
 
 use std::collections::{BTreeMap, BTreeSet};
 
 use anyhow::Context;
 use strait_kafka::{Cluster, CommittedOffset, Isolation, OffsetSpec};
-use strait_mirror::checkpoint::{
-    checkpoints_topic, offset_syncs_topic, CheckpointStore, OffsetSyncStore, SyncsTail,
-    Translation, RECENT_SYNCS_PER_PARTITION,
-};
-use strait_mirror::config::{FlowConfig, SyncsLocation};
+use strait_mirror::checkpoint::{checkpoints_topic, CheckpointStore, OffsetSyncStore, Translation};
+use strait_mirror::config::FlowConfig;
 use strait_mirror::filter::PatternList;
 use strait_mirror::formats::Checkpoint;
 use strait_mirror::policy::ReplicationPolicy;
 
 use super::flow::within;
+use super::syncs::{self, Syncs};
 
 /// How a row's target offset was found (the "how" column).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -25,7 +23,8 @@ pub(crate) enum How {
     /// A checkpoint one past an earlier sync: may re-read records (at most one strait batch
     /// when the sync is recent), never skips one.
     Conservative,
-    /// A checkpoint whose precision cannot be checked (the offset syncs live on the source).
+    /// A checkpoint whose precision cannot be checked (the offset syncs live on the source and
+    /// it is unreachable, or no kept sync matches the checkpoint).
     Checkpoint,
     /// No checkpoint: the first offset at or after `--to-datetime`.
     Timestamp,
@@ -108,22 +107,30 @@ fn upstream_topic(policy: &ReplicationPolicy, source: &str, target: &str, topic:
     }
 }
 
-/// Builds the rows for the selected groups from the target cluster alone.
+/// The rows, and a note for the operator when their precision could not be checked.
+pub(crate) struct Translated {
+    /// One per group and target partition.
+    pub(crate) rows: Vec<Row>,
+    /// Why checkpointed rows say `checkpoint` (the source holding the syncs is unreachable).
+    pub(crate) note: Option<String>,
+}
+
+/// Builds the rows for the selected groups; offsets come from the target cluster alone.
 pub(crate) async fn translate(
     flow: &FlowConfig,
     target: &Cluster,
     selector: &GroupSelector,
     to_datetime: Option<i64>,
-) -> anyhow::Result<Vec<Row>> {
+) -> anyhow::Result<Translated> {
     let topic = checkpoints_topic(flow);
     let checkpoints = within(
         format!("reading {topic} on cluster {}", flow.target),
         CheckpointStore::load(target, &topic, |g| selector.matches(g)),
     )
     .await?;
-    let syncs = match flow.offset_syncs_location {
-        SyncsLocation::Target => Some(read_syncs(flow, target).await?),
-        SyncsLocation::Source => None,
+    let (syncs, note) = match syncs::load(flow, target).await? {
+        Syncs::Read(store) => (Some(store), None),
+        Syncs::SourceUnreachable(note) => (None, Some(note)),
     };
     let mut groups = checkpoints.groups();
     if let GroupSelector::Name(g) = selector {
@@ -160,7 +167,7 @@ pub(crate) async fn translate(
             }
         }
     }
-    Ok(rows)
+    Ok(Translated { rows, note })
 }
 
 fn committed(
@@ -253,20 +260,6 @@ async fn by_time(
         row.how = How::Timestamp;
     }
     Ok(row)
-}
-
-async fn read_syncs(flow: &FlowConfig, target: &Cluster) -> anyhow::Result<OffsetSyncStore> {
-    let topic = offset_syncs_topic(flow);
-    let mut tail = SyncsTail::new(&topic);
-    let syncs = within(
-        format!("reading {topic} on cluster {}", flow.target),
-        tail.poll(target),
-    )
-    .await?;
-    let mut store = OffsetSyncStore::with_recent(false, RECENT_SYNCS_PER_PARTITION);
-    syncs.iter().for_each(|s| store.handle(s));
-    store.set_read_to_end();
-    Ok(store)
 }
 
 async fn partition_count(target: &Cluster, alias: &str, topic: &str) -> anyhow::Result<i32> {
