@@ -21,7 +21,7 @@ const MAX_LAG_BYTES_READ: i64 = 8 * 1024 * 1024;
 pub(crate) enum FailoverCommand {
     /// Replication lag per partition, heartbeat age, and whether cutting over now is safe.
     #[command(
-        after_help = "Examples:\n  strait failover status mm2.properties                  # every flow\n  strait failover status mm2.properties --flow primary->backup\n  strait failover status mm2.properties --source primary --target backup --json\n\nExit status 0 when it is safe to cut over (every partition mirrored), 2 when not or unknown."
+        after_help = "Examples:\n  strait failover status mm2.properties                  # every flow\n  strait failover status mm2.properties --flow 'primary->backup'\n  strait failover status mm2.properties --source primary --target backup --json\n\nExit status 0 when it is safe to cut over (every partition mirrored), 2 when not or unknown."
     )]
     Status(StatusArgs),
 }

@@ -20,7 +20,7 @@ use clap::{Parser, Subcommand};
     name = "strait",
     version,
     about,
-    after_help = "Examples:\n  strait run mm2.properties              # mirror like MirrorMaker 2 would\n  strait demo                           # two local clusters, batches moved between them\n  strait cluster 127.0.0.1:9092         # brokers, topics, leaders and offsets of a cluster\n  strait status                         # flows, lag and errors of a running strait\n  strait failover status mm2.properties # safe to cut over? lag per partition\n  strait offsets apply mm2.properties --flow a->b --group g --execute  # move a group\n\nLogs: --log-level or RUST_LOG (e.g. RUST_LOG=strait_mirror=debug); --log-format json for one JSON object per line."
+    after_help = "Examples:\n  strait run mm2.properties              # mirror like MirrorMaker 2 would\n  strait demo                           # two local clusters, batches moved between them\n  strait cluster 127.0.0.1:9092         # brokers, topics, leaders and offsets of a cluster\n  strait status                         # flows, lag and errors of a running strait\n  strait failover status mm2.properties # safe to cut over? lag per partition\n  strait offsets apply mm2.properties --flow 'a->b' --group g --execute  # move a group\n\nLogs: --log-level or RUST_LOG (e.g. RUST_LOG=strait_mirror=debug); --log-format json for one JSON object per line."
 )]
 struct Cli {
     #[command(subcommand)]
@@ -86,13 +86,13 @@ enum Command {
     /// failback).
     #[command(
         subcommand,
-        after_help = "Examples:\n  strait offsets translate mm2.properties --flow primary->backup --group orders-app\n  strait offsets apply mm2.properties --flow primary->backup --group orders-app --execute"
+        after_help = "Examples:\n  strait offsets translate mm2.properties --flow 'primary->backup' --group orders-app\n  strait offsets apply mm2.properties --flow 'primary->backup' --group orders-app --execute"
     )]
     Offsets(offsets::OffsetsCommand),
     /// Is it safe to fail over now? Replication lag and heartbeat age per flow and partition.
     #[command(
         subcommand,
-        after_help = "Examples:\n  strait failover status mm2.properties\n  strait failover status mm2.properties --flow primary->backup --json"
+        after_help = "Examples:\n  strait failover status mm2.properties\n  strait failover status mm2.properties --flow 'primary->backup' --json"
     )]
     Failover(failover::FailoverCommand),
 }

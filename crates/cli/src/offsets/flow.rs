@@ -11,7 +11,7 @@ use strait_mirror::config::{parse_file, FlowConfig};
 /// How long a CLI command waits for one cluster operation.
 pub(crate) const CLUSTER_TIMEOUT: Duration = Duration::from_secs(30);
 
-/// The mm2.properties file and the flow (`--flow A->B`, or `--source A --target B`).
+/// The mm2.properties file and the flow (`--flow 'A->B'`, or `--source A --target B`).
 #[derive(clap::Args, Debug, Clone)]
 pub(crate) struct FlowArgs {
     /// The MirrorMaker 2 properties file the mirror runs with.
@@ -56,7 +56,7 @@ impl FlowArgs {
                 None => bail!("--flow {flow:?}: expected source->target, e.g. primary->backup"),
             },
             (None, Some(s), Some(t)) => (s.clone(), t.clone()),
-            _ => bail!("name the flow with --flow source->target or --source and --target"),
+            _ => bail!("name the flow with --flow 'source->target' or --source and --target"),
         };
         let names: Vec<String> = config.flows.iter().map(FlowConfig::name).collect();
         config

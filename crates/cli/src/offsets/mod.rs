@@ -22,12 +22,12 @@ use self::translate::{translate, GroupSelector, How, Row, Translated};
 pub(crate) enum OffsetsCommand {
     /// Print where each group would resume on the target, per partition, and how that was found.
     #[command(
-        after_help = "Examples:\n  strait offsets translate mm2.properties --flow primary->backup --group orders-app\n  strait offsets translate mm2.properties --source primary --target backup --group-regex 'orders-.*' --json\n\nOffsets come from the target cluster only: works while the source is down. With the offset\nsyncs on the source (offset-syncs.topic.location = source, the default), it is tried for 5s to\ncheck their precision.\nHOW: exact = nothing re-read; conservative = may re-read, never skips; checkpoint = translated by\nthe mirror, precision unknown (source unreachable); timestamp = from --to-datetime;\nuntranslatable = left alone."
+        after_help = "Examples:\n  strait offsets translate mm2.properties --flow 'primary->backup' --group orders-app\n  strait offsets translate mm2.properties --source primary --target backup --group-regex 'orders-.*' --json\n\nOffsets come from the target cluster only: works while the source is down. With the offset\nsyncs on the source (offset-syncs.topic.location = source, the default), it is tried for 5s to\ncheck their precision.\nHOW: exact = nothing re-read; conservative = may re-read, never skips; checkpoint = translated by\nthe mirror, precision unknown (source unreachable); timestamp = from --to-datetime;\nuntranslatable = left alone."
     )]
     Translate(TranslateArgs),
     /// Commit the translated offsets to the groups on the target (dry run unless --execute).
     #[command(
-        after_help = "Examples:\n  strait offsets apply mm2.properties --flow primary->backup --group orders-app            # dry run\n  strait offsets apply mm2.properties --flow primary->backup --group orders-app --execute\n  strait offsets apply mm2.properties --flow backup->primary --group-regex 'orders-.*' --execute  # failback\n\nRefuses while the group has active members on the target; never moves a group backwards\nunless --allow-rewind."
+        after_help = "Examples:\n  strait offsets apply mm2.properties --flow 'primary->backup' --group orders-app            # dry run\n  strait offsets apply mm2.properties --flow 'primary->backup' --group orders-app --execute\n  strait offsets apply mm2.properties --flow 'backup->primary' --group-regex 'orders-.*' --execute  # failback\n\nRefuses while the group has active members on the target; never moves a group backwards\nunless --allow-rewind."
     )]
     Apply(ApplyArgs),
 }
