@@ -13,7 +13,7 @@ mod common;
 use common::*;
 use strait_kafka::{AlterOp, Cluster, ConfigEntry, ConfigResource, ConfigSource};
 use strait_mirror::engine::Mirror;
-use strait_testkit::BrokerKind;
+use strait_testkit::{BrokerKind, ProxyOptions, SecureProxy};
 
 strait_testkit::per_broker!(;
     // tansu is left out of all of them for a broker gap: it describes a topic's explicitly set
@@ -24,6 +24,7 @@ strait_testkit::per_broker!(;
     replicate_target_default,
     topic_created_with_an_excluded_property_gets_only_the_allowed_ones,
     target_values_of_default_excluded_properties_survive,
+    refused_creation_config_does_not_block_the_topic,
 );
 
 const FLOW: &str = "primary->backup";
@@ -390,5 +391,60 @@ async fn target_values_of_default_excluded_properties_survive(kind: BrokerKind) 
 
     let stats = flow_stats(&mirror, FLOW);
     assert_eq!(stats.sync_failures, 0, "{stats:?}");
+    shutdown(mirror).await;
+}
+
+/// A property the target refuses at creation (as a Kafka 4 target refuses
+/// `message.format.version`; here the test proxy in front of the real target spoils the value
+/// of `segment.ms` on the way) does not keep the remote topic from being created: it gets the
+/// other properties, one by one, and records flow. Config sync is off, so this is the creation
+/// path alone.
+async fn refused_creation_config_does_not_block_the_topic(kind: BrokerKind) {
+    let pair = Pair::start(kind).await;
+    let proxy = SecureProxy::start(&pair.backup_node.bootstrap(), ProxyOptions::default())
+        .await
+        .expect("proxy in front of the backup");
+    proxy.spoil_topic_config("segment.ms");
+    create_topic_with(
+        &pair.primary,
+        TOPIC,
+        1,
+        &[("segment.ms", "3600000"), ("max.message.bytes", "2000000")],
+    )
+    .await;
+    let expected = produce_fixture(&pair.primary, TOPIC, 0..1, 20, "refused").await;
+    let mirror = start_mirror(&pair.properties(&format!(
+        "backup->primary.enabled = false\n\
+         topics = test-topic-.*\n\
+         sync.topic.configs.enabled = false\n\
+         backup.bootstrap.servers = {}\n",
+        proxy.bootstrap()
+    )));
+    wait_for_records(&pair.backup, REMOTE, 20).await;
+    assert_same_records(
+        "remote topic",
+        &expected[&0],
+        &read_partition(&pair.backup, REMOTE, 0).await,
+    );
+    let value = |e: Option<ConfigEntry>| e.and_then(|e| e.value);
+    assert_eq!(
+        value(config(&pair.backup, REMOTE, "max.message.bytes").await).as_deref(),
+        Some("2000000"),
+        "an accepted property is set"
+    );
+    assert_eq!(
+        value(config(&pair.backup, REMOTE, "retention.ms").await).as_deref(),
+        Some("-1"),
+        "an accepted property is set"
+    );
+    let segment = config(&pair.backup, REMOTE, "segment.ms")
+        .await
+        .expect("segment.ms is described");
+    assert_ne!(
+        segment.value.as_deref(),
+        Some("3600000"),
+        "the refused one is not"
+    );
+    assert_eq!(segment.source, ConfigSource::Default, "{segment:?}");
     shutdown(mirror).await;
 }

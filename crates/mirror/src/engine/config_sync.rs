@@ -175,7 +175,7 @@ impl Pass<'_> {
 
 /// Whether the broker refused the request for its content (a name or value it does not accept)
 /// rather than for the topic or the connection.
-fn is_rejected_value(e: &strait_kafka::Error) -> bool {
+pub(crate) fn is_rejected_value(e: &strait_kafka::Error) -> bool {
     matches!(
         e.code(),
         Some(

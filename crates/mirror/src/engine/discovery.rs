@@ -3,8 +3,9 @@
 
 use std::collections::{BTreeMap, HashSet};
 
-use strait_kafka::{Cluster, ConfigEntry, ConfigResource, ConfigSource, NewTopic};
+use strait_kafka::{AlterOp, Cluster, ConfigEntry, ConfigResource, ConfigSource, NewTopic};
 
+use super::config_sync::is_rejected_value;
 use super::error::EngineError;
 use super::pipeline::PartitionRoute;
 use crate::config::FlowConfig;
@@ -167,8 +168,49 @@ async fn create_remote(
             Ok(())
         }
         Err(e) if e.code() == Some(strait_kafka::ResponseError::TopicAlreadyExists) => Ok(()),
+        // A property the target refuses (say one Kafka 4 removed) must not keep the topic
+        // from existing: create it with the target's defaults, then set what it accepts.
+        Err(e) if !configs.is_empty() && is_rejected_value(&e) => {
+            tracing::warn!(flow = %label(flow), "{} refused the configs of new remote topic {remote} ({e}); creating it with the target's defaults and setting them one by one", flow.target);
+            let bare = NewTopic {
+                configs: Vec::new(),
+                ..spec
+            };
+            match target.create_topic(&bare).await {
+                Ok(()) => {}
+                Err(e) if e.code() == Some(strait_kafka::ResponseError::TopicAlreadyExists) => {}
+                Err(e) => return Err(e.into()),
+            }
+            let set = set_one_by_one(flow, target, remote, configs).await;
+            tracing::info!(flow = %label(flow), "created remote topic {remote} ({partitions} partitions, configs {set:?})");
+            Ok(())
+        }
         Err(e) => Err(e.into()),
     }
+}
+
+/// Sets each of `configs` on `remote` alone, so one refused property holds back no other;
+/// returns the ones the target took.
+async fn set_one_by_one(
+    flow: &FlowConfig,
+    target: &Cluster,
+    remote: &str,
+    configs: BTreeMap<String, String>,
+) -> BTreeMap<String, String> {
+    let resource = ConfigResource::Topic(remote.to_owned());
+    let mut set = BTreeMap::new();
+    for (name, value) in configs {
+        let change = [(name.clone(), AlterOp::Set(value.clone()))];
+        match target.incremental_alter_configs(&resource, &change).await {
+            Ok(()) => {
+                set.insert(name, value);
+            }
+            Err(e) => {
+                tracing::warn!(flow = %label(flow), "{} refused {name}={value} on remote topic {remote}, left at its default: {e}", flow.target)
+            }
+        }
+    }
+    set
 }
 
 /// The source topic configs a new remote topic gets (MM2's creation set): explicitly set,

@@ -4,8 +4,9 @@
 
 use bytes::{Buf, BufMut, Bytes, BytesMut};
 use kafka_protocol::messages::{
-    ApiKey, FindCoordinatorResponse, MetadataResponse, RequestHeader, ResponseHeader,
-    SaslAuthenticateRequest, SaslAuthenticateResponse, SaslHandshakeRequest, SaslHandshakeResponse,
+    ApiKey, CreateTopicsRequest, FindCoordinatorResponse, IncrementalAlterConfigsRequest,
+    MetadataResponse, RequestHeader, ResponseHeader, SaslAuthenticateRequest,
+    SaslAuthenticateResponse, SaslHandshakeRequest, SaslHandshakeResponse,
 };
 use kafka_protocol::protocol::{Decodable, Encodable, StrBytes};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
@@ -164,6 +165,58 @@ pub(super) fn rewrite_addresses(
                 Err(_) => false,
             },
             _ => false,
+        };
+    if encoded {
+        out.freeze()
+    } else {
+        frame
+    }
+}
+
+/// The value the proxy puts in place of a spoiled config's.
+const SPOILED_VALUE: &str = "spoiled-by-the-test-proxy";
+
+/// Replaces the value of topic config `name` in a CreateTopics or IncrementalAlterConfigs
+/// request with one no broker accepts; other requests pass unchanged.
+pub(super) fn spoil_config(frame: Bytes, key: i16, version: i16, name: &str) -> Bytes {
+    let Ok(api) = ApiKey::try_from(key) else {
+        return frame;
+    };
+    let spoiled = || Some(StrBytes::from_static_str(SPOILED_VALUE));
+    let mut buf = frame.clone();
+    let Ok(header) = RequestHeader::decode(&mut buf, api.request_header_version(version)) else {
+        return frame;
+    };
+    let mut out = BytesMut::new();
+    let encoded = header
+        .encode(&mut out, api.request_header_version(version))
+        .is_ok()
+        && match api {
+            ApiKey::CreateTopics => match CreateTopicsRequest::decode(&mut buf, version) {
+                Ok(mut r) => {
+                    for c in r.topics.iter_mut().flat_map(|t| t.configs.iter_mut()) {
+                        if c.name.as_str() == name {
+                            c.value = spoiled();
+                        }
+                    }
+                    r.encode(&mut out, version).is_ok()
+                }
+                Err(_) => false,
+            },
+            ApiKey::IncrementalAlterConfigs => {
+                match IncrementalAlterConfigsRequest::decode(&mut buf, version) {
+                    Ok(mut r) => {
+                        for c in r.resources.iter_mut().flat_map(|r| r.configs.iter_mut()) {
+                            if c.name.as_str() == name {
+                                c.value = spoiled();
+                            }
+                        }
+                        r.encode(&mut out, version).is_ok()
+                    }
+                    Err(_) => false,
+                }
+            }
+            _ => return frame,
         };
     if encoded {
         out.freeze()

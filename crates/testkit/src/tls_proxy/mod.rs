@@ -90,8 +90,13 @@ impl ProxyStats {
 pub struct SecureProxy {
     addr: SocketAddr,
     stats: Arc<ProxyStats>,
+    spoiled_config: SpoiledConfig,
     task: JoinHandle<()>,
 }
+
+/// A topic config name whose values the proxy spoils in CreateTopics and
+/// IncrementalAlterConfigs requests, so the real broker behind refuses them.
+type SpoiledConfig = Arc<Mutex<Option<String>>>;
 
 impl Drop for SecureProxy {
     fn drop(&mut self) {
@@ -105,6 +110,7 @@ struct Shared {
     tls: Option<tokio_rustls::TlsAcceptor>,
     sasl: Option<ProxySasl>,
     stats: Arc<ProxyStats>,
+    spoiled_config: SpoiledConfig,
 }
 
 impl SecureProxy {
@@ -119,12 +125,14 @@ impl SecureProxy {
             .map_err(|e| TestkitError::io("reading the TLS proxy address", e))?;
         let tls = options.tls.as_ref().map(server_config).transpose()?;
         let stats = Arc::new(ProxyStats::default());
+        let spoiled_config = SpoiledConfig::default();
         let shared = Arc::new(Shared {
             upstream: upstream.to_owned(),
             port: addr.port(),
             tls: tls.map(|c| tokio_rustls::TlsAcceptor::from(Arc::new(c))),
             sasl: options.sasl,
             stats: stats.clone(),
+            spoiled_config: spoiled_config.clone(),
         });
         let task = tokio::spawn(async move {
             while let Ok((tcp, _)) = listener.accept().await {
@@ -132,7 +140,19 @@ impl SecureProxy {
                 tokio::spawn(serve(shared.clone(), tcp));
             }
         });
-        Ok(SecureProxy { addr, stats, task })
+        Ok(SecureProxy {
+            addr,
+            stats,
+            spoiled_config,
+            task,
+        })
+    }
+
+    /// From now on, values of topic config `name` in CreateTopics and IncrementalAlterConfigs
+    /// requests reach the broker spoiled, so it refuses them as it would a property it does
+    /// not know (a target on another Kafka version).
+    pub fn spoil_topic_config(&self, name: &str) {
+        *self.spoiled_config.lock().expect("spoiled config") = Some(name.to_owned());
     }
 
     /// The address clients bootstrap from, `127.0.0.1:PORT`.
@@ -227,6 +247,15 @@ async fn relay<S: AsyncRead + AsyncWrite + Unpin + Send + 'static>(shared: &Shar
                     break;
                 };
                 shared.stats.count(key);
+                let spoiled = shared
+                    .spoiled_config
+                    .lock()
+                    .expect("spoiled config")
+                    .clone();
+                let frame = match spoiled {
+                    Some(name) => frames::spoil_config(frame, key, version, &name),
+                    None => frame,
+                };
                 if frames::needs_rewrite(key) {
                     pending
                         .lock()
