@@ -8,6 +8,7 @@
 
 pub mod checkpoint;
 pub mod clients;
+mod clock;
 pub mod config;
 pub mod engine;
 pub mod filter;

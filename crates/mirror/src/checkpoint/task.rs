@@ -15,8 +15,9 @@ use super::sync_store::{OffsetSyncStore, RECENT_SYNCS_PER_PARTITION};
 use super::syncs_tail::SyncsTail;
 use super::writer::CheckpointWriter;
 use crate::clients::connect;
+use crate::clock::now_ms;
 use crate::config::{FlowConfig, SyncsLocation};
-use crate::engine::{EngineError, FlowStats};
+use crate::engine::{stopped, EngineError, FlowStats};
 use crate::formats::Checkpoint;
 use crate::policy::ReplicationPolicy;
 
@@ -345,18 +346,4 @@ async fn unless_stopped(
         () = pass => true,
         () = stopped(&mut shutdown) => false,
     }
-}
-
-async fn stopped(shutdown: &mut watch::Receiver<bool>) {
-    while !*shutdown.borrow_and_update() {
-        if shutdown.changed().await.is_err() {
-            return;
-        }
-    }
-}
-
-fn now_ms() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_millis() as i64)
 }

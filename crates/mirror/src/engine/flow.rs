@@ -18,6 +18,7 @@ use super::fetcher::{spawn_fetcher, FetchDemand};
 use super::pipeline::run_partition;
 use super::stats::{FlowState, FlowStats};
 use crate::clients::connect;
+use crate::clock::now_ms;
 use crate::config::{FlowConfig, OffsetReset, SyncsLocation};
 use crate::internal::{HeartbeatEmitter, OffsetSyncWriter, ProgressStore};
 
@@ -357,10 +358,4 @@ pub(crate) async fn stopped(shutdown: &mut watch::Receiver<bool>) {
             return;
         }
     }
-}
-
-fn now_ms() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_millis() as i64)
 }

@@ -29,6 +29,8 @@ pub use window::Aggregate;
 
 use crate::config::MirrorConfig;
 
+pub(crate) use flow::stopped;
+
 /// How the engine runs, beyond mm2.properties.
 #[derive(Debug, Clone, Default)]
 pub struct EngineOptions {
@@ -132,11 +134,4 @@ impl Mirror {
         }
         result
     }
-}
-
-/// Milliseconds since the Unix epoch.
-pub(crate) fn now_ms() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_millis() as i64)
 }

@@ -19,8 +19,8 @@ use super::error::EngineError;
 use super::fetcher::{is_stale, FetchDemand, FetchFailure};
 use super::flow::{stopped, FlowShared};
 use super::forward::{Forwarder, Step};
-use super::now_ms;
 use super::partition_stats::{Acked, PartitionStats};
+use crate::clock::now_ms;
 use crate::config::OffsetReset;
 use crate::formats::OffsetSync;
 

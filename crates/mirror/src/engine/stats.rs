@@ -214,7 +214,7 @@ impl FlowStats {
 
     /// The most recent error of any partition.
     pub fn last_error(&self) -> Option<(String, i32, ErrorNote)> {
-        let now = super::now_ms();
+        let now = crate::clock::now_ms();
         self.partitions()
             .into_iter()
             .filter_map(|((topic, p), s)| {

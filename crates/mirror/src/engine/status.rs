@@ -84,7 +84,7 @@ impl FlowHandle {
 
     /// Every partition's state, sorted by topic and partition.
     pub fn partitions(&self) -> Vec<PartitionSnapshot> {
-        let now = super::now_ms();
+        let now = crate::clock::now_ms();
         self.stats
             .partitions()
             .into_iter()
@@ -95,7 +95,7 @@ impl FlowHandle {
     /// The flow's state and totals.
     pub fn status(&self) -> FlowStatus {
         let partitions = self.partitions();
-        let now = super::now_ms();
+        let now = crate::clock::now_ms();
         FlowStatus {
             flow: self.label(),
             source: self.source.clone(),

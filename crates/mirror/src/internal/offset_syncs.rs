@@ -6,10 +6,11 @@ use std::sync::{Mutex, MutexGuard, PoisonError};
 use strait_kafka::batch::RawBatch;
 use strait_kafka::Cluster;
 
-use super::producer::{build_batch, now_ms, send_batches, SharedProducer};
+use super::producer::{build_batch, send_batches, SharedProducer};
 use super::read::read_partitions;
 use super::topics::ensure_compacted_topic;
 use super::InternalTopicError;
+use crate::clock::now_ms;
 use crate::formats::OffsetSync;
 
 /// Most offset syncs written in one batch.

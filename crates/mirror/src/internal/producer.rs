@@ -1,7 +1,6 @@
 //! The idempotent producer each internal-topic writer owns, and batch building.
 
 use std::collections::VecDeque;
-use std::time::{SystemTime, UNIX_EPOCH};
 
 use bytes::Bytes;
 use strait_kafka::batch::{BatchBuilder, RawBatch, Record};
@@ -156,11 +155,4 @@ pub(crate) fn build_batch(
         let (cluster, topic) = (owner.cluster(), owner.topic());
         InternalTopicError::batch(cluster, topic, partition, "encode batch", e)
     })
-}
-
-/// Milliseconds since the Unix epoch.
-pub(crate) fn now_ms() -> i64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
 }

@@ -7,10 +7,11 @@ use std::sync::{Mutex, MutexGuard, PoisonError};
 use strait_kafka::batch::Record;
 use strait_kafka::Cluster;
 
-use super::producer::{build_batch, now_ms, send_batches, KeyValue, SharedProducer};
+use super::producer::{build_batch, send_batches, KeyValue, SharedProducer};
 use super::read::read_topic;
 use super::topics::{ensure_compacted_topic, partition_count};
 use super::InternalTopicError;
+use crate::clock::now_ms;
 use crate::formats::{
     encode_offset_value, parse_offset_value, partition_for_key, ConnectOffsetKey,
 };

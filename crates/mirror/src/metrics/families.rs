@@ -146,7 +146,7 @@ impl Families {
                 .inc_by(n);
         }
         if let Some(ms) = flow.stats.last_heartbeat_ms() {
-            let age = (crate::engine::now_ms() - ms).max(0) as f64 / 1000.0;
+            let age = (crate::clock::now_ms() - ms).max(0) as f64 / 1000.0;
             self.heartbeat_age.get_or_create(&base).set(age);
         }
         for (kind, n) in [
