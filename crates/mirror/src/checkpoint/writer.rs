@@ -3,9 +3,7 @@
 use strait_kafka::Cluster;
 
 use crate::formats::Checkpoint;
-use crate::internal::{
-    build_batch, ensure_compacted_topic, send_batches, InternalTopicError, SharedProducer,
-};
+use crate::internal::{build_batch, ensure_compacted_topic, InternalTopicError, SharedProducer};
 
 /// Writes checkpoints (never tombstones) with an idempotent producer.
 #[derive(Debug)]
@@ -50,17 +48,7 @@ impl CheckpointWriter {
             })
             .collect::<Result<Vec<_>, InternalTopicError>>()?;
         let batch = build_batch(&self.producer, 0, records, timestamp_ms)?;
-        let mut guard = self.producer.lock().await;
-        let result = match guard.producer().await {
-            Ok(producer) => send_batches(&self.producer, producer, &[(0, batch)])
-                .await
-                .map_err(|(_, e)| e),
-            Err(e) => Err(e),
-        };
-        if result.is_err() {
-            guard.discard();
-        }
-        result
+        self.producer.send_one(0, batch).await
     }
 
     /// The checkpoints topic.

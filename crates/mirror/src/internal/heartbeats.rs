@@ -2,7 +2,7 @@
 
 use strait_kafka::Cluster;
 
-use super::producer::{build_batch, send_batches, SharedProducer};
+use super::producer::{build_batch, SharedProducer};
 use super::topics::ensure_compacted_topic;
 use super::InternalTopicError;
 use crate::formats::Heartbeat;
@@ -49,17 +49,7 @@ impl HeartbeatEmitter {
             })?;
         let record = (key, Some(heartbeat.record_value()));
         let batch = build_batch(&self.producer, 0, vec![record], timestamp_ms)?;
-        let mut guard = self.producer.lock().await;
-        let result = match guard.producer().await {
-            Ok(producer) => send_batches(&self.producer, producer, &[(0, batch)])
-                .await
-                .map_err(|(_, e)| e),
-            Err(e) => Err(e),
-        };
-        if result.is_err() {
-            guard.discard();
-        }
-        result
+        self.producer.send_one(0, batch).await
     }
 
     /// The heartbeats topic.

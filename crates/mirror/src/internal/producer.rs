@@ -46,6 +46,26 @@ impl SharedProducer {
         &self.topic
     }
 
+    /// Writes one batch to `partition` and waits for its ack; after a failure the next write
+    /// starts under a fresh producer id.
+    pub(crate) async fn send_one(
+        &self,
+        partition: i32,
+        batch: RawBatch,
+    ) -> Result<(), InternalTopicError> {
+        let mut guard = self.lock().await;
+        let result = match guard.producer().await {
+            Ok(producer) => send_batches(self, producer, &[(partition, batch)])
+                .await
+                .map_err(|(_, e)| e),
+            Err(e) => Err(e),
+        };
+        if result.is_err() {
+            guard.discard();
+        }
+        result
+    }
+
     /// Waits for exclusive use of the producer.
     pub(crate) async fn lock(&self) -> ProducerGuard<'_> {
         ProducerGuard {
