@@ -122,10 +122,11 @@ impl Pass<'_> {
             // The broker rejected a value (e.g. a property it does not know): apply the others
             // one by one so that one bad property does not hold back the whole topic.
             Err(e) if changes.len() > 1 && is_rejected_value(&e) => {
+                let results = alter_one_by_one(self.target, &resource, &ops(&changes)).await;
                 let mut applied = Vec::new();
                 let mut failed = Vec::new();
-                for change in changes {
-                    match self.alter(&resource, std::slice::from_ref(&change)).await {
+                for (change, result) in changes.into_iter().zip(results) {
+                    match result {
                         Ok(()) => applied.push(change),
                         Err(e) => failed.push(format!("{}: {e}", change.name)),
                     }
@@ -151,11 +152,9 @@ impl Pass<'_> {
         resource: &ConfigResource,
         changes: &[Change],
     ) -> strait_kafka::Result<()> {
-        let ops: Vec<(String, AlterOp)> = changes
-            .iter()
-            .map(|c| (c.name.clone(), c.op.clone()))
-            .collect();
-        self.target.incremental_alter_configs(resource, &ops).await
+        self.target
+            .incremental_alter_configs(resource, &ops(changes))
+            .await
     }
 
     /// Counts and logs (once each: property, old value -> new value) changes the target took.
@@ -171,6 +170,32 @@ impl Pass<'_> {
         self.stats.configs_synced(changes.len() as u64);
         changes.len()
     }
+}
+
+/// The IncrementalAlterConfigs operations of `changes`.
+fn ops(changes: &[Change]) -> Vec<(String, AlterOp)> {
+    changes
+        .iter()
+        .map(|c| (c.name.clone(), c.op.clone()))
+        .collect()
+}
+
+/// Sends each of `ops` on `resource` in a request of its own, so one property the target
+/// refuses holds back no other; returns the target's answer to each, in order.
+pub(crate) async fn alter_one_by_one(
+    target: &Cluster,
+    resource: &ConfigResource,
+    ops: &[(String, AlterOp)],
+) -> Vec<strait_kafka::Result<()>> {
+    let mut results = Vec::with_capacity(ops.len());
+    for op in ops {
+        results.push(
+            target
+                .incremental_alter_configs(resource, std::slice::from_ref(op))
+                .await,
+        );
+    }
+    results
 }
 
 /// Whether the broker refused the request for its content (a name or value it does not accept)

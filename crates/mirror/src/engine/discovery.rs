@@ -5,7 +5,7 @@ use std::collections::{BTreeMap, HashSet};
 
 use strait_kafka::{AlterOp, Cluster, ConfigEntry, ConfigResource, ConfigSource, NewTopic};
 
-use super::config_sync::is_rejected_value;
+use super::config_sync::{alter_one_by_one, is_rejected_value};
 use super::error::EngineError;
 use super::pipeline::PartitionRoute;
 use crate::config::FlowConfig;
@@ -198,10 +198,14 @@ async fn set_one_by_one(
     configs: BTreeMap<String, String>,
 ) -> BTreeMap<String, String> {
     let resource = ConfigResource::Topic(remote.to_owned());
+    let ops: Vec<(String, AlterOp)> = configs
+        .iter()
+        .map(|(name, value)| (name.clone(), AlterOp::Set(value.clone())))
+        .collect();
+    let results = alter_one_by_one(target, &resource, &ops).await;
     let mut set = BTreeMap::new();
-    for (name, value) in configs {
-        let change = [(name.clone(), AlterOp::Set(value.clone()))];
-        match target.incremental_alter_configs(&resource, &change).await {
+    for ((name, value), result) in configs.into_iter().zip(results) {
+        match result {
             Ok(()) => {
                 set.insert(name, value);
             }
