@@ -42,7 +42,7 @@ pub struct GroupListing {
 }
 
 /// A group as described by its coordinator.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct GroupDescription {
     /// Group id.
     pub group_id: String,
@@ -170,7 +170,8 @@ impl Cluster {
             .collect())
     }
 
-    /// Describes `group` (DescribeGroups to its coordinator).
+    /// Describes `group` (DescribeGroups to its coordinator); a group the coordinator does not
+    /// know is `Dead` with no members, whichever DescribeGroups version answers.
     pub async fn describe_group(&self, group: &str) -> Result<GroupDescription> {
         let request = DescribeGroupsRequest::default().with_groups(vec![GroupId(str_bytes(group))]);
         let op = format!("describe group {group}");
@@ -186,6 +187,15 @@ impl Cluster {
                     let reason = format!("response lacks group {group}");
                     protocol_error::<DescribeGroupsRequest>(self, &conn, version, reason)
                 })?;
+            if g.error_code == ResponseError::GroupIdNotFound.code() {
+                // DescribeGroups v6+ (Kafka 4) reports an unknown group as an error; older
+                // versions describe it as Dead with no members. Callers get one answer.
+                return Ok(GroupDescription {
+                    group_id: group.to_owned(),
+                    state: "Dead".into(),
+                    ..GroupDescription::default()
+                });
+            }
             if let Some(e) =
                 self.broker_error(op.as_str(), g.error_code, g.error_message.as_deref())
             {

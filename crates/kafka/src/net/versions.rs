@@ -7,11 +7,14 @@ use kafka_protocol::messages::{ApiKey, ApiVersionsResponse};
 use kafka_protocol::protocol::{Request, VersionRange};
 
 /// Versions this client never uses although the codec has them: Fetch 13+ and Produce 13
-/// address topics by id only; AddPartitionsToTxn 4+ is the broker-to-broker form.
+/// address topics by id only; AddPartitionsToTxn 4+ is the broker-to-broker form; EndTxn 5+
+/// opts into transaction version 2 (KIP-890), where every commit or abort bumps the producer
+/// epoch (Kafka 4 then fences a producer that keeps its epoch, as this one does).
 pub const VERSION_CAPS: &[(ApiKey, i16)] = &[
     (ApiKey::Fetch, 12),
     (ApiKey::Produce, 12),
     (ApiKey::AddPartitionsToTxn, 3),
+    (ApiKey::EndTxn, 4),
 ];
 
 /// What one broker advertised.
