@@ -350,7 +350,9 @@ async fn offset_syncs_round_trip(kind: BrokerKind) {
     );
     match kind {
         // Like Kafka: every topic config, the override flagged as set on the topic.
-        BrokerKind::Noida => assert_eq!(policy.source, ConfigSource::DynamicTopic),
+        BrokerKind::Noida | BrokerKind::Kafka => {
+            assert_eq!(policy.source, ConfigSource::DynamicTopic)
+        }
         // Broker gap (tansu 0.6.0): only configs set on the topic are listed, with source
         // DEFAULT; the value is right.
         BrokerKind::Tansu => {
@@ -383,7 +385,7 @@ async fn offset_syncs_round_trip(kind: BrokerKind) {
         .await
         .expect("list latest");
     match kind {
-        BrokerKind::Noida => assert_eq!(latest[0].1.offset, 1206),
+        BrokerKind::Noida | BrokerKind::Kafka => assert_eq!(latest[0].1.offset, 1206),
         // Known broker bug (tansu memory engine): latest is the last batch's base offset + 1
         // (3 + 500 + 500 + 1) instead of the log end offset 1206.
         BrokerKind::Tansu => assert_eq!(latest[0].1.offset, 1004),
@@ -520,7 +522,7 @@ async fn ensure_compacted_topic_is_idempotent(kind: BrokerKind) {
         .create_topic(&NewTopic::new("raw-rf3", 1).with_replication_factor(3))
         .await;
     match kind {
-        BrokerKind::Noida => assert_eq!(
+        BrokerKind::Noida | BrokerKind::Kafka => assert_eq!(
             raw.expect_err("RF 3 on one broker").code(),
             Some(ResponseError::InvalidReplicationFactor)
         ),
@@ -548,7 +550,10 @@ async fn failed_flushes_keep_their_entries(kind: BrokerKind) {
     }
     let (mut node, _) = start(kind).await;
     let mut config = ClusterConfig::new("target", &node.bootstrap()).expect("client config");
-    config.retry.max_attempts = 3;
+    // Few retries, so the flushes against the stopped broker fail fast; enough to ride out
+    // Kafka's moment between metadata showing a new partition's leader and that leader
+    // serving it (NOT_LEADER_OR_FOLLOWER for a few ms).
+    config.retry.max_attempts = 6;
     config.request_timeout = std::time::Duration::from_secs(5);
     let cluster = Cluster::connect(config).await.expect("client connects");
     let topic = "mm2-offsets.A.internal";

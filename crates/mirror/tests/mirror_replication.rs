@@ -306,7 +306,7 @@ async fn replicate_from_latest(kind: BrokerKind) {
     for p in 0..PARTITIONS {
         let old = fixture_records("before-start", p, PER_PARTITION);
         match kind {
-            BrokerKind::Noida => {
+            BrokerKind::Noida | BrokerKind::Kafka => {
                 produce(
                     &producer,
                     TOPIC,

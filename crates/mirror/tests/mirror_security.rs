@@ -248,25 +248,30 @@ async fn wrong_password_is_retried_without_leaking(kind: BrokerKind) {
         scram_jaas("mm2", WRONG_SECRET),
     ));
     let mirror = start_mirror(&properties);
-    let proxy = &source_proxy;
-    eventually("three failed authentications", || async move {
-        let failures = proxy.stats().auth_failures.load(Ordering::Relaxed);
-        if failures >= 3 {
-            Ok(())
-        } else {
-            Err(format!("{failures} failures"))
+    let port = source_proxy.port();
+    let retries = |text: &str, flow: &str| -> usize {
+        text.lines()
+            .filter(|l| l.contains(&format!("127.0.0.1:{port}")) && l.contains("retrying in"))
+            .filter(|l| l.contains(flow))
+            .count()
+    };
+    // Both flows use the source (primary->backup replicates, backup->primary emits heartbeats).
+    let logs_ref = &logs;
+    eventually("two logged retries of primary->backup", || async move {
+        let text = String::from_utf8_lossy(&logs_ref.lock().unwrap()).into_owned();
+        match retries(&text, "flow=primary->backup") {
+            n if n >= 2 => Ok(()),
+            n => Err(format!("{n} retries logged")),
         }
     })
     .await;
     shutdown(mirror).await;
     let failures = source_proxy.stats().auth_failures.load(Ordering::Relaxed);
     let text = String::from_utf8_lossy(&logs.lock().unwrap()).into_owned();
-    let port = source_proxy.port();
     let attempts: Vec<&str> = text
         .lines()
         .filter(|l| l.contains(&format!("127.0.0.1:{port}")) && l.contains("retrying in"))
         .collect();
-    // Both flows use the source (primary->backup replicates, backup->primary emits heartbeats).
     let ours: Vec<&str> = attempts
         .iter()
         .copied()
