@@ -5,14 +5,14 @@
 //! batch boundary, at most one batch otherwise. Then the primary returns, records written on
 //! the backup meanwhile are mirrored back, and the same commands move the group home.
 //!
-//! noida only: the drill stops and restarts a broker, and tansu's memory engine forgets
+//! Not on tansu: the drill stops and restarts a broker, and tansu's memory engine forgets
 //! everything on restart.
 
 mod failover_support;
 
 use failover_support::*;
 
-strait_testkit::per_broker!(; noida_only: failover_drill, status_reports_the_lag);
+strait_testkit::per_broker!(; not_tansu: failover_drill, status_reports_the_lag);
 
 async fn failover_drill(kind: BrokerKind) {
     let mut nodes = tokio::task::spawn_blocking(move || strait_testkit::start_clusters(kind, 2))

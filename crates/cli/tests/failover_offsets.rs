@@ -1,13 +1,13 @@
 //! `strait offsets translate|apply` rules, as an operator meets them: the source cluster is
 //! down or silent, a partition without a checkpoint, a group still in use, a flow that does not exist.
 //!
-//! noida only: the `--to-datetime` fallback needs ListOffsets by timestamp (tansu answers 0).
+//! Not on tansu: the `--to-datetime` fallback needs ListOffsets by timestamp (tansu answers 0).
 
 mod failover_support;
 
 use failover_support::*;
 
-strait_testkit::per_broker!(; noida_only: apply_rules_with_the_source_down);
+strait_testkit::per_broker!(; not_tansu: apply_rules_with_the_source_down);
 
 /// Every failover subcommand explains itself with examples and the meaning of its output.
 #[test]

@@ -24,7 +24,7 @@ strait_testkit::per_broker!(
     sigterm_mid_stream_loses_and_duplicates_nothing,
     kill_mid_stream_loses_nothing;
     // tansu's memory engine forgets everything on restart, so it sits out the target outage.
-    noida_only: target_outage_is_ridden_out,
+    not_tansu: target_outage_is_ridden_out,
 );
 
 // ---------------------------------------------------------------------------------------------

@@ -18,7 +18,7 @@ strait_testkit::per_broker!(
     topic_pause_holds_only_that_topic,
     refresh_finds_a_new_topic_now;
     // tansu's memory engine forgets everything on restart.
-    noida_only: target_outage_shows_as_errors_and_recovers,
+    not_tansu: target_outage_shows_as_errors_and_recovers,
 );
 
 const ONE_WAY: &str =

@@ -260,7 +260,7 @@ async fn progress_and_offset_syncs_are_byte_compatible(kind: BrokerKind) {
         }
     }
 
-    if kind == BrokerKind::Noida {
+    if kind != BrokerKind::Tansu {
         for (cluster, topic) in [
             (&pair.backup, OFFSETS_TOPIC),
             (&pair.primary, "mm2-offset-syncs.backup.internal"),

@@ -19,7 +19,7 @@ strait_testkit::per_broker!(;
     // tansu is left out of all of them for a broker gap: it describes a topic's explicitly set
     // configs with source DEFAULT and lists no built-in defaults, so neither side can tell an
     // override from a default, and MM2's rules (which strait follows) have nothing to sync.
-    noida_only: sync_topic_configs,
+    not_tansu: sync_topic_configs,
     replicate_source_default,
     replicate_target_default,
     topic_created_with_an_excluded_property_gets_only_the_allowed_ones,
