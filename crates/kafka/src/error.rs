@@ -80,13 +80,19 @@ pub enum Error {
         min: i16,
         max: i16,
     },
-    /// The broker answered with a Kafka error code.
-    #[error("cluster {cluster}: {op}: {code}{}", message.as_deref().map(|m| format!(" ({m})")).unwrap_or_default())]
+    /// The broker answered with a Kafka error code; an authorization refusal says which ACL
+    /// was missing.
+    #[error(
+        "cluster {cluster}: {op}: {code}{}{}",
+        message.as_deref().map(|m| format!(" ({m})")).unwrap_or_default(),
+        denied.as_deref().map(|d| format!(": {d}")).unwrap_or_default()
+    )]
     Broker {
         cluster: String,
         op: String,
         code: ResponseError,
         message: Option<String>,
+        denied: Option<Box<crate::client::Denied>>,
     },
     /// The cluster's metadata has no such topic, partition, broker or leader.
     #[error("cluster {cluster}: {what}")]
@@ -109,6 +115,14 @@ impl Error {
     pub fn code(&self) -> Option<ResponseError> {
         match self {
             Error::Broker { code, .. } => Some(*code),
+            _ => None,
+        }
+    }
+
+    /// The ACL whose absence made the broker refuse the request, if it was an authorization failure.
+    pub fn denied(&self) -> Option<&crate::client::Denied> {
+        match self {
+            Error::Broker { denied, .. } => denied.as_deref(),
             _ => None,
         }
     }

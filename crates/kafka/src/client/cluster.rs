@@ -292,6 +292,7 @@ impl Cluster {
             op: op.into(),
             code,
             message: message.filter(|m| !m.is_empty()).map(str::to_owned),
+            denied: None,
         })
     }
 }

@@ -5,6 +5,7 @@ use kafka_protocol::messages::FindCoordinatorRequest;
 use super::admin::protocol_error;
 use super::cluster::Cluster;
 use super::str_bytes;
+use super::RequiredAcl;
 use crate::error::{Error, Result};
 
 /// What a coordinator is looked up for (Kafka's FindCoordinator key type).
@@ -50,7 +51,11 @@ impl Cluster {
         };
         let op = format!("find coordinator for {} {key}", kind.label());
         if let Some(e) = self.broker_error(op, code, message.as_deref()) {
-            return Err(e);
+            let needed = [
+                RequiredAcl::group("Describe", key),
+                RequiredAcl::transactional_id("Describe", key),
+            ];
+            return Err(self.explain_denial(e, &needed));
         }
         let listed = |m: &super::Metadata| {
             m.brokers

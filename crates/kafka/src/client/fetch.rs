@@ -10,6 +10,7 @@ use kafka_protocol::messages::{FetchRequest, TopicName};
 
 use super::cluster::Cluster;
 use super::str_bytes;
+use super::RequiredAcl;
 use crate::batch::{split_batches, SplitBatches};
 use crate::error::{Error, Result};
 
@@ -202,15 +203,19 @@ impl Cluster {
             })?;
             match fetched.error {
                 None => Ok(fetched),
-                Some(code) => Err(Error::Broker {
-                    cluster: self.name().to_owned(),
-                    op: format!(
-                        "fetch topic {} partition {} at offset {}",
-                        position.topic, position.partition, position.offset
-                    ),
-                    code,
-                    message: None,
-                }),
+                Some(code) => {
+                    let error = Error::Broker {
+                        cluster: self.name().to_owned(),
+                        op: format!(
+                            "fetch topic {} partition {} at offset {}",
+                            position.topic, position.partition, position.offset
+                        ),
+                        code,
+                        message: None,
+                        denied: None,
+                    };
+                    Err(self.explain_denial(error, &[RequiredAcl::topic("Read", &position.topic)]))
+                }
             }
         })
         .await

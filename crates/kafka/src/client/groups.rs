@@ -23,6 +23,7 @@ use super::admin::{protocol_error, topic_name};
 use super::cluster::Cluster;
 use super::coordinator::CoordinatorType;
 use super::str_bytes;
+use super::RequiredAcl;
 use crate::error::{Error, Result};
 use crate::net::Connection;
 
@@ -157,7 +158,7 @@ impl Cluster {
             .await?;
         let op = format!("list groups on broker {id}");
         if let Some(e) = self.broker_error(op, response.error_code, None) {
-            return Err(e);
+            return Err(self.explain_denial(e, &[RequiredAcl::cluster("Describe")]));
         }
         Ok(response
             .groups
@@ -199,7 +200,7 @@ impl Cluster {
             if let Some(e) =
                 self.broker_error(op.as_str(), g.error_code, g.error_message.as_deref())
             {
-                return Err(e);
+                return Err(self.explain_denial(e, &[RequiredAcl::group("Describe", group)]));
             }
             Ok(GroupDescription {
                 group_id: g.group_id.0.to_string(),
@@ -259,6 +260,7 @@ impl Cluster {
                         protocol_error::<OffsetFetchRequest>(self, &conn, version, reason)
                     })?;
                 if let Some(e) = self.broker_error(op.as_str(), g.error_code, None) {
+                    let e = self.explain_denial(e, &[RequiredAcl::group("Describe", group)]);
                     return retry_if_coordinator_moved(e);
                 }
                 for t in g.topics {
@@ -288,6 +290,7 @@ impl Cluster {
                     .with_topics(wanted);
                 let response = conn.submit_version(&request, version).await?.wait().await?;
                 if let Some(e) = self.broker_error(op.as_str(), response.error_code, None) {
+                    let e = self.explain_denial(e, &[RequiredAcl::group("Describe", group)]);
                     return retry_if_coordinator_moved(e);
                 }
                 for t in response.topics {
@@ -310,6 +313,7 @@ impl Cluster {
                     "fetch committed offset for group {group} topic {topic} partition {partition}"
                 );
                 if let Some(e) = self.broker_error(op, code, None) {
+                    let e = self.explain_denial(e, &[RequiredAcl::topic("Describe", &topic)]);
                     return retry_if_coordinator_moved(e);
                 }
                 if offset < 0 {
@@ -357,7 +361,7 @@ impl Cluster {
                 }
                 _ => {
                     if let Some(e) = self.broker_error(op.as_str(), response.error_code, None) {
-                        return Err(e);
+                        return Err(self.explain_denial(e, &[RequiredAcl::group("Read", group)]));
                     }
                     break response;
                 }
@@ -384,7 +388,7 @@ impl Cluster {
         let response = conn.submit_version(&sync, version).await?.wait().await?;
         let op = format!("sync group {group}");
         if let Some(e) = self.broker_error(op, response.error_code, None) {
-            return Err(e);
+            return Err(self.explain_denial(e, &[RequiredAcl::group("Read", group)]));
         }
         Ok(GroupMembership {
             member_id: joined.member_id.to_string(),
@@ -451,7 +455,11 @@ impl Cluster {
                         t.name.0, p.partition_index
                     );
                     if let Some(e) = self.broker_error(op, p.error_code, None) {
-                        return retry_if_coordinator_moved(e);
+                        let needed = [
+                            RequiredAcl::group("Read", group),
+                            RequiredAcl::topic("Read", &t.name.0),
+                        ];
+                        return retry_if_coordinator_moved(self.explain_denial(e, &needed));
                     }
                 }
             }

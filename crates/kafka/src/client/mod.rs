@@ -2,6 +2,7 @@
 //! fetch, produce, admin and group operations built on them.
 
 mod admin;
+mod authz;
 mod cluster;
 mod config;
 mod coordinator;
@@ -13,6 +14,7 @@ mod retry;
 mod transaction;
 
 pub use admin::*;
+pub use authz::{AclResource, Denied, RequiredAcl};
 pub use cluster::Cluster;
 pub use config::ClusterConfig;
 pub use coordinator::CoordinatorType;

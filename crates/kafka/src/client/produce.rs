@@ -13,6 +13,7 @@ use tokio::sync::Mutex as AsyncMutex;
 
 use super::cluster::Cluster;
 use super::str_bytes;
+use super::RequiredAcl;
 use crate::batch::{ProducerFields, RawBatch};
 use crate::error::{Error, Result};
 use crate::net::PendingResponse;
@@ -60,7 +61,10 @@ impl Producer {
             .with_retries("init producer id", || async {
                 let response = cluster.send_any(&request).await?;
                 match cluster.broker_error("init producer id", response.error_code, None) {
-                    Some(e) => Err(e),
+                    // Kafka 2.8+ also accepts Write on any topic instead.
+                    Some(e) => {
+                        Err(cluster.explain_denial(e, &[RequiredAcl::cluster("IdempotentWrite")]))
+                    }
                     None => Ok(response),
                 }
             })
@@ -81,6 +85,15 @@ impl Producer {
             timeout: cluster.config().request_timeout,
             sequences: Mutex::default(),
         }
+    }
+
+    /// What writing to `topic` needs: Write on it, and on the transactional id if there is one.
+    fn write_acls(&self, topic: &str) -> Vec<RequiredAcl> {
+        let mut acls = vec![RequiredAcl::topic("Write", topic)];
+        if let Some(id) = &self.transactional_id {
+            acls.push(RequiredAcl::transactional_id("Write", id));
+        }
+        acls
     }
 
     /// The producer id the cluster assigned.
@@ -220,12 +233,16 @@ impl InFlightBatch<'_> {
                             base_offset: p.base_offset,
                             log_append_time: p.log_append_time_ms,
                         }),
-                        Some(code) => Err(Error::Broker {
-                            cluster: cluster.name().to_owned(),
-                            op: op(),
-                            code,
-                            message: p.error_message.as_ref().map(|m| m.to_string()),
-                        }),
+                        Some(code) => {
+                            let error = Error::Broker {
+                                cluster: cluster.name().to_owned(),
+                                op: op(),
+                                code,
+                                message: p.error_message.as_ref().map(|m| m.to_string()),
+                                denied: None,
+                            };
+                            Err(cluster.explain_denial(error, &producer.write_acls(topic)))
+                        }
                     }
                 }
             })

@@ -16,6 +16,7 @@ use super::cluster::Cluster;
 use super::coordinator::CoordinatorType;
 use super::produce::Producer;
 use super::str_bytes;
+use super::RequiredAcl;
 use crate::error::Result;
 
 impl Producer {
@@ -34,7 +35,10 @@ impl Producer {
             .with_retries(&op, || async {
                 let response = send_to_coordinator(cluster, transactional_id, &request).await?;
                 match cluster.broker_error(op.as_str(), response.error_code, None) {
-                    Some(e) => Err(e),
+                    Some(e) => Err(cluster.explain_denial(
+                        e,
+                        &[RequiredAcl::transactional_id("Write", transactional_id)],
+                    )),
                     None => Ok(response),
                 }
             })
@@ -73,7 +77,9 @@ impl Producer {
                 let response = send_to_coordinator(cluster, id, &request).await?;
                 let op = format!("add partitions to transaction {id}");
                 if let Some(e) = cluster.broker_error(op.as_str(), response.error_code, None) {
-                    return Err(e);
+                    return Err(
+                        cluster.explain_denial(e, &[RequiredAcl::transactional_id("Write", id)])
+                    );
                 }
                 for topic in &response.results_by_topic_v3_and_below {
                     for p in &topic.results_by_partition {
@@ -82,7 +88,8 @@ impl Producer {
                             topic.name.0, p.partition_index
                         );
                         if let Some(e) = cluster.broker_error(op, p.partition_error_code, None) {
-                            return Err(e);
+                            let needed = [RequiredAcl::topic("Write", &topic.name.0)];
+                            return Err(cluster.explain_denial(e, &needed));
                         }
                     }
                 }
@@ -108,7 +115,10 @@ impl Producer {
             .with_retries(&op, || async {
                 let response = send_to_coordinator(cluster, id, &request).await?;
                 match cluster.broker_error(op.as_str(), response.error_code, None) {
-                    Some(e) => Err(e),
+                    Some(e) => {
+                        Err(cluster
+                            .explain_denial(e, &[RequiredAcl::transactional_id("Write", id)]))
+                    }
                     None => Ok(()),
                 }
             })

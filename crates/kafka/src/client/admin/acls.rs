@@ -6,6 +6,7 @@ use kafka_protocol::messages::{CreateAclsRequest, DescribeAclsRequest};
 use super::protocol_error;
 use crate::client::cluster::Cluster;
 use crate::client::str_bytes;
+use crate::client::RequiredAcl;
 use crate::error::Result;
 
 /// An ACL: who may (or may not) do what on which resources. Fields hold Kafka's numeric codes,
@@ -160,7 +161,7 @@ impl Cluster {
                 response.error_code,
                 response.error_message.as_deref(),
             ) {
-                return Err(e);
+                return Err(self.explain_denial(e, &[RequiredAcl::cluster("Describe")]));
             }
             Ok(response
                 .resources
@@ -227,7 +228,7 @@ impl Cluster {
             .map(|(r, b)| {
                 let op = format!("create acl {b}");
                 match self.broker_error(op, r.error_code, r.error_message.as_deref()) {
-                    Some(e) => Err(e),
+                    Some(e) => Err(self.explain_denial(e, &[RequiredAcl::cluster("Alter")])),
                     None => Ok(()),
                 }
             })

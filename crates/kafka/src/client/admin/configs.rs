@@ -9,6 +9,7 @@ use kafka_protocol::messages::{DescribeConfigsRequest, IncrementalAlterConfigsRe
 use super::{protocol_error, settle};
 use crate::client::cluster::Cluster;
 use crate::client::str_bytes;
+use crate::client::RequiredAcl;
 use crate::error::Result;
 use crate::net::Connection;
 
@@ -27,6 +28,14 @@ impl ConfigResource {
         match self {
             ConfigResource::Topic(_) => 2,
             ConfigResource::Broker(_) => 4,
+        }
+    }
+
+    /// The ACL `operation` needs on this resource (a broker's configs are the cluster's).
+    fn acls(&self, operation: &'static str) -> [RequiredAcl; 1] {
+        match self {
+            ConfigResource::Topic(name) => [RequiredAcl::topic(operation, name)],
+            ConfigResource::Broker(_) => [RequiredAcl::cluster(operation)],
         }
     }
 
@@ -178,7 +187,7 @@ impl Cluster {
                 result.error_code,
                 result.error_message.as_deref(),
             ) {
-                return settle(e);
+                return settle(self.explain_denial(e, &resource.acls("DescribeConfigs")));
             }
             Ok(Ok(result
                 .configs
@@ -249,7 +258,7 @@ impl Cluster {
                 result.error_code,
                 result.error_message.as_deref(),
             ) {
-                Some(e) => settle(e),
+                Some(e) => settle(self.explain_denial(e, &resource.acls("AlterConfigs"))),
                 None => Ok(Ok(())),
             }
         })

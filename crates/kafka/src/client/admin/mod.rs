@@ -47,11 +47,13 @@ fn retry_marker(e: &Error) -> Error {
             op,
             code,
             message,
+            denied,
         } => Error::Broker {
             cluster: cluster.clone(),
             op: op.clone(),
             code: *code,
             message: message.clone(),
+            denied: denied.clone(),
         },
         other => Error::Metadata {
             cluster: String::new(),

@@ -9,6 +9,7 @@ use kafka_protocol::messages::{BrokerId, ListOffsetsRequest, ListOffsetsResponse
 use super::{millis, topic_name};
 use crate::client::cluster::Cluster;
 use crate::client::fetch::Isolation;
+use crate::client::RequiredAcl;
 use crate::error::{Error, Result};
 use crate::net::PendingResponse;
 
@@ -164,6 +165,7 @@ impl Cluster {
                 );
                 match self.broker_error(op, p.error_code, None) {
                     Some(e) => {
+                        let e = self.explain_denial(e, &[RequiredAcl::topic("Describe", topic)]);
                         first_error.get_or_insert(e);
                     }
                     None => {

@@ -87,6 +87,7 @@ mod tests {
             op: "create topic t".into(),
             code,
             message: None,
+            denied: None,
         }
     }
 

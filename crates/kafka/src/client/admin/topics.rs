@@ -15,6 +15,7 @@ use super::{millis, protocol_error, settle, topic_name};
 use crate::client::cluster::Cluster;
 use crate::client::metadata::Metadata;
 use crate::client::str_bytes;
+use crate::client::RequiredAcl;
 use crate::error::{Error, Result};
 
 /// A topic to create.
@@ -88,7 +89,9 @@ impl Cluster {
                         result.error_code,
                         result.error_message.as_deref(),
                     ) {
-                        Some(e) => Err(e),
+                        Some(e) => {
+                            Err(self.explain_denial(e, &[RequiredAcl::topic("Create", &name)]))
+                        }
                         None => Ok(()),
                     };
                     retry = outcomes.record(name, outcome).or(retry);
@@ -233,7 +236,9 @@ impl Cluster {
                         result.error_code,
                         result.error_message.as_deref(),
                     ) {
-                        Some(e) => Err(e),
+                        Some(e) => {
+                            Err(self.explain_denial(e, &[RequiredAcl::topic("Delete", &name)]))
+                        }
                         None => Ok(()),
                     };
                     retry = outcomes.record(name, outcome).or(retry);
@@ -287,7 +292,7 @@ impl Cluster {
                 result.error_code,
                 result.error_message.as_deref(),
             ) {
-                Some(e) => settle(e),
+                Some(e) => settle(self.explain_denial(e, &[RequiredAcl::topic("Alter", topic)])),
                 None => Ok(Ok(())),
             }
         })
