@@ -26,7 +26,9 @@ strait_testkit::per_broker!(
     // tansu is left out of this one for a broker gap: it serves aborted records to read_committed
     // fetches and lists no aborted transactions, so no client (a mirror included) can tell them
     // from committed ones.
-    not_tansu: only_committed_transactions_are_mirrored,
+    not_tansu: only_committed_transactions_are_mirrored;
+    // Only Apache Kafka runs a log cleaner here (one that keeps batches, with holes in them).
+    kafka_only: log_cleaner_holes_inside_batches,
 );
 
 const ONE_WAY: &str = "backup->primary.enabled = false";
@@ -730,4 +732,100 @@ async fn forced_reencoding_keeps_every_record(kind: BrokerKind) {
             );
         }
     }
+}
+
+/// A compacted source topic that Kafka's log cleaner has actually cleaned: superseded records
+/// are gone from the middle of batches (the cleaner keeps each batch's offsets, leaving holes
+/// that a producer may not send). Every survivor arrives once, in order, with contiguous
+/// offsets on the target, and a group committed at a batch boundary translates exactly.
+async fn log_cleaner_holes_inside_batches(kind: BrokerKind) {
+    let pair = Pair::start(kind).await;
+    let topic = "cleaned";
+    create_topic_with(
+        &pair.primary,
+        topic,
+        1,
+        &[
+            ("cleanup.policy", "compact"),
+            ("segment.ms", "100"),
+            ("min.cleanable.dirty.ratio", "0.01"),
+            ("min.compaction.lag.ms", "0"),
+            ("delete.retention.ms", "0"),
+        ],
+    )
+    .await;
+    // 10 batches of 10 at offsets 0, 10, ..., 90: even records have their own key, odd ones
+    // share keys with every other batch, so only batch 9's odd records survive. Each batch in
+    // a segment of its own (segment.ms), then a tail batch so the last one is cleanable too.
+    let producer = Producer::idempotent(&pair.primary).await.unwrap();
+    let base = now_ms() - 60_000;
+    for b in 0..10i64 {
+        let records: Vec<Record> = (0..10i64)
+            .map(|n| Record {
+                offset: n,
+                timestamp: base + b * 10 + n,
+                key: Some(match n % 2 {
+                    0 => format!("own-{b}-{n}").into(),
+                    _ => format!("shared-{n}").into(),
+                }),
+                value: Some(format!("value-{b}-{n}").into()),
+                headers: Vec::new(),
+            })
+            .collect();
+        produce(&producer, topic, 0, Compression::Lz4, &records).await;
+        tokio::time::sleep(Duration::from_millis(150)).await;
+    }
+    let tail = fixture_records("tail", 0, 5);
+    let ack = produce(&producer, topic, 0, Compression::Zstd, &tail).await;
+    assert_eq!(ack.base_offset, 100);
+    let primary = &pair.primary;
+    let source = eventually(
+        "the log cleaner to remove the superseded records",
+        || async move {
+            let records = read_partition(primary, topic, 0).await;
+            (records.len() == 10 * 5 + 5 + 5)
+                .then_some(records.clone())
+                .ok_or(format!("{} records left of 105", records.len()))
+        },
+    )
+    .await;
+    let holed = read_batches(primary, topic, 0, Isolation::ReadCommitted)
+        .await
+        .iter()
+        .filter(|b| !b.offsets_contiguous())
+        .count();
+    assert_eq!(
+        holed, 9,
+        "batches 0..8 keep their offsets with holes in them"
+    );
+
+    let group = "consumer-group-cleaned";
+    primary
+        .commit_offsets(group, &[(topic, 0, 40, None)])
+        .await
+        .expect("commit at the start of batch 4");
+    let mirror = start_mirror(&pair.properties(&format!(
+        "{ONE_WAY}\ntopics = cleaned\ngroups = consumer-group-.*\n\
+         sync.group.offsets.enabled = true\nsync.group.offsets.interval.seconds = 1"
+    )));
+    wait_for_records(&pair.backup, "primary.cleaned", source.len()).await;
+    let backup = &pair.backup;
+    // Offset 40 is batch 4's first record; 4 batches of 5 survivors come before it.
+    eventually("the group translated across the holes", || async move {
+        let offsets = backup
+            .fetch_offsets(group, None)
+            .await
+            .map_err(|e| e.to_string())?;
+        let at: Vec<i64> = offsets.values().map(|o| o.offset).collect();
+        (at == [20]).then_some(()).ok_or(format!("{offsets:?}"))
+    })
+    .await;
+    let stats = flow_stats(&mirror, "primary->backup");
+    shutdown(mirror).await;
+    let target = read_partition(&pair.backup, "primary.cleaned", 0).await;
+    assert_same_records("primary.cleaned on backup", &source, &target);
+    assert!(
+        stats.reencoded >= 9,
+        "batches with holes are renumbered: {stats:?}"
+    );
 }
