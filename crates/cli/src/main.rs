@@ -61,7 +61,7 @@ enum Command {
     Bench(bench::BenchArgs),
     /// Show a cluster's brokers, topics, partitions, leaders and offsets.
     #[command(
-        after_help = "Examples:\n  strait cluster 127.0.0.1:9092\n  strait cluster broker1:9092,broker2:9092 --topic orders"
+        after_help = "Examples:\n  strait cluster 127.0.0.1:9092\n  strait cluster broker1:9092,broker2:9092 --topic orders\n  strait cluster backup:9092 --json   # with the replication view MM2's MirrorClient gives\n\nThe replication view lists upstream clusters (and hops), heartbeat, checkpoint and remote\ntopics exactly as RemoteClusterUtils/MirrorClient answer them (--replication-policy-* as in mm2.properties)."
     )]
     Cluster(inspect::ClusterArgs),
     /// Show the flows, lag and last errors of a running strait (from its REST API).

@@ -15,4 +15,5 @@ pub mod filter;
 pub mod formats;
 pub mod internal;
 pub mod metrics;
+pub mod mirror_view;
 pub mod policy;
