@@ -27,8 +27,16 @@ pub struct ProduceAck {
     pub log_append_time: i64,
 }
 
-/// The next sequence number of one partition, locked while a batch is assigned and written.
-type NextSequence = Arc<AsyncMutex<i32>>;
+/// One partition's sequence state, locked while a batch is assigned and written.
+#[derive(Debug, Default)]
+struct PartitionSequence {
+    /// The base sequence of the next batch.
+    next: i32,
+    /// Whether a batch of this producer was acknowledged on the partition.
+    acknowledged: bool,
+}
+
+type NextSequence = Arc<AsyncMutex<PartitionSequence>>;
 
 /// An idempotent (optionally transactional) producer on one cluster.
 #[derive(Debug)]
@@ -48,7 +56,14 @@ pub struct InFlightBatch<'a> {
     topic: String,
     partition: i32,
     batch: RawBatch,
-    pending: PendingResponse<ProduceRequest>,
+    pending: Pending,
+}
+
+/// The acknowledgement of a submitted batch: still to come, or already received (the first
+/// batch of a producer on a partition is written alone, see [`Producer::submit`]).
+enum Pending {
+    Written(PendingResponse<ProduceRequest>),
+    Acknowledged(ProduceAck),
 }
 
 impl Producer {
@@ -114,6 +129,12 @@ impl Producer {
     /// Writes `batch` to `topic`/`partition` under this producer's identity and the partition's
     /// next sequence number. Returns once the request is written; calls for one partition must
     /// be made (and their acknowledgements awaited) in order.
+    ///
+    /// The first batch of this producer on a partition is also acknowledged before this returns:
+    /// Kafka accepts any sequence number from a producer it keeps no state for, so were that
+    /// first batch refused with a retriable error (a new topic's leader not serving yet), a
+    /// second one in flight could be stored before it, and the retried first one then refused
+    /// as out of order.
     pub async fn submit(
         &self,
         topic: &str,
@@ -137,25 +158,38 @@ impl Producer {
             .entry((topic.to_owned(), partition))
             .or_default()
             .clone();
-        let mut next_sequence = sequence.lock().await;
+        let mut sequence = sequence.lock().await;
         let batch = batch.rewrite_producer(&ProducerFields {
             producer_id: self.producer_id,
             producer_epoch: self.producer_epoch,
-            base_sequence: *next_sequence,
+            base_sequence: sequence.next,
             transactional: self.transactional_id.is_some(),
         });
-        let pending = self
+        let written = self
             .cluster
             .with_retries("produce", || self.write(topic, partition, &batch))
             .await?;
-        *next_sequence = increment_sequence(*next_sequence, batch.record_count());
-        Ok(InFlightBatch {
+        sequence.next = increment_sequence(sequence.next, batch.record_count());
+        let mut sent = InFlightBatch {
             producer: self,
             topic: topic.to_owned(),
             partition,
             batch,
-            pending,
-        })
+            pending: Pending::Written(written),
+        };
+        if !sequence.acknowledged {
+            // Still holding the partition's lock: nothing else is written meanwhile.
+            let (ack, batch) = sent.acknowledge().await?;
+            sequence.acknowledged = true;
+            sent = InFlightBatch {
+                producer: self,
+                topic: topic.to_owned(),
+                partition,
+                batch,
+                pending: Pending::Acknowledged(ack),
+            };
+        }
+        Ok(sent)
     }
 
     /// Writes one batch and waits for its acknowledgement.
@@ -191,6 +225,11 @@ impl InFlightBatch<'_> {
     /// Waits for the acknowledgement, re-sending the same batch (same sequence) on retriable
     /// errors such as a leader move, so nothing is duplicated or reordered.
     pub async fn wait(self) -> Result<ProduceAck> {
+        self.acknowledge().await.map(|(ack, _)| ack)
+    }
+
+    /// [`InFlightBatch::wait`], handing the batch back too.
+    async fn acknowledge(self) -> Result<(ProduceAck, RawBatch)> {
         let InFlightBatch {
             producer,
             topic,
@@ -198,6 +237,10 @@ impl InFlightBatch<'_> {
             batch,
             pending,
         } = self;
+        let pending = match pending {
+            Pending::Acknowledged(ack) => return Ok((ack, batch)),
+            Pending::Written(written) => written,
+        };
         let cluster = &producer.cluster;
         let op = || {
             format!(
@@ -247,6 +290,7 @@ impl InFlightBatch<'_> {
                 }
             })
             .await
+            .map(|ack| (ack, batch))
     }
 
     /// The batch as sent (with this producer's fields).

@@ -115,11 +115,6 @@ async fn replicate(
     tracing::debug!(flow = %flow.label, topic = %route.topic, partition = route.partition, position, "partition started");
     let mut forwarder = Forwarder::new(route.max_batch_bytes, flow.force_reencode);
     let mut in_flight: VecDeque<Pending<'_>> = VecDeque::new();
-    // Kafka accepts any sequence number from a producer it keeps no state for on a partition
-    // (a new producer id, a new topic). Were the first batch refused with a retriable error
-    // (a new topic's leader not serving yet), the second could be stored before it and the
-    // retried first one then refused as out of order. So the first batch goes alone.
-    let mut first_write = true;
     let mut pause = flow.control.watch_pause();
     loop {
         if *shutdown.borrow() {
@@ -231,10 +226,6 @@ async fn replicate(
                         last_offset,
                         reencoded: reencoded.is_some(),
                     });
-                    if first_write {
-                        drain(flow, route, state, &mut in_flight).await?;
-                        first_write = false;
-                    }
                 }
                 Step::Skip { last_offset, .. } => {
                     flow.stats.dropped();
