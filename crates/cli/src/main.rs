@@ -51,7 +51,7 @@ enum Command {
     Run(run::RunArgs),
     /// Start two local Kafka-protocol clusters and move sample data between them.
     #[command(
-        after_help = "Examples:\n  strait demo\n  strait demo --broker tansu --records 1000"
+        after_help = "Examples:\n  strait demo                         # on noida (from PyPI): quick\n  strait demo --kafka                 # on Apache Kafka (from Maven Central; Java 17+, mvn)\n  strait demo --broker tansu --records 1000"
     )]
     Demo(demo::DemoArgs),
     /// Measure mirroring throughput and CPU: batches forwarded untouched vs re-encoded.
