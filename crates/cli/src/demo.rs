@@ -56,7 +56,10 @@ pub(crate) async fn run(args: DemoArgs) -> anyhow::Result<()> {
     };
     println!("       brokers in {}", dir.display());
 
-    step(&format!("starting two {} clusters, east and west", kind.name()));
+    step(&format!(
+        "starting two {} clusters, east and west",
+        kind.name()
+    ));
     let (east_node, west_node) = tokio::task::spawn_blocking(move || {
         Ok::<_, strait_testkit::TestkitError>((
             TestCluster::start(kind)?,

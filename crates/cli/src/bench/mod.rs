@@ -27,6 +27,9 @@ pub(super) const TOPIC: &str = "bench";
 /// Default data per codec: ~256 MB of records (noida keeps its whole log in RAM and answers
 /// every fetch with the whole backlog, so this stays modest unless raised).
 const DEFAULT_BYTES_PER_CODEC: u64 = 256 * 1024 * 1024;
+/// Default data per codec with `--against mm2`: ~1 GiB, so that strait's run (a few seconds)
+/// spans enough CPU ticks to measure.
+const DEFAULT_BYTES_AGAINST_MM2: u64 = 1024 * 1024 * 1024;
 /// A run fails when the target acknowledges nothing new for this long.
 pub(super) const STALL_LIMIT: Duration = Duration::from_secs(120);
 
@@ -36,7 +39,7 @@ pub(crate) struct BenchArgs {
     /// Partitions of the source topic.
     #[arg(long, default_value_t = 16)]
     partitions: i32,
-    /// Records per partition [default: ~256 MB of records per codec].
+    /// Records per partition [default: ~256 MB of records per codec; ~1 GB with --against mm2].
     #[arg(long)]
     records_per_partition: Option<u64>,
     /// Size of each record's value in bytes (JSON-like text, compressible like real events).
@@ -108,8 +111,12 @@ pub(crate) async fn run(args: BenchArgs) -> anyhow::Result<()> {
         (true, None) => vec![Compression::Lz4, Compression::Zstd],
         (true, Some(_)) => vec![Compression::Lz4, Compression::Zstd, Compression::None],
     };
+    let per_codec = match args.against {
+        Some(Peer::Mm2) => DEFAULT_BYTES_AGAINST_MM2,
+        None => DEFAULT_BYTES_PER_CODEC,
+    };
     let records_per_partition = args.records_per_partition.unwrap_or_else(|| {
-        (DEFAULT_BYTES_PER_CODEC / args.partitions as u64 / args.record_bytes.max(1) as u64).max(1)
+        (per_codec / args.partitions as u64 / args.record_bytes.max(1) as u64).max(1)
     });
     let total = records_per_partition * args.partitions as u64;
     let runs = match args.against {
