@@ -12,7 +12,7 @@ use strait_kafka::{
     AbortedTransaction, Cluster, ClusterConfig, Error, FetchOptions, FetchPosition, Isolation,
     Producer, ResponseError, RetryPolicy,
 };
-use strait_testkit::BrokerKind;
+use strait_testkit::{BrokerKind, ProxyOptions, SecureProxy};
 
 const CODECS: [Compression; 5] = Compression::ALL;
 
@@ -20,6 +20,7 @@ strait_testkit::per_broker!(
     every_codec_round_trips_byte_identical,
     batches_forwarded_between_clusters_keep_records_and_compression,
     pipelined_batches_keep_order_and_sequences,
+    a_refused_first_batch_is_not_overtaken,
     small_fetches_yield_only_whole_batches,
     fetch_inside_a_batch_returns_that_batch,
     fetch_errors_name_topic_partition_and_offset,
@@ -173,6 +174,48 @@ async fn pipelined_batches_keep_order_and_sequences(kind: BrokerKind) {
         expected += 5;
     }
     let got = read_batches(&cluster, "pipelined", 0, 0, expected, 1 << 20).await;
+    let got: Vec<_> = got.iter().flat_map(records_as_produced).collect();
+    let want: Vec<_> = sent.iter().flat_map(records_as_produced).collect();
+    assert_eq!(got, want, "every record once, in order");
+}
+
+/// The first batch of a producer on a new partition is refused with NOT_LEADER_OR_FOLLOWER (as
+/// a new topic's leader that is not serving yet does) while more are submitted behind it. Kafka
+/// would store a later batch from a producer it has no state for, whatever its sequence, so the
+/// producer holds the others back until the first is acknowledged: every batch lands once, in
+/// order. (The proxy diverts the refused request to a missing topic: nothing is stored.)
+async fn a_refused_first_batch_is_not_overtaken(kind: BrokerKind) {
+    let (node, cluster) = start(kind, "a").await;
+    create_topic(&cluster, "first", 1).await;
+    let proxy = SecureProxy::start(&node.bootstrap(), ProxyOptions::default())
+        .await
+        .unwrap();
+    let through = Cluster::connect(ClusterConfig::new("a", &proxy.bootstrap()).unwrap())
+        .await
+        .unwrap();
+    proxy.refuse_next_produce("first", 0, ResponseError::NotLeaderOrFollower.code());
+    let producer = Producer::idempotent(&through).await.unwrap();
+    let sent: Vec<RawBatch> = (0..4)
+        .map(|i| batch(Compression::Lz4, sample_records(i, 5)))
+        .collect();
+    let mut in_flight = Vec::new();
+    for b in &sent {
+        in_flight.push(producer.submit("first", 0, b).await.unwrap());
+    }
+    let mut offsets = Vec::new();
+    for f in in_flight {
+        offsets.push(f.wait().await.unwrap().base_offset);
+    }
+    assert_eq!(offsets, [0, 5, 10, 15]);
+    assert_eq!(
+        proxy
+            .stats()
+            .refused_produces
+            .load(std::sync::atomic::Ordering::Relaxed),
+        1,
+        "the first write was refused once"
+    );
+    let got = read_batches(&cluster, "first", 0, 0, 20, 1 << 20).await;
     let got: Vec<_> = got.iter().flat_map(records_as_produced).collect();
     let want: Vec<_> = sent.iter().flat_map(records_as_produced).collect();
     assert_eq!(got, want, "every record once, in order");

@@ -22,8 +22,9 @@ use strait_testkit::{
 use super::procstat::{cpu_seconds, status_kb};
 use super::{load, BenchArgs, STALL_LIMIT, TOPIC};
 
-/// Heap of the MM2 JVM (Kafka's scripts give brokers 1 GiB; MM2 gets the same here).
-const MM2_HEAP_MB: u32 = 1024;
+/// Heap of the MM2 JVM: `connect-mirror-maker.sh`'s `-Xmx2G`. (With 1 GiB, MM2 4.3.1 ran out
+/// of heap mirroring uncompressed 1 KiB records with 4 tasks.)
+const MM2_HEAP_MB: u32 = 2048;
 
 /// Which mirror a run measures.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -52,6 +53,16 @@ impl Running {
         match self {
             Running::Strait(child) => Some(child.id()),
             Running::Mm2(mm2) => mm2.pid(),
+        }
+    }
+
+    /// What the mirror logged.
+    fn log(&self, dir: &Path) -> String {
+        match self {
+            Running::Strait(_) => {
+                std::fs::read_to_string(dir.join("strait.log")).unwrap_or_default()
+            }
+            Running::Mm2(mm2) => mm2.logs(),
         }
     }
 
@@ -190,9 +201,9 @@ fn properties(
          target.producer.compression.type = {codec}\n\
          target.producer.batch.size = 524288\n\
          target.producer.linger.ms = 10\n\
-         target.producer.buffer.memory = 268435456\n\
-         source.consumer.fetch.max.bytes = 52428800\n\
-         source.consumer.max.partition.fetch.bytes = 10485760\n\
+         target.producer.buffer.memory = 67108864\n\
+         source.consumer.fetch.max.bytes = 16777216\n\
+         source.consumer.max.partition.fetch.bytes = 4194304\n\
          source.consumer.max.poll.records = 2000\n",
         source.bootstrap(),
         target.bootstrap(),
@@ -238,6 +249,21 @@ async fn mirror_once(
     let target = Cluster::connect(ClusterConfig::new("target", &target_node.bootstrap())?).await?;
     let result = watch(mirror, codec, pid, &target, args.partitions, total).await;
     let peak_rss_kb = status_kb(Some(pid), "VmHWM");
+    if result.is_err() {
+        let text = running.log(dir.path());
+        let kept = std::env::temp_dir().join(format!("strait-bench-{}.log", mirror.name()));
+        let _ = std::fs::write(&kept, &text);
+        let lines: Vec<&str> = text
+            .lines()
+            .filter(|l| l.contains("WARN") || l.contains("ERROR") || l.contains("Exception"))
+            .collect();
+        println!(
+            "{} warnings and errors (last 20; its whole log is kept at {}):\n{}",
+            mirror.name(),
+            kept.display(),
+            lines[lines.len().saturating_sub(20)..].join("\n")
+        );
+    }
     tokio::task::spawn_blocking(move || running.stop()).await?;
     let watched = result?;
     Ok(Measured {

@@ -5,8 +5,9 @@
 use bytes::{Buf, BufMut, Bytes, BytesMut};
 use kafka_protocol::messages::{
     ApiKey, CreateTopicsRequest, FindCoordinatorResponse, IncrementalAlterConfigsRequest,
-    MetadataResponse, RequestHeader, ResponseHeader, SaslAuthenticateRequest,
-    SaslAuthenticateResponse, SaslHandshakeRequest, SaslHandshakeResponse,
+    MetadataResponse, ProduceRequest, ProduceResponse, RequestHeader, ResponseHeader,
+    SaslAuthenticateRequest, SaslAuthenticateResponse, SaslHandshakeRequest, SaslHandshakeResponse,
+    TopicName,
 };
 use kafka_protocol::protocol::{Decodable, Encodable, StrBytes};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
@@ -218,6 +219,74 @@ pub(super) fn spoil_config(frame: Bytes, key: i16, version: i16, name: &str) -> 
             }
             _ => return frame,
         };
+    if encoded {
+        out.freeze()
+    } else {
+        frame
+    }
+}
+
+/// The topic a diverted Produce request is sent to instead: no broker has it.
+const DECOY_TOPIC: &str = "strait-testkit-refused-produce";
+
+/// A Produce request writing to `topic` partition `partition`, diverted to [`DECOY_TOPIC`]
+/// (the broker answers UNKNOWN_TOPIC_OR_PARTITION and stores nothing); `None` for any other
+/// request.
+pub(super) fn divert_produce(
+    frame: &Bytes,
+    version: i16,
+    topic: &str,
+    partition: i32,
+) -> Option<Bytes> {
+    let api = ApiKey::Produce;
+    let mut buf = frame.clone();
+    let header = RequestHeader::decode(&mut buf, api.request_header_version(version)).ok()?;
+    let mut request = ProduceRequest::decode(&mut buf, version).ok()?;
+    let hit = request
+        .topic_data
+        .iter()
+        .any(|t| t.name.as_str() == topic && t.partition_data.iter().any(|p| p.index == partition));
+    if !hit {
+        return None;
+    }
+    for t in &mut request.topic_data {
+        if t.name.as_str() == topic {
+            t.name = TopicName(StrBytes::from_static_str(DECOY_TOPIC));
+        }
+    }
+    let mut out = BytesMut::new();
+    header
+        .encode(&mut out, api.request_header_version(version))
+        .ok()?;
+    request.encode(&mut out, version).ok()?;
+    Some(out.freeze())
+}
+
+/// The broker's answer to a diverted Produce request, back under `topic`, each of its
+/// partitions failing with `code`.
+pub(super) fn refuse_produce(frame: Bytes, version: i16, topic: &str, code: i16) -> Bytes {
+    let api = ApiKey::Produce;
+    let mut buf = frame.clone();
+    let Ok(header) = ResponseHeader::decode(&mut buf, api.response_header_version(version)) else {
+        return frame;
+    };
+    let Ok(mut response) = ProduceResponse::decode(&mut buf, version) else {
+        return frame;
+    };
+    for t in &mut response.responses {
+        if t.name.as_str() == DECOY_TOPIC {
+            t.name = TopicName(StrBytes::from_string(topic.to_owned()));
+            for p in &mut t.partition_responses {
+                p.error_code = code;
+                p.base_offset = -1;
+            }
+        }
+    }
+    let mut out = BytesMut::new();
+    let encoded = header
+        .encode(&mut out, api.response_header_version(version))
+        .is_ok()
+        && response.encode(&mut out, version).is_ok();
     if encoded {
         out.freeze()
     } else {

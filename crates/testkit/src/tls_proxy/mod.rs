@@ -3,6 +3,10 @@
 //! server side (PLAIN, SCRAM verifying the password, OAUTHBEARER tokens), then bytes forwarded
 //! to the broker over TCP. Broker addresses in Metadata and FindCoordinator responses are
 //! rewritten to the proxy's, so every connection a client opens goes through the proxy.
+//!
+//! Faults on demand: a config value spoiled on its way to the broker
+//! ([`SecureProxy::spoil_topic_config`]), a Produce request refused with an error code without
+//! reaching the partition ([`SecureProxy::refuse_next_produce`]).
 
 mod frames;
 mod sasl_server;
@@ -59,6 +63,8 @@ pub struct ProxyStats {
     /// Connections closed because they sent a request other than ApiVersions or SASL before
     /// authenticating (nothing of theirs reaches the broker).
     pub unauthenticated_requests: AtomicU64,
+    /// Produce requests refused by [`SecureProxy::refuse_next_produce`].
+    pub refused_produces: AtomicU64,
     requests: Mutex<HashMap<i16, u64>>,
 }
 
@@ -91,12 +97,29 @@ pub struct SecureProxy {
     addr: SocketAddr,
     stats: Arc<ProxyStats>,
     spoiled_config: SpoiledConfig,
+    refusal: ProduceRefusal,
     task: JoinHandle<()>,
 }
 
 /// A topic config name whose values the proxy spoils in CreateTopics and
 /// IncrementalAlterConfigs requests, so the real broker behind refuses them.
 type SpoiledConfig = Arc<Mutex<Option<String>>>;
+
+/// The next Produce request to (topic, partition) to refuse, and with which error code.
+type ProduceRefusal = Arc<Mutex<Option<(String, i32, i16)>>>;
+
+/// What to do with a response on its way back to the client.
+enum Rewrite {
+    /// Broker addresses of a Metadata or FindCoordinator response become the proxy's.
+    Addresses { key: i16, version: i16 },
+    /// The response to a Produce request diverted to a missing topic: back to `topic`, every
+    /// partition failing with `code`.
+    Refused {
+        version: i16,
+        topic: String,
+        code: i16,
+    },
+}
 
 impl Drop for SecureProxy {
     fn drop(&mut self) {
@@ -111,6 +134,7 @@ struct Shared {
     sasl: Option<ProxySasl>,
     stats: Arc<ProxyStats>,
     spoiled_config: SpoiledConfig,
+    refusal: ProduceRefusal,
 }
 
 impl SecureProxy {
@@ -126,6 +150,7 @@ impl SecureProxy {
         let tls = options.tls.as_ref().map(server_config).transpose()?;
         let stats = Arc::new(ProxyStats::default());
         let spoiled_config = SpoiledConfig::default();
+        let refusal = ProduceRefusal::default();
         let shared = Arc::new(Shared {
             upstream: upstream.to_owned(),
             port: addr.port(),
@@ -133,6 +158,7 @@ impl SecureProxy {
             sasl: options.sasl,
             stats: stats.clone(),
             spoiled_config: spoiled_config.clone(),
+            refusal: refusal.clone(),
         });
         let task = tokio::spawn(async move {
             while let Ok((tcp, _)) = listener.accept().await {
@@ -144,8 +170,17 @@ impl SecureProxy {
             addr,
             stats,
             spoiled_config,
+            refusal,
             task,
         })
+    }
+
+    /// The next Produce request writing to `topic` partition `partition` does not reach the
+    /// partition: the proxy sends it to a topic that does not exist, so the broker stores
+    /// nothing, and answers it with error `code` (e.g. 6, NOT_LEADER_OR_FOLLOWER, as a leader
+    /// that is not serving yet would). Later requests pass.
+    pub fn refuse_next_produce(&self, topic: &str, partition: i32, code: i16) {
+        *self.refusal.lock().expect("refusal") = Some((topic.to_owned(), partition, code));
     }
 
     /// From now on, values of topic config `name` in CreateTopics and IncrementalAlterConfigs
@@ -238,7 +273,7 @@ async fn relay<S: AsyncRead + AsyncWrite + Unpin + Send + 'static>(shared: &Shar
             return;
         }
     }
-    let pending: Arc<Mutex<HashMap<i32, (i16, i16)>>> = Default::default();
+    let pending: Arc<Mutex<HashMap<i32, Rewrite>>> = Default::default();
     let requests = {
         let pending = pending.clone();
         async move {
@@ -252,7 +287,7 @@ async fn relay<S: AsyncRead + AsyncWrite + Unpin + Send + 'static>(shared: &Shar
                     .lock()
                     .expect("spoiled config")
                     .clone();
-                let frame = match spoiled {
+                let mut frame = match spoiled {
                     Some(name) => frames::spoil_config(frame, key, version, &name),
                     None => frame,
                 };
@@ -260,7 +295,26 @@ async fn relay<S: AsyncRead + AsyncWrite + Unpin + Send + 'static>(shared: &Shar
                     pending
                         .lock()
                         .expect("pending")
-                        .insert(correlation_id, (key, version));
+                        .insert(correlation_id, Rewrite::Addresses { key, version });
+                }
+                if key == 0 {
+                    if let Some(diverted) = divert(shared, &frame, version) {
+                        let (topic, code, new_frame) = diverted;
+                        frame = new_frame;
+                        shared
+                            .stats
+                            .refused_produces
+                            .fetch_add(1, Ordering::Relaxed);
+                        let refused = Rewrite::Refused {
+                            version,
+                            topic,
+                            code,
+                        };
+                        pending
+                            .lock()
+                            .expect("pending")
+                            .insert(correlation_id, refused);
+                    }
                 }
                 if up_write
                     .write_all(&frames::with_size(&frame))
@@ -277,9 +331,14 @@ async fn relay<S: AsyncRead + AsyncWrite + Unpin + Send + 'static>(shared: &Shar
             let correlation_id = i32::from_be_bytes(frame[..4].try_into().expect("4 bytes"));
             let rewrite = pending.lock().expect("pending").remove(&correlation_id);
             let frame = match rewrite {
-                Some((key, version)) => {
+                Some(Rewrite::Addresses { key, version }) => {
                     frames::rewrite_addresses(frame, key, version, "127.0.0.1", shared.port)
                 }
+                Some(Rewrite::Refused {
+                    version,
+                    topic,
+                    code,
+                }) => frames::refuse_produce(frame, version, &topic, code),
                 None => frame,
             };
             if write_frame(&mut client_write, &frame).await.is_err() {
@@ -291,6 +350,20 @@ async fn relay<S: AsyncRead + AsyncWrite + Unpin + Send + 'static>(shared: &Shar
         _ = requests => {}
         _ = responses => {}
     }
+}
+
+/// The armed refusal, if this Produce request writes to its partition: (topic, code, the
+/// request diverted to a missing topic). Disarms it.
+fn divert(
+    shared: &Shared,
+    frame: &bytes::Bytes,
+    version: i16,
+) -> Option<(String, i16, bytes::Bytes)> {
+    let mut armed = shared.refusal.lock().expect("refusal");
+    let (topic, partition, code) = armed.clone()?;
+    let diverted = frames::divert_produce(frame, version, &topic, partition)?;
+    *armed = None;
+    Some((topic, code, diverted))
 }
 
 /// Serves the pre-authentication phase: ApiVersions is forwarded, SaslHandshake and
