@@ -13,7 +13,7 @@ use strait_kafka::batch::Record;
 use strait_kafka::batch::{Compression, RawBatch, TimestampType};
 use strait_kafka::{Isolation, OffsetSpec, Producer};
 use strait_mirror::internal::{read_offset_syncs, read_topic};
-use strait_testkit::BrokerKind;
+use strait_testkit::{java_peer, BrokerKind, KafkaVersion};
 
 strait_testkit::per_broker!(
     records_arrive_exactly_once_in_order,
@@ -29,6 +29,7 @@ strait_testkit::per_broker!(
     not_tansu: only_committed_transactions_are_mirrored;
     // Only Apache Kafka runs a log cleaner here (one that keeps batches, with holes in them).
     kafka_only: log_cleaner_holes_inside_batches,
+    java_transactions_arrive_committed_only,
 );
 
 const ONE_WAY: &str = "backup->primary.enabled = false";
@@ -828,4 +829,65 @@ async fn log_cleaner_holes_inside_batches(kind: BrokerKind) {
         stats.reencoded >= 9,
         "batches with holes are renumbered: {stats:?}"
     );
+}
+
+/// Real clients at both ends: the Java transactional producer writes committed and aborted
+/// transactions to the source, strait mirrors them, and the Java consumer (read_committed) on
+/// the target sees exactly the committed records, in order, with their keys.
+async fn java_transactions_arrive_committed_only(kind: BrokerKind) {
+    let pair = Pair::start(kind).await;
+    let topic = "java-txn";
+    create_topic(&pair.primary, topic, 2).await;
+    let primary = pair.primary_node.bootstrap();
+    let written = tokio::task::block_in_place(|| {
+        java_peer(
+            KafkaVersion::from_env(),
+            &["produce-transactions", &primary, topic, "2", "7", "4"],
+        )
+    })
+    .expect("the Java producer writes transactions");
+    assert!(written.contains("\"written\":44"), "{written}");
+    let mirror = start_mirror(&pair.properties(&format!("{ONE_WAY}\ntopics = java-txn")));
+    wait_for_records(&pair.backup, "primary.java-txn", 28).await;
+    let stats = wait_for_stats(&mirror, "primary->backup", "markers dropped", |s| {
+        s.dropped >= 8
+    })
+    .await;
+    shutdown(mirror).await;
+
+    let backup = pair.backup_node.bootstrap();
+    let seen = tokio::task::block_in_place(|| {
+        java_peer(
+            KafkaVersion::from_env(),
+            &["consume", &backup, "primary.java-txn"],
+        )
+    })
+    .expect("the Java consumer reads the target");
+    let rows: Vec<serde_json::Value> = serde_json::from_str(&seen).unwrap();
+    let text = |v: &serde_json::Value| {
+        use base64::Engine as _;
+        let bytes = base64::engine::general_purpose::STANDARD
+            .decode(v.as_str().unwrap())
+            .unwrap();
+        String::from_utf8(bytes).unwrap()
+    };
+    for p in 0..2 {
+        let values: Vec<String> = rows
+            .iter()
+            .filter(|r| r["partition"] == p)
+            .map(|r| text(&r["value"]))
+            .collect();
+        let want: Vec<String> = (0..14).map(|i| format!("c-{p}-{i}")).collect();
+        assert_eq!(
+            values, want,
+            "partition {p}: the committed records, in order"
+        );
+        let keys: Vec<String> = rows
+            .iter()
+            .filter(|r| r["partition"] == p)
+            .map(|r| text(&r["key"]))
+            .collect();
+        assert_eq!(keys[0], format!("k-{p}-0"));
+    }
+    assert!(stats.dropped >= 8, "{stats:?}");
 }
