@@ -1,5 +1,5 @@
 //! Broker failures under load on Apache Kafka: 3-broker source and target (RF 3,
-//! `min.insync.replicas=2`), 200,000 records streaming while the source broker leading the most
+//! `min.insync.replicas=2`), at least 200,000 records streaming while the source broker leading the most
 //! partitions is stopped (controlled shutdown) and restarted, and then a target broker is
 //! killed (SIGKILL) and restarted. Nothing may be lost, order is kept per partition, and
 //! duplicates are counted and bounded.
@@ -14,6 +14,7 @@ use common::*;
 use strait_kafka::batch::{Compression, Record};
 use strait_kafka::{Cluster, ClusterConfig, Producer};
 use strait_testkit::{BrokerKind, KafkaCluster, KafkaOptions};
+use tokio::sync::watch;
 
 strait_testkit::per_broker!(;
     // Only Apache Kafka runs clusters of several brokers with replicated partitions here.
@@ -74,32 +75,41 @@ fn record(p: i32, i: usize) -> Record {
     }
 }
 
-/// Writes RECORDS records over PARTITIONS partitions at about RATE records/s, in batches of
-/// BATCH, riding out leader changes (the idempotent producer retries with the same sequence).
-async fn stream(source: Cluster) {
+/// Writes at least RECORDS records over PARTITIONS partitions at about RATE records/s, in
+/// batches of BATCH, riding out leader changes (the idempotent producer retries with the same
+/// sequence), and goes on until `failures_done` says both failures are over, so they always
+/// land mid-stream however slow the machine. Returns the records written per partition.
+async fn stream(source: Cluster, failures_done: watch::Receiver<bool>) -> Vec<usize> {
     let per_partition = RECORDS / PARTITIONS as usize;
     let pause = Duration::from_secs_f64(BATCH as f64 * PARTITIONS as f64 / RATE as f64);
     let mut tasks = Vec::new();
     for p in 0..PARTITIONS {
         let source = source.clone();
+        let failures_done = failures_done.clone();
         tasks.push(tokio::spawn(async move {
             let producer = Producer::idempotent(&source)
                 .await
                 .expect("source producer");
-            for start in (0..per_partition).step_by(BATCH) {
-                let records: Vec<Record> = (start..start + BATCH).map(|i| record(p, i)).collect();
+            let mut written = 0;
+            while written < per_partition || !*failures_done.borrow() {
+                let records: Vec<Record> =
+                    (written..written + BATCH).map(|i| record(p, i)).collect();
                 let batch = batch(Compression::Lz4, &records);
                 producer
                     .send(TOPIC, p, &batch)
                     .await
-                    .unwrap_or_else(|e| panic!("source write of partition {p} at {start}: {e}"));
+                    .unwrap_or_else(|e| panic!("source write of partition {p} at {written}: {e}"));
+                written += BATCH;
                 tokio::time::sleep(pause).await;
             }
+            written
         }));
     }
+    let mut written = Vec::new();
     for task in tasks {
-        task.await.expect("producer task");
+        written.push(task.await.expect("producer task"));
     }
+    written
 }
 
 /// The broker leading the most partitions of `topic`, and how many it leads.
@@ -150,7 +160,8 @@ async fn leaders_fail_while_records_stream(_kind: BrokerKind) {
     create_topic(&source, TOPIC, PARTITIONS).await;
 
     let started = Instant::now();
-    let producer = tokio::spawn(stream(source.clone()));
+    let (failures_done, stream_until) = watch::channel(false);
+    let producer = tokio::spawn(stream(source.clone(), stream_until));
     let mirror = start_mirror(&properties(&source_node, &target_node));
     wait_for_records(&target, REMOTE, 10_000).await;
 
@@ -178,9 +189,11 @@ async fn leaders_fail_while_records_stream(_kind: BrokerKind) {
         !producer.is_finished(),
         "both failures happened while records were still streaming"
     );
-    producer.await.expect("the source stream completes");
-    eprintln!("stream written after {:?}", started.elapsed());
-    let done = wait_for_records(&target, REMOTE, RECORDS).await;
+    failures_done.send(true).unwrap();
+    let written = producer.await.expect("the source stream completes");
+    let total: usize = written.iter().sum();
+    eprintln!("{total} records written after {:?}", started.elapsed());
+    let done = wait_for_records(&target, REMOTE, total).await;
     eprintln!("{done} records mirrored after {:?}", started.elapsed());
     let stats = flow_stats(&mirror, "source->target");
     shutdown(mirror).await;
@@ -190,7 +203,7 @@ async fn leaders_fail_while_records_stream(_kind: BrokerKind) {
         let from = read_partition(&source, TOPIC, p).await;
         assert_eq!(
             from.len(),
-            RECORDS / PARTITIONS as usize,
+            written[p as usize],
             "the source kept partition {p}"
         );
         let to = read_partition(&target, REMOTE, p).await;

@@ -33,12 +33,8 @@ fn install_is_reused() {
         .join("libs")
         .join(format!("connect-mirror-{version}.jar"))
         .is_file());
-    let started = Instant::now();
     assert_eq!(ensure_kafka_installed(version).unwrap(), dir);
-    assert!(
-        started.elapsed() < Duration::from_secs(5),
-        "a reused install takes no time"
-    );
+    assert!(dir.join("testbed").join("Testbed.class").is_file());
 }
 
 #[test]

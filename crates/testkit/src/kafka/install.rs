@@ -308,6 +308,21 @@ fn run(dir: &Path, step: &str, cmd: &mut Command, hint: &'static str) -> Result<
 mod tests {
     use super::*;
 
+    /// A second install of the same version (a later test run: no memo) touches nothing.
+    #[test]
+    fn an_installed_version_is_reused() {
+        let root = default_kafka_dir().unwrap();
+        let version = KafkaVersion::from_env();
+        let first = install(&root, version).expect("install Kafka");
+        let stamp = |p: PathBuf| fs::metadata(p).and_then(|m| m.modified()).unwrap();
+        let marker = stamp(first.dir.join(KAFKA_MARKER));
+        let libs = stamp(first.libs());
+        let again = install(&root, version).expect("reuse");
+        assert_eq!(again.dir, first.dir);
+        assert_eq!(stamp(again.dir.join(KAFKA_MARKER)), marker);
+        assert_eq!(stamp(again.libs()), libs);
+    }
+
     #[test]
     fn marker_needs_the_fingerprint_jars_and_testbed() {
         let dir = tempfile::tempdir().unwrap();
