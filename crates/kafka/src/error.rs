@@ -110,7 +110,52 @@ pub enum Error {
     Config(String),
 }
 
+/// What kind of failure an [`Error`] is, and so what a caller does about it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ErrorKind {
+    /// The cached metadata (leaders, topics, coordinators) is out of date: refresh it, retry.
+    StaleMetadata,
+    /// Retrying the same operation later may succeed (a timeout, a lost connection, a broker
+    /// still loading).
+    Retriable,
+    /// TLS or SASL refused: retrying at once will not help; fix the credentials or certificates.
+    Auth,
+    /// Retrying will not help (bad input, an authorization refusal, an unsupported API).
+    Fatal,
+}
+
 impl Error {
+    /// What kind of failure this is (one classification for every caller).
+    pub fn kind(&self) -> ErrorKind {
+        if self.is_security() {
+            ErrorKind::Auth
+        } else if self.needs_metadata_refresh() {
+            ErrorKind::StaleMetadata
+        } else if self.is_retriable() {
+            ErrorKind::Retriable
+        } else {
+            ErrorKind::Fatal
+        }
+    }
+
+    /// A short name for counting errors by cause: the Kafka error code (`NotLeaderOrFollower`),
+    /// else the kind of client failure (`Connect`, `Timeout`, `CorruptBatch`, ...).
+    pub fn code_name(&self) -> String {
+        match self {
+            Error::Broker { code, .. } => format!("{code:?}"),
+            Error::Connect { .. } | Error::Bootstrap { .. } => "Connect".to_owned(),
+            Error::ConnectionLost { .. } => "ConnectionLost".to_owned(),
+            Error::Timeout { .. } => "Timeout".to_owned(),
+            Error::Batch { .. } => "CorruptBatch".to_owned(),
+            Error::Metadata { .. } => "Metadata".to_owned(),
+            Error::Tls { .. } => "Tls".to_owned(),
+            Error::Auth { .. } => "Auth".to_owned(),
+            Error::Protocol { .. } => "Protocol".to_owned(),
+            Error::UnsupportedApi { .. } => "UnsupportedApi".to_owned(),
+            Error::Config(_) => "Config".to_owned(),
+        }
+    }
+
     /// The Kafka error code, when the broker sent one.
     pub fn code(&self) -> Option<ResponseError> {
         match self {
@@ -188,4 +233,41 @@ pub fn is_retriable_code(code: ResponseError) -> bool {
                 | ResponseError::OutOfOrderSequenceNumber
                 | ResponseError::ThrottlingQuotaExceeded
         )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn broker(code: ResponseError) -> Error {
+        Error::Broker {
+            cluster: "c".into(),
+            op: "op".into(),
+            code,
+            message: None,
+            denied: None,
+        }
+    }
+
+    #[test]
+    fn one_classification() {
+        assert_eq!(broker(ResponseError::NotLeaderOrFollower).kind(), ErrorKind::StaleMetadata);
+        assert_eq!(broker(ResponseError::RequestTimedOut).kind(), ErrorKind::Retriable);
+        assert_eq!(broker(ResponseError::TopicAuthorizationFailed).kind(), ErrorKind::Fatal);
+        let auth = Error::Auth {
+            cluster: "c".into(),
+            broker: "b".into(),
+            mechanism: "PLAIN",
+            reason: "no".into(),
+        };
+        assert_eq!(auth.kind(), ErrorKind::Auth);
+        let lost = Error::ConnectionLost {
+            cluster: "c".into(),
+            broker: "b".into(),
+            reason: "eof".into(),
+        };
+        assert_eq!(lost.kind(), ErrorKind::StaleMetadata);
+        assert_eq!(lost.code_name(), "ConnectionLost");
+        assert_eq!(broker(ResponseError::NotLeaderOrFollower).code_name(), "NotLeaderOrFollower");
+    }
 }

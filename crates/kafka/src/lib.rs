@@ -9,7 +9,7 @@ mod error;
 pub mod net;
 
 pub use client::*;
-pub use error::{is_retriable_code, is_stale_metadata_code, Error, Result};
+pub use error::{is_retriable_code, is_stale_metadata_code, Error, ErrorKind, Result};
 /// The underlying codec, for request and response types.
 pub use kafka_protocol as protocol;
 pub use kafka_protocol::error::ResponseError;

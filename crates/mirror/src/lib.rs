@@ -17,3 +17,5 @@ pub mod internal;
 pub mod metrics;
 pub mod mirror_view;
 pub mod policy;
+mod shutdown;
+mod sync;

@@ -17,7 +17,8 @@ use super::writer::CheckpointWriter;
 use crate::clients::connect;
 use crate::clock::now_ms;
 use crate::config::{FlowConfig, SyncsLocation};
-use crate::engine::{stopped, EngineError, FlowStats};
+use crate::engine::{EngineError, FlowStats};
+use crate::shutdown::{sleep_unless_stopped, stopped, unless_stopped};
 use crate::formats::Checkpoint;
 use crate::policy::ReplicationPolicy;
 
@@ -76,9 +77,8 @@ pub(crate) async fn run_checkpoints(
             Ok(task) => break task,
             Err(e) => {
                 tracing::warn!(flow = %label, "checkpoints not running, retrying in {backoff:?}: {e}");
-                tokio::select! {
-                    _ = tokio::time::sleep(backoff) => {}
-                    _ = stopped(&mut shutdown) => return,
+                if !sleep_unless_stopped(backoff, &shutdown).await {
+                    return;
                 }
                 backoff = (backoff * 2).min(Duration::from_secs(10));
             }
@@ -94,17 +94,17 @@ pub(crate) async fn run_checkpoints(
         tokio::select! {
             _ = refresh.tick(), if first_refresh || flow.refresh_groups_interval.is_some() => {
                 first_refresh = false;
-                if !unless_stopped(task.refresh_groups(), &shutdown).await {
+                if unless_stopped(task.refresh_groups(), &shutdown).await.is_none() {
                     return;
                 }
             }
             _ = emit.tick() => {
-                if !unless_stopped(task.emit(), &shutdown).await {
+                if unless_stopped(task.emit(), &shutdown).await.is_none() {
                     return;
                 }
             }
             _ = group_sync.tick(), if flow.sync_group_offsets_interval.is_some() => {
-                if !unless_stopped(task.sync_groups(), &shutdown).await {
+                if unless_stopped(task.sync_groups(), &shutdown).await.is_none() {
                     return;
                 }
             }
@@ -332,18 +332,5 @@ impl CheckpointTask {
                 }
             }
         }
-    }
-}
-
-/// Runs `pass` to its end unless shutdown comes first (a pass against a cluster that is down
-/// may wait long); returns whether it ran to its end.
-async fn unless_stopped(
-    pass: impl std::future::Future<Output = ()>,
-    shutdown: &watch::Receiver<bool>,
-) -> bool {
-    let mut shutdown = shutdown.clone();
-    tokio::select! {
-        () = pass => true,
-        () = stopped(&mut shutdown) => false,
     }
 }

@@ -99,6 +99,8 @@ pub struct FlowConfig {
     pub offset_lag_max: i64,
     /// `config.properties.exclude` regexes: topic configs not copied to remote topics.
     pub config_properties_exclude: Vec<String>,
+    /// `config.properties.exclude`, compiled once for the flow's topic creation and config sync.
+    pub excluded_configs: PatternList,
     /// `use.defaults.from = source`: copy the source's default topic configs too (only
     /// effective as `s->t.use.defaults.from`, like in MM2).
     pub use_source_defaults: bool,
@@ -143,6 +145,17 @@ impl FlowConfig {
     /// `source->target`.
     pub fn name(&self) -> String {
         format!("{}->{}", self.source, self.target)
+    }
+
+    /// Whether this flow mirrors source topic `topic` (MM2's `shouldReplicateTopic`).
+    pub fn replicates_topic(&self, topic: &str) -> bool {
+        crate::filter::should_replicate_topic(
+            &self.policy,
+            &self.topic_filter,
+            &self.target,
+            self.heartbeats_replication_enabled,
+            topic,
+        )
     }
 }
 
@@ -194,7 +207,7 @@ pub(crate) fn build_flow(
         "config.properties.blacklist",
         DEFAULT_CONFIG_PROPERTIES_EXCLUDE,
     );
-    compile(&connector, exclude_key, &config_properties_exclude)?;
+    let excluded_configs = compile(&connector, exclude_key, &config_properties_exclude)?;
 
     let offset_syncs_location = match c.string("offset-syncs.topic.location").unwrap_or("source") {
         "source" => SyncsLocation::Source,
@@ -300,6 +313,7 @@ pub(crate) fn build_flow(
             .short("offset-syncs.topic.replication.factor", 3)?,
         offset_lag_max: c.long("offset.lag.max", 100)?,
         config_properties_exclude,
+        excluded_configs,
         use_source_defaults: c.string("use.defaults.from") == Some("source"),
         sync_topic_configs_enabled: sync_topic_configs.is_some(),
         sync_topic_configs_interval: sync_topic_configs.unwrap_or(DEFAULT_SYNC_INTERVAL),

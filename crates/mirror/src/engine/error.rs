@@ -2,6 +2,7 @@
 
 use strait_kafka::batch::BatchError;
 
+use super::fetcher::FetchFailure;
 use crate::config::ConfigError;
 use crate::internal::InternalTopicError;
 
@@ -27,9 +28,16 @@ pub enum EngineError {
         #[source]
         source: strait_kafka::Error,
     },
-    /// A fetch failed.
-    #[error("{0}")]
-    Fetch(String),
+    /// A fetch gave nothing for a partition.
+    #[error("cluster {cluster}: fetch topic {topic} partition {partition} at offset {offset}: {cause}")]
+    Fetch {
+        cluster: String,
+        topic: String,
+        partition: i32,
+        offset: i64,
+        #[source]
+        cause: FetchFailure,
+    },
     /// A fetched batch cannot be forwarded.
     #[error("cluster {cluster}: topic {topic} partition {partition} at offset {offset}: {source}")]
     Batch {
@@ -46,4 +54,17 @@ pub enum EngineError {
     /// The engine is shutting down.
     #[error("stopped")]
     Stopped,
+}
+
+impl EngineError {
+    /// What failed and why, for the error counters: (`fetch` | `produce` | `source`, code name).
+    pub fn counted_as(&self) -> Option<(&'static str, String)> {
+        match self {
+            EngineError::Fetch { cause, .. } => Some(("fetch", cause.code_name())),
+            EngineError::Produce { source, .. } => Some(("produce", source.code_name())),
+            EngineError::Kafka(source) => Some(("source", source.code_name())),
+            EngineError::Batch { .. } => Some(("fetch", "CorruptBatch".to_owned())),
+            _ => None,
+        }
+    }
 }

@@ -1,22 +1,46 @@
 //! One fetch loop per flow: partitions ask for data at their position; the fetcher batches the
 //! asks of all partitions led by the same source broker into one Fetch request, so idle
-//! partitions cost one long-poll per broker, not one per partition.
+//! partitions cost one long-poll per broker, not one per partition. The fetcher routes by
+//! leader, so it is the one that refreshes the source's metadata when a leader is unknown or
+//! stale; partitions only report and back off.
 
 use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
 
 use strait_kafka::{Cluster, FetchOptions, FetchPosition, PartitionFetch, ResponseError};
 use tokio::sync::{mpsc, oneshot};
 use tokio::task::JoinSet;
 
-/// Why a fetch gave nothing usable.
-#[derive(Debug, Clone)]
-pub(crate) struct FetchFailure {
-    /// Human-readable reason naming cluster, topic and partition.
-    pub(crate) message: String,
-    /// Whether metadata should be refreshed before asking again.
-    pub(crate) refresh_metadata: bool,
-    /// Kafka error code name or kind of failure, for the error counters.
-    pub(crate) code: String,
+/// Why a fetch gave nothing for a partition.
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum FetchFailure {
+    /// The source's metadata names no leader for the partition.
+    #[error("no leader known")]
+    NoLeader,
+    /// The leader's response did not include the partition.
+    #[error("broker {leader} did not answer for it")]
+    NotAnswered {
+        /// The broker asked.
+        leader: i32,
+    },
+    /// The partition's entry in the response carried an error code.
+    #[error("{0}")]
+    Code(ResponseError),
+    /// The whole Fetch request failed.
+    #[error("{0}")]
+    Request(Arc<strait_kafka::Error>),
+}
+
+impl FetchFailure {
+    /// A short name for the error counters.
+    pub fn code_name(&self) -> String {
+        match self {
+            FetchFailure::NoLeader => "NoLeader".to_owned(),
+            FetchFailure::NotAnswered { .. } => "PartitionMissing".to_owned(),
+            FetchFailure::Code(code) => format!("{code:?}"),
+            FetchFailure::Request(e) => e.code_name(),
+        }
+    }
 }
 
 /// A partition's request for data at `offset`.
@@ -54,7 +78,7 @@ async fn run(
     while open || !in_flight.is_empty() {
         tokio::select! {
             demand = demands.recv(), if open => match demand {
-                Some(d) => route(&source, d, &mut waiting),
+                Some(d) => route(&source, d, &mut waiting).await,
                 None => open = false,
             },
             Some(done) = in_flight.join_next() => {
@@ -80,21 +104,12 @@ async fn run(
     }
 }
 
-fn route(source: &Cluster, demand: FetchDemand, waiting: &mut HashMap<i32, Vec<FetchDemand>>) {
+async fn route(source: &Cluster, demand: FetchDemand, waiting: &mut HashMap<i32, Vec<FetchDemand>>) {
     match source.metadata().leader(&demand.topic, demand.partition) {
         Some(leader) => waiting.entry(leader).or_default().push(demand),
         None => {
-            let message = format!(
-                "cluster {}: no leader known for topic {} partition {}",
-                source.name(),
-                demand.topic,
-                demand.partition
-            );
-            let _ = demand.reply.send(Err(FetchFailure {
-                message,
-                refresh_metadata: true,
-                code: "NoLeader".to_owned(),
-            }));
+            let _ = demand.reply.send(Err(FetchFailure::NoLeader));
+            let _ = source.refresh_metadata().await;
         }
     }
 }
@@ -117,6 +132,7 @@ async fn fetch(
                 .map_or(partition_max_bytes, |m| m.min(partition_max_bytes)),
         })
         .collect();
+    let mut stale = false;
     match source.fetch_from(leader, &positions, options).await {
         Ok(mut fetched) => {
             for ask in asks {
@@ -124,33 +140,28 @@ async fn fetch(
                     .iter()
                     .position(|f| f.topic == ask.topic && f.partition == ask.partition)
                     .map(|i| fetched.swap_remove(i));
-                let answer = found.ok_or_else(|| FetchFailure {
-                    message: format!(
-                        "cluster {}: broker {leader} did not answer for topic {} partition {}",
-                        source.name(),
-                        ask.topic,
-                        ask.partition
-                    ),
-                    refresh_metadata: true,
-                    code: "PartitionMissing".to_owned(),
-                });
+                let answer = match found {
+                    Some(f) => {
+                        stale |= f.error.is_some_and(strait_kafka::is_stale_metadata_code);
+                        Ok(f)
+                    }
+                    None => {
+                        stale = true;
+                        Err(FetchFailure::NotAnswered { leader })
+                    }
+                };
                 let _ = ask.reply.send(answer);
             }
         }
         Err(e) => {
-            let failure = FetchFailure {
-                message: e.to_string(),
-                refresh_metadata: e.needs_metadata_refresh(),
-                code: super::pipeline::kafka_error_kind(&e),
-            };
+            stale = e.needs_metadata_refresh();
+            let failure = FetchFailure::Request(Arc::new(e));
             for ask in asks {
                 let _ = ask.reply.send(Err(failure.clone()));
             }
         }
     }
-}
-
-/// Whether a partition-level fetch error means the metadata (leader) is stale.
-pub(crate) fn is_stale(code: ResponseError) -> bool {
-    strait_kafka::is_stale_metadata_code(code)
+    if stale {
+        let _ = source.refresh_metadata().await;
+    }
 }

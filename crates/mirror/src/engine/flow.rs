@@ -6,36 +6,21 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use strait_kafka::{Cluster, FetchOptions};
-use tokio::sync::{mpsc, watch};
+use tokio::sync::watch;
 use tokio::task::JoinSet;
 
-use super::acl_sync::sync_topic_acls;
-use super::config_sync::sync_topic_configs;
 use super::control::FlowControl;
 use super::discovery::discover;
 use super::error::EngineError;
-use super::fetcher::{spawn_fetcher, FetchDemand};
-use super::pipeline::run_partition;
+use super::fetcher::spawn_fetcher;
+use super::pipeline::{run_partition, PartitionContext};
 use super::stats::{FlowState, FlowStats};
 use crate::clients::connect;
 use crate::clock::now_ms;
-use crate::config::{FlowConfig, OffsetReset, SyncsLocation};
+use crate::config::{FlowConfig, SyncsLocation};
+use crate::shutdown::{every, sleep_unless_stopped, stopped};
 use crate::internal::{HeartbeatEmitter, OffsetSyncWriter, ProgressStore};
-
-/// What every partition pipeline of a flow shares.
-pub(crate) struct FlowShared {
-    pub(crate) label: String,
-    pub(crate) source: Cluster,
-    pub(crate) target: Cluster,
-    pub(crate) fetcher: mpsc::Sender<FetchDemand>,
-    pub(crate) progress: Arc<ProgressStore>,
-    pub(crate) offset_syncs: Option<Arc<OffsetSyncWriter>>,
-    pub(crate) stats: Arc<FlowStats>,
-    pub(crate) auto_offset_reset: OffsetReset,
-    pub(crate) force_reencode: bool,
-    pub(crate) shutdown: watch::Receiver<bool>,
-    pub(crate) control: FlowControl,
-}
+use crate::sync::{sync_topic_configs, AclSync};
 
 /// Runs a flow until shutdown; setup failures (a cluster down at start) are retried.
 pub(crate) async fn run_flow(
@@ -43,7 +28,7 @@ pub(crate) async fn run_flow(
     stats: Arc<FlowStats>,
     control: FlowControl,
     force_reencode: bool,
-    mut shutdown: watch::Receiver<bool>,
+    shutdown: watch::Receiver<bool>,
 ) -> Result<(), EngineError> {
     let label = format!("{}->{}", flow.source, flow.target);
     let mut backoff = Duration::from_millis(500);
@@ -69,12 +54,9 @@ pub(crate) async fn run_flow(
             Err(e) => {
                 tracing::warn!(flow = %label, "flow not running, retrying in {backoff:?}: {e}");
                 stats.set_state(FlowState::Retrying(e.to_string()));
-                tokio::select! {
-                    _ = tokio::time::sleep(backoff) => {}
-                    _ = stopped(&mut shutdown) => {
-                        stats.set_state(FlowState::Stopped);
-                        return Ok(());
-                    }
+                if !sleep_unless_stopped(backoff, &shutdown).await {
+                    stats.set_state(FlowState::Stopped);
+                    return Ok(());
                 }
                 backoff = (backoff * 2).min(Duration::from_secs(10));
             }
@@ -180,7 +162,7 @@ async fn replicate(
         .source_consumer
         .get_i32("max.partition.fetch.bytes")?
         .unwrap_or(4 * 1024 * 1024);
-    let shared = Arc::new(FlowShared {
+    let shared = Arc::new(PartitionContext {
         label: label.to_owned(),
         source: source.clone(),
         target,
@@ -277,40 +259,31 @@ fn spawn_syncs(
     let context = Arc::new((flow.clone(), source.clone(), target.clone(), stats.clone()));
     if flow.sync_topic_configs_enabled {
         let c = context.clone();
-        tasks.spawn(every(
-            flow.sync_topic_configs_interval,
-            shutdown.clone(),
-            move || {
+        let shutdown = shutdown.clone();
+        let interval = flow.sync_topic_configs_interval;
+        tasks.spawn(async move {
+            every(interval, &shutdown, move || {
                 let c = c.clone();
                 async move {
-                    sync_topic_configs(&c.0, &c.1, &c.2, &c.3).await;
+                    c.3.config_pass(sync_topic_configs(&c.0, &c.1, &c.2).await);
                 }
-            },
-        ));
+            })
+            .await
+        });
     }
     if let Some(interval) = flow.sync_topic_acls_interval {
         let c = context;
-        tasks.spawn(every(interval, shutdown.clone(), move || {
-            let c = c.clone();
-            async move {
-                sync_topic_acls(&c.0, &c.1, &c.2, &c.3).await;
-            }
-        }));
-    }
-}
-
-/// Runs `pass` now and then every `interval` until shutdown.
-async fn every<F, Fut>(interval: Duration, mut shutdown: watch::Receiver<bool>, mut pass: F)
-where
-    F: FnMut() -> Fut,
-    Fut: std::future::Future<Output = ()>,
-{
-    let mut tick = tokio::time::interval(interval);
-    loop {
-        tokio::select! {
-            _ = tick.tick() => pass().await,
-            _ = stopped(&mut shutdown) => return,
-        }
+        let shutdown = shutdown.clone();
+        let acls = Arc::new(AclSync::default());
+        tasks.spawn(async move {
+            every(interval, &shutdown, move || {
+                let (c, acls) = (c.clone(), acls.clone());
+                async move {
+                    c.3.acl_pass(acls.pass(&c.0, &c.1, &c.2).await);
+                }
+            })
+            .await
+        });
     }
 }
 
@@ -347,15 +320,6 @@ async fn emit_heartbeats(
                 }
             }
             _ = stopped(&mut shutdown) => return,
-        }
-    }
-}
-
-/// Resolves once shutdown is requested (or the engine is gone).
-pub(crate) async fn stopped(shutdown: &mut watch::Receiver<bool>) {
-    while !*shutdown.borrow_and_update() {
-        if shutdown.changed().await.is_err() {
-            return;
         }
     }
 }

@@ -1,12 +1,11 @@
 //! The replication engine: one task per flow, inside it a discovery loop, a fetcher and one
 //! pipeline per source partition.
 
-mod acl_sync;
-mod config_sync;
 mod control;
 mod discovery;
 mod error;
 mod fetcher;
+mod ledger;
 mod flow;
 pub mod forward;
 mod partition_stats;
@@ -22,6 +21,7 @@ use tokio::task::JoinSet;
 
 pub use control::{FlowControl, PauseState};
 pub use error::EngineError;
+pub use fetcher::FetchFailure;
 pub use partition_stats::{ErrorNote, PartitionSnapshot, PartitionStats};
 pub use stats::{CheckpointKey, FlowState, FlowStats, StatsSnapshot};
 pub use status::{ErrorCount, FlowHandle, FlowStatus, PartitionError};
@@ -29,7 +29,6 @@ pub use window::Aggregate;
 
 use crate::config::MirrorConfig;
 
-pub(crate) use flow::stopped;
 
 /// How the engine runs, beyond mm2.properties.
 #[derive(Debug, Clone, Default)]

@@ -1,7 +1,8 @@
-//! One source partition: ask the fetcher for data, forward or re-encode each batch, produce it
-//! to the same partition of the remote topic with several batches in flight, and on each ack
-//! record progress and an offset sync. Failures pause this partition only; it restarts from
-//! its last acknowledged position.
+//! One source partition, the I/O side: ask the fetcher for data at the ledger's position, plan
+//! each fetch with the forwarder, write the planned batches to the same partition of the remote
+//! topic with several in flight, and hand each acknowledgement to the ledger, whose settled
+//! entries become progress, offset syncs and counters. Failures pause this partition only; it
+//! resumes after the last settled batch. The decisions live in `ledger.rs` and `forward.rs`.
 
 use std::collections::VecDeque;
 use std::future::Future;
@@ -11,199 +12,218 @@ use std::task::Poll;
 use std::time::Duration;
 
 use strait_kafka::{
-    InFlightBatch, Isolation, OffsetSpec, PartitionFetch, ProduceAck, Producer, ResponseError,
+    Cluster, Isolation, OffsetSpec, PartitionFetch, ProduceAck, Producer, ResponseError,
+    RetryPolicy,
 };
-use tokio::sync::{oneshot, watch};
+use tokio::sync::{mpsc, oneshot};
 
+use super::control::FlowControl;
+use super::discovery::PartitionRoute;
 use super::error::EngineError;
-use super::fetcher::{is_stale, FetchDemand, FetchFailure};
-use super::flow::{stopped, FlowShared};
+use super::fetcher::{FetchDemand, FetchFailure};
 use super::forward::{Forwarder, Step};
+use super::ledger::{EntryId, PartitionLedger, Settled, Written};
 use super::partition_stats::{Acked, PartitionStats};
+use super::stats::FlowStats;
 use crate::clock::now_ms;
 use crate::config::OffsetReset;
 use crate::formats::OffsetSync;
+use crate::internal::{OffsetSyncWriter, ProgressStore};
+use crate::shutdown::{sleep_unless_stopped, unless_stopped, Shutdown};
 
-/// Batches written but not yet acknowledged, per partition: bounds memory while the target is
-/// slow. Kafka remembers the last 5 batches per producer and partition to recognise a re-sent
-/// batch as a duplicate, so more than 5 in flight could turn a retry into a sequence error.
-const MAX_IN_FLIGHT: usize = 5;
+/// Backoff of a failed partition: 200 ms doubling to 5 s.
+const RETRY: RetryPolicy =
+    RetryPolicy::until_stopped(Duration::from_millis(200), Duration::from_secs(5));
+/// How often a paused partition looks at the source's log end.
+const PAUSED_POLL: Duration = Duration::from_secs(1);
 
-/// A source partition and where it goes.
-#[derive(Debug, Clone)]
-pub(crate) struct PartitionRoute {
-    pub(crate) topic: String,
-    pub(crate) partition: i32,
-    pub(crate) remote_topic: String,
-    pub(crate) max_batch_bytes: usize,
+/// What every partition pipeline of a flow works with (built by the flow).
+pub(crate) struct PartitionContext {
+    pub(crate) label: String,
+    pub(crate) source: Cluster,
+    pub(crate) target: Cluster,
+    pub(crate) fetcher: mpsc::Sender<FetchDemand>,
+    pub(crate) progress: Arc<ProgressStore>,
+    pub(crate) offset_syncs: Option<Arc<OffsetSyncWriter>>,
+    pub(crate) stats: Arc<FlowStats>,
+    pub(crate) auto_offset_reset: OffsetReset,
+    pub(crate) force_reencode: bool,
+    pub(crate) shutdown: Shutdown,
+    pub(crate) control: FlowControl,
 }
 
 type AckFuture<'a> =
     Pin<Box<dyn Future<Output = Result<ProduceAck, strait_kafka::Error>> + Send + 'a>>;
 
-enum Pending<'a> {
-    Sent {
-        ack: AckFuture<'a>,
-        records: u64,
-        bytes: u64,
-        first_offset: i64,
-        last_offset: i64,
-        /// The sent batch's last offset delta: its last record lands at base + this.
-        last_delta: i32,
-        reencoded: bool,
-        max_timestamp: i64,
-    },
-    Skipped {
-        last_offset: i64,
-    },
+/// A written batch's acknowledgement still to come, and the source offset it starts at.
+struct Pending<'a> {
+    id: EntryId,
+    first_offset: i64,
+    ack: AckFuture<'a>,
 }
 
-/// Replicates one partition until shutdown, restarting after failures with backoff. The
+/// Replicates one partition until shutdown, resuming after failures with backoff. The
 /// idempotent producer survives source-side failures; after a produce failure a new one is
 /// taken, since the old one's sequence state on the target is unknown.
-pub(crate) async fn run_partition(flow: Arc<FlowShared>, route: PartitionRoute) {
-    let mut shutdown = flow.shutdown.clone();
-    let mut backoff = Duration::from_millis(200);
-    let mut producer = None;
-    let state = flow.stats.partition_started(&route.topic, route.partition);
+pub(crate) async fn run_partition(ctx: Arc<PartitionContext>, route: PartitionRoute) {
+    let state = ctx.stats.partition_started(&route.topic, route.partition);
+    let mut producer: Option<Producer> = None;
+    let mut ledger: Option<PartitionLedger> = None;
+    let mut failures = 0;
     loop {
-        let result = match &producer {
-            Some(p) => replicate(&flow, &route, &state, p, &mut shutdown).await,
-            None => match Producer::idempotent(&flow.target).await {
-                Ok(p) => {
-                    producer = Some(p);
-                    continue;
-                }
-                Err(e) => Err(produce_error(&route, None, e)),
-            },
-        };
-        match result {
+        let result = replicate(&ctx, &route, &state, &mut producer, &mut ledger).await;
+        let e = match result {
             Ok(()) => return,
-            Err(e) => {
-                if matches!(e, EngineError::Produce { .. }) {
-                    producer = None;
-                }
-                if let Some((op, code)) = error_code(&e) {
-                    flow.stats.error(op, code);
-                }
-                state.failed(e.to_string(), now_ms());
-                state.set_paused(Some(format!("error, retrying in {backoff:?}")));
-                tracing::warn!(
-                    flow = %flow.label, topic = %route.topic, partition = route.partition,
-                    "partition paused, retrying in {backoff:?}: {e}"
-                );
-                tokio::select! {
-                    _ = tokio::time::sleep(backoff) => {}
-                    _ = stopped(&mut shutdown) => return,
-                }
-                backoff = (backoff * 2).min(Duration::from_secs(5));
-                let _ = flow.source.refresh_metadata().await;
+            Err(e) => e,
+        };
+        // After a produce failure (or with batches whose fate is unknown) the producer's
+        // state on the target is unknown: a new producer resumes after the last settled batch.
+        let unsettled = ledger.as_ref().is_some_and(|l| l.in_flight() > 0);
+        if matches!(e, EngineError::Produce { .. }) || unsettled {
+            producer = None;
+            if let Some(l) = ledger.as_mut() {
+                l.failed();
             }
+        }
+        if let Some((op, code)) = e.counted_as() {
+            ctx.stats.error(op, code);
+        }
+        failures += 1;
+        let backoff = RETRY.nominal(failures);
+        state.failed(e.to_string(), now_ms());
+        state.set_paused(Some(format!("error, retrying in {backoff:?}")));
+        tracing::warn!(
+            flow = %ctx.label, topic = %route.topic, partition = route.partition,
+            "partition paused, retrying in {backoff:?}: {e}"
+        );
+        if !sleep_unless_stopped(backoff, &ctx.shutdown).await {
+            return;
         }
     }
 }
 
+/// One run of the partition until shutdown or the first failure.
 async fn replicate(
-    flow: &FlowShared,
+    ctx: &PartitionContext,
     route: &PartitionRoute,
     state: &PartitionStats,
-    producer: &Producer,
-    shutdown: &mut watch::Receiver<bool>,
+    producer: &mut Option<Producer>,
+    ledger: &mut Option<PartitionLedger>,
 ) -> Result<(), EngineError> {
-    let mut position = start_position(flow, route).await?;
-    state.positioned(position);
-    tracing::debug!(flow = %flow.label, topic = %route.topic, partition = route.partition, position, "partition started");
-    let mut forwarder = Forwarder::new(route.max_batch_bytes, flow.force_reencode);
-    let mut in_flight: VecDeque<Pending<'_>> = VecDeque::new();
-    let mut pause = flow.control.watch_pause();
+    let producer = match producer {
+        Some(p) => p,
+        None => producer.insert(
+            Producer::idempotent(&ctx.target)
+                .await
+                .map_err(|e| produce_error(route, None, e))?,
+        ),
+    };
+    let ledger = match ledger {
+        Some(l) => l,
+        None => ledger.insert(PartitionLedger::new(start_position(ctx, route).await?)),
+    };
+    state.positioned(ledger.position());
+    tracing::debug!(flow = %ctx.label, topic = %route.topic, partition = route.partition, position = ledger.position(), "partition started");
+    let mut forwarder = Forwarder::new(route.max_batch_bytes, ctx.force_reencode);
+    let mut driver = Driver {
+        ctx,
+        route,
+        state,
+        ledger,
+        pending: VecDeque::new(),
+    };
+    let mut pause = ctx.control.watch_pause();
     loop {
-        if *shutdown.borrow() {
-            return drain(flow, route, state, &mut in_flight).await;
+        if *ctx.shutdown.borrow() {
+            return driver.drain().await;
         }
         let paused = pause.borrow_and_update().reason(&route.topic);
         if let Some(reason) = paused {
-            drain(flow, route, state, &mut in_flight).await?;
+            driver.drain().await?;
             state.set_paused(Some(reason));
             // Keep the source's log end and the oldest waiting record known, so lag stays
             // true while paused; nothing is produced. One byte asked: the broker still sends
             // the first waiting batch (KIP-74), whose timestamp is the lag in seconds.
-            if let Some(Ok(fetched)) = ask(flow, route, position, Some(1), shutdown).await {
+            let position = driver.ledger.position();
+            if let Some(Ok(fetched)) = ask(ctx, route, position, Some(1)).await {
                 if fetched.error.is_none() {
                     state.fetched(&fetched, position, now_ms());
                 }
             }
-            tokio::select! {
-                _ = tokio::time::sleep(PAUSED_POLL) => {}
-                _ = pause.changed() => {}
-                _ = stopped(shutdown) => return Ok(()),
+            let waited = unless_stopped(
+                async {
+                    tokio::select! {
+                        _ = tokio::time::sleep(PAUSED_POLL) => {}
+                        _ = pause.changed() => {}
+                    }
+                },
+                &ctx.shutdown,
+            )
+            .await;
+            if waited.is_none() {
+                return Ok(());
             }
             continue;
         }
         state.set_paused(None);
-        let Some(fetched) = ask(flow, route, position, None, shutdown).await else {
-            return drain(flow, route, state, &mut in_flight).await;
+        let position = driver.ledger.position();
+        let Some(fetched) = ask(ctx, route, position, None).await else {
+            return driver.drain().await;
+        };
+        let failure = |cause| EngineError::Fetch {
+            cluster: ctx.source.name().to_owned(),
+            topic: route.topic.clone(),
+            partition: route.partition,
+            offset: position,
+            cause,
         };
         let fetched = match fetched {
             Ok(f) => f,
-            Err(failure) => {
-                flow.stats.error("fetch", failure.code.clone());
-                if failure.refresh_metadata {
-                    let _ = flow.source.refresh_metadata().await;
-                }
-                drain(flow, route, state, &mut in_flight).await?;
-                return Err(EngineError::Fetch(failure.message));
+            Err(cause) => {
+                driver.drain().await?;
+                return Err(failure(cause));
             }
         };
-        if fetched.error.is_none() {
-            state.fetched(&fetched, position, now_ms());
-        }
         match fetched.error {
-            None => {}
+            None => state.fetched(&fetched, position, now_ms()),
             Some(ResponseError::OffsetOutOfRange) => {
-                flow.stats
-                    .error("fetch", format!("{:?}", ResponseError::OffsetOutOfRange));
-                drain(flow, route, state, &mut in_flight).await?;
-                let reset = reset_position(flow, route).await?;
+                ctx.stats.error("fetch", format!("{:?}", ResponseError::OffsetOutOfRange));
+                driver.drain().await?;
+                let reset = reset_position(ctx, route).await?;
+                driver.ledger.reposition(reset);
                 state.positioned(reset);
                 tracing::warn!(
-                    flow = %flow.label, topic = %route.topic, partition = route.partition,
+                    flow = %ctx.label, topic = %route.topic, partition = route.partition,
                     "offset {position} is out of range on the source; continuing at {reset} (auto.offset.reset)"
                 );
-                position = reset;
                 continue;
             }
             Some(code) => {
-                flow.stats.error("fetch", format!("{code:?}"));
-                if is_stale(code) {
-                    let _ = flow.source.refresh_metadata().await;
-                }
-                drain(flow, route, state, &mut in_flight).await?;
-                return Err(EngineError::Fetch(format!(
-                    "cluster {}: fetch topic {} partition {} at offset {position}: {code}",
-                    flow.source.name(),
-                    route.topic,
-                    route.partition
-                )));
+                driver.drain().await?;
+                return Err(failure(FetchFailure::Code(code)));
             }
         }
-        let steps = forwarder
-            .plan(&fetched, position)
-            .map_err(|source| EngineError::Batch {
-                cluster: flow.source.name().to_owned(),
-                topic: route.topic.clone(),
-                partition: route.partition,
-                offset: position,
-                source,
-            })?;
+        let steps = match forwarder.plan(&fetched, position) {
+            Ok(steps) => steps,
+            Err(source) => {
+                driver.drain().await?;
+                return Err(EngineError::Batch {
+                    cluster: ctx.source.name().to_owned(),
+                    topic: route.topic.clone(),
+                    partition: route.partition,
+                    offset: position,
+                    source,
+                });
+            }
+        };
         if steps.is_empty() {
             // Nothing new: settle what is in flight so progress is recorded while idle.
-            drain(flow, route, state, &mut in_flight).await?;
+            driver.drain().await?;
             continue;
         }
         for step in steps {
-            position = step.last_offset() + 1;
-            while in_flight.len() >= MAX_IN_FLIGHT {
-                settle_one(flow, route, state, &mut in_flight).await?;
+            while !driver.ledger.has_room() {
+                driver.settle_oldest().await?;
             }
             match step {
                 Step::Send {
@@ -212,42 +232,126 @@ async fn replicate(
                     last_offset,
                     reencoded,
                 } => {
-                    let sent: InFlightBatch<'_> = producer
+                    let sent = producer
                         .submit(&route.remote_topic, route.partition, &batch)
                         .await
                         .map_err(|e| produce_error(route, Some(first_offset), e))?;
-                    in_flight.push_back(Pending::Sent {
+                    let id = driver.ledger.written(Written {
+                        first_offset,
+                        last_offset,
+                        last_delta: batch.last_offset_delta(),
                         records: batch.record_count() as u64,
                         bytes: batch.len() as u64,
                         max_timestamp: batch.max_timestamp(),
-                        last_delta: batch.last_offset_delta(),
-                        ack: Box::pin(sent.wait()),
-                        first_offset,
-                        last_offset,
                         reencoded: reencoded.is_some(),
+                    });
+                    driver.pending.push_back(Pending {
+                        id,
+                        first_offset,
+                        ack: Box::pin(sent.wait()),
                     });
                 }
                 Step::Skip { last_offset, .. } => {
-                    flow.stats.dropped();
-                    in_flight.push_back(Pending::Skipped { last_offset });
+                    ctx.stats.dropped();
+                    driver.ledger.skipped(last_offset);
+                    driver.apply_settled();
                 }
             }
         }
-        settle_ready(flow, route, state, &mut in_flight).await?;
+        driver.settle_ready().await?;
     }
 }
 
-/// How often a paused partition looks at the source's log end.
-const PAUSED_POLL: Duration = Duration::from_secs(1);
+/// Moves acknowledgements from the wire to the ledger, and what the ledger settles to the
+/// progress store, the offset-sync writer and the counters.
+struct Driver<'a, 'p> {
+    ctx: &'a PartitionContext,
+    route: &'a PartitionRoute,
+    state: &'a PartitionStats,
+    ledger: &'a mut PartitionLedger,
+    pending: VecDeque<Pending<'p>>,
+}
+
+impl Driver<'_, '_> {
+    /// Waits for every acknowledgement still to come.
+    async fn drain(&mut self) -> Result<(), EngineError> {
+        while !self.pending.is_empty() {
+            self.settle_oldest().await?;
+        }
+        Ok(())
+    }
+
+    /// Waits for the oldest acknowledgement still to come.
+    async fn settle_oldest(&mut self) -> Result<(), EngineError> {
+        if let Some(p) = self.pending.pop_front() {
+            let ack = p
+                .ack
+                .await
+                .map_err(|e| produce_error(self.route, Some(p.first_offset), e))?;
+            self.ledger.acknowledged(p.id, ack.base_offset);
+        }
+        self.apply_settled();
+        Ok(())
+    }
+
+    /// Takes the acknowledgements that have already arrived, without waiting.
+    async fn settle_ready(&mut self) -> Result<(), EngineError> {
+        while let Some(p) = self.pending.front_mut() {
+            let polled = std::future::poll_fn(|cx| Poll::Ready(p.ack.as_mut().poll(cx))).await;
+            let Poll::Ready(result) = polled else {
+                break;
+            };
+            let first_offset = p.first_offset;
+            let id = p.id;
+            self.pending.pop_front();
+            let ack = result.map_err(|e| produce_error(self.route, Some(first_offset), e))?;
+            self.ledger.acknowledged(id, ack.base_offset);
+        }
+        self.apply_settled();
+        Ok(())
+    }
+
+    /// Records what the ledger settled: progress, offset syncs, counters.
+    fn apply_settled(&mut self) {
+        let (ctx, route) = (self.ctx, self.route);
+        for Settled {
+            last_offset,
+            syncs,
+            written,
+        } in self.ledger.settle()
+        {
+            ctx.progress.record(&route.topic, route.partition, last_offset);
+            if let Some(writer) = &ctx.offset_syncs {
+                for (upstream_offset, downstream_offset) in syncs {
+                    writer.queue(OffsetSync {
+                        topic: route.topic.clone(),
+                        partition: route.partition,
+                        upstream_offset,
+                        downstream_offset,
+                    });
+                }
+            }
+            let acked = written.map(|w| {
+                ctx.stats.acked(w.records, w.bytes, w.reencoded);
+                Acked {
+                    records: w.records,
+                    bytes: w.bytes,
+                    reencoded: w.reencoded,
+                    max_timestamp: w.max_timestamp,
+                }
+            });
+            self.state.acknowledged(last_offset, acked, now_ms());
+        }
+    }
+}
 
 /// Asks the fetcher for data at `position` (at most `max_bytes`, though a broker returns at
 /// least one whole batch); `None` when the flow is stopping.
 async fn ask(
-    flow: &FlowShared,
+    ctx: &PartitionContext,
     route: &PartitionRoute,
     position: i64,
     max_bytes: Option<i32>,
-    shutdown: &mut watch::Receiver<bool>,
 ) -> Option<Result<PartitionFetch, FetchFailure>> {
     let (reply, answer) = oneshot::channel();
     let demand = FetchDemand {
@@ -257,170 +361,8 @@ async fn ask(
         max_bytes,
         reply,
     };
-    flow.fetcher.send(demand).await.ok()?;
-    tokio::select! {
-        answer = answer => answer.ok(),
-        _ = stopped(shutdown) => None,
-    }
-}
-
-async fn drain(
-    flow: &FlowShared,
-    route: &PartitionRoute,
-    state: &PartitionStats,
-    in_flight: &mut VecDeque<Pending<'_>>,
-) -> Result<(), EngineError> {
-    while !in_flight.is_empty() {
-        settle_one(flow, route, state, in_flight).await?;
-    }
-    Ok(())
-}
-
-async fn settle_one(
-    flow: &FlowShared,
-    route: &PartitionRoute,
-    state: &PartitionStats,
-    in_flight: &mut VecDeque<Pending<'_>>,
-) -> Result<(), EngineError> {
-    match in_flight.pop_front() {
-        Some(Pending::Sent {
-            ack,
-            records,
-            bytes,
-            first_offset,
-            last_offset,
-            last_delta,
-            reencoded,
-            max_timestamp,
-        }) => {
-            let acked = ack
-                .await
-                .map_err(|e| produce_error(route, Some(first_offset), e))?;
-            let done = Acked {
-                records,
-                bytes,
-                reencoded,
-                max_timestamp,
-            };
-            acknowledged(
-                flow,
-                route,
-                state,
-                acked,
-                done,
-                (first_offset, last_offset, last_delta),
-            );
-        }
-        Some(Pending::Skipped { last_offset }) => {
-            flow.progress
-                .record(&route.topic, route.partition, last_offset);
-            state.acknowledged(last_offset, None, now_ms());
-        }
-        None => {}
-    }
-    Ok(())
-}
-
-/// Settles the acknowledgements that have already arrived, in order, without waiting.
-async fn settle_ready(
-    flow: &FlowShared,
-    route: &PartitionRoute,
-    state: &PartitionStats,
-    in_flight: &mut VecDeque<Pending<'_>>,
-) -> Result<(), EngineError> {
-    loop {
-        match in_flight.front_mut() {
-            Some(Pending::Skipped { .. }) => settle_one(flow, route, state, in_flight).await?,
-            Some(Pending::Sent { ack, .. }) => {
-                let polled = std::future::poll_fn(|cx| Poll::Ready(ack.as_mut().poll(cx))).await;
-                let Poll::Ready(result) = polled else {
-                    return Ok(());
-                };
-                let Some(Pending::Sent {
-                    records,
-                    bytes,
-                    first_offset,
-                    last_offset,
-                    last_delta,
-                    reencoded,
-                    max_timestamp,
-                    ..
-                }) = in_flight.pop_front()
-                else {
-                    unreachable!("the front entry was just matched as sent")
-                };
-                let acked = result.map_err(|e| produce_error(route, Some(first_offset), e))?;
-                let done = Acked {
-                    records,
-                    bytes,
-                    reencoded,
-                    max_timestamp,
-                };
-                acknowledged(
-                    flow,
-                    route,
-                    state,
-                    acked,
-                    done,
-                    (first_offset, last_offset, last_delta),
-                );
-            }
-            None => return Ok(()),
-        }
-    }
-}
-
-fn acknowledged(
-    flow: &FlowShared,
-    route: &PartitionRoute,
-    state: &PartitionStats,
-    acked: ProduceAck,
-    done: Acked,
-    (first_offset, last_offset, last_delta): (i64, i64, i32),
-) {
-    flow.progress
-        .record(&route.topic, route.partition, last_offset);
-    if let Some(syncs) = &flow.offset_syncs {
-        // Both ends of the batch: a group committed at its start or right after its end
-        // (the usual place of a caught-up consumer) translates exactly.
-        let sync = |upstream_offset, downstream_offset| OffsetSync {
-            topic: route.topic.clone(),
-            partition: route.partition,
-            upstream_offset,
-            downstream_offset,
-        };
-        syncs.queue(sync(first_offset, acked.base_offset));
-        if last_offset > first_offset {
-            syncs.queue(sync(last_offset, acked.base_offset + i64::from(last_delta)));
-        }
-    }
-    flow.stats.acked(done.records, done.bytes, done.reencoded);
-    state.acknowledged(last_offset, Some(done), now_ms());
-}
-
-/// The operation and Kafka error code (or kind of failure) of a pipeline error, for the error
-/// counters; fetch errors are counted where they happen.
-fn error_code(e: &EngineError) -> Option<(&'static str, String)> {
-    match e {
-        EngineError::Produce { source, .. } => Some(("produce", kafka_error_kind(source))),
-        EngineError::Kafka(source) => Some(("source", kafka_error_kind(source))),
-        EngineError::Batch { .. } => Some(("fetch", "CorruptBatch".to_owned())),
-        _ => None,
-    }
-}
-
-/// A Kafka error code name (`NotLeaderOrFollower`) or the kind of client failure.
-pub(crate) fn kafka_error_kind(e: &strait_kafka::Error) -> String {
-    use strait_kafka::Error as E;
-    match e {
-        E::Broker { code, .. } => format!("{code:?}"),
-        E::Connect { .. } | E::Bootstrap { .. } => "Connect".to_owned(),
-        E::ConnectionLost { .. } => "ConnectionLost".to_owned(),
-        E::Timeout { .. } => "Timeout".to_owned(),
-        E::Batch { .. } => "CorruptBatch".to_owned(),
-        E::Metadata { .. } => "Metadata".to_owned(),
-        _ => "Other".to_owned(),
-    }
+    ctx.fetcher.send(demand).await.ok()?;
+    unless_stopped(answer, &ctx.shutdown).await?.ok()
 }
 
 fn produce_error(
@@ -436,19 +378,19 @@ fn produce_error(
     }
 }
 
-async fn start_position(flow: &FlowShared, route: &PartitionRoute) -> Result<i64, EngineError> {
-    match flow.progress.get(&route.topic, route.partition) {
+async fn start_position(ctx: &PartitionContext, route: &PartitionRoute) -> Result<i64, EngineError> {
+    match ctx.progress.get(&route.topic, route.partition) {
         Some(last) => Ok(last + 1),
-        None => reset_position(flow, route).await,
+        None => reset_position(ctx, route).await,
     }
 }
 
-async fn reset_position(flow: &FlowShared, route: &PartitionRoute) -> Result<i64, EngineError> {
-    let spec = match flow.auto_offset_reset {
+async fn reset_position(ctx: &PartitionContext, route: &PartitionRoute) -> Result<i64, EngineError> {
+    let spec = match ctx.auto_offset_reset {
         OffsetReset::Earliest => OffsetSpec::Earliest,
         OffsetReset::Latest => OffsetSpec::Latest,
     };
-    let listed = flow
+    let listed = ctx
         .source
         .list_offsets(
             &route.topic,

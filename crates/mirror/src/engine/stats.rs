@@ -9,6 +9,7 @@ use serde::Serialize;
 
 use super::partition_stats::{ErrorNote, PartitionStats};
 use super::window::{Aggregate, Window};
+use crate::sync::PassReport;
 
 /// Live counters of a flow, shared by its partition pipelines.
 #[derive(Debug, Default)]
@@ -111,16 +112,20 @@ impl FlowStats {
         }
     }
 
-    pub(crate) fn configs_synced(&self, changes: u64) {
-        self.configs_synced.fetch_add(changes, Ordering::Relaxed);
+    /// Counts a topic config sync pass.
+    pub(crate) fn config_pass(&self, report: PassReport) {
+        self.configs_synced
+            .fetch_add(report.applied as u64, Ordering::Relaxed);
+        self.sync_failures
+            .fetch_add(report.failures, Ordering::Relaxed);
     }
 
-    pub(crate) fn acls_synced(&self, bindings: u64) {
-        self.acls_synced.fetch_add(bindings, Ordering::Relaxed);
-    }
-
-    pub(crate) fn sync_failed(&self) {
-        self.sync_failures.fetch_add(1, Ordering::Relaxed);
+    /// Counts an ACL sync pass.
+    pub(crate) fn acl_pass(&self, report: PassReport) {
+        self.acls_synced
+            .fetch_add(report.applied as u64, Ordering::Relaxed);
+        self.sync_failures
+            .fetch_add(report.failures, Ordering::Relaxed);
     }
 
     /// Counts an error of operation `op` (`fetch`, `produce`) with Kafka code or kind `code`.

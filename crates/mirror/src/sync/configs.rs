@@ -18,10 +18,11 @@
 
 use std::collections::HashMap;
 
-use strait_kafka::{AlterOp, Cluster, ConfigEntry, ConfigResource, ConfigSource, ResponseError};
+use strait_kafka::{AlterOp, Cluster, ConfigEntry, ConfigResource, ConfigSource};
 
-use super::discovery::replicated_topics;
-use super::stats::FlowStats;
+use super::config_rules::{alter_one_by_one, counts, is_rejected_value};
+use super::topics::replicated_topics;
+use super::PassReport;
 use crate::config::FlowConfig;
 use crate::filter::PatternList;
 
@@ -35,29 +36,18 @@ struct Change {
 }
 
 /// One pass of topic config sync for a flow: for every replicated topic, make the remote topic's
-/// non-excluded configs match the source, incrementally. Returns the number of config changes applied.
+/// non-excluded configs match the source, incrementally; `applied` counts config changes.
 pub(crate) async fn sync_topic_configs(
     flow: &FlowConfig,
     source: &Cluster,
     target: &Cluster,
-    stats: &FlowStats,
-) -> usize {
+) -> PassReport {
     let label = flow.name();
-    let excluded = match PatternList::new(&flow.config_properties_exclude) {
-        Ok(excluded) => excluded,
-        Err(e) => {
-            // Unreachable with a parsed config (it compiles the list), but never sync blindly.
-            tracing::warn!(flow = %label, "topic config sync skipped: config.properties.exclude: {e}");
-            stats.sync_failed();
-            return 0;
-        }
-    };
     let topics = match replicated_topics(flow, source, target).await {
         Ok(topics) => topics,
         Err(e) => {
             tracing::warn!(flow = %label, "topic config sync skipped, retrying at the next interval: listing topics: {e}");
-            stats.sync_failed();
-            return 0;
+            return PassReport::failed();
         }
     };
     let pass = Pass {
@@ -65,29 +55,25 @@ pub(crate) async fn sync_topic_configs(
         label: &label,
         source,
         target,
-        stats,
-        excluded: &excluded,
     };
-    let mut applied = 0;
+    let mut report = PassReport::default();
     for (topic, remote) in topics {
-        applied += pass.sync_topic(&topic, &remote).await;
+        report += pass.sync_topic(&topic, &remote).await;
     }
-    applied
+    report
 }
 
-/// One sync pass of a flow: its clusters, counters and excluded properties.
+/// One sync pass of a flow: its clusters.
 struct Pass<'a> {
     flow: &'a FlowConfig,
     label: &'a str,
     source: &'a Cluster,
     target: &'a Cluster,
-    stats: &'a FlowStats,
-    excluded: &'a PatternList,
 }
 
 impl Pass<'_> {
-    /// Syncs one remote topic; returns the number of changes applied.
-    async fn sync_topic(&self, topic: &str, remote: &str) -> usize {
+    /// Syncs one remote topic.
+    async fn sync_topic(&self, topic: &str, remote: &str) -> PassReport {
         let (flow, label) = (self.flow, self.label);
         let source_resource = ConfigResource::Topic(topic.to_owned());
         let resource = ConfigResource::Topic(remote.to_owned());
@@ -99,23 +85,21 @@ impl Pass<'_> {
             (Ok(s), Ok(t)) => (s, t),
             (Err(e), _) => {
                 tracing::warn!(flow = %label, "could not describe the configs of {} topic {topic}, retrying at the next interval: {e}", flow.source);
-                self.stats.sync_failed();
-                return 0;
+                return PassReport::failed();
             }
             (_, Err(e)) => {
                 tracing::warn!(flow = %label, "could not describe the configs of {} topic {remote}, retrying at the next interval: {e}", flow.target);
-                self.stats.sync_failed();
-                return 0;
+                return PassReport::failed();
             }
         };
         let changes = plan_changes(
             &source_entries,
             &target_entries,
-            self.excluded,
+            &flow.excluded_configs,
             flow.use_source_defaults,
         );
         if changes.is_empty() {
-            return 0;
+            return PassReport::default();
         }
         match self.alter(&resource, &changes).await {
             Ok(()) => self.applied(remote, &changes),
@@ -131,17 +115,17 @@ impl Pass<'_> {
                         Err(e) => failed.push(format!("{}: {e}", change.name)),
                     }
                 }
+                let mut report = self.applied(remote, &applied);
                 if !failed.is_empty() {
                     tracing::warn!(flow = %label, "could not sync config of {} topic {remote}, retrying at the next interval: {}", flow.target, failed.join("; "));
-                    self.stats.sync_failed();
+                    report.failures += 1;
                 }
-                self.applied(remote, &applied)
+                report
             }
             Err(e) => {
                 let names: Vec<&str> = changes.iter().map(|c| c.name.as_str()).collect();
                 tracing::warn!(flow = %label, "could not sync config of {} topic {remote} ({}), retrying at the next interval: {e}", flow.target, names.join(", "));
-                self.stats.sync_failed();
-                0
+                PassReport::failed()
             }
         }
     }
@@ -157,8 +141,8 @@ impl Pass<'_> {
             .await
     }
 
-    /// Counts and logs (once each: property, old value -> new value) changes the target took.
-    fn applied(&self, remote: &str, changes: &[Change]) -> usize {
+    /// Logs (once each: property, old value -> new value) changes the target took.
+    fn applied(&self, remote: &str, changes: &[Change]) -> PassReport {
         for change in changes {
             let old = change.old.as_deref().unwrap_or("(unset)");
             let new = match &change.op {
@@ -167,8 +151,10 @@ impl Pass<'_> {
             };
             tracing::info!(flow = %self.label, "synced config of {} topic {remote}: {} {old} -> {new}", self.flow.target, change.name);
         }
-        self.stats.configs_synced(changes.len() as u64);
-        changes.len()
+        PassReport {
+            applied: changes.len(),
+            failures: 0,
+        }
     }
 }
 
@@ -178,37 +164,6 @@ fn ops(changes: &[Change]) -> Vec<(String, AlterOp)> {
         .iter()
         .map(|c| (c.name.clone(), c.op.clone()))
         .collect()
-}
-
-/// Sends each of `ops` on `resource` in a request of its own, so one property the target
-/// refuses holds back no other; returns the target's answer to each, in order.
-pub(crate) async fn alter_one_by_one(
-    target: &Cluster,
-    resource: &ConfigResource,
-    ops: &[(String, AlterOp)],
-) -> Vec<strait_kafka::Result<()>> {
-    let mut results = Vec::with_capacity(ops.len());
-    for op in ops {
-        results.push(
-            target
-                .incremental_alter_configs(resource, std::slice::from_ref(op))
-                .await,
-        );
-    }
-    results
-}
-
-/// Whether the broker refused the request for its content (a name or value it does not accept)
-/// rather than for the topic or the connection.
-pub(crate) fn is_rejected_value(e: &strait_kafka::Error) -> bool {
-    matches!(
-        e.code(),
-        Some(
-            ResponseError::InvalidConfig
-                | ResponseError::InvalidRequest
-                | ResponseError::PolicyViolation
-        )
-    )
 }
 
 /// The changes that make `target`'s configs match `source`'s, by name, in the source's order.
@@ -221,11 +176,7 @@ fn plan_changes(
     let target: HashMap<&str, &ConfigEntry> = target.iter().map(|e| (e.name.as_str(), e)).collect();
     let mut changes = Vec::new();
     for entry in source {
-        if entry.read_only
-            || entry.sensitive
-            || entry.source == ConfigSource::StaticBroker
-            || excluded.matches(&entry.name)
-        {
+        if !counts(entry, excluded) {
             continue;
         }
         let current = target.get(entry.name.as_str());

@@ -1,0 +1,382 @@
+//! One source partition's replication bookkeeping, without I/O: where to fetch next, the
+//! batches written to the target and not yet settled (in source order), and what each
+//! settled batch yields: the progress to store, the offset syncs to write, the counters.
+//!
+//! The pipeline (`pipeline.rs`) moves the bytes; this decides. Acknowledgements may arrive in
+//! any order, but entries settle strictly in order, so progress never runs ahead of a batch
+//! still unacknowledged.
+
+use std::collections::VecDeque;
+
+/// Batches written but not yet settled, per partition: bounds memory while the target is
+/// slow. Kafka remembers the last 5 batches per producer and partition to recognise a re-sent
+/// batch as a duplicate, so more than 5 in flight could turn a retry into a sequence error.
+pub(crate) const MAX_IN_FLIGHT: usize = 5;
+
+/// A batch written to the target, as the ledger remembers it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Written {
+    /// Source offset of its first record.
+    pub(crate) first_offset: i64,
+    /// Source offset of its last record (or of the last offset it covers).
+    pub(crate) last_offset: i64,
+    /// The written batch's last offset delta: its last record lands at base + this.
+    pub(crate) last_delta: i32,
+    pub(crate) records: u64,
+    pub(crate) bytes: u64,
+    pub(crate) max_timestamp: i64,
+    /// Whether it was decoded and re-encoded rather than forwarded untouched.
+    pub(crate) reencoded: bool,
+}
+
+/// Identifies a ledger entry between writing and acknowledging it.
+pub(crate) type EntryId = u64;
+
+#[derive(Debug)]
+enum Entry {
+    Written {
+        batch: Written,
+        /// The target's base offset, once acknowledged.
+        base_offset: Option<i64>,
+    },
+    /// Source offsets up to `last_offset` that produce nothing (markers, aborted data).
+    Skipped { last_offset: i64 },
+}
+
+/// What one settled entry yields.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Settled {
+    /// The last source offset now replicated: the progress to store.
+    pub(crate) last_offset: i64,
+    /// Offset syncs `(upstream, downstream)`: both ends of a written batch, so a group
+    /// committed at its start or right after its end (where a caught-up consumer commits)
+    /// translates exactly.
+    pub(crate) syncs: Vec<(i64, i64)>,
+    /// The written batch, for the counters; `None` for skipped offsets.
+    pub(crate) written: Option<Written>,
+}
+
+/// The bookkeeping of one source partition.
+#[derive(Debug)]
+pub(crate) struct PartitionLedger {
+    /// The next source offset to fetch and plan.
+    next: i64,
+    /// The offset after the last settled entry: where replication resumes after a failure.
+    replicated: i64,
+    window: VecDeque<Entry>,
+    /// The id of the window's front entry.
+    front_id: EntryId,
+}
+
+impl PartitionLedger {
+    /// A ledger starting at source offset `position` (stored progress + 1, or the reset offset).
+    pub(crate) fn new(position: i64) -> Self {
+        PartitionLedger {
+            next: position,
+            replicated: position,
+            window: VecDeque::new(),
+            front_id: 0,
+        }
+    }
+
+    /// The next source offset to fetch.
+    pub(crate) fn position(&self) -> i64 {
+        self.next
+    }
+
+    /// The offset after everything settled: nothing before it is waiting.
+    #[cfg(test)]
+    pub(crate) fn replicated(&self) -> i64 {
+        self.replicated
+    }
+
+    /// Entries written or skipped and not yet settled.
+    pub(crate) fn in_flight(&self) -> usize {
+        self.window.len()
+    }
+
+    /// Whether another batch may be written now.
+    pub(crate) fn has_room(&self) -> bool {
+        self.window.len() < MAX_IN_FLIGHT
+    }
+
+    /// Notes a batch written to the target; the next fetch starts after it.
+    pub(crate) fn written(&mut self, batch: Written) -> EntryId {
+        debug_assert!(batch.first_offset >= self.next && batch.last_offset >= batch.first_offset);
+        self.next = batch.last_offset + 1;
+        self.push(Entry::Written {
+            batch,
+            base_offset: None,
+        })
+    }
+
+    /// Notes source offsets up to `last_offset` that produce nothing.
+    pub(crate) fn skipped(&mut self, last_offset: i64) -> EntryId {
+        debug_assert!(last_offset >= self.next - 1);
+        self.next = last_offset + 1;
+        self.push(Entry::Skipped { last_offset })
+    }
+
+    fn push(&mut self, entry: Entry) -> EntryId {
+        self.window.push_back(entry);
+        self.front_id + self.window.len() as u64 - 1
+    }
+
+    /// Notes the target's acknowledgement of written entry `id` at `base_offset` (in any order).
+    pub(crate) fn acknowledged(&mut self, id: EntryId, base_offset: i64) {
+        let index = id
+            .checked_sub(self.front_id)
+            .and_then(|i| self.window.get_mut(i as usize));
+        match index {
+            Some(Entry::Written { base_offset: b, .. }) => *b = Some(base_offset),
+            other => debug_assert!(false, "no written entry {id}: {other:?}"),
+        }
+    }
+
+    /// Takes the entries that are settled, in order: the front ones that are skipped or
+    /// acknowledged, up to the first that is still waiting.
+    pub(crate) fn settle(&mut self) -> Vec<Settled> {
+        let mut settled = Vec::new();
+        while let Some(front) = self.window.front() {
+            let done = match front {
+                Entry::Skipped { last_offset } => Settled {
+                    last_offset: *last_offset,
+                    syncs: Vec::new(),
+                    written: None,
+                },
+                Entry::Written {
+                    base_offset: None, ..
+                } => break,
+                Entry::Written {
+                    batch,
+                    base_offset: Some(base),
+                } => {
+                    let mut syncs = vec![(batch.first_offset, *base)];
+                    if batch.last_offset > batch.first_offset {
+                        syncs.push((batch.last_offset, base + i64::from(batch.last_delta)));
+                    }
+                    Settled {
+                        last_offset: batch.last_offset,
+                        syncs,
+                        written: Some(batch.clone()),
+                    }
+                }
+            };
+            self.replicated = done.last_offset + 1;
+            self.window.pop_front();
+            self.front_id += 1;
+            settled.push(done);
+        }
+        settled
+    }
+
+    /// A write failed (its producer's state on the target is unknown now): forgets the
+    /// unsettled entries and returns where to resume, right after the last settled one.
+    pub(crate) fn failed(&mut self) -> i64 {
+        self.front_id += self.window.len() as u64;
+        self.window.clear();
+        self.next = self.replicated;
+        self.next
+    }
+
+    /// Moves to `position` (the source reset it: offset out of range). Everything in flight
+    /// must be settled first.
+    pub(crate) fn reposition(&mut self, position: i64) {
+        debug_assert!(self.window.is_empty(), "reposition with entries in flight");
+        self.next = position;
+        self.replicated = position;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn batch(first: i64, last: i64) -> Written {
+        Written {
+            first_offset: first,
+            last_offset: last,
+            last_delta: (last - first) as i32,
+            records: (last - first + 1) as u64,
+            bytes: 100,
+            max_timestamp: 7,
+            reencoded: false,
+        }
+    }
+
+    #[test]
+    fn acks_in_order_settle_one_by_one() {
+        let mut l = PartitionLedger::new(10);
+        let a = l.written(batch(10, 14));
+        let b = l.written(batch(15, 19));
+        assert_eq!((l.position(), l.replicated(), l.in_flight()), (20, 10, 2));
+        assert!(l.settle().is_empty(), "nothing acknowledged yet");
+        l.acknowledged(a, 100);
+        let s = l.settle();
+        assert_eq!(s.len(), 1);
+        assert_eq!(s[0].last_offset, 14);
+        assert_eq!(s[0].syncs, [(10, 100), (14, 104)]);
+        assert_eq!(s[0].written, Some(batch(10, 14)));
+        assert_eq!(l.replicated(), 15);
+        l.acknowledged(b, 105);
+        assert_eq!(l.settle()[0].syncs, [(15, 105), (19, 109)]);
+        assert_eq!((l.replicated(), l.in_flight()), (20, 0));
+    }
+
+    #[test]
+    fn acks_out_of_order_settle_in_order() {
+        let mut l = PartitionLedger::new(0);
+        let ids: Vec<_> = (0..3).map(|i| l.written(batch(i * 10, i * 10 + 9))).collect();
+        l.acknowledged(ids[2], 20);
+        l.acknowledged(ids[1], 10);
+        assert!(l.settle().is_empty(), "the first is still waiting");
+        assert_eq!(l.replicated(), 0);
+        l.acknowledged(ids[0], 0);
+        let offsets: Vec<i64> = l.settle().iter().map(|s| s.last_offset).collect();
+        assert_eq!(offsets, [9, 19, 29]);
+    }
+
+    #[test]
+    fn single_record_batches_have_one_sync() {
+        let mut l = PartitionLedger::new(5);
+        let id = l.written(batch(5, 5));
+        l.acknowledged(id, 42);
+        assert_eq!(l.settle()[0].syncs, [(5, 42)]);
+    }
+
+    #[test]
+    fn skips_settle_at_once_unless_behind_a_waiting_write() {
+        let mut l = PartitionLedger::new(0);
+        l.skipped(3);
+        let s = l.settle();
+        assert_eq!((s[0].last_offset, s[0].written.clone()), (3, None));
+        assert!(s[0].syncs.is_empty());
+        let id = l.written(batch(4, 8));
+        l.skipped(9);
+        assert!(l.settle().is_empty(), "the marker waits for the batch before it");
+        assert_eq!(l.position(), 10);
+        l.acknowledged(id, 0);
+        let offsets: Vec<i64> = l.settle().iter().map(|s| s.last_offset).collect();
+        assert_eq!(offsets, [8, 9]);
+        assert_eq!(l.replicated(), 10);
+    }
+
+    #[test]
+    fn room_for_five() {
+        let mut l = PartitionLedger::new(0);
+        for i in 0..MAX_IN_FLIGHT as i64 {
+            assert!(l.has_room());
+            l.written(batch(i, i));
+        }
+        assert!(!l.has_room());
+        l.acknowledged(0, 0);
+        l.settle();
+        assert!(l.has_room());
+    }
+
+    #[test]
+    fn a_failure_mid_window_resumes_after_the_last_settled() {
+        let mut l = PartitionLedger::new(0);
+        let a = l.written(batch(0, 9));
+        let _b = l.written(batch(10, 19));
+        let c = l.written(batch(20, 29));
+        l.acknowledged(a, 0);
+        l.acknowledged(c, 20);
+        assert_eq!(l.settle().len(), 1);
+        assert_eq!(l.failed(), 10, "resume at the first unsettled batch");
+        assert_eq!((l.position(), l.in_flight()), (10, 0));
+        // The retry: the same batches again, under fresh ids.
+        let b2 = l.written(batch(10, 19));
+        let c2 = l.written(batch(20, 29));
+        assert!(b2 > c, "ids are never reused");
+        l.acknowledged(c2, 110);
+        l.acknowledged(b2, 100);
+        let s = l.settle();
+        assert_eq!(s[0].syncs, [(10, 100), (19, 109)]);
+        assert_eq!(l.replicated(), 30);
+    }
+
+    #[test]
+    fn restart_and_reposition() {
+        let mut l = PartitionLedger::new(1234);
+        assert_eq!((l.position(), l.replicated()), (1234, 1234));
+        l.reposition(0);
+        assert_eq!((l.position(), l.replicated()), (0, 0));
+        assert_eq!(l.failed(), 0, "nothing in flight: resume where it is");
+    }
+
+    #[derive(Debug, Clone)]
+    enum Op {
+        Write(i64),
+        Skip(i64),
+    }
+
+    proptest! {
+        /// Any plan of writes and skips, acknowledged in any order: every entry settles once,
+        /// in source order, progress only grows, and each sync maps the batch's ends to where
+        /// the target put them.
+        #[test]
+        fn settles_everything_once_in_order(
+            ops in prop::collection::vec(
+                prop_oneof![(1i64..20).prop_map(Op::Write), (1i64..5).prop_map(Op::Skip)],
+                1..40,
+            ),
+            order in prop::collection::vec(any::<prop::sample::Index>(), 40),
+            gap in 0i64..3,
+        ) {
+            let mut l = PartitionLedger::new(100);
+            let mut pending: Vec<(EntryId, Written)> = Vec::new();
+            let mut settled = Vec::new();
+            let mut next_base = 0;
+            let mut bases = std::collections::BTreeMap::new();
+            let mut order = order.into_iter();
+            let mut ack_one = |l: &mut PartitionLedger, pending: &mut Vec<(EntryId, Written)>, settled: &mut Vec<Settled>| {
+                let i = order.next().map_or(0, |x| x.index(pending.len()));
+                let (id, w) = pending.remove(i);
+                let base = *bases.entry(w.first_offset).or_insert_with(|| {
+                    let b = next_base;
+                    next_base += w.records as i64;
+                    b
+                });
+                l.acknowledged(id, base);
+                settled.extend(l.settle());
+            };
+            for op in &ops {
+                while !l.has_room() {
+                    ack_one(&mut l, &mut pending, &mut settled);
+                }
+                let first = l.position() + gap;
+                match *op {
+                    Op::Write(n) => {
+                        let w = batch(first, first + n - 1);
+                        let id = l.written(w.clone());
+                        pending.push((id, w));
+                    }
+                    Op::Skip(n) => {
+                        l.skipped(first + n - 1);
+                    }
+                }
+                settled.extend(l.settle());
+            }
+            while !pending.is_empty() {
+                ack_one(&mut l, &mut pending, &mut settled);
+            }
+            settled.extend(l.settle());
+            prop_assert_eq!(settled.len(), ops.len());
+            prop_assert_eq!(l.in_flight(), 0);
+            prop_assert_eq!(l.replicated(), l.position());
+            let lasts: Vec<i64> = settled.iter().map(|s| s.last_offset).collect();
+            prop_assert!(lasts.windows(2).all(|w| w[0] < w[1]), "{:?}", lasts);
+            for s in &settled {
+                if let Some(w) = &s.written {
+                    let base = bases[&w.first_offset];
+                    prop_assert_eq!(s.syncs[0], (w.first_offset, base));
+                    if w.last_offset > w.first_offset {
+                        prop_assert_eq!(s.syncs[1], (w.last_offset, base + i64::from(w.last_delta)));
+                    }
+                }
+            }
+        }
+    }
+}
