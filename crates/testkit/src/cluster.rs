@@ -136,31 +136,3 @@ pub fn start_clusters(kind: BrokerKind, n: usize) -> Result<Vec<TestCluster>, Te
     // On any error the clusters already started are dropped, i.e. killed.
     results.into_iter().collect()
 }
-
-/// The last `lines` lines of `text`.
-pub(crate) fn tail(text: &str, lines: usize) -> &str {
-    let text = text.trim_end_matches('\n');
-    match text
-        .char_indices()
-        .rev()
-        .filter(|&(_, c)| c == '\n')
-        .nth(lines.saturating_sub(1))
-    {
-        Some((i, _)) if lines > 0 => &text[i + 1..],
-        _ if lines == 0 => "",
-        _ => text,
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn tail_keeps_last_lines() {
-        assert_eq!(tail("a\nb\nc\n", 2), "b\nc");
-        assert_eq!(tail("a\nb\nc", 5), "a\nb\nc");
-        assert_eq!(tail("a\nb", 0), "");
-        assert_eq!(tail("", 3), "");
-    }
-}

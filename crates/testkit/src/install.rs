@@ -102,14 +102,15 @@ pub(crate) fn installation() -> Result<Installed, TestkitError> {
     install_in(&default_install_dir()?, &python_from_env())
 }
 
-fn install_in(dir: &Path, python: &OsStr) -> Result<Installed, TestkitError> {
+/// Creates `dir` if needed and takes the exclusive lock `lock_name` in it (released when the
+/// returned file is dropped), so concurrent test processes install one at a time.
+pub(crate) fn locked_dir(dir: &Path, lock_name: &str) -> Result<(PathBuf, fs::File), TestkitError> {
     fs::create_dir_all(dir)
         .map_err(|e| TestkitError::io(format!("creating the install dir {}", dir.display()), e))?;
     let dir = dir
         .canonicalize()
         .map_err(|e| TestkitError::io(format!("resolving the install dir {}", dir.display()), e))?;
-
-    let lock_path = dir.join(LOCK_FILE);
+    let lock_path = dir.join(lock_name);
     let lock = fs::OpenOptions::new()
         .create(true)
         .truncate(false)
@@ -118,6 +119,11 @@ fn install_in(dir: &Path, python: &OsStr) -> Result<Installed, TestkitError> {
         .map_err(|e| TestkitError::io(format!("opening {}", lock_path.display()), e))?;
     lock.lock()
         .map_err(|e| TestkitError::io(format!("locking {}", lock_path.display()), e))?;
+    Ok((dir, lock))
+}
+
+fn install_in(dir: &Path, python: &OsStr) -> Result<Installed, TestkitError> {
+    let (dir, _lock) = locked_dir(dir, LOCK_FILE)?;
 
     let marker = dir.join(INSTALL_MARKER);
     if let Some(installed) = read_marker(&dir, &marker) {
@@ -251,7 +257,7 @@ fn check(dir: &Path, step: &str, out: &Output, hint: &'static str) -> Result<(),
         if !text.trim().is_empty() {
             detail.push_str(&format!(
                 "\n--- {name} (tail) ---\n{}",
-                crate::cluster::tail(&text, 30)
+                crate::process::tail(&text, 30)
             ));
         }
     }

@@ -35,6 +35,7 @@
 //! not passed on).
 
 mod acl_peer;
+mod broker_log;
 mod certs;
 mod cluster;
 mod error;

@@ -1,8 +1,7 @@
 //! The PyPI brokers (noida, tansu) as single-broker test clusters: start on a free port, wait
 //! until ready, stop, restart, tear down.
 
-use std::fs::{self, File, OpenOptions};
-use std::io::{Read, Seek, SeekFrom, Write};
+use std::fs;
 use std::net::{Ipv4Addr, SocketAddr};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
@@ -11,9 +10,10 @@ use std::time::{Duration, Instant};
 
 use tempfile::TempDir;
 
-use crate::cluster::tail;
+use crate::process::tail;
 use crate::install::Installed;
 use crate::ports::free_port;
+use crate::broker_log::BrokerLog;
 use crate::probe::probe_addr;
 use crate::process::BrokerProcess;
 use crate::{BrokerKind, TestkitError};
@@ -59,7 +59,7 @@ pub(crate) struct PythonBroker {
     installed: Installed,
     runtime: TempDir,
     data_dir: PathBuf,
-    log_path: PathBuf,
+    log: BrokerLog,
     process: Option<BrokerProcess>,
 }
 
@@ -100,14 +100,14 @@ impl PythonBroker {
         let data_dir = runtime.path().join("data");
         fs::create_dir(&data_dir)
             .map_err(|e| TestkitError::io(format!("creating {}", data_dir.display()), e))?;
-        let log_path = runtime.path().join("broker.log");
+        let log = BrokerLog::new(runtime.path().join("broker.log"));
         Ok(PythonBroker {
             kind,
             port,
             installed,
             runtime,
             data_dir,
-            log_path,
+            log,
             process: None,
         })
     }
@@ -129,7 +129,7 @@ impl PythonBroker {
 
     /// Broker stdout+stderr captured so far (all runs, separated by `===== strait-testkit` lines).
     pub(crate) fn logs(&self) -> String {
-        self.read_log(0)
+        self.log.read_from(0)
     }
 
     /// The per-cluster temp dir holding `data/` and `broker.log`.
@@ -146,7 +146,7 @@ impl PythonBroker {
     pub(crate) fn stop(&mut self) {
         if let Some(process) = self.process.take() {
             let how = process.terminate(STOP_GRACE);
-            self.log_line(&format!("stopped: {how}"));
+            self.log.mark(&format!("stopped: {how}"));
         }
     }
 
@@ -174,21 +174,10 @@ impl PythonBroker {
             error,
             port_conflict: false,
         };
-        self.log_line(&format!("starting {} on {}", self.kind, self.bootstrap()));
-        let offset = fs::metadata(&self.log_path).map(|m| m.len()).unwrap_or(0);
-        let log = OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(&self.log_path)
-            .map_err(|e| {
-                plain(TestkitError::io(
-                    format!("opening {}", self.log_path.display()),
-                    e,
-                ))
-            })?;
-        let log_err = log
-            .try_clone()
-            .map_err(|e| plain(TestkitError::io("duplicating the log file handle", e)))?;
+        let (offset, stdout, stderr) = self
+            .log
+            .start_run(&format!("starting {} on {}", self.kind, self.bootstrap()))
+            .map_err(plain)?;
 
         let binary = self.installed.binary(self.kind).to_owned();
         let mut cmd = Command::new(&binary);
@@ -229,8 +218,8 @@ impl PythonBroker {
         }
         cmd.current_dir(self.runtime.path())
             .stdin(Stdio::null())
-            .stdout(Stdio::from(log))
-            .stderr(Stdio::from(log_err));
+            .stdout(stdout)
+            .stderr(stderr);
 
         let process = BrokerProcess::spawn(&mut cmd).map_err(|source| {
             plain(TestkitError::Spawn {
@@ -249,7 +238,7 @@ impl PythonBroker {
             }
             Err(error) => {
                 drop(self.process.take());
-                let out = self.read_log(offset).to_ascii_lowercase();
+                let out = self.log.read_from(offset).to_ascii_lowercase();
                 let port_conflict = out.contains("in use") || out.contains("addrinuse");
                 Err(LaunchError {
                     error,
@@ -276,11 +265,11 @@ impl PythonBroker {
                     kind: self.kind,
                     port: self.port,
                     status: status.to_string(),
-                    logs: tail(&self.read_log(log_offset), ERROR_LOG_LINES).to_owned(),
+                    logs: tail(&self.log.read_from(log_offset), ERROR_LOG_LINES).to_owned(),
                 });
             }
             // The startup line guards against probing some other broker that holds our port.
-            if self.read_log(log_offset).contains(marker) {
+            if self.log.read_from(log_offset).contains(marker) {
                 match probe_addr(addr, PROBE_TIMEOUT) {
                     Ok(brokers) => {
                         let expected = (self.port as i32, "127.0.0.1");
@@ -304,34 +293,10 @@ impl PythonBroker {
                     port: self.port,
                     waited_ms: started.elapsed().as_millis(),
                     last_error,
-                    logs: tail(&self.read_log(log_offset), ERROR_LOG_LINES).to_owned(),
+                    logs: tail(&self.log.read_from(log_offset), ERROR_LOG_LINES).to_owned(),
                 });
             }
             thread::sleep(POLL_INTERVAL);
-        }
-    }
-
-    /// The log from byte `offset` on (lossy UTF-8); empty if unreadable.
-    fn read_log(&self, offset: u64) -> String {
-        let mut bytes = Vec::new();
-        if let Ok(mut file) = File::open(&self.log_path) {
-            let _ = file
-                .seek(SeekFrom::Start(offset))
-                .and_then(|_| file.read_to_end(&mut bytes));
-        }
-        String::from_utf8_lossy(&bytes).into_owned()
-    }
-
-    /// Appends a testkit separator line to the broker log.
-    fn log_line(&self, msg: &str) {
-        let line = format!("===== strait-testkit: {msg} =====\n");
-        let written = OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(&self.log_path)
-            .and_then(|mut f| f.write_all(line.as_bytes()));
-        if let Err(e) = written {
-            tracing::warn!("writing {}: {e}", self.log_path.display());
         }
     }
 }
@@ -356,7 +321,7 @@ impl Drop for PythonBroker {
         }
         if let Some(process) = self.process.take() {
             let how = process.terminate(PANIC_STOP_GRACE);
-            self.log_line(&format!("stopped (test panicked): {how}"));
+            self.log.mark(&format!("stopped (test panicked): {how}"));
         }
         self.runtime.disable_cleanup(true);
         let label = format!("{} broker {}", self.kind, self.bootstrap());

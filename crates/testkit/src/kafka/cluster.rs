@@ -1,8 +1,7 @@
 //! Apache Kafka KRaft test clusters: format, start, wait until ready, stop and start single
 //! nodes, tear down.
 
-use std::fs::{self, File, OpenOptions};
-use std::io::{Read, Seek, SeekFrom, Write};
+use std::fs;
 use std::net::{Ipv4Addr, SocketAddr};
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
@@ -13,10 +12,11 @@ use base64::Engine as _;
 use tempfile::TempDir;
 
 use super::config::{server_properties, NodeLayout, TlsFiles};
-use super::install::{kafka_installation, KafkaInstall};
+use super::install::KafkaInstall;
 use super::{JvmProfile, KafkaOptions, KafkaVersion};
-use crate::cluster::tail;
+use crate::process::tail;
 use crate::ports::free_port;
+use crate::broker_log::BrokerLog;
 use crate::probe::probe_addr;
 use crate::process::BrokerProcess;
 use crate::{BrokerKind, CertKey, TestCa, TestkitError, Usage};
@@ -53,7 +53,7 @@ pub struct KafkaCluster {
 struct Node {
     layout: NodeLayout,
     dir: PathBuf,
-    log_path: PathBuf,
+    log: BrokerLog,
     process: Option<BrokerProcess>,
 }
 
@@ -127,7 +127,7 @@ impl KafkaCluster {
                 write(&dir.join("server.properties"), &props)?;
                 Ok(Node {
                     layout: layout.clone(),
-                    log_path: dir.join("broker.log"),
+                    log: BrokerLog::new(dir.join("broker.log")),
                     dir,
                     process: None,
                 })
@@ -203,7 +203,7 @@ impl KafkaCluster {
             if let Err(error) = self.wait_ready(id, offset) {
                 let conflict = self
                     .node(id)
-                    .read_log(offset)
+                    .log.read_from(offset)
                     .contains("Address already in use");
                 for node in &mut self.nodes {
                     drop(node.process.take());
@@ -216,28 +216,25 @@ impl KafkaCluster {
 
     /// Spawns node `id`'s JVM; returns where its log of this run starts.
     fn spawn(&mut self, id: i32) -> Result<u64, TestkitError> {
+        self.spawn_with(id, &[])
+    }
+
+    /// Spawns node `id`'s JVM with `jvm_args` added; returns where its log of this run starts.
+    fn spawn_with(&mut self, id: i32, jvm_args: &[String]) -> Result<u64, TestkitError> {
         let mut cmd =
             self.install
                 .command(self.options.profile, self.options.heap_mb, "kafka.Kafka");
         let node = self.node_mut(id);
-        node.log_line(&format!(
+        let (offset, stdout, stderr) = node.log.start_run(&format!(
             "starting Kafka node {id} on 127.0.0.1:{}",
             node.layout.port
-        ));
-        let offset = fs::metadata(&node.log_path).map(|m| m.len()).unwrap_or(0);
-        let log = OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(&node.log_path)
-            .map_err(|e| TestkitError::io(format!("opening {}", node.log_path.display()), e))?;
-        let log_err = log
-            .try_clone()
-            .map_err(|e| TestkitError::io("duplicating the log file handle", e))?;
-        cmd.arg(node.dir.join("server.properties"))
+        ))?;
+        cmd.args(jvm_args)
+            .arg(node.dir.join("server.properties"))
             .current_dir(&node.dir)
             .stdin(Stdio::null())
-            .stdout(Stdio::from(log))
-            .stderr(Stdio::from(log_err));
+            .stdout(stdout)
+            .stderr(stderr);
         let process = BrokerProcess::spawn(&mut cmd).map_err(|source| TestkitError::Spawn {
             kind: BrokerKind::Kafka,
             binary: "java".into(),
@@ -267,10 +264,10 @@ impl KafkaCluster {
                     kind: BrokerKind::Kafka,
                     port,
                     status: status.to_string(),
-                    logs: tail(&node.read_log(log_offset), ERROR_LOG_LINES).to_owned(),
+                    logs: tail(&node.log.read_from(log_offset), ERROR_LOG_LINES).to_owned(),
                 });
             }
-            if node.read_log(log_offset).contains(STARTED_LINE) {
+            if node.log.read_from(log_offset).contains(STARTED_LINE) {
                 match probe_addr(addr, PROBE_TIMEOUT) {
                     Ok(brokers) => {
                         let mut seen: Vec<i32> = brokers.iter().map(|b| b.node_id).collect();
@@ -290,7 +287,7 @@ impl KafkaCluster {
                     port,
                     waited_ms: started.elapsed().as_millis(),
                     last_error,
-                    logs: tail(&node.read_log(log_offset), ERROR_LOG_LINES).to_owned(),
+                    logs: tail(&node.log.read_from(log_offset), ERROR_LOG_LINES).to_owned(),
                 });
             }
             thread::sleep(POLL_INTERVAL);
@@ -376,13 +373,13 @@ impl KafkaCluster {
     pub fn logs(&self) -> String {
         self.nodes
             .iter()
-            .map(|n| format!("===== Kafka node {} =====\n{}", n.layout.id, n.read_log(0)))
+            .map(|n| format!("===== Kafka node {} =====\n{}", n.layout.id, n.log.read_from(0)))
             .collect()
     }
 
     /// Node `id`'s log (all runs, separated by `===== strait-testkit` lines).
     pub fn node_logs(&self, id: i32) -> String {
-        self.node(id).read_log(0)
+        self.node(id).log.read_from(0)
     }
 
     /// Whether node `id`'s JVM is running.
@@ -395,7 +392,7 @@ impl KafkaCluster {
         let node = self.node_mut(id);
         if let Some(process) = node.process.take() {
             let how = process.terminate(STOP_GRACE);
-            node.log_line(&format!("stopped: {how}"));
+            node.log.mark(&format!("stopped: {how}"));
         }
     }
 
@@ -404,7 +401,7 @@ impl KafkaCluster {
         let node = self.node_mut(id);
         if let Some(process) = node.process.take() {
             drop(process);
-            node.log_line("killed with SIGKILL");
+            node.log.mark("killed with SIGKILL");
         }
     }
 
@@ -460,28 +457,6 @@ impl KafkaCluster {
     }
 }
 
-impl Node {
-    /// The log from byte `offset` on (lossy UTF-8); empty if unreadable.
-    fn read_log(&self, offset: u64) -> String {
-        let mut bytes = Vec::new();
-        if let Ok(mut file) = File::open(&self.log_path) {
-            let _ = file
-                .seek(SeekFrom::Start(offset))
-                .and_then(|_| file.read_to_end(&mut bytes));
-        }
-        String::from_utf8_lossy(&bytes).into_owned()
-    }
-
-    fn log_line(&self, msg: &str) {
-        let line = format!("===== strait-testkit: {msg} =====\n");
-        let _ = OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(&self.log_path)
-            .and_then(|mut f| f.write_all(line.as_bytes()));
-    }
-}
-
 impl std::fmt::Debug for KafkaCluster {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("KafkaCluster")
@@ -501,7 +476,7 @@ impl Drop for KafkaCluster {
             if let Some(process) = node.process.take() {
                 drop(process);
                 if panicking {
-                    node.log_line("killed (test panicked)");
+                    node.log.mark("killed (test panicked)");
                 }
             }
         }
@@ -518,10 +493,21 @@ impl Drop for KafkaCluster {
                 "===== {label}: last {PANIC_LOG_LINES} log lines (runtime dir kept at {}) =====\n\
                  {}\n===== end of {label} logs =====",
                 self.runtime.path().display(),
-                tail(&node.read_log(0), PANIC_LOG_LINES).trim_end(),
+                tail(&node.log.read_from(0), PANIC_LOG_LINES).trim_end(),
             );
         }
     }
+}
+
+/// The finished install of `version`, installing it first if needed (memoised per process).
+pub(crate) fn kafka_installation(version: KafkaVersion) -> Result<KafkaInstall, TestkitError> {
+    super::install::kafka_installation(version, record_class_archive)
+}
+
+/// Installs Kafka `version` if missing and returns its install dir (idempotent, safe across
+/// concurrent processes: uses a file lock).
+pub fn ensure_kafka_installed(version: KafkaVersion) -> Result<PathBuf, TestkitError> {
+    kafka_installation(version).map(|install| install.dir)
 }
 
 /// Records a class-data archive of a broker start (used by later test JVMs to start faster).
@@ -531,26 +517,8 @@ pub(crate) fn record_class_archive(
 ) -> Result<(), TestkitError> {
     let options = KafkaOptions::default().version(install.version);
     let mut cluster = KafkaCluster::prepare(install.clone(), options)?;
-    let mut cmd = install.command(JvmProfile::Test, 384, "kafka.Kafka");
     // The archive is dumped when the JVM exits normally (SIGTERM runs the shutdown hooks).
-    let node = &mut cluster.nodes[0];
-    let log = File::create(&node.log_path)
-        .map_err(|e| TestkitError::io(format!("creating {}", node.log_path.display()), e))?;
-    cmd.arg(format!("-XX:ArchiveClassesAtExit={}", archive.display()))
-        .arg(node.dir.join("server.properties"))
-        .current_dir(&node.dir)
-        .stdin(Stdio::null())
-        .stdout(Stdio::from(
-            log.try_clone()
-                .map_err(|e| TestkitError::io("log handle", e))?,
-        ))
-        .stderr(Stdio::from(log));
-    let process = BrokerProcess::spawn(&mut cmd).map_err(|source| TestkitError::Spawn {
-        kind: BrokerKind::Kafka,
-        binary: "java".into(),
-        source,
-    })?;
-    node.process = Some(process);
+    cluster.spawn_with(1, &[format!("-XX:ArchiveClassesAtExit={}", archive.display())])?;
     cluster.wait_ready(1, 0)?;
     cluster.stop_node(1);
     if archive.is_file() {

@@ -90,11 +90,6 @@ impl KafkaInstall {
     }
 }
 
-/// Installs Kafka `version` if missing and returns its install dir (idempotent, safe across concurrent processes: uses a file lock).
-pub fn ensure_kafka_installed(version: KafkaVersion) -> Result<PathBuf, TestkitError> {
-    kafka_installation(version).map(|install| install.dir)
-}
-
 /// The Kafka install root: env `STRAIT_KAFKA_DIR`, else `<workspace root>/.strait/kafka`.
 pub fn default_kafka_dir() -> Result<PathBuf, TestkitError> {
     if let Some(dir) = std::env::var_os("STRAIT_KAFKA_DIR").filter(|d| !d.is_empty()) {
@@ -105,8 +100,15 @@ pub fn default_kafka_dir() -> Result<PathBuf, TestkitError> {
         .join("kafka"))
 }
 
+/// Records a class-data archive of a broker start of an install at a path (it takes a broker,
+/// so the cluster module does it).
+pub(crate) type ArchiveRecorder = fn(&KafkaInstall, &Path) -> Result<(), TestkitError>;
+
 /// The finished install of `version`, installing it first if needed (memoised per process).
-pub(crate) fn kafka_installation(version: KafkaVersion) -> Result<KafkaInstall, TestkitError> {
+pub(crate) fn kafka_installation(
+    version: KafkaVersion,
+    record_archive: ArchiveRecorder,
+) -> Result<KafkaInstall, TestkitError> {
     static DONE: OnceLock<Mutex<Vec<KafkaInstall>>> = OnceLock::new();
     let done = DONE.get_or_init(|| Mutex::new(Vec::new()));
     // Held across the install: threads of one test binary wait for the first one.
@@ -114,27 +116,17 @@ pub(crate) fn kafka_installation(version: KafkaVersion) -> Result<KafkaInstall, 
     if let Some(install) = done.iter().find(|i| i.version == version) {
         return Ok(install.clone());
     }
-    let install = install(&default_kafka_dir()?, version)?;
+    let install = install(&default_kafka_dir()?, version, record_archive)?;
     done.push(install.clone());
     Ok(install)
 }
 
-fn install(root: &Path, version: KafkaVersion) -> Result<KafkaInstall, TestkitError> {
-    let dir = root.join(version.as_str());
-    fs::create_dir_all(&dir)
-        .map_err(|e| TestkitError::io(format!("creating the Kafka dir {}", dir.display()), e))?;
-    let dir = dir
-        .canonicalize()
-        .map_err(|e| TestkitError::io(format!("resolving {}", dir.display()), e))?;
-    let lock_path = dir.join("install.lock");
-    let lock = fs::OpenOptions::new()
-        .create(true)
-        .truncate(false)
-        .write(true)
-        .open(&lock_path)
-        .map_err(|e| TestkitError::io(format!("opening {}", lock_path.display()), e))?;
-    lock.lock()
-        .map_err(|e| TestkitError::io(format!("locking {}", lock_path.display()), e))?;
+fn install(
+    root: &Path,
+    version: KafkaVersion,
+    record_archive: ArchiveRecorder,
+) -> Result<KafkaInstall, TestkitError> {
+    let (dir, _lock) = crate::install::locked_dir(&root.join(version.as_str()), "install.lock")?;
 
     let java = Java::find()?;
     let fingerprint = fingerprint(version, &java);
@@ -207,7 +199,7 @@ fn install(root: &Path, version: KafkaVersion) -> Result<KafkaInstall, TestkitEr
 
     let archive = dir.join("kafka.jsa");
     let _ = fs::remove_file(&archive);
-    match super::cluster::record_class_archive(&install, &archive) {
+    match record_archive(&install, &archive) {
         Ok(()) => install.cds_archive = Some(archive.clone()),
         Err(e) => {
             tracing::warn!("no class-data archive for Kafka {version} (JVMs start slower): {e}")
@@ -292,7 +284,7 @@ fn run(dir: &Path, step: &str, cmd: &mut Command, hint: &'static str) -> Result<
         if !text.trim().is_empty() {
             detail.push_str(&format!(
                 "\n--- {name} (tail) ---\n{}",
-                crate::cluster::tail(&text, 30)
+                crate::process::tail(&text, 30)
             ));
         }
     }
@@ -313,11 +305,13 @@ mod tests {
     fn an_installed_version_is_reused() {
         let root = default_kafka_dir().unwrap();
         let version = KafkaVersion::from_env();
-        let first = install(&root, version).expect("install Kafka");
+        let first = install(&root, version, crate::kafka::cluster::record_class_archive)
+            .expect("install Kafka");
         let stamp = |p: PathBuf| fs::metadata(p).and_then(|m| m.modified()).unwrap();
         let marker = stamp(first.dir.join(KAFKA_MARKER));
         let libs = stamp(first.libs());
-        let again = install(&root, version).expect("reuse");
+        let again = install(&root, version, |_, _| panic!("an install is reused, not redone"))
+            .expect("reuse");
         assert_eq!(again.dir, first.dir);
         assert_eq!(stamp(again.dir.join(KAFKA_MARKER)), marker);
         assert_eq!(stamp(again.libs()), libs);

@@ -3,9 +3,9 @@
 
 use std::process::Stdio;
 
-use super::install::kafka_installation;
+use super::cluster::kafka_installation;
 use super::KafkaVersion;
-use crate::cluster::tail;
+use crate::process::tail;
 use crate::TestkitError;
 
 /// The prefix of the line carrying the peer's JSON answer (`RESULT_PREFIX` in Testbed.java).

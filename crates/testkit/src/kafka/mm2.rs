@@ -9,9 +9,10 @@ use std::time::{Duration, Instant};
 
 use tempfile::TempDir;
 
-use super::install::{kafka_installation, KafkaInstall};
+use super::cluster::kafka_installation;
+use super::install::KafkaInstall;
 use super::{JvmProfile, KafkaVersion};
-use crate::cluster::tail;
+use crate::process::tail;
 use crate::process::BrokerProcess;
 use crate::TestkitError;
 

@@ -10,9 +10,9 @@ mod jvm;
 mod mm2;
 mod version;
 
-pub use cluster::KafkaCluster;
+pub use cluster::{ensure_kafka_installed, KafkaCluster};
 pub use config::{KafkaOptions, ScramUser, SecureListener};
-pub use install::{default_kafka_dir, ensure_kafka_installed, KAFKA_MARKER};
+pub use install::{default_kafka_dir, KAFKA_MARKER};
 pub use java_peer::java_peer;
 pub use jvm::JvmProfile;
 pub use mm2::{Mm2Options, Mm2Process};
