@@ -92,7 +92,7 @@ pub enum Error {
         op: String,
         code: ResponseError,
         message: Option<String>,
-        denied: Option<Box<crate::client::Denied>>,
+        denied: Option<Box<crate::denial::Denied>>,
     },
     /// The cluster's metadata has no such topic, partition, broker or leader.
     #[error("cluster {cluster}: {what}")]
@@ -165,7 +165,7 @@ impl Error {
     }
 
     /// The ACL whose absence made the broker refuse the request, if it was an authorization failure.
-    pub fn denied(&self) -> Option<&crate::client::Denied> {
+    pub fn denied(&self) -> Option<&crate::denial::Denied> {
         match self {
             Error::Broker { denied, .. } => denied.as_deref(),
             _ => None,
@@ -251,9 +251,18 @@ mod tests {
 
     #[test]
     fn one_classification() {
-        assert_eq!(broker(ResponseError::NotLeaderOrFollower).kind(), ErrorKind::StaleMetadata);
-        assert_eq!(broker(ResponseError::RequestTimedOut).kind(), ErrorKind::Retriable);
-        assert_eq!(broker(ResponseError::TopicAuthorizationFailed).kind(), ErrorKind::Fatal);
+        assert_eq!(
+            broker(ResponseError::NotLeaderOrFollower).kind(),
+            ErrorKind::StaleMetadata
+        );
+        assert_eq!(
+            broker(ResponseError::RequestTimedOut).kind(),
+            ErrorKind::Retriable
+        );
+        assert_eq!(
+            broker(ResponseError::TopicAuthorizationFailed).kind(),
+            ErrorKind::Fatal
+        );
         let auth = Error::Auth {
             cluster: "c".into(),
             broker: "b".into(),
@@ -268,6 +277,9 @@ mod tests {
         };
         assert_eq!(lost.kind(), ErrorKind::StaleMetadata);
         assert_eq!(lost.code_name(), "ConnectionLost");
-        assert_eq!(broker(ResponseError::NotLeaderOrFollower).code_name(), "NotLeaderOrFollower");
+        assert_eq!(
+            broker(ResponseError::NotLeaderOrFollower).code_name(),
+            "NotLeaderOrFollower"
+        );
     }
 }

@@ -3,12 +3,22 @@
 
 use strait_kafka::{Cluster, ClusterConfig};
 
-use crate::config::{client_security, ClientProps};
-use crate::engine::EngineError;
+use crate::config::{client_security, ClientProps, ConfigError};
+
+/// Why a client of a cluster could not be made.
+#[derive(Debug, thiserror::Error)]
+pub enum ConnectError {
+    /// The cluster's client properties cannot be used.
+    #[error(transparent)]
+    Config(#[from] ConfigError),
+    /// The cluster did not accept the connection.
+    #[error(transparent)]
+    Kafka(#[from] strait_kafka::Error),
+}
 
 /// A client of the cluster `props` belong to, for `role` (e.g. `replication-consumer`) of
 /// `flow` (e.g. `east->west`); both end up in the client id brokers see.
-pub async fn connect(props: &ClientProps, flow: &str, role: &str) -> Result<Cluster, EngineError> {
+pub async fn connect(props: &ClientProps, flow: &str, role: &str) -> Result<Cluster, ConnectError> {
     let security = client_security(props)?;
     let mut config = ClusterConfig::new(&props.cluster, props.bootstrap_servers()?)?;
     if let Some(connector) = security.connector {

@@ -4,7 +4,12 @@
 use std::future::Future;
 use std::time::Duration;
 
+use strait_kafka::RetryPolicy;
 use tokio::sync::watch;
+
+/// How a flow's and a checkpoint loop's setup is retried until shutdown: 0.5 s doubling to 10 s.
+pub(crate) const SETUP_RETRY: RetryPolicy =
+    RetryPolicy::until_stopped(Duration::from_millis(500), Duration::from_secs(10));
 
 /// The engine's stop signal (`true`: stop now).
 pub(crate) type Shutdown = watch::Receiver<bool>;
@@ -19,7 +24,10 @@ pub(crate) async fn stopped(shutdown: &mut Shutdown) {
 }
 
 /// Runs `work` to its end unless shutdown comes first; `None` if it was cut short.
-pub(crate) async fn unless_stopped<T>(work: impl Future<Output = T>, shutdown: &Shutdown) -> Option<T> {
+pub(crate) async fn unless_stopped<T>(
+    work: impl Future<Output = T>,
+    shutdown: &Shutdown,
+) -> Option<T> {
     let mut shutdown = shutdown.clone();
     tokio::select! {
         done = work => Some(done),
@@ -65,9 +73,11 @@ mod tests {
             tokio::time::sleep(Duration::from_millis(50)).await;
             stop.send(true).unwrap();
         };
-        tokio::time::timeout(Duration::from_secs(5), async { tokio::join!(looping, stopper) })
-            .await
-            .expect("every ends at shutdown, mid-pass");
+        tokio::time::timeout(Duration::from_secs(5), async {
+            tokio::join!(looping, stopper)
+        })
+        .await
+        .expect("every ends at shutdown, mid-pass");
         assert_eq!(runs.load(std::sync::atomic::Ordering::Relaxed), 1);
         assert!(!sleep_unless_stopped(Duration::from_secs(3600), &shutdown).await);
     }

@@ -140,15 +140,7 @@ pub(crate) async fn run(args: BenchArgs) -> anyhow::Result<()> {
     let mut results = Vec::new();
     for &codec in &codecs {
         let source_node = start_noida().await?;
-        let source =
-            Cluster::connect(ClusterConfig::new("source", &source_node.bootstrap())?).await?;
-        source
-            .create_topic(&NewTopic {
-                configs: vec![("retention.ms".into(), "-1".into())],
-                ..NewTopic::new(TOPIC, args.partitions)
-            })
-            .await
-            .context("creating the source topic")?;
+        let source = source_topic(&source_node.bootstrap(), args.partitions).await?;
         let (wire_bytes, seconds) = load(&source, &args, codec, records_per_partition).await?;
         println!(
             "loaded {total} {codec} records into {} in {seconds:.2} s: {:.0} MB of batches \
@@ -184,25 +176,7 @@ async fn mirror_once(
         "pass-through"
     };
     let target_node = start_noida().await?;
-    let properties = format!(
-        "clusters = source, target\n\
-         source.bootstrap.servers = {}\n\
-         target.bootstrap.servers = {}\n\
-         source->target.enabled = true\n\
-         source->target.topics = {TOPIC}\n\
-         target->source.enabled = false\n\
-         emit.heartbeats.enabled = false\n\
-         emit.checkpoints.enabled = false\n\
-         replication.factor = 1\n\
-         offset-syncs.topic.replication.factor = 1\n\
-         heartbeats.topic.replication.factor = 1\n\
-         checkpoints.topic.replication.factor = 1\n\
-         offset.storage.replication.factor = 1\n\
-         status.storage.replication.factor = 1\n\
-         config.storage.replication.factor = 1\n",
-        source_node.bootstrap(),
-        target_node.bootstrap(),
-    );
+    let properties = one_way_properties(&source_node.bootstrap(), &target_node.bootstrap());
     let config = parse_str(&properties).context("the bench's mm2.properties")?;
     println!(
         "mirroring {codec} {mode}: {} -> {} (fresh target)",
@@ -348,4 +322,39 @@ fn print_table(results: &[RunResult]) {
             }
         }
     }
+}
+
+/// Connects to the source cluster at `bootstrap` and creates the bench topic there.
+async fn source_topic(bootstrap: &str, partitions: i32) -> anyhow::Result<Cluster> {
+    let source = Cluster::connect(ClusterConfig::new("source", bootstrap)?).await?;
+    source
+        .create_topic(&NewTopic {
+            configs: vec![("retention.ms".into(), "-1".into())],
+            ..NewTopic::new(TOPIC, partitions)
+        })
+        .await
+        .context("creating the source topic")?;
+    Ok(source)
+}
+
+/// The mm2.properties of a one-way source->target mirror of the bench topic on one-node
+/// clusters: no heartbeats, no checkpoints, replication factor 1 everywhere.
+fn one_way_properties(source: &str, target: &str) -> String {
+    format!(
+        "clusters = source, target\n\
+         source.bootstrap.servers = {source}\n\
+         target.bootstrap.servers = {target}\n\
+         source->target.enabled = true\n\
+         source->target.topics = {TOPIC}\n\
+         target->source.enabled = false\n\
+         emit.heartbeats.enabled = false\n\
+         emit.checkpoints.enabled = false\n\
+         replication.factor = 1\n\
+         offset-syncs.topic.replication.factor = 1\n\
+         heartbeats.topic.replication.factor = 1\n\
+         checkpoints.topic.replication.factor = 1\n\
+         offset.storage.replication.factor = 1\n\
+         status.storage.replication.factor = 1\n\
+         config.storage.replication.factor = 1\n"
+    )
 }

@@ -14,13 +14,13 @@ use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context};
 use strait_kafka::batch::Compression;
-use strait_kafka::{Cluster, ClusterConfig, Isolation, NewTopic, OffsetSpec};
+use strait_kafka::{Cluster, ClusterConfig, Isolation, OffsetSpec};
 use strait_testkit::{
     JvmProfile, KafkaCluster, KafkaOptions, KafkaVersion, Mm2Options, Mm2Process,
 };
 
 use super::procstat::{cpu_seconds, status_kb};
-use super::{load, BenchArgs, STALL_LIMIT, TOPIC};
+use super::{load, one_way_properties, source_topic, BenchArgs, STALL_LIMIT, TOPIC};
 
 /// Heap of the MM2 JVM: `connect-mirror-maker.sh`'s `-Xmx2G`. (With 1 GiB, MM2 4.3.1 ran out
 /// of heap mirroring uncompressed 1 KiB records with 4 tasks.)
@@ -130,15 +130,7 @@ pub(super) async fn run(
     let mut results = Vec::new();
     for &codec in codecs {
         let source_node = start_kafka(version).await?;
-        let source =
-            Cluster::connect(ClusterConfig::new("source", &source_node.bootstrap())?).await?;
-        source
-            .create_topic(&NewTopic {
-                configs: vec![("retention.ms".into(), "-1".into())],
-                ..NewTopic::new(TOPIC, args.partitions)
-            })
-            .await
-            .context("creating the source topic")?;
+        let source = source_topic(&source_node.bootstrap(), args.partitions).await?;
         let (wire_bytes, seconds) = load(&source, args, codec, records_per_partition).await?;
         println!(
             "loaded {total} {} records into Kafka {} in {seconds:.2} s: {:.0} MB of batches",
@@ -178,36 +170,21 @@ fn properties(
     codec: Compression,
 ) -> String {
     let codec = codec.name();
+    let tasks = args.partitions.clamp(1, 4);
+    let base = one_way_properties(&source.bootstrap(), &target.bootstrap());
     format!(
-        "clusters = source, target\n\
-         source.bootstrap.servers = {}\n\
-         target.bootstrap.servers = {}\n\
-         source->target.enabled = true\n\
-         source->target.topics = {TOPIC}\n\
-         target->source.enabled = false\n\
-         emit.heartbeats.enabled = false\n\
-         emit.checkpoints.enabled = false\n\
+        "{base}\
          sync.topic.acls.enabled = false\n\
          refresh.topics.interval.seconds = 1\n\
-         replication.factor = 1\n\
-         offset-syncs.topic.replication.factor = 1\n\
-         heartbeats.topic.replication.factor = 1\n\
-         checkpoints.topic.replication.factor = 1\n\
-         offset.storage.replication.factor = 1\n\
-         status.storage.replication.factor = 1\n\
-         config.storage.replication.factor = 1\n\
          # MM2's tuning: tasks, producer batching and linger, the data's codec, big fetches\n\
-         tasks.max = {}\n\
+         tasks.max = {tasks}\n\
          target.producer.compression.type = {codec}\n\
          target.producer.batch.size = 524288\n\
          target.producer.linger.ms = 10\n\
          target.producer.buffer.memory = 67108864\n\
          source.consumer.fetch.max.bytes = 16777216\n\
          source.consumer.max.partition.fetch.bytes = 4194304\n\
-         source.consumer.max.poll.records = 2000\n",
-        source.bootstrap(),
-        target.bootstrap(),
-        args.partitions.clamp(1, 4),
+         source.consumer.max.poll.records = 2000\n"
     )
 }
 

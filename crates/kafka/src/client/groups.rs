@@ -233,8 +233,7 @@ impl Cluster {
             let conn = self.coordinator(group).await?;
             let version = conn.version_for::<OffsetFetchRequest>()?;
             let op = format!("fetch committed offsets for group {group}");
-            // (topic, partition, offset, leader epoch, metadata, error code)
-            let mut rows: Vec<(StrBytes, i32, i64, i32, Option<StrBytes>, i16)> = Vec::new();
+            let mut rows: Vec<OffsetRow> = Vec::new();
             if version >= 8 {
                 let wanted = topics.map(|ts| {
                     ts.iter()
@@ -259,22 +258,21 @@ impl Cluster {
                         let reason = format!("response lacks group {group}");
                         protocol_error::<OffsetFetchRequest>(self, &conn, version, reason)
                     })?;
-                if let Some(e) = self.broker_error(op.as_str(), g.error_code, None) {
-                    let e = self.explain_denial(e, &[RequiredAcl::group("Describe", group)]);
+                if let Some(e) = self.offset_fetch_error(&op, group, g.error_code) {
                     return retry_if_coordinator_moved(e);
                 }
-                for t in g.topics {
-                    for p in t.partitions {
-                        rows.push((
+                rows.extend(g.topics.into_iter().flat_map(|t| {
+                    t.partitions.into_iter().map(move |p| {
+                        let at = (p.committed_offset, p.committed_leader_epoch);
+                        (
                             t.name.0.clone(),
                             p.partition_index,
-                            p.committed_offset,
-                            p.committed_leader_epoch,
+                            at,
                             p.metadata,
                             p.error_code,
-                        ));
-                    }
-                }
+                        )
+                    })
+                }));
             } else {
                 let wanted = topics.map(|ts| {
                     ts.iter()
@@ -289,26 +287,25 @@ impl Cluster {
                     .with_group_id(GroupId(str_bytes(group)))
                     .with_topics(wanted);
                 let response = conn.submit_version(&request, version).await?.wait().await?;
-                if let Some(e) = self.broker_error(op.as_str(), response.error_code, None) {
-                    let e = self.explain_denial(e, &[RequiredAcl::group("Describe", group)]);
+                if let Some(e) = self.offset_fetch_error(&op, group, response.error_code) {
                     return retry_if_coordinator_moved(e);
                 }
-                for t in response.topics {
-                    for p in t.partitions {
-                        // Leader epochs arrive from v5 on; the codec decodes -1 before that.
-                        rows.push((
+                // Leader epochs arrive from v5 on; the codec decodes -1 before that.
+                rows.extend(response.topics.into_iter().flat_map(|t| {
+                    t.partitions.into_iter().map(move |p| {
+                        let at = (p.committed_offset, p.committed_leader_epoch);
+                        (
                             t.name.0.clone(),
                             p.partition_index,
-                            p.committed_offset,
-                            p.committed_leader_epoch,
+                            at,
                             p.metadata,
                             p.error_code,
-                        ));
-                    }
-                }
+                        )
+                    })
+                }));
             }
             let mut out = BTreeMap::new();
-            for (topic, partition, offset, leader_epoch, metadata, code) in rows {
+            for (topic, partition, (offset, leader_epoch), metadata, code) in rows {
                 let op = format!(
                     "fetch committed offset for group {group} topic {topic} partition {partition}"
                 );
@@ -483,6 +480,18 @@ impl Cluster {
 
 /// Coordinator errors are retried (after a fresh coordinator lookup); other broker errors are
 /// final, like Kafka's admin client does for group offsets (e.g. UNKNOWN_TOPIC_OR_PARTITION).
+impl Cluster {
+    /// The group-level error of an OffsetFetch answer, explained when it is a denial.
+    fn offset_fetch_error(&self, op: &str, group: &str, code: i16) -> Option<Error> {
+        let e = self.broker_error(op, code, None)?;
+        Some(self.explain_denial(e, &[RequiredAcl::group("Describe", group)]))
+    }
+}
+
+/// One partition of an OffsetFetch answer: topic, partition, (offset, leader epoch), metadata,
+/// error code.
+type OffsetRow = (StrBytes, i32, (i64, i32), Option<StrBytes>, i16);
+
 fn retry_if_coordinator_moved<T>(e: Error) -> Result<Result<T>> {
     match e.code() {
         Some(

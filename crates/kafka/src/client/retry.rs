@@ -60,7 +60,8 @@ mod tests {
         for attempt in 1..40 {
             assert!(p.backoff(attempt) <= p.max_backoff);
         }
-        let loop_policy = RetryPolicy::until_stopped(Duration::from_millis(500), Duration::from_secs(10));
+        let loop_policy =
+            RetryPolicy::until_stopped(Duration::from_millis(500), Duration::from_secs(10));
         let steps: Vec<u128> = (1..7).map(|a| loop_policy.nominal(a).as_millis()).collect();
         assert_eq!(steps, [500, 1000, 2000, 4000, 8000, 10000]);
     }

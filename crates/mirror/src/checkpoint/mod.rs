@@ -19,8 +19,8 @@ pub use sync_store::{
     OffsetSyncStore, Translation, RECENT_SYNCS_PER_PARTITION, SYNCS_PER_PARTITION,
 };
 pub use syncs_tail::SyncsTail;
-pub(crate) use task::run_checkpoints;
 pub use task::{
     checkpoints_topic, downstream_topic, offset_syncs_topic, reverse_offset_syncs_topic,
 };
+pub(crate) use task::{run_checkpoints, OnCheckpoint};
 pub use writer::CheckpointWriter;

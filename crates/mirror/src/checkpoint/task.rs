@@ -14,13 +14,13 @@ use super::store::{checkpoint_if_newer, CheckpointStore};
 use super::sync_store::{OffsetSyncStore, RECENT_SYNCS_PER_PARTITION};
 use super::syncs_tail::SyncsTail;
 use super::writer::CheckpointWriter;
-use crate::clients::connect;
+use crate::clients::{connect, ConnectError};
 use crate::clock::now_ms;
 use crate::config::{FlowConfig, SyncsLocation};
-use crate::engine::{EngineError, FlowStats};
-use crate::shutdown::{sleep_unless_stopped, stopped, unless_stopped};
 use crate::formats::Checkpoint;
+use crate::internal::InternalTopicError;
 use crate::policy::ReplicationPolicy;
+use crate::shutdown::{sleep_unless_stopped, stopped, unless_stopped, SETUP_RETRY};
 
 /// The checkpoints topic's name on the target for a flow's source alias.
 pub fn checkpoints_topic(flow: &FlowConfig) -> String {
@@ -59,28 +59,44 @@ pub fn downstream_topic(
     }
 }
 
+/// Told of each checkpoint written, with its latency in milliseconds (MM2's
+/// checkpoint-latency-ms: acknowledged time minus the record's timestamp).
+pub(crate) type OnCheckpoint = Arc<dyn Fn(&Checkpoint, f64) + Send + Sync>;
+
+/// Why the checkpoint loop could not start (retried).
+#[derive(Debug, thiserror::Error)]
+enum SetupError {
+    #[error(transparent)]
+    Connect(#[from] ConnectError),
+    #[error(transparent)]
+    Internal(#[from] InternalTopicError),
+    #[error(transparent)]
+    Kafka(#[from] strait_kafka::Error),
+}
+
 /// Runs the flow's checkpoint loop until shutdown; setup failures are retried.
 pub(crate) async fn run_checkpoints(
     flow: FlowConfig,
     interval: Duration,
-    stats: Arc<FlowStats>,
+    on_checkpoint: OnCheckpoint,
     mut shutdown: watch::Receiver<bool>,
 ) {
     let label = flow.name();
-    let mut backoff = Duration::from_millis(500);
+    let mut failures = 0;
     let mut task = loop {
         let opened = tokio::select! {
-            opened = CheckpointTask::open(&flow, &label, stats.clone()) => opened,
+            opened = CheckpointTask::open(&flow, &label, on_checkpoint.clone()) => opened,
             () = stopped(&mut shutdown) => return,
         };
         match opened {
             Ok(task) => break task,
             Err(e) => {
+                failures += 1;
+                let backoff = SETUP_RETRY.nominal(failures);
                 tracing::warn!(flow = %label, "checkpoints not running, retrying in {backoff:?}: {e}");
                 if !sleep_unless_stopped(backoff, &shutdown).await {
                     return;
                 }
-                backoff = (backoff * 2).min(Duration::from_secs(10));
             }
         }
     };
@@ -127,8 +143,8 @@ struct CheckpointTask {
     checkpoints: CheckpointStore,
     writer: CheckpointWriter,
     groups: Vec<String>,
-    /// The flow's counters, where checkpoint latencies are recorded.
-    stats: Arc<FlowStats>,
+    /// Where checkpoint latencies go (the flow's counters).
+    on_checkpoint: OnCheckpoint,
 }
 
 impl CheckpointTask {
@@ -137,8 +153,8 @@ impl CheckpointTask {
     async fn open(
         flow: &FlowConfig,
         label: &str,
-        stats: Arc<FlowStats>,
-    ) -> Result<CheckpointTask, EngineError> {
+        on_checkpoint: OnCheckpoint,
+    ) -> Result<CheckpointTask, SetupError> {
         let source = connect(&flow.source_admin, label, "checkpoint-source-admin").await?;
         let target = connect(&flow.target_admin, label, "checkpoint-target-admin").await?;
         let syncs_cluster =
@@ -189,7 +205,7 @@ impl CheckpointTask {
             checkpoints,
             writer,
             groups: Vec::new(),
-            stats,
+            on_checkpoint,
         })
     }
 
@@ -274,11 +290,9 @@ impl CheckpointTask {
             }
             match self.writer.write(&fresh, now).await {
                 Ok(()) => {
-                    // MM2's checkpoint-latency-ms: acknowledged time minus the record's timestamp.
                     let latency_ms = (now_ms() - now) as f64;
                     for c in fresh {
-                        self.stats
-                            .record_checkpoint(&c.group, &c.topic, c.partition, latency_ms);
+                        (self.on_checkpoint)(&c, latency_ms);
                         self.checkpoints.insert(c);
                     }
                 }

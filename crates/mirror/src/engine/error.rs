@@ -3,6 +3,7 @@
 use strait_kafka::batch::BatchError;
 
 use super::fetcher::FetchFailure;
+use crate::clients::ConnectError;
 use crate::config::ConfigError;
 use crate::internal::InternalTopicError;
 
@@ -29,7 +30,9 @@ pub enum EngineError {
         source: strait_kafka::Error,
     },
     /// A fetch gave nothing for a partition.
-    #[error("cluster {cluster}: fetch topic {topic} partition {partition} at offset {offset}: {cause}")]
+    #[error(
+        "cluster {cluster}: fetch topic {topic} partition {partition} at offset {offset}: {cause}"
+    )]
     Fetch {
         cluster: String,
         topic: String,
@@ -54,6 +57,15 @@ pub enum EngineError {
     /// The engine is shutting down.
     #[error("stopped")]
     Stopped,
+}
+
+impl From<ConnectError> for EngineError {
+    fn from(e: ConnectError) -> Self {
+        match e {
+            ConnectError::Config(e) => EngineError::Config(e),
+            ConnectError::Kafka(e) => EngineError::Kafka(e),
+        }
+    }
 }
 
 impl EngineError {

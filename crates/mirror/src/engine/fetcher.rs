@@ -104,7 +104,11 @@ async fn run(
     }
 }
 
-async fn route(source: &Cluster, demand: FetchDemand, waiting: &mut HashMap<i32, Vec<FetchDemand>>) {
+async fn route(
+    source: &Cluster,
+    demand: FetchDemand,
+    waiting: &mut HashMap<i32, Vec<FetchDemand>>,
+) {
     match source.metadata().leader(&demand.topic, demand.partition) {
         Some(leader) => waiting.entry(leader).or_default().push(demand),
         None => {

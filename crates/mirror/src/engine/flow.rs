@@ -15,11 +15,13 @@ use super::error::EngineError;
 use super::fetcher::spawn_fetcher;
 use super::pipeline::{run_partition, PartitionContext};
 use super::stats::{FlowState, FlowStats};
+use crate::checkpoint::{run_checkpoints, OnCheckpoint};
 use crate::clients::connect;
 use crate::clock::now_ms;
 use crate::config::{FlowConfig, SyncsLocation};
-use crate::shutdown::{every, sleep_unless_stopped, stopped};
+use crate::formats::Checkpoint;
 use crate::internal::{HeartbeatEmitter, OffsetSyncWriter, ProgressStore};
+use crate::shutdown::{every, sleep_unless_stopped, stopped, SETUP_RETRY};
 use crate::sync::{sync_topic_configs, AclSync};
 
 /// Runs a flow until shutdown; setup failures (a cluster down at start) are retried.
@@ -31,7 +33,7 @@ pub(crate) async fn run_flow(
     shutdown: watch::Receiver<bool>,
 ) -> Result<(), EngineError> {
     let label = format!("{}->{}", flow.source, flow.target);
-    let mut backoff = Duration::from_millis(500);
+    let mut failures = 0;
     loop {
         match run_flow_once(
             &flow,
@@ -52,13 +54,14 @@ pub(crate) async fn run_flow(
                 return Err(e);
             }
             Err(e) => {
+                failures += 1;
+                let backoff = SETUP_RETRY.nominal(failures);
                 tracing::warn!(flow = %label, "flow not running, retrying in {backoff:?}: {e}");
                 stats.set_state(FlowState::Retrying(e.to_string()));
                 if !sleep_unless_stopped(backoff, &shutdown).await {
                     stats.set_state(FlowState::Stopped);
                     return Ok(());
                 }
-                backoff = (backoff * 2).min(Duration::from_secs(10));
             }
         }
     }
@@ -189,10 +192,14 @@ async fn replicate(
     );
     // Like MM2, no checkpoints without offset syncs to translate with.
     if let (Some(interval), true) = (flow.emit_checkpoints_interval, flow.emit_offset_syncs) {
-        syncs.spawn(crate::checkpoint::run_checkpoints(
+        let stats = shared.stats.clone();
+        let on_checkpoint: OnCheckpoint = Arc::new(move |c: &Checkpoint, latency_ms| {
+            stats.record_checkpoint(&c.group, &c.topic, c.partition, latency_ms)
+        });
+        syncs.spawn(run_checkpoints(
             flow.clone(),
             interval,
-            shared.stats.clone(),
+            on_checkpoint,
             shutdown.clone(),
         ));
     }

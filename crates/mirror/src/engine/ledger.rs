@@ -227,7 +227,9 @@ mod tests {
     #[test]
     fn acks_out_of_order_settle_in_order() {
         let mut l = PartitionLedger::new(0);
-        let ids: Vec<_> = (0..3).map(|i| l.written(batch(i * 10, i * 10 + 9))).collect();
+        let ids: Vec<_> = (0..3)
+            .map(|i| l.written(batch(i * 10, i * 10 + 9)))
+            .collect();
         l.acknowledged(ids[2], 20);
         l.acknowledged(ids[1], 10);
         assert!(l.settle().is_empty(), "the first is still waiting");
@@ -254,7 +256,10 @@ mod tests {
         assert!(s[0].syncs.is_empty());
         let id = l.written(batch(4, 8));
         l.skipped(9);
-        assert!(l.settle().is_empty(), "the marker waits for the batch before it");
+        assert!(
+            l.settle().is_empty(),
+            "the marker waits for the batch before it"
+        );
         assert_eq!(l.position(), 10);
         l.acknowledged(id, 0);
         let offsets: Vec<i64> = l.settle().iter().map(|s| s.last_offset).collect();

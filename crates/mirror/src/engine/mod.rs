@@ -5,9 +5,9 @@ mod control;
 mod discovery;
 mod error;
 mod fetcher;
-mod ledger;
 mod flow;
 pub mod forward;
+mod ledger;
 mod partition_stats;
 mod pipeline;
 mod stats;
@@ -28,7 +28,6 @@ pub use status::{ErrorCount, FlowHandle, FlowStatus, PartitionError};
 pub use window::Aggregate;
 
 use crate::config::MirrorConfig;
-
 
 /// How the engine runs, beyond mm2.properties.
 #[derive(Debug, Clone, Default)]

@@ -187,7 +187,8 @@ async fn replicate(
         match fetched.error {
             None => state.fetched(&fetched, position, now_ms()),
             Some(ResponseError::OffsetOutOfRange) => {
-                ctx.stats.error("fetch", format!("{:?}", ResponseError::OffsetOutOfRange));
+                ctx.stats
+                    .error("fetch", format!("{:?}", ResponseError::OffsetOutOfRange));
                 driver.drain().await?;
                 let reset = reset_position(ctx, route).await?;
                 driver.ledger.reposition(reset);
@@ -320,7 +321,8 @@ impl Driver<'_, '_> {
             written,
         } in self.ledger.settle()
         {
-            ctx.progress.record(&route.topic, route.partition, last_offset);
+            ctx.progress
+                .record(&route.topic, route.partition, last_offset);
             if let Some(writer) = &ctx.offset_syncs {
                 for (upstream_offset, downstream_offset) in syncs {
                     writer.queue(OffsetSync {
@@ -378,14 +380,20 @@ fn produce_error(
     }
 }
 
-async fn start_position(ctx: &PartitionContext, route: &PartitionRoute) -> Result<i64, EngineError> {
+async fn start_position(
+    ctx: &PartitionContext,
+    route: &PartitionRoute,
+) -> Result<i64, EngineError> {
     match ctx.progress.get(&route.topic, route.partition) {
         Some(last) => Ok(last + 1),
         None => reset_position(ctx, route).await,
     }
 }
 
-async fn reset_position(ctx: &PartitionContext, route: &PartitionRoute) -> Result<i64, EngineError> {
+async fn reset_position(
+    ctx: &PartitionContext,
+    route: &PartitionRoute,
+) -> Result<i64, EngineError> {
     let spec = match ctx.auto_offset_reset {
         OffsetReset::Earliest => OffsetSpec::Earliest,
         OffsetReset::Latest => OffsetSpec::Latest,

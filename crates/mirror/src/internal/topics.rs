@@ -3,7 +3,7 @@
 
 use std::time::{Duration, Instant};
 
-use strait_kafka::{Cluster, Error, NewTopic, ResponseError};
+use strait_kafka::{Cluster, Error, NewTopic, ResponseError, RetryPolicy};
 
 use super::InternalTopicError;
 
@@ -102,8 +102,10 @@ pub(crate) async fn partition_count(
     topic: &str,
 ) -> Result<i32, InternalTopicError> {
     let deadline = Instant::now() + cluster.config().request_timeout;
-    let mut backoff = Duration::from_millis(50);
+    let retry = RetryPolicy::until_stopped(Duration::from_millis(50), Duration::from_secs(1));
+    let mut attempt = 0;
     loop {
+        attempt += 1;
         let reason = match cluster.refresh_topics(&[topic]).await {
             Ok(metadata) => match metadata.topic(topic) {
                 Some(t) if !t.partitions.is_empty() => {
@@ -127,11 +129,11 @@ pub(crate) async fn partition_count(
             },
             Err(e) => e.to_string(),
         };
+        let backoff = retry.nominal(attempt);
         if Instant::now() + backoff > deadline {
             return Err(unavailable(cluster, topic, reason));
         }
         tokio::time::sleep(backoff).await;
-        backoff = (backoff * 2).min(Duration::from_secs(1));
     }
 }
 

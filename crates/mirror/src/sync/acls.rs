@@ -163,10 +163,7 @@ fn target_binding(flow: &FlowConfig, binding: &AclBinding) -> Option<AclBinding>
             // MM2's shouldReplicateAcl: the remote topic is written by the mirror only.
             let allow_write = binding.permission_type == permission::ALLOW
                 && binding.operation == operation::WRITE;
-            if !mirrored_pattern
-                || allow_write
-                || !flow.replicates_topic(&binding.resource_name)
-            {
+            if !mirrored_pattern || allow_write || !flow.replicates_topic(&binding.resource_name) {
                 return None;
             }
             flow.policy

@@ -17,6 +17,8 @@ use crate::client::metadata::Metadata;
 use crate::client::str_bytes;
 use crate::client::RequiredAcl;
 use crate::error::{Error, Result};
+use crate::net::Connection;
+use kafka_protocol::protocol::Request;
 
 /// A topic to create.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -84,24 +86,13 @@ impl Cluster {
                 let mut retry = None;
                 for result in response.topics {
                     let name = result.name.0.to_string();
-                    let outcome = match self.broker_error(
-                        format!("create topic {name}"),
-                        result.error_code,
-                        result.error_message.as_deref(),
-                    ) {
-                        Some(e) => {
-                            Err(self.explain_denial(e, &[RequiredAcl::topic("Create", &name)]))
-                        }
-                        None => Ok(()),
-                    };
+                    let message = result.error_message.as_deref();
+                    let outcome = self.topic_outcome("create", &name, result.error_code, message);
                     retry = outcomes.record(name, outcome).or(retry);
                 }
-                for topic in pending {
-                    if outcomes.pending(&topic.name) && retry.is_none() {
-                        let reason = format!("response lacks topic {}", topic.name);
-                        let e = protocol_error::<CreateTopicsRequest>(self, &conn, version, reason);
-                        outcomes.record(topic.name.clone(), Err(e));
-                    }
+                if retry.is_none() {
+                    let names = pending.iter().map(|t| t.name.as_str());
+                    self.unanswered::<CreateTopicsRequest>(&outcomes, names, &conn, version);
                 }
                 retry.map_or(Ok(()), Err)
             })
@@ -231,24 +222,13 @@ impl Cluster {
                     let Some(name) = result.name.map(|n| n.0.to_string()) else {
                         continue;
                     };
-                    let outcome = match self.broker_error(
-                        format!("delete topic {name}"),
-                        result.error_code,
-                        result.error_message.as_deref(),
-                    ) {
-                        Some(e) => {
-                            Err(self.explain_denial(e, &[RequiredAcl::topic("Delete", &name)]))
-                        }
-                        None => Ok(()),
-                    };
+                    let message = result.error_message.as_deref();
+                    let outcome = self.topic_outcome("delete", &name, result.error_code, message);
                     retry = outcomes.record(name, outcome).or(retry);
                 }
-                for name in pending {
-                    if outcomes.pending(name) && retry.is_none() {
-                        let reason = format!("response lacks topic {name}");
-                        let e = protocol_error::<DeleteTopicsRequest>(self, &conn, version, reason);
-                        outcomes.record(name.to_owned(), Err(e));
-                    }
+                if retry.is_none() {
+                    let names = pending.iter().copied();
+                    self.unanswered::<DeleteTopicsRequest>(&outcomes, names, &conn, version);
                 }
                 retry.map_or(Ok(()), Err)
             })
@@ -317,4 +297,36 @@ fn creatable_topic(topic: &NewTopic) -> CreatableTopic {
                 })
                 .collect(),
         )
+}
+
+impl Cluster {
+    /// The outcome of a create or delete (`verb`) of topic `name`; a denial names the ACL needed.
+    fn topic_outcome(
+        &self,
+        verb: &str,
+        name: &str,
+        code: i16,
+        message: Option<&str>,
+    ) -> Result<()> {
+        let acl = if verb == "create" { "Create" } else { "Delete" };
+        match self.broker_error(format!("{verb} topic {name}"), code, message) {
+            Some(e) => Err(self.explain_denial(e, &[RequiredAcl::topic(acl, name)])),
+            None => Ok(()),
+        }
+    }
+
+    /// Records a protocol error for each of `names` still pending that the answer left out.
+    fn unanswered<'a, R: Request>(
+        &self,
+        outcomes: &Outcomes,
+        names: impl Iterator<Item = &'a str>,
+        conn: &Connection,
+        version: i16,
+    ) {
+        for name in names.filter(|n| outcomes.pending(n)) {
+            let reason = format!("response lacks topic {name}");
+            let e = protocol_error::<R>(self, conn, version, reason);
+            outcomes.record(name.to_owned(), Err(e));
+        }
+    }
 }
