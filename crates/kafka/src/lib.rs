@@ -3,9 +3,9 @@
 //! Layers, bottom up: [`batch`] (record batches as raw bytes), [`net`] (one pipelined broker
 //! connection), [`client`] (a cluster: metadata, retries, fetch, produce, admin, groups).
 
-mod denial;
 pub mod batch;
 pub mod client;
+mod denial;
 mod error;
 pub mod net;
 

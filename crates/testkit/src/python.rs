@@ -10,11 +10,11 @@ use std::time::{Duration, Instant};
 
 use tempfile::TempDir;
 
-use crate::process::tail;
+use crate::broker_log::BrokerLog;
 use crate::install::Installed;
 use crate::ports::free_port;
-use crate::broker_log::BrokerLog;
 use crate::probe::probe_addr;
+use crate::process::tail;
 use crate::process::BrokerProcess;
 use crate::{BrokerKind, TestkitError};
 

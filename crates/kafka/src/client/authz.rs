@@ -1,7 +1,6 @@
 //! What Kafka's authorizer checked when it refused a request: the ACL (operation and resource)
 //! strait's principal lacks, so an authorization error says what to grant.
 
-
 use super::cluster::Cluster;
 pub use crate::denial::{AclResource, Denied, RequiredAcl};
 use crate::error::Error;

@@ -14,10 +14,10 @@ use tempfile::TempDir;
 use super::config::{server_properties, NodeLayout, TlsFiles};
 use super::install::KafkaInstall;
 use super::{JvmProfile, KafkaOptions, KafkaVersion};
-use crate::process::tail;
-use crate::ports::free_port;
 use crate::broker_log::BrokerLog;
+use crate::ports::free_port;
 use crate::probe::probe_addr;
+use crate::process::tail;
 use crate::process::BrokerProcess;
 use crate::{BrokerKind, CertKey, TestCa, TestkitError, Usage};
 
@@ -203,7 +203,8 @@ impl KafkaCluster {
             if let Err(error) = self.wait_ready(id, offset) {
                 let conflict = self
                     .node(id)
-                    .log.read_from(offset)
+                    .log
+                    .read_from(offset)
                     .contains("Address already in use");
                 for node in &mut self.nodes {
                     drop(node.process.take());
@@ -373,7 +374,13 @@ impl KafkaCluster {
     pub fn logs(&self) -> String {
         self.nodes
             .iter()
-            .map(|n| format!("===== Kafka node {} =====\n{}", n.layout.id, n.log.read_from(0)))
+            .map(|n| {
+                format!(
+                    "===== Kafka node {} =====\n{}",
+                    n.layout.id,
+                    n.log.read_from(0)
+                )
+            })
             .collect()
     }
 
@@ -518,7 +525,10 @@ pub(crate) fn record_class_archive(
     let options = KafkaOptions::default().version(install.version);
     let mut cluster = KafkaCluster::prepare(install.clone(), options)?;
     // The archive is dumped when the JVM exits normally (SIGTERM runs the shutdown hooks).
-    cluster.spawn_with(1, &[format!("-XX:ArchiveClassesAtExit={}", archive.display())])?;
+    cluster.spawn_with(
+        1,
+        &[format!("-XX:ArchiveClassesAtExit={}", archive.display())],
+    )?;
     cluster.wait_ready(1, 0)?;
     cluster.stop_node(1);
     if archive.is_file() {

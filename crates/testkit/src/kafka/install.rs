@@ -310,8 +310,10 @@ mod tests {
         let stamp = |p: PathBuf| fs::metadata(p).and_then(|m| m.modified()).unwrap();
         let marker = stamp(first.dir.join(KAFKA_MARKER));
         let libs = stamp(first.libs());
-        let again = install(&root, version, |_, _| panic!("an install is reused, not redone"))
-            .expect("reuse");
+        let again = install(&root, version, |_, _| {
+            panic!("an install is reused, not redone")
+        })
+        .expect("reuse");
         assert_eq!(again.dir, first.dir);
         assert_eq!(stamp(again.dir.join(KAFKA_MARKER)), marker);
         assert_eq!(stamp(again.libs()), libs);
