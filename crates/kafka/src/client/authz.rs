@@ -48,6 +48,8 @@ impl Cluster {
 
 #[cfg(test)]
 mod tests {
+    use kafka_protocol::error::ResponseError;
+
     use super::*;
 
     #[test]
