@@ -87,7 +87,7 @@ impl Cluster {
                 for result in response.topics {
                     let name = result.name.0.to_string();
                     let message = result.error_message.as_deref();
-                    let outcome = self.topic_outcome("create", &name, result.error_code, message);
+                    let outcome = self.topic_outcome("Create", &name, result.error_code, message);
                     retry = outcomes.record(name, outcome).or(retry);
                 }
                 if retry.is_none() {
@@ -223,7 +223,7 @@ impl Cluster {
                         continue;
                     };
                     let message = result.error_message.as_deref();
-                    let outcome = self.topic_outcome("delete", &name, result.error_code, message);
+                    let outcome = self.topic_outcome("Delete", &name, result.error_code, message);
                     retry = outcomes.record(name, outcome).or(retry);
                 }
                 if retry.is_none() {
@@ -300,17 +300,18 @@ fn creatable_topic(topic: &NewTopic) -> CreatableTopic {
 }
 
 impl Cluster {
-    /// The outcome of a create or delete (`verb`) of topic `name`; a denial names the ACL needed.
+    /// The outcome of ACL operation `operation` (`Create`, `Delete`) on topic `name`; a denial
+    /// names that ACL.
     fn topic_outcome(
         &self,
-        verb: &str,
+        operation: &'static str,
         name: &str,
         code: i16,
         message: Option<&str>,
     ) -> Result<()> {
-        let acl = if verb == "create" { "Create" } else { "Delete" };
-        match self.broker_error(format!("{verb} topic {name}"), code, message) {
-            Some(e) => Err(self.explain_denial(e, &[RequiredAcl::topic(acl, name)])),
+        let op = format!("{} topic {name}", operation.to_lowercase());
+        match self.broker_error(op, code, message) {
+            Some(e) => Err(self.explain_denial(e, &[RequiredAcl::topic(operation, name)])),
             None => Ok(()),
         }
     }
