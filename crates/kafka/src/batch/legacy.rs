@@ -55,7 +55,7 @@ const LZ4_FRAME_MAGIC: [u8; 4] = [0x04, 0x22, 0x4D, 0x18];
 ///
 /// flate2 (already used for gzip and by [`RawBatch::computed_crc`]) exposes it, so no table of
 /// our own is needed.
-fn crc32(data: &[u8]) -> u32 {
+pub(super) fn crc32(data: &[u8]) -> u32 {
     let mut crc = flate2::Crc::new();
     crc.update(data);
     crc.sum()
@@ -350,68 +350,14 @@ pub(crate) fn decode(
 
 #[cfg(test)]
 mod tests {
-    use bytes::{BufMut, BytesMut};
     use proptest::prelude::*;
 
     use super::*;
+    use crate::batch::legacy_builder::{self, entry, fix_crc, message, wrapper};
     use crate::batch::{split_batches, BatchBuilder, MAX_DECOMPRESSED_SIZE};
-
-    /// A message (crc onwards) with a correct CRC.
-    fn message(
-        magic: i8,
-        attributes: i8,
-        timestamp: i64,
-        key: Option<&[u8]>,
-        value: Option<&[u8]>,
-    ) -> Vec<u8> {
-        let mut body = BytesMut::new();
-        body.put_i8(magic);
-        body.put_i8(attributes);
-        if magic == 1 {
-            body.put_i64(timestamp);
-        }
-        for field in [key, value] {
-            match field {
-                None => body.put_i32(-1),
-                Some(b) => {
-                    body.put_i32(b.len() as i32);
-                    body.put_slice(b);
-                }
-            }
-        }
-        let mut out = crc32(&body).to_be_bytes().to_vec();
-        out.extend_from_slice(&body);
-        out
-    }
-
-    /// A log entry: offset, size, message.
-    fn entry(offset: i64, message: &[u8]) -> Vec<u8> {
-        let mut out = BytesMut::new();
-        out.put_i64(offset);
-        out.put_i32(message.len() as i32);
-        out.put_slice(message);
-        out.to_vec()
-    }
 
     fn raw(bytes: Vec<u8>) -> RawBatch {
         RawBatch::new(Bytes::from(bytes)).unwrap()
-    }
-
-    /// A compressed wrapper entry holding `inner` (a message set) compressed with `codec`.
-    fn wrapper(
-        offset: i64,
-        magic: i8,
-        attributes: i8,
-        timestamp: i64,
-        codec: Compression,
-        inner: &[u8],
-    ) -> RawBatch {
-        let packed = codec::compress(codec, inner).unwrap();
-        let attributes = attributes | codec.attribute_bits() as i8;
-        raw(entry(
-            offset,
-            &message(magic, attributes, timestamp, None, Some(&packed)),
-        ))
     }
 
     /// Three magic 1 create-time messages with relative offsets `rel`.
@@ -495,7 +441,14 @@ mod tests {
 
     #[test]
     fn gzip_v1_wrapper_resolves_relative_offsets() {
-        let batch = wrapper(102, 1, 0, 3_000, Compression::Gzip, &three_v1([0, 1, 2]));
+        let batch = raw(wrapper(
+            102,
+            1,
+            0,
+            3_000,
+            Compression::Gzip,
+            &three_v1([0, 1, 2]),
+        ));
         assert_eq!(batch.last_offset(), 102);
         let decoded = batch.decode().unwrap();
         assert_eq!(
@@ -517,7 +470,14 @@ mod tests {
 
     #[test]
     fn compacted_v1_wrapper_keeps_offset_gaps() {
-        let batch = wrapper(57, 1, 0, 3_000, Compression::Gzip, &three_v1([0, 3, 7]));
+        let batch = raw(wrapper(
+            57,
+            1,
+            0,
+            3_000,
+            Compression::Gzip,
+            &three_v1([0, 3, 7]),
+        ));
         let offsets: Vec<_> = batch
             .decode()
             .unwrap()
@@ -530,7 +490,14 @@ mod tests {
 
     #[test]
     fn log_append_time_wrapper_stamps_every_inner_message() {
-        let batch = wrapper(2, 1, 8, 9_999, Compression::Gzip, &three_v1([0, 1, 2]));
+        let batch = raw(wrapper(
+            2,
+            1,
+            8,
+            9_999,
+            Compression::Gzip,
+            &three_v1([0, 1, 2]),
+        ));
         let decoded = batch.decode().unwrap();
         assert_eq!(decoded.timestamp_type, TimestampType::LogAppendTime);
         assert_eq!(
@@ -545,7 +512,7 @@ mod tests {
         let mut set = entry(40, &message(0, 0, 0, Some(b"a"), Some(b"1")));
         set.extend(entry(41, &message(0, 0, 0, Some(b"b"), Some(b"2"))));
         for codec in [Compression::Gzip, Compression::Snappy, Compression::Lz4] {
-            let decoded = wrapper(41, 0, 0, 0, codec, &set).decode().unwrap();
+            let decoded = raw(wrapper(41, 0, 0, 0, codec, &set)).decode().unwrap();
             assert_eq!(
                 decoded.records,
                 vec![
@@ -562,7 +529,7 @@ mod tests {
     #[test]
     fn snappy_and_lz4_v1_wrappers_decode() {
         for codec in [Compression::Snappy, Compression::Lz4] {
-            let decoded = wrapper(12, 1, 0, 3_000, codec, &three_v1([0, 1, 2]))
+            let decoded = raw(wrapper(12, 1, 0, 3_000, codec, &three_v1([0, 1, 2])))
                 .decode()
                 .unwrap();
             assert_eq!(
@@ -626,7 +593,7 @@ mod tests {
         let mut set = three_v1([0, 1, 2]);
         let last = set.len() - 1;
         set[last] ^= 0xff;
-        let batch = wrapper(2, 1, 0, 0, Compression::Gzip, &set);
+        let batch = raw(wrapper(2, 1, 0, 0, Compression::Gzip, &set));
         batch.verify_crc().unwrap();
         assert!(matches!(
             batch.decode(),
@@ -649,15 +616,14 @@ mod tests {
         // A value length beyond the message, with a valid CRC.
         let mut msg = message(1, 0, 1, None, Some(b"value"));
         msg.truncate(msg.len() - 2);
-        let crc = crc32(&msg[4..]);
-        msg[..4].copy_from_slice(&crc.to_be_bytes());
+        fix_crc(&mut msg);
         assert_corrupt(&raw(entry(0, &msg)), "value needs 5 bytes");
 
         // An inner message set cut in the middle of its last message.
         let mut set = three_v1([0, 1, 2]);
         set.truncate(set.len() - 3);
         assert_corrupt(
-            &wrapper(2, 1, 0, 0, Compression::Gzip, &set),
+            &raw(wrapper(2, 1, 0, 0, Compression::Gzip, &set)),
             "inner message 2",
         );
 
@@ -665,15 +631,14 @@ mod tests {
         let mut set = three_v1([0, 1, 2]);
         set.extend([0; 5]);
         assert_corrupt(
-            &wrapper(2, 1, 0, 0, Compression::Gzip, &set),
+            &raw(wrapper(2, 1, 0, 0, Compression::Gzip, &set)),
             "trailing bytes",
         );
 
         // Bytes after the value of a message.
         let mut msg = message(0, 0, 0, None, Some(b"v"));
         msg.push(0);
-        let crc = crc32(&msg[4..]);
-        msg[..4].copy_from_slice(&crc.to_be_bytes());
+        fix_crc(&mut msg);
         assert_corrupt(&raw(entry(0, &msg)), "left after the value");
 
         // A top-level entry cut short is just an incomplete tail for the splitter.
@@ -685,34 +650,36 @@ mod tests {
 
     #[test]
     fn malformed_wrappers_are_corrupt() {
-        let nested = wrapper(0, 1, 0, 0, Compression::Gzip, &three_v1([0, 1, 2]));
+        let nested = raw(wrapper(0, 1, 0, 0, Compression::Gzip, &three_v1([0, 1, 2])));
         let nested_set = nested.bytes().to_vec();
         assert_corrupt(
-            &wrapper(0, 1, 0, 0, Compression::Gzip, &nested_set),
+            &raw(wrapper(0, 1, 0, 0, Compression::Gzip, &nested_set)),
             "nested compressed message",
         );
         assert_corrupt(
-            &wrapper(0, 1, 0, 0, Compression::Gzip, &[]),
+            &raw(wrapper(0, 1, 0, 0, Compression::Gzip, &[])),
             "without inner messages",
         );
         assert_corrupt(&raw(entry(0, &message(1, 1, 0, None, None))), "null value");
         assert_corrupt(&raw(entry(0, &message(1, 4, 0, None, Some(b"x")))), "zstd");
         // Offsets: wrapper offset below the last relative offset.
         assert_corrupt(
-            &wrapper(1, 1, 0, 0, Compression::Gzip, &three_v1([0, 1, 2])),
+            &raw(wrapper(1, 1, 0, 0, Compression::Gzip, &three_v1([0, 1, 2]))),
             "below the last relative offset",
         );
         // An inner v2 magic.
         let mut set = entry(0, &message(1, 0, 0, None, Some(b"x")));
         set[LOG_OVERHEAD + 4] = 2;
-        let crc = crc32(&set[LOG_OVERHEAD + 4..]);
-        set[LOG_OVERHEAD..LOG_OVERHEAD + 4].copy_from_slice(&crc.to_be_bytes());
-        assert_corrupt(&wrapper(0, 1, 0, 0, Compression::Gzip, &set), "magic 2");
+        fix_crc(&mut set[LOG_OVERHEAD..]);
+        assert_corrupt(
+            &raw(wrapper(0, 1, 0, 0, Compression::Gzip, &set)),
+            "magic 2",
+        );
         // A negative inner size.
         let mut set = three_v1([0, 1, 2]);
         set[8..12].copy_from_slice(&(-5i32).to_be_bytes());
         assert_corrupt(
-            &wrapper(2, 1, 0, 0, Compression::Gzip, &set),
+            &raw(wrapper(2, 1, 0, 0, Compression::Gzip, &set)),
             "negative size",
         );
         // Unknown codec id.
@@ -725,7 +692,7 @@ mod tests {
     #[test]
     fn decompression_is_capped() {
         let set = entry(0, &message(1, 0, 0, None, Some(&[7u8; 10_000])));
-        let batch = wrapper(0, 1, 0, 0, Compression::Gzip, &set);
+        let batch = raw(wrapper(0, 1, 0, 0, Compression::Gzip, &set));
         assert!(batch.decode_with_limit(set.len()).is_ok());
         assert!(matches!(
             batch.decode_with_limit(set.len() - 1),
@@ -739,7 +706,7 @@ mod tests {
         // A magic 0 message inside a log-append-time magic 1 wrapper has no timestamp.
         let mut set = entry(0, &message(0, 0, 0, None, Some(b"a")));
         set.extend(entry(1, &message(1, 0, 5, None, Some(b"b"))));
-        let decoded = wrapper(9, 1, 8, 77, Compression::Gzip, &set)
+        let decoded = raw(wrapper(9, 1, 8, 77, Compression::Gzip, &set))
             .decode()
             .unwrap();
         assert_eq!(
@@ -752,8 +719,7 @@ mod tests {
     fn legacy_entry(offset: i64, magic: i8, mut tail: Vec<u8>, fix_crc: bool) -> Bytes {
         tail[4] = magic as u8;
         if fix_crc {
-            let crc = crc32(&tail[4..]);
-            tail[..4].copy_from_slice(&crc.to_be_bytes());
+            legacy_builder::fix_crc(&mut tail);
         }
         Bytes::from(entry(offset, &tail))
     }

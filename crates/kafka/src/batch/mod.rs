@@ -56,6 +56,8 @@ mod decode;
 mod error;
 mod layout;
 mod legacy;
+#[cfg(any(test, feature = "test-util"))]
+pub mod legacy_builder;
 mod raw;
 mod record;
 mod split;

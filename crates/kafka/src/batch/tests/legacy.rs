@@ -2,27 +2,15 @@
 
 use bytes::{BufMut, Bytes, BytesMut};
 
+use crate::batch::legacy_builder::{entry, message};
 use crate::batch::{split_batches, BatchError, Compression, RawBatch, TimestampType};
 
-/// A legacy message: offset, size, CRC32, magic, attributes, [timestamp], key, value.
+/// A legacy log entry with a null key, `value` and (magic 1) timestamp 123456.
 fn legacy(offset: i64, magic: i8, attributes: i8, value: &[u8]) -> Bytes {
-    let mut body = BytesMut::new();
-    body.put_i8(magic);
-    body.put_i8(attributes);
-    if magic == 1 {
-        body.put_i64(123_456);
-    }
-    body.put_i32(-1);
-    body.put_i32(value.len() as i32);
-    body.put_slice(value);
-    let mut crc = flate2::Crc::new();
-    crc.update(&body);
-    let mut b = BytesMut::new();
-    b.put_i64(offset);
-    b.put_i32(4 + body.len() as i32);
-    b.put_u32(crc.sum());
-    b.put_slice(&body);
-    b.freeze()
+    Bytes::from(entry(
+        offset,
+        &message(magic, attributes, 123_456, None, Some(value)),
+    ))
 }
 
 #[test]

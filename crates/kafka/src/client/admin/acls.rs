@@ -289,9 +289,76 @@ impl std::fmt::Display for AclBinding {
     }
 }
 
+impl AclBinding {
+    /// An ACL: `permission_type` ([`acl::permission`]) of `principal` (`User:alice`) from `host`
+    /// (`*` for any) for `operation` ([`acl::operation`]) on the resources of `resource_type`
+    /// ([`acl::resource`]) that `resource_name` names by `pattern_type` ([`acl::pattern`]).
+    pub fn new(
+        resource_type: i8,
+        resource_name: impl Into<String>,
+        pattern_type: i8,
+        principal: impl Into<String>,
+        host: impl Into<String>,
+        operation: i8,
+        permission_type: i8,
+    ) -> AclBinding {
+        AclBinding {
+            resource_type,
+            resource_name: resource_name.into(),
+            pattern_type,
+            principal: principal.into(),
+            host: host.into(),
+            operation,
+            permission_type,
+        }
+    }
+
+    /// An ALLOW of `operation` for `principal` from any host.
+    pub fn allow(
+        resource_type: i8,
+        resource_name: impl Into<String>,
+        pattern_type: i8,
+        principal: impl Into<String>,
+        operation: i8,
+    ) -> AclBinding {
+        let host = "*";
+        let allow = acl::permission::ALLOW;
+        AclBinding::new(
+            resource_type,
+            resource_name,
+            pattern_type,
+            principal,
+            host,
+            operation,
+            allow,
+        )
+    }
+
+    /// A DENY of `operation` for `principal` from any host.
+    pub fn deny(
+        resource_type: i8,
+        resource_name: impl Into<String>,
+        pattern_type: i8,
+        principal: impl Into<String>,
+        operation: i8,
+    ) -> AclBinding {
+        AclBinding {
+            permission_type: acl::permission::DENY,
+            ..AclBinding::allow(
+                resource_type,
+                resource_name,
+                pattern_type,
+                principal,
+                operation,
+            )
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+    use acl::{operation, pattern, permission, resource};
 
     #[test]
     fn acls_are_described_in_words() {
@@ -313,5 +380,55 @@ mod tests {
             ..binding
         };
         assert!(odd.to_string().contains("code 42 on topic"));
+    }
+
+    #[test]
+    fn allow_and_deny_are_for_any_host() {
+        let read = AclBinding::allow(
+            resource::TOPIC,
+            "orders",
+            pattern::LITERAL,
+            "User:alice",
+            operation::READ,
+        );
+        assert_eq!(
+            read,
+            AclBinding {
+                resource_type: resource::TOPIC,
+                resource_name: "orders".to_owned(),
+                pattern_type: pattern::LITERAL,
+                principal: "User:alice".to_owned(),
+                host: "*".to_owned(),
+                operation: operation::READ,
+                permission_type: permission::ALLOW,
+            }
+        );
+        let deny = AclBinding::deny(
+            resource::TOPIC,
+            "orders",
+            pattern::LITERAL,
+            "User:alice",
+            operation::READ,
+        );
+        assert_eq!(
+            deny,
+            AclBinding {
+                permission_type: permission::DENY,
+                ..read.clone()
+            }
+        );
+        let from = AclBinding::new(
+            resource::GROUP,
+            "app-",
+            pattern::PREFIXED,
+            "User:bob",
+            "10.0.0.1",
+            operation::DESCRIBE,
+            permission::ALLOW,
+        );
+        assert_eq!(
+            (from.resource_type, from.host.as_str(), from.pattern_type),
+            (resource::GROUP, "10.0.0.1", pattern::PREFIXED)
+        );
     }
 }
