@@ -1,15 +1,16 @@
 //! The `strait` binary as a user runs it.
 
-use std::process::Command;
+use strait_fixtures::*;
+use strait_kafka::batch::{Compression, Record};
+use strait_kafka::Producer;
+use strait_testkit::BrokerKind;
 
+const STRAIT: StraitBin = StraitBin(env!("CARGO_BIN_EXE_strait"));
+
+/// Runs `strait <args>`: whether it succeeded, and stdout followed by stderr.
 fn strait(args: &[&str]) -> (bool, String) {
-    let out = Command::new(env!("CARGO_BIN_EXE_strait"))
-        .args(args)
-        .output()
-        .expect("run strait");
-    let text =
-        String::from_utf8_lossy(&out.stdout).to_string() + &String::from_utf8_lossy(&out.stderr);
-    (out.status.success(), text)
+    let (code, out, err) = STRAIT.run(args);
+    (code == Some(0), out + &err)
 }
 
 #[test]
@@ -45,44 +46,13 @@ fn demo_moves_every_batch_untouched_on_each_broker() {
 
 #[tokio::test]
 async fn cluster_shows_topics_leaders_and_offsets() {
-    use strait_kafka::batch::{BatchBuilder, Record};
-    let node = tokio::task::spawn_blocking(|| {
-        strait_testkit::TestCluster::start(strait_testkit::BrokerKind::Noida)
-    })
-    .await
-    .unwrap()
-    .expect("broker");
-    let cluster = strait_kafka::Cluster::connect(
-        strait_kafka::ClusterConfig::new("c", &node.bootstrap()).unwrap(),
-    )
-    .await
-    .unwrap();
-    let topic = strait_kafka::NewTopic {
-        configs: vec![("retention.ms".into(), "-1".into())],
-        ..strait_kafka::NewTopic::new("payments", 2)
-    };
-    cluster.create_topic(&topic).await.unwrap();
-    let records = (0..7)
-        .map(|i| Record {
-            offset: i,
-            timestamp: 1_700_000_000_000 + i,
-            key: None,
-            value: None,
-            headers: vec![],
-        })
+    let (node, cluster) = start_cluster(BrokerKind::Noida, "c").await;
+    create_topic(&cluster, "payments", 2).await;
+    let records: Vec<Record> = (0..7)
+        .map(|i| record(1_700_000_000_000 + i, None, None))
         .collect();
-    let batch = BatchBuilder {
-        records,
-        ..BatchBuilder::default()
-    }
-    .encode()
-    .unwrap();
-    strait_kafka::Producer::idempotent(&cluster)
-        .await
-        .unwrap()
-        .send("payments", 1, &batch)
-        .await
-        .unwrap();
+    let producer = Producer::idempotent(&cluster).await.unwrap();
+    produce(&producer, "payments", 1, Compression::None, &records).await;
 
     let bootstrap = node.bootstrap();
     let (ok, text) = tokio::task::spawn_blocking(move || {

@@ -10,25 +10,24 @@
 
 mod failover_support;
 
+use bytes::Bytes;
 use failover_support::*;
+use strait_kafka::batch::{Compression, Record};
+use strait_kafka::{Cluster, Isolation, Producer};
+use strait_testkit::BrokerKind;
 
 strait_testkit::per_broker!(; not_tansu: failover_drill, status_reports_the_lag);
 
 async fn failover_drill(kind: BrokerKind) {
-    let mut nodes = tokio::task::spawn_blocking(move || strait_testkit::start_clusters(kind, 2))
-        .await
-        .unwrap()
-        .expect("two test brokers start");
-    let mut backup_node = nodes.pop().unwrap();
-    let mut primary_node = nodes.pop().unwrap();
+    let (mut primary_node, mut backup_node) = start_two_nodes(kind).await;
     let primary = connect("primary", &primary_node.bootstrap()).await;
     let backup = connect("backup", &backup_node.bootstrap()).await;
     let config = write_config(&primary_node, &backup_node);
 
     // Producers write 10 batches of 10 records to each partition of `orders` on the primary.
     create_topic(&primary, TOPIC, 2).await;
-    produce(&primary, TOPIC, &[0, 1], 0, 10).await;
-    let mut mirror = Strait::start(&config);
+    produce_numbered(&primary, TOPIC, &[0, 1], 0, 10).await;
+    let mut mirror = run_strait(&config);
     wait_for_count(&backup, "primary.orders", &[0, 1], 100).await;
 
     // The application consumed part of it on the primary: partition 0 up to a batch boundary,
@@ -55,8 +54,8 @@ async fn failover_drill(kind: BrokerKind) {
     );
 
     // Everything mirrored: safe to cut over.
-    eventually("failover status says safe", || {
-        let (code, out, _) = strait(&[
+    eventually_blocking("failover status says safe", || {
+        let (code, out, _) = STRAIT.run(&[
             "failover",
             "status",
             path(&config),
@@ -75,7 +74,7 @@ async fn failover_drill(kind: BrokerKind) {
 
     // Disaster: the primary stops.
     primary_node.stop();
-    let (code, out, _) = strait(&[
+    let (code, out, _) = STRAIT.run(&[
         "failover",
         "status",
         path(&config),
@@ -91,7 +90,7 @@ async fn failover_drill(kind: BrokerKind) {
 
     // With the primary down the precision cannot be checked: same offsets, `checkpoint`, and
     // a note saying why.
-    let (code, out, err) = strait(&[
+    let (code, out, err) = STRAIT.run(&[
         "offsets",
         "translate",
         path(&config),
@@ -129,14 +128,14 @@ async fn failover_drill(kind: BrokerKind) {
         "--group",
         GROUP,
     ];
-    let (code, out, err) = strait(&apply);
+    let (code, out, err) = STRAIT.run(&apply);
     assert_eq!(code, Some(0), "{out}{err}");
     assert!(
         out.contains("commit") && err.contains("dry run"),
         "{out}{err}"
     );
     assert!(backup.fetch_offsets(GROUP, None).await.unwrap().is_empty());
-    let (code, out, err) = strait(&[&apply[..], &["--execute"]].concat());
+    let (code, out, err) = STRAIT.run(&[&apply[..], &["--execute"]].concat());
     assert_eq!(code, Some(0), "{out}{err}");
 
     // A consumer on the backup resumes from the group's offsets and reads the rest.
@@ -162,10 +161,10 @@ async fn failover_drill(kind: BrokerKind) {
     // to `orders` on the backup, and it reads 20 of those 30.
     commit(&backup, GROUP, "primary.orders", &[(0, 100), (1, 100)]).await;
     create_topic(&backup, TOPIC, 1).await;
-    produce(&backup, TOPIC, &[0], 0, 3).await;
+    produce_numbered(&backup, TOPIC, &[0], 0, 3).await;
     commit(&backup, GROUP, TOPIC, &[(0, 20)]).await;
     // Applying the failover again would rewind the group: refused per partition.
-    let (code, out, err) = strait(&[&apply[..], &["--execute"]].concat());
+    let (code, out, err) = STRAIT.run(&[&apply[..], &["--execute"]].concat());
     assert_eq!(code, Some(0), "{out}{err}");
     assert!(out.contains("would rewind"), "{out}");
     let committed = backup.fetch_offsets(GROUP, None).await.unwrap();
@@ -194,7 +193,7 @@ async fn failover_drill(kind: BrokerKind) {
         GROUP,
         "--execute",
     ];
-    let (code, out, err) = strait(&apply_back);
+    let (code, out, err) = STRAIT.run(&apply_back);
     assert_eq!(code, Some(0), "{out}{err}");
     let committed = primary.fetch_offsets(GROUP, None).await.unwrap();
     let home = |t: &str, p: i32| committed[&(t.to_owned(), p)].offset;
@@ -212,25 +211,20 @@ async fn failover_drill(kind: BrokerKind) {
         let rest = seqs(&read_from(&primary, TOPIC, p, home(TOPIC, p)).await);
         assert!(rest.is_empty(), "partition {p}: re-read {rest:?}");
     }
-    mirror.stop();
+    mirror.terminate();
     backup_node.stop();
 }
 
 /// `strait failover status` while the mirror is stopped and producers keep writing: the lag in
 /// records, bytes (the batches not mirrored) and seconds (age of the oldest), and not safe.
 async fn status_reports_the_lag(kind: BrokerKind) {
-    let mut nodes = tokio::task::spawn_blocking(move || strait_testkit::start_clusters(kind, 2))
-        .await
-        .unwrap()
-        .expect("two test brokers start");
-    let backup_node = nodes.pop().unwrap();
-    let primary_node = nodes.pop().unwrap();
+    let (primary_node, backup_node) = start_two_nodes(kind).await;
     let primary = connect("primary", &primary_node.bootstrap()).await;
     let backup = connect("backup", &backup_node.bootstrap()).await;
     let config = write_config(&primary_node, &backup_node);
     create_topic(&primary, TOPIC, 1).await;
-    produce(&primary, TOPIC, &[0], 0, 2).await;
-    let mut mirror = Strait::start(&config);
+    produce_numbered(&primary, TOPIC, &[0], 0, 2).await;
+    let mut mirror = run_strait(&config);
     wait_for_count(&backup, "primary.orders", &[0], 20).await;
     let status = [
         "failover",
@@ -240,8 +234,8 @@ async fn status_reports_the_lag(kind: BrokerKind) {
         "primary->backup",
         "--json",
     ];
-    eventually("safe to cut over", || {
-        let (code, out, _) = strait(&status);
+    eventually_blocking("safe to cut over", || {
+        let (code, out, _) = STRAIT.run(&status);
         if code == Some(0) {
             Ok(())
         } else {
@@ -249,31 +243,22 @@ async fn status_reports_the_lag(kind: BrokerKind) {
         }
     })
     .await;
-    mirror.stop();
+    mirror.terminate();
 
     // 30 more records, written 5 s ago, while nothing mirrors them.
     let producer = Producer::idempotent(&primary).await.unwrap();
     let old = now_ms() - 5_000;
     for b in 2..5u64 {
-        let records = (0..BATCH)
-            .map(|i| Record {
-                offset: i as i64,
-                timestamp: old,
-                key: Some(Bytes::from((b * BATCH + i).to_string())),
-                value: Some(Bytes::from_static(b"v")),
-                headers: Vec::new(),
+        let records: Vec<Record> = (0..BATCH)
+            .map(|i| {
+                let key = Bytes::from((b * BATCH + i).to_string());
+                record(old, Some(key), Some(Bytes::from_static(b"v")))
             })
             .collect();
-        let batch = BatchBuilder {
-            records,
-            ..BatchBuilder::default()
-        }
-        .encode()
-        .unwrap();
-        producer.send(TOPIC, 0, &batch).await.unwrap();
+        produce(&producer, TOPIC, 0, Compression::None, &records).await;
     }
-    let unmirrored: i64 = read_batches_from(&primary, TOPIC, 0, 20).await;
-    let (code, out, err) = strait(&status);
+    let unmirrored: i64 = data_bytes_from(&primary, TOPIC, 0, 20).await;
+    let (code, out, err) = STRAIT.run(&status);
     assert_eq!(code, Some(2), "{out}{err}");
     let v: serde_json::Value = serde_json::from_str(&out).unwrap();
     assert_eq!(v["safe_to_cut_over"], false);
@@ -290,6 +275,19 @@ async fn status_reports_the_lag(kind: BrokerKind) {
     assert_eq!(p["lag_bytes"], unmirrored);
     assert!(p["lag_seconds"].as_f64().unwrap() >= 5.0, "{p}");
     assert!(v["heartbeat_age_seconds"].as_f64().is_some(), "{v}");
-    let (_, table, _) = strait(&status[..5]);
+    let (_, table, _) = STRAIT.run(&status[..5]);
     assert!(table.contains("safe to cut over: no: "), "{table}");
+}
+
+/// Total bytes of the data batches of a partition from `offset` on (one fetch).
+async fn data_bytes_from(cluster: &Cluster, topic: &str, partition: i32, offset: i64) -> i64 {
+    let position = fetch_position(topic, partition, offset);
+    let options = read_options(Isolation::ReadCommitted);
+    let fetched = cluster.fetch(&position, &options).await.expect("fetch");
+    fetched
+        .batches()
+        .map(|b| b.expect("valid batch"))
+        .filter(|b| b.base_offset() >= offset && !b.is_control())
+        .map(|b| b.len() as i64)
+        .sum()
 }

@@ -5,7 +5,13 @@
 
 mod failover_support;
 
+use std::time::Duration;
+
+use bytes::Bytes;
 use failover_support::*;
+use strait_kafka::batch::{Compression, Record};
+use strait_kafka::Producer;
+use strait_testkit::BrokerKind;
 
 strait_testkit::per_broker!(; not_tansu: apply_rules_with_the_source_down);
 
@@ -19,11 +25,11 @@ fn failover_commands_have_examples() {
         &["failover", "--help"],
         &["failover", "status", "--help"],
     ] {
-        let (code, out, err) = strait(sub);
+        let (code, out, err) = STRAIT.run(sub);
         assert_eq!(code, Some(0), "{sub:?}: {err}");
         assert!(out.contains("Examples:"), "{sub:?}:\n{out}");
     }
-    let (_, out, _) = strait(&["offsets", "translate", "--help"]);
+    let (_, out, _) = STRAIT.run(&["offsets", "translate", "--help"]);
     for how in [
         "exact",
         "conservative",
@@ -40,10 +46,7 @@ fn failover_commands_have_examples() {
 /// `--to-datetime` (ListOffsets by timestamp), and `apply` refuses a group with an active
 /// member on the target.
 async fn apply_rules_with_the_source_down(kind: BrokerKind) {
-    let node = tokio::task::spawn_blocking(move || TestCluster::start(kind))
-        .await
-        .unwrap()
-        .expect("test broker starts");
+    let node = start_node(kind).await;
     let backup = connect("backup", &node.bootstrap()).await;
     // The source is down for good: nothing listens there.
     let config = node.runtime_dir().join("mm2.properties");
@@ -62,22 +65,10 @@ async fn apply_rules_with_the_source_down(kind: BrokerKind) {
     let producer = Producer::idempotent(&backup).await.unwrap();
     for (b, ts) in [(0u64, 1_767_225_600_000i64), (1, 1_767_229_200_000)] {
         for p in 0..2 {
-            let records = (0..BATCH)
-                .map(|i| Record {
-                    offset: i as i64,
-                    timestamp: ts,
-                    key: Some(Bytes::from((b * BATCH + i).to_string())),
-                    value: None,
-                    headers: Vec::new(),
-                })
+            let records: Vec<Record> = (0..BATCH)
+                .map(|i| record(ts, Some(Bytes::from((b * BATCH + i).to_string())), None))
                 .collect();
-            let batch = BatchBuilder {
-                records,
-                ..BatchBuilder::default()
-            }
-            .encode()
-            .unwrap();
-            producer.send(remote, p, &batch).await.unwrap();
+            produce(&producer, remote, p, Compression::None, &records).await;
         }
     }
     // A checkpoint for partition 0 only.
@@ -107,7 +98,7 @@ async fn apply_rules_with_the_source_down(kind: BrokerKind) {
         "--group",
         "app",
     ];
-    let (code, out, err) = strait(&translate);
+    let (code, out, err) = STRAIT.run(&translate);
     assert_eq!(code, Some(0), "{out}{err}");
     assert!(
         err.contains("source cluster primary unreachable") && err.contains("precision unknown"),
@@ -143,7 +134,7 @@ async fn apply_rules_with_the_source_down(kind: BrokerKind) {
             .replace("127.0.0.1:1", &silent.local_addr().unwrap().to_string()),
     )
     .unwrap();
-    let (code, silent_out, err) = strait(
+    let (code, silent_out, err) = STRAIT.run(
         &translate
             .iter()
             .map(|a| {
@@ -161,7 +152,7 @@ async fn apply_rules_with_the_source_down(kind: BrokerKind) {
     drop(silent);
 
     // A regex selects the same group (whole-id match, like `groups`).
-    let (code, by_regex, err) = strait(&[
+    let (code, by_regex, err) = STRAIT.run(&[
         "offsets",
         "translate",
         path(&config),
@@ -172,7 +163,7 @@ async fn apply_rules_with_the_source_down(kind: BrokerKind) {
     ]);
     assert_eq!(code, Some(0), "{err}");
     assert_eq!(by_regex, out);
-    let (code, _, err) = strait(&[
+    let (code, _, err) = STRAIT.run(&[
         "offsets",
         "translate",
         path(&config),
@@ -189,7 +180,7 @@ async fn apply_rules_with_the_source_down(kind: BrokerKind) {
         &["--to-datetime", "2026-01-01T00:30:00Z", "--json"],
     ]
     .concat();
-    let (code, out, err) = strait(&by_time);
+    let (code, out, err) = STRAIT.run(&by_time);
     assert_eq!(code, Some(0), "{out}{err}");
     let rows: Vec<serde_json::Value> = serde_json::from_str(&out).unwrap();
     assert_eq!(rows[1]["how"], "timestamp");
@@ -203,7 +194,7 @@ async fn apply_rules_with_the_source_down(kind: BrokerKind) {
         .iter()
         .map(|a| if *a == "translate" { "apply" } else { a })
         .collect();
-    let (code, out, err) = strait(&apply);
+    let (code, out, err) = STRAIT.run(&apply);
     assert_eq!(code, Some(0), "{out}{err}");
     let committed = backup.fetch_offsets("app", None).await.unwrap();
     let offsets: Vec<i64> = (0..2)
@@ -216,7 +207,7 @@ async fn apply_rules_with_the_source_down(kind: BrokerKind) {
         .join_group("app", Duration::from_secs(60))
         .await
         .expect("join group");
-    let (code, out, err) = strait(&apply);
+    let (code, out, err) = STRAIT.run(&apply);
     assert_eq!(code, Some(1), "{out}{err}");
     assert!(
         err.contains("refusing") && err.contains("app (Stable with 1 members)"),
@@ -224,7 +215,7 @@ async fn apply_rules_with_the_source_down(kind: BrokerKind) {
     );
 
     // A flow that is not in the file is named with the ones that are.
-    let (code, _, err) = strait(&[
+    let (code, _, err) = STRAIT.run(&[
         "offsets",
         "translate",
         path(&config),

@@ -7,20 +7,20 @@
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpStream;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
-use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::process::{Command, Stdio};
+use std::time::Duration;
 
 use bytes::Bytes;
 use serde_json::Value;
-use strait_kafka::batch::{BatchBuilder, Compression, RawBatch, Record};
-use strait_kafka::{Cluster, ClusterConfig, FetchOptions, FetchPosition, NewTopic, Producer};
+use strait_fixtures::*;
+use strait_kafka::batch::{Compression, Record};
+use strait_kafka::{Cluster, Isolation, Producer};
 use strait_testkit::{BrokerKind, TestCluster};
 
 strait_testkit::per_broker!(observe_a_running_mirror);
 
+const STRAIT: StraitBin = StraitBin(env!("CARGO_BIN_EXE_strait"));
 const TOKEN: &str = "s3cret-observe-token";
-const DEADLINE: Duration = Duration::from_secs(60);
 
 async fn observe_a_running_mirror(kind: BrokerKind) {
     let env = Env::start(kind).await;
@@ -28,13 +28,11 @@ async fn observe_a_running_mirror(kind: BrokerKind) {
     let producer = Producer::idempotent(&env.source).await.unwrap();
     for p in 0..2 {
         for b in 0..4 {
-            producer
-                .send("orders", p, &batch(p, b * 10, 10, Compression::Lz4))
-                .await
-                .unwrap();
+            let lz4 = batch(Compression::Lz4, &records(p, b * 10, 10));
+            producer.send("orders", p, &lz4).await.unwrap();
         }
     }
-    let strait = Strait::start(&env.config(), &env.dir);
+    let strait = Observed::start(&env.config(), &env.dir);
     let api = strait.wait_for_address();
 
     // Liveness needs no token; everything else does, and the token never shows in the logs.
@@ -43,7 +41,7 @@ async fn observe_a_running_mirror(kind: BrokerKind) {
     assert_eq!(api.call("GET", "/metrics", Some("wrong")).0, 401);
 
     // 80 records mirrored: /metrics counts 40 per partition, lag falls to zero.
-    let text = eventually("80 records counted and lag 0 in /metrics", || {
+    let text = wait_until("80 records counted and lag 0 in /metrics", || {
         let text = api.text("/metrics");
         let counted: f64 = (0..2)
             .map(|p| metric(&text, "strait_record_count_total", "orders", p).unwrap_or(-1.0))
@@ -74,7 +72,7 @@ async fn observe_a_running_mirror(kind: BrokerKind) {
     let paused = api.json("POST", "/api/v1/flows/primary/backup/pause");
     assert_eq!(paused["changed"], true);
     assert_eq!(paused["paused"]["flow"], true);
-    eventually("partitions paused", || {
+    wait_until("partitions paused", || {
         let parts = api.json("GET", "/api/v1/flows/primary/backup/partitions");
         parts
             .as_array()?
@@ -82,15 +80,13 @@ async fn observe_a_running_mirror(kind: BrokerKind) {
             .all(|p| p["paused"].is_string())
             .then_some(())
     });
-    producer
-        .send("orders", 0, &batch(0, 40, 25, Compression::Zstd))
-        .await
-        .unwrap();
+    let zstd = batch(Compression::Zstd, &records(0, 40, 25));
+    producer.send("orders", 0, &zstd).await.unwrap();
     let lag_is_25 = || {
         let flow = api.json("GET", "/api/v1/flows/primary/backup");
         (flow["lag_records"] == 25).then_some(flow)
     };
-    let flow = eventually("lag 25 while paused", lag_is_25);
+    let flow = wait_until("lag 25 while paused", lag_is_25);
     assert!(flow["lag_seconds"].as_f64().unwrap() > 0.0, "{flow}");
     std::thread::sleep(Duration::from_secs(3));
     let flow = lag_is_25().expect("lag stays 25 while paused");
@@ -138,15 +134,17 @@ async fn observe_a_running_mirror(kind: BrokerKind) {
     assert!(strait
         .cli(&["resume", "primary->backup"])
         .contains("resumed"));
-    eventually("105 records on the target", || {
-        futures_block(read_topic(&env.target, "primary.orders", 2))
+    let target = &env.target;
+    eventually("105 records on the target", || async move {
+        let n: usize = read_topic(target, "primary.orders", 2)
+            .await
             .iter()
             .map(Vec::len)
-            .sum::<usize>()
-            .eq(&105)
-            .then_some(())
-    });
-    eventually("lag 0 after resume", || {
+            .sum();
+        (n == 105).then_some(()).ok_or(format!("{n} records"))
+    })
+    .await;
+    wait_until("lag 0 after resume", || {
         let flow = api.json("GET", "/api/v1/flows/primary/backup");
         (flow["lag_records"] == 0 && flow["totals"]["records"] == 105).then_some(())
     });
@@ -186,7 +184,7 @@ async fn observe_a_running_mirror(kind: BrokerKind) {
             "STRAIT_CONDITIONAL_METRICS",
             strait_mirror::metrics::CONDITIONAL.join("\n"),
         )
-        .env("STRAIT_BIN", env!("CARGO_BIN_EXE_strait"))
+        .env("STRAIT_BIN", STRAIT.0)
         .env("STRAIT_SKIP_DOCKER", "1")
         .output()
         .unwrap();
@@ -262,31 +260,11 @@ fn stable(partitions: &Value) -> Value {
 
 /// The sample of `name` for `topic` partition `p`.
 fn metric(text: &str, name: &str, topic: &str, p: i32) -> Option<f64> {
-    let want = [format!("topic=\"{topic}\""), format!("partition=\"{p}\"")];
-    text.lines().find_map(|line| {
-        let rest = line.strip_prefix(name)?.strip_prefix('{')?;
-        let (labels, value) = rest.split_once("} ")?;
-        let labels: Vec<&str> = labels.split(',').collect();
-        want.iter()
-            .all(|w| labels.contains(&w.as_str()))
-            .then(|| value.trim().parse().ok())
-            .flatten()
-    })
-}
-
-fn eventually<T>(what: &str, mut probe: impl FnMut() -> Option<T>) -> T {
-    let deadline = Instant::now() + DEADLINE;
-    loop {
-        if let Some(v) = probe() {
-            return v;
-        }
-        assert!(Instant::now() < deadline, "timed out waiting for {what}");
-        std::thread::sleep(Duration::from_millis(200));
-    }
-}
-
-fn futures_block<F: std::future::Future>(f: F) -> F::Output {
-    tokio::task::block_in_place(|| tokio::runtime::Handle::current().block_on(f))
+    metric_sample(
+        text,
+        name,
+        &[("topic", topic), ("partition", &p.to_string())],
+    )
 }
 
 fn workspace() -> PathBuf {
@@ -301,23 +279,22 @@ struct Env {
     source: Cluster,
     target: Cluster,
     dir: PathBuf,
-    nodes: Vec<TestCluster>,
+    source_node: TestCluster,
+    target_node: TestCluster,
 }
 
 impl Env {
     async fn start(kind: BrokerKind) -> Env {
-        let nodes = tokio::task::spawn_blocking(move || strait_testkit::start_clusters(kind, 2))
-            .await
-            .unwrap()
-            .expect("two test brokers start");
-        let source = connect("primary", &nodes[0].bootstrap()).await;
-        let target = connect("backup", &nodes[1].bootstrap()).await;
-        let dir = nodes[0].runtime_dir().to_owned();
+        let (source_node, target_node) = start_two_nodes(kind).await;
+        let source = connect("primary", &source_node.bootstrap()).await;
+        let target = connect("backup", &target_node.bootstrap()).await;
+        let dir = source_node.runtime_dir().to_owned();
         Env {
             source,
             target,
             dir,
-            nodes,
+            source_node,
+            target_node,
         }
     }
 
@@ -334,16 +311,12 @@ impl Env {
              backup->primary.emit.heartbeats.enabled = false\n\
              emit.heartbeats.interval.seconds = 1\n\
              sync.topic.acls.enabled = false\n\
-             replication.factor = 1\n\
-             offset-syncs.topic.replication.factor = 1\n\
-             heartbeats.topic.replication.factor = 1\n\
-             checkpoints.topic.replication.factor = 1\n\
-             offset.storage.replication.factor = 1\n\
+             {MIRROR_ONE_REPLICA}\
              refresh.topics.interval.seconds = 1\n\
              strait.http.listen = 127.0.0.1:0\n\
              strait.http.token.file = {}\n",
-            self.nodes[0].bootstrap(),
-            self.nodes[1].bootstrap(),
+            self.source_node.bootstrap(),
+            self.target_node.bootstrap(),
             token.display(),
         );
         let path = self.dir.join("mm2.properties");
@@ -352,45 +325,22 @@ impl Env {
     }
 }
 
-async fn connect(name: &str, bootstrap: &str) -> Cluster {
-    Cluster::connect(ClusterConfig::new(name, bootstrap).unwrap())
-        .await
-        .expect("test client connects")
-}
-
-async fn create_topic(cluster: &Cluster, topic: &str, partitions: i32) {
-    let spec = NewTopic {
-        configs: vec![("retention.ms".into(), "-1".into())],
-        ..NewTopic::new(topic, partitions)
-    };
-    cluster.create_topic(&spec).await.expect("create topic");
-}
-
 fn key(p: i32, seq: u64) -> Bytes {
     Bytes::from(format!("p{p}-{seq:06}"))
 }
 
-fn batch(p: i32, first: u64, count: u64, compression: Compression) -> RawBatch {
-    let ts = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_millis() as i64;
-    let records = (0..count)
-        .map(|i| Record {
-            offset: i as i64,
-            timestamp: ts,
-            key: Some(key(p, first + i)),
-            value: Some(Bytes::from(format!("value {}", first + i))),
-            headers: vec![],
+/// Records `first..first + count` of partition `p`.
+fn records(p: i32, first: u64, count: u64) -> Vec<Record> {
+    let ts = now_ms();
+    (first..first + count)
+        .map(|seq| {
+            record(
+                ts,
+                Some(key(p, seq)),
+                Some(Bytes::from(format!("value {seq}"))),
+            )
         })
-        .collect();
-    BatchBuilder {
-        compression,
-        records,
-        ..BatchBuilder::default()
-    }
-    .encode()
-    .unwrap()
+        .collect()
 }
 
 /// Keys expected per partition: `counts[p]` records from sequence 0.
@@ -402,94 +352,46 @@ fn expected(counts: &[u64]) -> Vec<Vec<Bytes>> {
         .collect()
 }
 
-/// The keys of every record of each partition, read until a fetch returns nothing (empty if
-/// the topic is missing).
+/// The keys of every record of each partition, read until a fetch returns nothing (none where
+/// the topic is missing or cannot be read).
 async fn read_topic(cluster: &Cluster, topic: &str, partitions: i32) -> Vec<Vec<Bytes>> {
-    let options = FetchOptions {
-        max_wait: Duration::from_millis(20),
-        ..FetchOptions::default()
-    };
+    let options = read_options(Isolation::ReadCommitted);
     let _ = cluster.refresh_topics(&[topic]).await;
     let mut all = Vec::new();
     for partition in 0..partitions {
-        let mut keys = Vec::new();
-        let mut offset = 0;
-        loop {
-            let position = FetchPosition {
-                topic: topic.to_owned(),
-                partition,
-                offset,
-                max_bytes: 16 * 1024 * 1024,
-            };
-            let Ok(fetched) = cluster.fetch(&position, &options).await else {
-                break;
-            };
-            let mut progressed = false;
-            for batch in fetched.batches() {
-                let batch = batch.unwrap();
-                offset = batch.next_offset();
-                progressed = true;
-                if !batch.is_control() {
-                    keys.extend(
-                        batch
-                            .decode()
-                            .unwrap()
-                            .records
-                            .into_iter()
-                            .map(|r| r.key.unwrap()),
-                    );
-                }
-            }
-            if !progressed {
-                break;
-            }
-        }
-        all.push(keys);
+        let batches = try_read_batches(cluster, topic, partition, 0, &options).await;
+        let records = records_of(&batches.unwrap_or_default());
+        all.push(records.into_iter().map(|r| r.key.unwrap()).collect());
     }
     all
 }
 
-/// A running `strait --log-format json run`; stderr collected; killed when dropped.
-struct Strait {
-    child: Child,
-    log: Arc<Mutex<String>>,
+/// A running `strait --log-format json run`, and the token file its commands present.
+struct Observed {
+    strait: Strait,
     token_file: PathBuf,
 }
 
-impl Strait {
-    fn start(config: &Path, dir: &Path) -> Strait {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_strait"))
-            .args(["--log-format", "json", "run"])
-            .arg(config)
-            .args(["--report-every", "0"])
-            .env_remove("RUST_LOG")
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("spawn strait run");
-        let log = Arc::new(Mutex::new(String::new()));
-        let sink = log.clone();
-        let stderr = child.stderr.take().unwrap();
-        std::thread::spawn(move || {
-            for line in BufReader::new(stderr).lines() {
-                let Ok(line) = line else { break };
-                let mut log = sink.lock().unwrap();
-                log.push_str(&line);
-                log.push('\n');
-            }
-        });
-        Strait {
-            child,
-            log,
+impl Observed {
+    fn start(config: &Path, dir: &Path) -> Observed {
+        let strait = Strait::spawn(
+            STRAIT
+                .command()
+                .args(["--log-format", "json", "run"])
+                .arg(config)
+                .args(["--report-every", "0"])
+                .env_remove("RUST_LOG"),
+        );
+        Observed {
+            strait,
             token_file: dir.join("token"),
         }
     }
 
     /// The listener's address, from the JSON log line announcing it.
     fn wait_for_address(&self) -> Api {
-        let addr = eventually("the REST API address in the log", || {
-            let log = self.log.lock().unwrap().clone();
+        let addr = wait_until("the REST API address in the log", || {
+            let log = self.strait.log();
             log.lines().find_map(|l| {
                 let v: Value = serde_json::from_str(l).ok()?;
                 let m = v["message"].as_str()?;
@@ -505,19 +407,11 @@ impl Strait {
     /// Runs `strait <args> --url ... --token-file ...` and returns its stdout.
     fn cli(&self, args: &[&str]) -> String {
         let addr = self.address();
-        let out = Command::new(env!("CARGO_BIN_EXE_strait"))
-            .args(args)
-            .args(["--url", &format!("http://{addr}")])
-            .arg("--token-file")
-            .arg(&self.token_file)
-            .output()
-            .unwrap();
-        let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
-        assert!(
-            out.status.success(),
-            "strait {args:?}: {}\n{stdout}",
-            String::from_utf8_lossy(&out.stderr)
-        );
+        let url = format!("http://{addr}");
+        let token_file = self.token_file.to_str().unwrap();
+        let (code, stdout, stderr) =
+            STRAIT.run(&[args, &["--url", &url, "--token-file", token_file]].concat());
+        assert!(code == Some(0), "strait {args:?}: {stderr}\n{stdout}");
         stdout
     }
 
@@ -526,7 +420,7 @@ impl Strait {
     fn watch_line(&self, needle: &str) -> String {
         // `timeout` ends it if the line never comes, so the test fails instead of hanging.
         let mut child = Command::new("timeout")
-            .args(["30", env!("CARGO_BIN_EXE_strait")])
+            .args(["30", STRAIT.0])
             .args([
                 "status",
                 "--watch",
@@ -554,39 +448,10 @@ impl Strait {
 
     /// SIGTERM, exit 0, and the whole log.
     fn stop(mut self) -> String {
-        let _ = Command::new("kill")
-            .arg("-TERM")
-            .arg(self.child.id().to_string())
-            .status();
-        let deadline = Instant::now() + Duration::from_secs(20);
-        let status = loop {
-            if let Some(s) = self.child.try_wait().unwrap() {
-                break s;
-            }
-            assert!(
-                Instant::now() < deadline,
-                "strait did not stop:\n{}",
-                self.log.lock().unwrap()
-            );
-            std::thread::sleep(Duration::from_millis(50));
-        };
-        std::thread::sleep(Duration::from_millis(100));
-        let log = self.log.lock().unwrap().clone();
+        let status = self.strait.terminate_within(Duration::from_secs(20));
+        let log = self.strait.log();
         assert_eq!(status.code(), Some(0), "{log}");
         log
-    }
-}
-
-impl Drop for Strait {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-        if std::thread::panicking() {
-            eprintln!(
-                "===== strait output =====\n{}=====",
-                self.log.lock().unwrap()
-            );
-        }
     }
 }
 

@@ -9,13 +9,13 @@ use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
-use strait_kafka::batch::{BatchBuilder, Record};
+use strait_fixtures::{batch, now_ms, record, start_cluster};
+use strait_kafka::batch::{Compression, Record};
 use strait_kafka::{
-    acl, AclBinding, AclFilter, AlterOp, Cluster, ClusterConfig, CommittedOffset, ConfigEntry,
-    ConfigResource, ConfigSource, Error, Isolation, ListedOffset, NewTopic, OffsetSpec, Producer,
-    ResponseError,
+    acl, AclBinding, AclFilter, AlterOp, Cluster, CommittedOffset, ConfigEntry, ConfigResource,
+    ConfigSource, Error, Isolation, ListedOffset, NewTopic, OffsetSpec, Producer, ResponseError,
 };
-use strait_testkit::{BrokerKind, TestCluster};
+use strait_testkit::BrokerKind;
 
 strait_testkit::per_broker!(
     create_topic_and_manage_its_configs,
@@ -26,17 +26,6 @@ strait_testkit::per_broker!(
     acls_without_an_authorizer,
     delete_topics_removes_them_from_metadata,
 );
-
-/// Starts a single-broker cluster of `kind` and connects a client to it.
-async fn start(kind: BrokerKind) -> (TestCluster, Cluster) {
-    let node = tokio::task::spawn_blocking(move || TestCluster::start(kind))
-        .await
-        .expect("start task")
-        .expect("test broker must start");
-    let config = ClusterConfig::new("a", &node.bootstrap()).expect("bootstrap list");
-    let cluster = Cluster::connect(config).await.expect("client connects");
-    (node, cluster)
-}
 
 /// A topic that keeps records whatever their timestamps (noida enforces retention.ms against
 /// record timestamps within seconds).
@@ -100,15 +89,8 @@ async fn configs_once(
     }
 }
 
-fn now_ms() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .expect("clock after 1970")
-        .as_millis() as i64
-}
-
 async fn create_topic_and_manage_its_configs(kind: BrokerKind) {
-    let (_node, cluster) = start(kind).await;
+    let (_node, cluster) = start_cluster(kind, "a").await;
     let orders = kept_topic("orders", 3);
     cluster.create_topic(&orders).await.expect("create topic");
 
@@ -247,7 +229,7 @@ async fn create_topic_and_manage_its_configs(kind: BrokerKind) {
 }
 
 async fn create_partitions_grows_a_topic(kind: BrokerKind) {
-    let (_node, cluster) = start(kind).await;
+    let (_node, cluster) = start_cluster(kind, "a").await;
     cluster
         .create_topic(&kept_topic("grow", 3))
         .await
@@ -307,7 +289,7 @@ fn offsets_only(listed: &BTreeMap<i32, ListedOffset>) -> Vec<i64> {
 }
 
 async fn list_offsets_of_an_empty_topic(kind: BrokerKind) {
-    let (_node, cluster) = start(kind).await;
+    let (_node, cluster) = start_cluster(kind, "a").await;
     cluster
         .create_topic(&kept_topic("empty", 3))
         .await
@@ -339,7 +321,7 @@ async fn list_offsets_of_an_empty_topic(kind: BrokerKind) {
 }
 
 async fn list_offsets_by_time_after_producing(kind: BrokerKind) {
-    let (_node, cluster) = start(kind).await;
+    let (_node, cluster) = start_cluster(kind, "a").await;
     cluster
         .create_topic(&kept_topic("timed", 2))
         .await
@@ -349,21 +331,13 @@ async fn list_offsets_by_time_after_producing(kind: BrokerKind) {
     let ts = |i: i64| base + i * 1000;
     let producer = Producer::idempotent(&cluster).await.expect("producer id");
     for b in 0..3i64 {
-        let records = (0..4i64)
-            .map(|i| Record {
-                offset: i,
-                timestamp: ts(b * 4 + i),
-                key: Some(Bytes::from(format!("k{}", b * 4 + i))),
-                value: Some(Bytes::from_static(b"v")),
-                headers: Vec::new(),
+        let records: Vec<Record> = (0..4i64)
+            .map(|i| {
+                let key = Bytes::from(format!("k{}", b * 4 + i));
+                record(ts(b * 4 + i), Some(key), Some(Bytes::from_static(b"v")))
             })
             .collect();
-        let batch = BatchBuilder {
-            records,
-            ..BatchBuilder::default()
-        }
-        .encode()
-        .expect("encode batch");
+        let batch = batch(Compression::None, &records);
         let ack = producer.send("timed", 0, &batch).await.expect("produce");
         assert_eq!(ack.base_offset, b * 4);
     }
@@ -430,7 +404,7 @@ async fn list_offsets_by_time_after_producing(kind: BrokerKind) {
 }
 
 async fn commit_fetch_and_list_group_offsets(kind: BrokerKind) {
-    let (_node, cluster) = start(kind).await;
+    let (_node, cluster) = start_cluster(kind, "a").await;
     cluster
         .create_topic(&kept_topic("orders", 3))
         .await
@@ -551,16 +525,14 @@ async fn commit_fetch_and_list_group_offsets(kind: BrokerKind) {
 }
 
 async fn acls_without_an_authorizer(kind: BrokerKind) {
-    let (_node, cluster) = start(kind).await;
-    let binding = AclBinding {
-        resource_type: acl::resource::TOPIC,
-        resource_name: "orders".into(),
-        pattern_type: acl::pattern::LITERAL,
-        principal: "User:alice".into(),
-        host: "*".into(),
-        operation: acl::operation::READ,
-        permission_type: acl::permission::ALLOW,
-    };
+    let (_node, cluster) = start_cluster(kind, "a").await;
+    let binding = AclBinding::allow(
+        acl::resource::TOPIC,
+        "orders",
+        acl::pattern::LITERAL,
+        "User:alice",
+        acl::operation::READ,
+    );
     let described = cluster.describe_acls(&AclFilter::any_topic()).await;
     let created = cluster.create_acls(std::slice::from_ref(&binding)).await;
     match kind {
@@ -596,7 +568,7 @@ async fn acls_without_an_authorizer(kind: BrokerKind) {
 }
 
 async fn delete_topics_removes_them_from_metadata(kind: BrokerKind) {
-    let (_node, cluster) = start(kind).await;
+    let (_node, cluster) = start_cluster(kind, "a").await;
     for topic in ["doomed", "kept"] {
         cluster
             .create_topic(&kept_topic(topic, 2))

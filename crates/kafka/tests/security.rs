@@ -3,10 +3,12 @@
 //! of each broker (no broker here has TLS; noida's PLAIN accepts any password). Negative cases:
 //! wrong password, untrusted, expired and misnamed certificates give clear errors, no secret.
 
-mod common;
-
 use std::sync::Arc;
 
+use strait_fixtures::{
+    batch, create_topic, proxy_tls, read_batches_between, records_as_produced, rich_records,
+    start_node, start_proxy,
+};
 use strait_kafka::batch::Compression;
 use strait_kafka::protocol::messages::ApiKey;
 use strait_kafka::{
@@ -14,17 +16,10 @@ use strait_kafka::{
     TlsConnector, TlsSettings, TrustRoots,
 };
 use strait_testkit::{
-    BrokerKind, CertKey, ProxyOptions, ProxySasl, ProxyTls, SecureProxy, TestCa, TestCluster, Usage,
+    BrokerKind, CertKey, ProxySasl, ProxyTls, SecureProxy, TestCa, TestCluster, Usage,
 };
 
 const PASSWORD: &str = "pw-Zq9!secret";
-
-async fn broker(kind: BrokerKind) -> TestCluster {
-    tokio::task::spawn_blocking(move || TestCluster::start(kind))
-        .await
-        .unwrap()
-        .expect("test broker must start")
-}
 
 fn sasl(mechanism: SaslMechanism, user: &str, password: &str) -> SaslConfig {
     SaslConfig {
@@ -61,12 +56,11 @@ fn config(
 
 /// Produces one batch and reads it back: the data path works over this client.
 async fn round_trip(cluster: &Cluster, topic: &str) {
-    common::create_topic(cluster, topic, 1).await;
-    let records = common::sample_records(1, 20);
-    let batch = common::batch(Compression::Lz4, records);
+    create_topic(cluster, topic, 1).await;
+    let batch = batch(Compression::Lz4, &rich_records(1, 20));
     let producer = Producer::idempotent(cluster).await.expect("producer");
     let ack = producer.send(topic, 0, &batch).await.expect("produce");
-    let read = common::read_batches(
+    let read = read_batches_between(
         cluster,
         topic,
         0,
@@ -76,10 +70,7 @@ async fn round_trip(cluster: &Cluster, topic: &str) {
     )
     .await;
     assert_eq!(read.len(), 1);
-    assert_eq!(
-        common::records_as_produced(&read[0]),
-        common::records_as_produced(&batch)
-    );
+    assert_eq!(records_as_produced(&read[0]), records_as_produced(&batch));
 }
 
 fn assert_no_secret(text: &str) {
@@ -88,7 +79,7 @@ fn assert_no_secret(text: &str) {
 
 /// noida really runs SaslHandshake/SaslAuthenticate for PLAIN (it accepts any password).
 async fn sasl_plain_to_noida(kind: BrokerKind) {
-    let node = broker(kind).await;
+    let node = start_node(kind).await;
     let config = config(
         &node.bootstrap(),
         None,
@@ -102,20 +93,14 @@ async fn sasl_plain_to_noida(kind: BrokerKind) {
 /// TLS (server verified by a test CA, hostname checked) + SCRAM-SHA-512 with a real password
 /// check; every broker address the client learns is the proxy's, and the data went through it.
 async fn tls_and_scram_512_through_proxy(kind: BrokerKind) {
-    let node = broker(kind).await;
+    let node = start_node(kind).await;
     let ca = TestCa::new("strait test CA");
-    let proxy = SecureProxy::start(
+    let proxy = start_proxy(
         &node.bootstrap(),
-        ProxyOptions {
-            tls: Some(ProxyTls {
-                server: ca.issue(&["127.0.0.1", "localhost"], Usage::Server),
-                client_ca_pem: None,
-            }),
-            sasl: Some(ProxySasl::user("SCRAM-SHA-512", "alice", PASSWORD)),
-        },
+        Some(proxy_tls(&ca, &["127.0.0.1", "localhost"], false)),
+        Some(ProxySasl::user("SCRAM-SHA-512", "alice", PASSWORD)),
     )
-    .await
-    .unwrap();
+    .await;
     let cluster = Cluster::connect(config(
         &proxy.bootstrap(),
         Some(tls(&ca, None, true)),
@@ -153,20 +138,14 @@ async fn tls_and_scram_512_through_proxy(kind: BrokerKind) {
 
 /// mTLS: the proxy requires a client certificate from the test CA; SCRAM-SHA-256 on top.
 async fn mtls_and_scram_256_through_proxy(kind: BrokerKind) {
-    let node = broker(kind).await;
+    let node = start_node(kind).await;
     let ca = TestCa::new("strait test CA");
-    let proxy = SecureProxy::start(
+    let proxy = start_proxy(
         &node.bootstrap(),
-        ProxyOptions {
-            tls: Some(ProxyTls {
-                server: ca.issue(&["127.0.0.1"], Usage::Server),
-                client_ca_pem: Some(ca.cert_pem.clone()),
-            }),
-            sasl: Some(ProxySasl::user("SCRAM-SHA-256", "alice", PASSWORD)),
-        },
+        Some(proxy_tls(&ca, &["127.0.0.1"], true)),
+        Some(ProxySasl::user("SCRAM-SHA-256", "alice", PASSWORD)),
     )
-    .await
-    .unwrap();
+    .await;
     let client = ca.issue(&["strait-client"], Usage::Client);
     let cluster = Cluster::connect(config(
         &proxy.bootstrap(),
@@ -199,20 +178,13 @@ async fn mtls_and_scram_256_through_proxy(kind: BrokerKind) {
 
 /// OAUTHBEARER with a static token (plain TCP to the proxy).
 async fn oauthbearer_through_proxy(kind: BrokerKind) {
-    let node = broker(kind).await;
-    let proxy = SecureProxy::start(
-        &node.bootstrap(),
-        ProxyOptions {
-            tls: None,
-            sasl: Some(ProxySasl {
-                mechanisms: vec!["OAUTHBEARER".into()],
-                users: vec![],
-                tokens: vec!["token-abc.def".into()],
-            }),
-        },
-    )
-    .await
-    .unwrap();
+    let node = start_node(kind).await;
+    let oauth = ProxySasl {
+        mechanisms: vec!["OAUTHBEARER".into()],
+        users: vec![],
+        tokens: vec!["token-abc.def".into()],
+    };
+    let proxy = start_proxy(&node.bootstrap(), None, Some(oauth)).await;
     let ok = Cluster::connect(config(
         &proxy.bootstrap(),
         None,
@@ -243,16 +215,9 @@ async fn oauthbearer_through_proxy(kind: BrokerKind) {
 
 /// A wrong SCRAM password: one clear, non-retriable error naming cluster and mechanism.
 async fn wrong_password_is_a_clear_auth_error(kind: BrokerKind) {
-    let node = broker(kind).await;
-    let proxy = SecureProxy::start(
-        &node.bootstrap(),
-        ProxyOptions {
-            tls: None,
-            sasl: Some(ProxySasl::user("SCRAM-SHA-512", "alice", "the-right-one")),
-        },
-    )
-    .await
-    .unwrap();
+    let node = start_node(kind).await;
+    let scram = ProxySasl::user("SCRAM-SHA-512", "alice", "the-right-one");
+    let proxy = start_proxy(&node.bootstrap(), None, Some(scram)).await;
     let err = Cluster::connect(config(
         &proxy.bootstrap(),
         None,
@@ -294,18 +259,11 @@ async fn wrong_password_is_a_clear_auth_error(kind: BrokerKind) {
 }
 
 async fn tls_proxy(node: &TestCluster, server: CertKey) -> SecureProxy {
-    SecureProxy::start(
-        &node.bootstrap(),
-        ProxyOptions {
-            tls: Some(ProxyTls {
-                server,
-                client_ca_pem: None,
-            }),
-            sasl: None,
-        },
-    )
-    .await
-    .unwrap()
+    let tls = ProxyTls {
+        server,
+        client_ca_pem: None,
+    };
+    start_proxy(&node.bootstrap(), Some(tls), None).await
 }
 
 async fn tls_error(proxy: &SecureProxy, ca: &TestCa, verify_hostname: bool) -> String {
@@ -323,7 +281,7 @@ async fn tls_error(proxy: &SecureProxy, ca: &TestCa, verify_hostname: bool) -> S
 
 /// Untrusted issuer, expired certificate and wrong host name are each refused with the reason.
 async fn bad_certificates_are_refused(kind: BrokerKind) {
-    let node = broker(kind).await;
+    let node = start_node(kind).await;
     let ca = TestCa::new("strait test CA");
 
     let other_ca = TestCa::new("somebody else");

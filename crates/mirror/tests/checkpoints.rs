@@ -3,12 +3,10 @@
 //! `primary.checkpoints.internal` on the target, stay monotonic per key, survive restarts, and
 //! `sync.group.offsets.enabled` moves idle target groups forward without ever rewinding them.
 
-mod common;
-
 use std::collections::BTreeMap;
 
 use bytes::Bytes;
-use common::*;
+use strait_fixtures::*;
 use strait_kafka::batch::{Compression, Record};
 use strait_kafka::{Cluster, NewTopic, Producer};
 use strait_mirror::checkpoint::{OffsetSyncStore, RECENT_SYNCS_PER_PARTITION};

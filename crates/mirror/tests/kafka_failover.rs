@@ -4,13 +4,11 @@
 //! killed (SIGKILL) and restarted. Nothing may be lost, order is kept per partition, and
 //! duplicates are counted and bounded.
 
-mod common;
-
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
-use common::*;
+use strait_fixtures::*;
 use strait_kafka::batch::{Compression, Record};
 use strait_kafka::{Cluster, ClusterConfig, Producer};
 use strait_testkit::{BrokerKind, KafkaCluster, KafkaOptions};

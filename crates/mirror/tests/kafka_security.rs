@@ -3,13 +3,10 @@
 //! certificate is refused by the broker with a clear error, retried with backoff, and no secret
 //! ever reaches the logs.
 
-mod common;
-
-use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
 
-use common::*;
-use strait_kafka::{Cluster, ClusterConfig};
+use strait_fixtures::*;
+use strait_kafka::Cluster;
 use strait_testkit::{BrokerKind, KafkaCluster, KafkaOptions, ScramUser, SecureListener};
 
 strait_testkit::per_broker!(;
@@ -27,35 +24,12 @@ const TOPIC: &str = "secure-topic";
 const ONE_WAY: &str =
     "topics = secure-topic\nprimary->backup.enabled = true\nbackup->primary.enabled = false\n";
 
-fn captured_logs() -> Arc<Mutex<Vec<u8>>> {
-    static LOGS: OnceLock<Arc<Mutex<Vec<u8>>>> = OnceLock::new();
-    LOGS.get_or_init(|| {
-        let buffer = Arc::new(Mutex::new(Vec::new()));
-        let writer = buffer.clone();
-        tracing_subscriber::fmt()
-            .with_env_filter("strait_mirror=trace,strait_kafka=trace")
-            .with_ansi(false)
-            .with_writer(move || Capture(writer.clone()))
-            .init();
-        buffer
-    })
-    .clone()
-}
-
-struct Capture(Arc<Mutex<Vec<u8>>>);
-
-impl std::io::Write for Capture {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(buf);
-        Ok(buf.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
+fn captured_logs() -> CapturedLogs {
+    capture_logs("strait_mirror=trace,strait_kafka=trace")
 }
 
 fn logs_text() -> String {
-    String::from_utf8_lossy(&captured_logs().lock().unwrap()).into_owned()
+    captured_logs().text()
 }
 
 fn assert_no_secrets(text: &str) {
@@ -106,25 +80,15 @@ async fn plain() -> KafkaCluster {
 /// The test's clients use the plaintext listeners; strait is pointed at the secured ones.
 async fn pair_over(source: &KafkaCluster, target: &KafkaCluster) -> (Cluster, Cluster) {
     (
-        connect_plain("primary", source).await,
-        connect_plain("backup", target).await,
+        connect("primary", &source.bootstrap()).await,
+        connect("backup", &target.bootstrap()).await,
     )
-}
-
-async fn connect_plain(name: &str, node: &KafkaCluster) -> Cluster {
-    Cluster::connect(ClusterConfig::new(name, &node.bootstrap()).unwrap())
-        .await
-        .expect("plaintext client connects")
 }
 
 fn base_properties(extra: &str) -> String {
     format!(
         "clusters = primary, backup\n\
-         replication.factor = 1\n\
-         offset-syncs.topic.replication.factor = 1\n\
-         heartbeats.topic.replication.factor = 1\n\
-         checkpoints.topic.replication.factor = 1\n\
-         offset.storage.replication.factor = 1\n\
+         {MIRROR_ONE_REPLICA}\
          refresh.topics.interval.seconds = 1\n\
          {ONE_WAY}{extra}"
     )

@@ -2,12 +2,10 @@
 //! records mirrored, lag falls to zero, stays at exactly the number of records produced while
 //! the flow is paused, and falls to zero again after resuming with every record once, in order.
 
-mod common;
-
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-use common::*;
+use strait_fixtures::*;
 use strait_kafka::batch::Record;
 use strait_mirror::engine::{FlowHandle, Mirror};
 use strait_mirror::metrics::{render, PartitionLabels, CONDITIONAL, METRICS};

@@ -3,12 +3,10 @@
 //! committed data, no markers); upstream offset gaps and the offset syncs that map them;
 //! compacted source topics.
 
-mod common;
-
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-use common::*;
+use strait_fixtures::*;
 use strait_kafka::batch::Record;
 use strait_kafka::batch::{Compression, RawBatch, TimestampType};
 use strait_kafka::{Isolation, OffsetSpec, Producer};

@@ -2,9 +2,7 @@
 //! (remote topics keep their names), `testReplicationWithoutOffsetSyncWillNotCreateOffsetSyncsTopic`
 //! and `testOffsetSyncsTopicsOnTarget`, against real `primary` and `backup` clusters.
 
-mod common;
-
-use common::*;
+use strait_fixtures::*;
 use strait_mirror::formats::OffsetSync;
 use strait_mirror::internal::read_offset_syncs;
 use strait_testkit::BrokerKind;

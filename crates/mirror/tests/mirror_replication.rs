@@ -2,12 +2,10 @@
 //! `testReplication` (active/active), `testReplicationWithEmptyPartition` and
 //! `testReplicateFromLatest`, against two real single-broker clusters `primary` and `backup`.
 
-mod common;
-
 use std::collections::{BTreeMap, BTreeSet, HashSet};
 use std::time::Duration;
 
-use common::*;
+use strait_fixtures::*;
 use strait_kafka::Cluster;
 use strait_mirror::formats::Heartbeat;
 use strait_mirror::policy::{count_hops_for_topic, ReplicationPolicy};

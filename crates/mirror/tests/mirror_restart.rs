@@ -2,13 +2,11 @@
 //! duplicate nothing; progress written by Java MM2 (Connect offsets, exact bytes) is resumed;
 //! the progress and offset-sync records strait writes are byte-compatible with Java MM2's.
 
-mod common;
-
 use std::collections::BTreeMap;
 use std::time::Duration;
 
 use bytes::Bytes;
-use common::*;
+use strait_fixtures::*;
 use strait_kafka::batch::{Compression, Record};
 use strait_kafka::{Cluster, NewTopic, Producer};
 use strait_mirror::formats::{partition_for_key, OffsetSync};

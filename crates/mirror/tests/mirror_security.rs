@@ -5,16 +5,12 @@
 //! Negative: a wrong password and an untrusted certificate give clear, retried errors naming
 //! the cluster, and no secret appears anywhere in the captured logs.
 
-mod common;
-
-use std::io::Write;
 use std::path::Path;
 use std::sync::atomic::Ordering;
-use std::sync::{Arc, Mutex, OnceLock};
 
-use common::*;
+use strait_fixtures::*;
 use strait_kafka::protocol::messages::ApiKey;
-use strait_testkit::{BrokerKind, ProxyOptions, ProxySasl, ProxyTls, SecureProxy, TestCa, Usage};
+use strait_testkit::{BrokerKind, ProxySasl, SecureProxy, TestCa, Usage};
 
 strait_testkit::per_broker!(
     scram_source_to_mtls_target,
@@ -32,35 +28,12 @@ const WRONG_SECRET: &str = "wrong-Pw-x0x0";
 const ONE_WAY: &str = "topics = secure-.*\nbackup->primary.enabled = false";
 
 /// Everything logged by every test in this binary (strait crates at TRACE).
-fn captured_logs() -> Arc<Mutex<Vec<u8>>> {
-    static LOGS: OnceLock<Arc<Mutex<Vec<u8>>>> = OnceLock::new();
-    LOGS.get_or_init(|| {
-        let buffer = Arc::new(Mutex::new(Vec::new()));
-        let writer = buffer.clone();
-        tracing_subscriber::fmt()
-            .with_env_filter("strait_mirror=trace,strait_kafka=trace")
-            .with_ansi(false)
-            .with_writer(move || Capture(writer.clone()))
-            .init();
-        buffer
-    })
-    .clone()
-}
-
-struct Capture(Arc<Mutex<Vec<u8>>>);
-
-impl Write for Capture {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(buf);
-        Ok(buf.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
+fn captured_logs() -> CapturedLogs {
+    capture_logs("strait_mirror=trace,strait_kafka=trace")
 }
 
 fn logs_text() -> String {
-    String::from_utf8_lossy(&captured_logs().lock().unwrap()).into_owned()
+    captured_logs().text()
 }
 
 fn assert_no_secrets(text: &str) {
@@ -86,6 +59,23 @@ fn scram_jaas(user: &str, password_ref: &str) -> String {
     )
 }
 
+/// A proxy in front of the primary checking SCRAM-SHA-512 logins of `mm2` (the source secret).
+async fn scram_proxy(pair: &Pair) -> SecureProxy {
+    let scram = ProxySasl::user("SCRAM-SHA-512", "mm2", SOURCE_SECRET);
+    start_proxy(&pair.primary_node.bootstrap(), None, Some(scram)).await
+}
+
+/// A TLS proxy in front of the backup with a certificate of `ca`, requiring client certificates
+/// of `ca`.
+async fn mtls_proxy(pair: &Pair, ca: &TestCa) -> SecureProxy {
+    start_proxy(
+        &pair.backup_node.bootstrap(),
+        Some(proxy_tls(ca, &["127.0.0.1"], true)),
+        None,
+    )
+    .await
+}
+
 /// Replicates and checks that every record arrived once, in order.
 async fn mirror_and_check(pair: &Pair, properties: &str) {
     create_topic(&pair.primary, TOPIC, 2).await;
@@ -109,27 +99,8 @@ async fn scram_source_to_mtls_target(kind: BrokerKind) {
     let pair = Pair::start(kind).await;
     let dir = tempfile::tempdir().unwrap();
     let ca = TestCa::new("strait test CA");
-    let source_proxy = SecureProxy::start(
-        &pair.primary_node.bootstrap(),
-        ProxyOptions {
-            tls: None,
-            sasl: Some(ProxySasl::user("SCRAM-SHA-512", "mm2", SOURCE_SECRET)),
-        },
-    )
-    .await
-    .unwrap();
-    let target_proxy = SecureProxy::start(
-        &pair.backup_node.bootstrap(),
-        ProxyOptions {
-            tls: Some(ProxyTls {
-                server: ca.issue(&["127.0.0.1"], Usage::Server),
-                client_ca_pem: Some(ca.cert_pem.clone()),
-            }),
-            sasl: None,
-        },
-    )
-    .await
-    .unwrap();
+    let source_proxy = scram_proxy(&pair).await;
+    let target_proxy = mtls_proxy(&pair, &ca).await;
     let ca_path = ca.write(dir.path(), "ca");
     let client = ca.issue(&["mm2-client"], Usage::Client);
     let keystore = dir.path().join("client.pem");
@@ -188,18 +159,12 @@ async fn plain_source_to_sasl_ssl_target(kind: BrokerKind) {
     let pair = Pair::start(kind).await;
     let dir = tempfile::tempdir().unwrap();
     let ca = TestCa::new("strait test CA");
-    let target_proxy = SecureProxy::start(
+    let target_proxy = start_proxy(
         &pair.backup_node.bootstrap(),
-        ProxyOptions {
-            tls: Some(ProxyTls {
-                server: ca.issue(&["127.0.0.1"], Usage::Server),
-                client_ca_pem: None,
-            }),
-            sasl: Some(ProxySasl::user("SCRAM-SHA-256", "mm2", TARGET_SECRET)),
-        },
+        Some(proxy_tls(&ca, &["127.0.0.1"], false)),
+        Some(ProxySasl::user("SCRAM-SHA-256", "mm2", TARGET_SECRET)),
     )
-    .await
-    .unwrap();
+    .await;
     std::env::set_var("STRAIT_TEST_SOURCE_PASSWORD", SOURCE_SECRET);
     let secrets = secrets_file(dir.path(), "target.properties", TARGET_SECRET);
     let properties = pair.properties(&format!(
@@ -229,15 +194,7 @@ async fn plain_source_to_sasl_ssl_target(kind: BrokerKind) {
 async fn wrong_password_is_retried_without_leaking(kind: BrokerKind) {
     let logs = captured_logs();
     let pair = Pair::start(kind).await;
-    let source_proxy = SecureProxy::start(
-        &pair.primary_node.bootstrap(),
-        ProxyOptions {
-            tls: None,
-            sasl: Some(ProxySasl::user("SCRAM-SHA-512", "mm2", SOURCE_SECRET)),
-        },
-    )
-    .await
-    .unwrap();
+    let source_proxy = scram_proxy(&pair).await;
     let properties = pair.properties(&format!(
         "{ONE_WAY}\n\
          primary.bootstrap.servers = {}\n\
@@ -258,7 +215,7 @@ async fn wrong_password_is_retried_without_leaking(kind: BrokerKind) {
     // Both flows use the source (primary->backup replicates, backup->primary emits heartbeats).
     let logs_ref = &logs;
     eventually("two logged retries of primary->backup", || async move {
-        let text = String::from_utf8_lossy(&logs_ref.lock().unwrap()).into_owned();
+        let text = logs_ref.text();
         match retries(&text, "flow=primary->backup") {
             n if n >= 2 => Ok(()),
             n => Err(format!("{n} retries logged")),
@@ -267,7 +224,7 @@ async fn wrong_password_is_retried_without_leaking(kind: BrokerKind) {
     .await;
     shutdown(mirror).await;
     let failures = source_proxy.stats().auth_failures.load(Ordering::Relaxed);
-    let text = String::from_utf8_lossy(&logs.lock().unwrap()).into_owned();
+    let text = logs.text();
     let attempts: Vec<&str> = text
         .lines()
         .filter(|l| l.contains(&format!("127.0.0.1:{port}")) && l.contains("retrying in"))
@@ -305,18 +262,12 @@ async fn untrusted_target_certificate_is_a_clear_error(kind: BrokerKind) {
     let dir = tempfile::tempdir().unwrap();
     let trusted = TestCa::new("trusted CA");
     let other = TestCa::new("unknown CA");
-    let target_proxy = SecureProxy::start(
+    let target_proxy = start_proxy(
         &pair.backup_node.bootstrap(),
-        ProxyOptions {
-            tls: Some(ProxyTls {
-                server: other.issue(&["127.0.0.1"], Usage::Server),
-                client_ca_pem: None,
-            }),
-            sasl: None,
-        },
+        Some(proxy_tls(&other, &["127.0.0.1"], false)),
+        None,
     )
-    .await
-    .unwrap();
+    .await;
     let properties = pair.properties(&format!(
         "{ONE_WAY}\n\
          backup.bootstrap.servers = {}\n\
@@ -331,7 +282,7 @@ async fn untrusted_target_certificate_is_a_clear_error(kind: BrokerKind) {
     let line = eventually("a TLS error in the logs", || {
         let logs = logs.clone();
         async move {
-            let text = String::from_utf8_lossy(&logs.lock().unwrap()).into_owned();
+            let text = logs.text();
             text.lines()
                 .find(|l| l.contains(&format!("127.0.0.1:{port}")) && l.contains("retrying in"))
                 .map(str::to_owned)
@@ -369,18 +320,7 @@ async fn pkcs12_stores_made_by_openssl(kind: BrokerKind) {
     let pair = Pair::start(kind).await;
     let dir = tempfile::tempdir().unwrap();
     let ca = TestCa::new("strait test CA");
-    let target_proxy = SecureProxy::start(
-        &pair.backup_node.bootstrap(),
-        ProxyOptions {
-            tls: Some(ProxyTls {
-                server: ca.issue(&["127.0.0.1"], Usage::Server),
-                client_ca_pem: Some(ca.cert_pem.clone()),
-            }),
-            sasl: None,
-        },
-    )
-    .await
-    .unwrap();
+    let target_proxy = mtls_proxy(&pair, &ca).await;
     let ca_path = ca.write(dir.path(), "ca");
     let (cert, key) = ca
         .issue(&["mm2-client"], Usage::Client)

@@ -4,13 +4,11 @@
 //! listed for that side. No broker here runs an authorizer, so this checks the list against
 //! what strait does, not against a broker denying requests.
 
-mod common;
-
 use std::collections::BTreeSet;
 
-use common::*;
+use strait_fixtures::*;
 use strait_kafka::protocol::messages::ApiKey;
-use strait_testkit::{BrokerKind, ProxyOptions, SecureProxy};
+use strait_testkit::BrokerKind;
 
 strait_testkit::per_broker!(acl_table_covers_every_request);
 
@@ -59,12 +57,8 @@ fn documented() -> BTreeSet<(String, String, String)> {
 
 async fn acl_table_covers_every_request(kind: BrokerKind) {
     let pair = Pair::start(kind).await;
-    let source = SecureProxy::start(&pair.primary_node.bootstrap(), ProxyOptions::default())
-        .await
-        .unwrap();
-    let target = SecureProxy::start(&pair.backup_node.bootstrap(), ProxyOptions::default())
-        .await
-        .unwrap();
+    let source = start_proxy(&pair.primary_node.bootstrap(), None, None).await;
+    let target = start_proxy(&pair.backup_node.bootstrap(), None, None).await;
     create_topic(&pair.primary, "acl-topic", 2).await;
     produce_fixture(&pair.primary, "acl-topic", 0..2, 10, "acl").await;
     let properties = pair.properties(&format!(

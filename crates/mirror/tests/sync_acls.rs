@@ -17,32 +17,11 @@ use strait_kafka::protocol::messages::{
     CreateAclsRequest, DescribeAclsRequest, ListOffsetsRequest, MetadataRequest, TopicName,
 };
 use strait_kafka::protocol::protocol::{Request, StrBytes};
-use strait_kafka::{AclBinding, AclFilter, Cluster, ClusterConfig, Error, ResponseError};
-use strait_testkit::{AclPeer, BrokerKind, PeerAcl, TestCluster};
+use strait_kafka::{AclBinding, AclFilter, Cluster, Error, ResponseError};
+use strait_testkit::{AclPeer, BrokerKind, PeerAcl};
 
 async fn connect(peer: &AclPeer) -> Cluster {
-    Cluster::connect(ClusterConfig::new("peer", &peer.bootstrap()).unwrap())
-        .await
-        .expect("client connects to the peer")
-}
-
-fn binding(
-    resource_type: i8,
-    name: &str,
-    pattern_type: i8,
-    principal: &str,
-    operation: i8,
-    permission_type: i8,
-) -> AclBinding {
-    AclBinding {
-        resource_type,
-        resource_name: name.to_owned(),
-        pattern_type,
-        principal: principal.to_owned(),
-        host: "*".to_owned(),
-        operation,
-        permission_type,
-    }
+    strait_fixtures::connect("peer", &peer.bootstrap()).await
 }
 
 fn peer_acl(b: &AclBinding) -> PeerAcl {
@@ -145,13 +124,12 @@ async fn acls_are_created_and_described_at_every_version() {
     let cluster = connect(&peer).await;
     let conn = cluster.any_broker().await.unwrap();
     for version in 1..=3i16 {
-        let acl = binding(
+        let acl = AclBinding::allow(
             resource::TOPIC,
-            &format!("topic-v{version}"),
+            format!("topic-v{version}"),
             pattern::LITERAL,
             "User:alice",
             operation::READ,
-            permission::ALLOW,
         );
         let create = CreateAclsRequest::default().with_creations(vec![creation(&acl)]);
         let response = conn
@@ -191,45 +169,40 @@ async fn acls_are_created_and_described_at_every_version() {
 async fn describe_filters_like_kafkas_authorizer() {
     let peer = AclPeer::start(&[], true);
     let acls = [
-        binding(
+        AclBinding::allow(
             resource::TOPIC,
             "orders",
             pattern::LITERAL,
             "User:a",
             operation::READ,
-            permission::ALLOW,
         ),
-        binding(
+        AclBinding::allow(
             resource::TOPIC,
             "*",
             pattern::LITERAL,
             "User:b",
             operation::DESCRIBE,
-            permission::ALLOW,
         ),
-        binding(
+        AclBinding::deny(
             resource::TOPIC,
             "ord",
             pattern::PREFIXED,
             "User:c",
             operation::READ,
-            permission::DENY,
         ),
-        binding(
+        AclBinding::allow(
             resource::TOPIC,
             "pay",
             pattern::PREFIXED,
             "User:a",
             operation::ALL,
-            permission::ALLOW,
         ),
-        binding(
+        AclBinding::allow(
             resource::GROUP,
             "app",
             pattern::LITERAL,
             "User:a",
             operation::READ,
-            permission::ALLOW,
         ),
     ];
     for acl in &acls {
@@ -307,13 +280,12 @@ async fn describe_filters_like_kafkas_authorizer() {
 async fn creation_is_idempotent_and_validated() {
     let peer = AclPeer::start(&[], true);
     let cluster = connect(&peer).await;
-    let good = binding(
+    let good = AclBinding::allow(
         resource::TOPIC,
         "orders",
         pattern::LITERAL,
         "User:a",
         operation::READ,
-        permission::ALLOW,
     );
     let no_principal_type = AclBinding {
         principal: "a".into(),
@@ -356,39 +328,38 @@ fn assert_security_disabled(e: &Error) {
     assert_eq!(e.code(), Some(ResponseError::SecurityDisabled), "{e}");
 }
 
+/// DescribeAcls and CreateAcls (one binding) are both answered with SECURITY_DISABLED.
 async fn assert_no_authorizer(cluster: &Cluster) {
     let e = cluster
         .describe_acls(&AclFilter::any_topic())
         .await
         .expect_err("no authorizer");
     assert_security_disabled(&e);
-}
-
-#[tokio::test]
-async fn without_authorizer_the_peer_answers_security_disabled() {
-    let peer = AclPeer::start(&[("orders", 1)], false);
-    peer.add_acl(peer_acl(&binding(
-        resource::TOPIC,
-        "orders",
-        pattern::LITERAL,
-        "User:a",
-        operation::READ,
-        permission::ALLOW,
-    )));
-    let cluster = connect(&peer).await;
-    assert_no_authorizer(&cluster).await;
-    let results = cluster
-        .create_acls(&[binding(
+    let created = cluster
+        .create_acls(&[AclBinding::allow(
             resource::TOPIC,
             "orders",
             pattern::LITERAL,
             "User:b",
             operation::READ,
-            permission::ALLOW,
         )])
         .await
         .unwrap();
-    assert_security_disabled(results[0].as_ref().unwrap_err());
+    assert_security_disabled(created[0].as_ref().unwrap_err());
+}
+
+#[tokio::test]
+async fn without_authorizer_the_peer_answers_security_disabled() {
+    let peer = AclPeer::start(&[("orders", 1)], false);
+    peer.add_acl(peer_acl(&AclBinding::allow(
+        resource::TOPIC,
+        "orders",
+        pattern::LITERAL,
+        "User:a",
+        operation::READ,
+    )));
+    let cluster = connect(&peer).await;
+    assert_no_authorizer(&cluster).await;
     assert_eq!(peer.acls().len(), 1, "nothing created");
 }
 
@@ -400,24 +371,6 @@ async fn a_real_noida_broker_answers_like_the_peer_without_authorizer() {
         eprintln!("not run: broker noida is not selected by STRAIT_TEST_BROKERS");
         return;
     }
-    let node = tokio::task::spawn_blocking(|| TestCluster::start(BrokerKind::Noida))
-        .await
-        .unwrap()
-        .expect("noida test broker must start");
-    let cluster = Cluster::connect(ClusterConfig::new("noida", &node.bootstrap()).unwrap())
-        .await
-        .expect("client connects to noida");
+    let (_node, cluster) = strait_fixtures::start_cluster(BrokerKind::Noida, "noida").await;
     assert_no_authorizer(&cluster).await;
-    let created = cluster
-        .create_acls(&[binding(
-            resource::TOPIC,
-            "orders",
-            pattern::LITERAL,
-            "User:b",
-            operation::READ,
-            permission::ALLOW,
-        )])
-        .await
-        .unwrap();
-    assert_security_disabled(created[0].as_ref().unwrap_err());
 }

@@ -8,12 +8,10 @@
 //! The mirror runs with MM2's suite settings: `config.properties.exclude = delete\.retention\..*`
 //! (unless a test needs the default list) and `sync.topic.configs.interval.seconds = 1`.
 
-mod common;
-
-use common::*;
+use strait_fixtures::*;
 use strait_kafka::{AlterOp, Cluster, ConfigEntry, ConfigResource, ConfigSource};
 use strait_mirror::engine::Mirror;
-use strait_testkit::{BrokerKind, ProxyOptions, SecureProxy};
+use strait_testkit::BrokerKind;
 
 strait_testkit::per_broker!(;
     // tansu is left out of all of them for a broker gap: it describes a topic's explicitly set
@@ -107,6 +105,45 @@ fn set(value: &str) -> AlterOp {
     AlterOp::Set(value.to_owned())
 }
 
+/// [`start`] with `config.properties.exclude = delete\.retention\..*` (MM2's suite) and `extra`.
+fn start_excluding_delete_retention(pair: &Pair, extra: &str, use_source_defaults: bool) -> Mirror {
+    start(
+        pair,
+        &format!("{EXCLUDE_DELETE_RETENTION}{extra}"),
+        use_source_defaults,
+        &["delete\\.retention\\..*"],
+    )
+}
+
+/// Waits until topic config `name` of the remote topic has the value `want`; returns it.
+async fn wait_for_remote(pair: &Pair, name: &str, what: &str, want: &str) -> ConfigEntry {
+    wait_for_config(&pair.backup, REMOTE, name, what, |e| value(e) == Some(want)).await
+}
+
+/// Edits the remote topic's `retention.bytes` (to 2000) and `other` on the target, and waits
+/// until a sync pass has set `retention.bytes` back to the source's 1000.
+async fn edit_the_remote_topic(pair: &Pair, mirror: &Mirror, other: (&str, &str)) {
+    alter(
+        &pair.backup,
+        REMOTE,
+        &[(other.0, set(other.1)), ("retention.bytes", set("2000"))],
+    )
+    .await;
+    wait_for_stats(mirror, FLOW, "the target edit reverted", |s| {
+        s.configs_synced >= 1
+    })
+    .await;
+    wait_for_remote(pair, "retention.bytes", "back to 1000", "1000").await;
+}
+
+/// Checks the flow synced at least `configs_synced` times without a failure, and shuts down.
+async fn finish(mirror: Mirror, configs_synced: u64) {
+    let stats = flow_stats(&mirror, FLOW);
+    assert!(stats.configs_synced >= configs_synced, "{stats:?}");
+    assert_eq!(stats.sync_failures, 0, "{stats:?}");
+    shutdown(mirror).await;
+}
+
 /// `testSyncTopicConfigs`: a target-side edit of the excluded `delete.retention.ms` survives,
 /// a target-side edit of `retention.bytes` is forced back to the source value, and a later
 /// change of `retention.bytes` on the source reaches the target without a restart.
@@ -119,42 +156,10 @@ async fn sync_topic_configs(kind: BrokerKind) {
         &[("delete.retention.ms", "1000"), ("retention.bytes", "1000")],
     )
     .await;
-    let mirror = start(
-        &pair,
-        EXCLUDE_DELETE_RETENTION,
-        false,
-        &["delete\\.retention\\..*"],
-    );
-    wait_for_config(
-        &pair.backup,
-        REMOTE,
-        "retention.bytes",
-        "created as 1000",
-        |e| value(e) == Some("1000"),
-    )
-    .await;
+    let mirror = start_excluding_delete_retention(&pair, "", false);
+    wait_for_remote(&pair, "retention.bytes", "created as 1000", "1000").await;
 
-    alter(
-        &pair.backup,
-        REMOTE,
-        &[
-            ("delete.retention.ms", set("2000")),
-            ("retention.bytes", set("2000")),
-        ],
-    )
-    .await;
-    wait_for_stats(&mirror, FLOW, "the target edit reverted", |s| {
-        s.configs_synced >= 1
-    })
-    .await;
-    wait_for_config(
-        &pair.backup,
-        REMOTE,
-        "retention.bytes",
-        "back to 1000",
-        |e| value(e) == Some("1000"),
-    )
-    .await;
+    edit_the_remote_topic(&pair, &mirror, ("delete.retention.ms", "2000")).await;
     // The pass that reverted retention.bytes saw delete.retention.ms = 2000 and left it.
     let source = config(&pair.primary, TOPIC, "delete.retention.ms").await;
     let target = config(&pair.backup, REMOTE, "delete.retention.ms").await;
@@ -162,22 +167,18 @@ async fn sync_topic_configs(kind: BrokerKind) {
     assert_eq!(target.as_ref().and_then(value), Some("2000"), "{target:?}");
 
     alter(&pair.primary, TOPIC, &[("retention.bytes", set("3000"))]).await;
-    let synced = wait_for_config(
-        &pair.backup,
-        REMOTE,
+    let synced = wait_for_remote(
+        &pair,
         "retention.bytes",
         "follows the source to 3000",
-        |e| value(e) == Some("3000"),
+        "3000",
     )
     .await;
     assert_eq!(synced.source, ConfigSource::DynamicTopic, "{synced:?}");
     let target = config(&pair.backup, REMOTE, "delete.retention.ms").await;
     assert_eq!(target.as_ref().and_then(value), Some("2000"), "{target:?}");
 
-    let stats = flow_stats(&mirror, FLOW);
-    assert!(stats.configs_synced >= 2, "{stats:?}");
-    assert_eq!(stats.sync_failures, 0, "{stats:?}");
-    shutdown(mirror).await;
+    finish(mirror, 2).await;
 }
 
 /// `testReplicateSourceDefault` with `primary->backup.use.defaults.from = source` (MM2's test
@@ -188,11 +189,10 @@ async fn sync_topic_configs(kind: BrokerKind) {
 async fn replicate_source_default(kind: BrokerKind) {
     let pair = Pair::start(kind).await;
     create_topic(&pair.primary, TOPIC, 1).await;
-    let mirror = start(
+    let mirror = start_excluding_delete_retention(
         &pair,
-        &format!("{EXCLUDE_DELETE_RETENTION}{FLOW}.use.defaults.from = source\n"),
+        &format!("{FLOW}.use.defaults.from = source\n"),
         true,
-        &["delete\\.retention\\..*"],
     );
     eventually("the remote topic", || async {
         match topic_exists(&pair.backup, REMOTE).await {
@@ -216,12 +216,11 @@ async fn replicate_source_default(kind: BrokerKind) {
         .expect("retention.bytes described on the source");
     assert_eq!(value(&source), Some("-1"), "{source:?}");
     assert_eq!(source.source, ConfigSource::Default, "{source:?}");
-    let synced = wait_for_config(
-        &pair.backup,
-        REMOTE,
+    let synced = wait_for_remote(
+        &pair,
         "retention.bytes",
         "set to the source default -1",
-        |e| value(e) == Some("-1"),
+        "-1",
     )
     .await;
     assert_eq!(
@@ -232,10 +231,7 @@ async fn replicate_source_default(kind: BrokerKind) {
     let target = config(&pair.backup, REMOTE, "delete.retention.ms").await;
     assert_eq!(target.as_ref().and_then(value), Some("2000"), "{target:?}");
 
-    let stats = flow_stats(&mirror, FLOW);
-    assert!(stats.configs_synced >= 1, "{stats:?}");
-    assert_eq!(stats.sync_failures, 0, "{stats:?}");
-    shutdown(mirror).await;
+    finish(mirror, 1).await;
 }
 
 /// `testReplicateTargetDefault`: the source override `retention.bytes = 1000` is copied; once it
@@ -244,20 +240,8 @@ async fn replicate_source_default(kind: BrokerKind) {
 async fn replicate_target_default(kind: BrokerKind) {
     let pair = Pair::start(kind).await;
     create_topic_with(&pair.primary, TOPIC, 1, &[("retention.bytes", "1000")]).await;
-    let mirror = start(
-        &pair,
-        EXCLUDE_DELETE_RETENTION,
-        false,
-        &["delete\\.retention\\..*"],
-    );
-    wait_for_config(
-        &pair.backup,
-        REMOTE,
-        "retention.bytes",
-        "copied as 1000",
-        |e| value(e) == Some("1000"),
-    )
-    .await;
+    let mirror = start_excluding_delete_retention(&pair, "", false);
+    wait_for_remote(&pair, "retention.bytes", "copied as 1000", "1000").await;
 
     alter(
         &pair.primary,
@@ -265,12 +249,11 @@ async fn replicate_target_default(kind: BrokerKind) {
         &[("retention.bytes", AlterOp::Delete)],
     )
     .await;
-    let synced = wait_for_config(
-        &pair.backup,
-        REMOTE,
+    let synced = wait_for_remote(
+        &pair,
         "retention.bytes",
         "back to the target default -1",
-        |e| value(e) == Some("-1"),
+        "-1",
     )
     .await;
     assert_eq!(
@@ -279,10 +262,7 @@ async fn replicate_target_default(kind: BrokerKind) {
         "the override is removed, not set to -1: {synced:?}"
     );
 
-    let stats = flow_stats(&mirror, FLOW);
-    assert!(stats.configs_synced >= 1, "{stats:?}");
-    assert_eq!(stats.sync_failures, 0, "{stats:?}");
-    shutdown(mirror).await;
+    finish(mirror, 1).await;
 }
 
 /// From `testReplication`: a source topic created with the excluded `delete.retention.ms = 1000`
@@ -290,12 +270,7 @@ async fn replicate_target_default(kind: BrokerKind) {
 /// `delete.retention.ms` at its default, and config sync does not add it later.
 async fn topic_created_with_an_excluded_property_gets_only_the_allowed_ones(kind: BrokerKind) {
     let pair = Pair::start(kind).await;
-    let mirror = start(
-        &pair,
-        EXCLUDE_DELETE_RETENTION,
-        false,
-        &["delete\\.retention\\..*"],
-    );
+    let mirror = start_excluding_delete_retention(&pair, "", false);
     // Created while the mirror runs, like MM2's test.
     create_topic_with(
         &pair.primary,
@@ -304,14 +279,7 @@ async fn topic_created_with_an_excluded_property_gets_only_the_allowed_ones(kind
         &[("delete.retention.ms", "1000"), ("retention.bytes", "1000")],
     )
     .await;
-    wait_for_config(
-        &pair.backup,
-        REMOTE,
-        "retention.bytes",
-        "created as 1000",
-        |e| value(e) == Some("1000"),
-    )
-    .await;
+    wait_for_remote(&pair, "retention.bytes", "created as 1000", "1000").await;
     let excluded = config(&pair.backup, REMOTE, "delete.retention.ms")
         .await
         .expect("delete.retention.ms described on the target");
@@ -320,22 +288,13 @@ async fn topic_created_with_an_excluded_property_gets_only_the_allowed_ones(kind
 
     // A source change reaching the target proves a sync pass ran after the creation.
     alter(&pair.primary, TOPIC, &[("retention.bytes", set("3000"))]).await;
-    wait_for_config(
-        &pair.backup,
-        REMOTE,
-        "retention.bytes",
-        "synced to 3000",
-        |e| value(e) == Some("3000"),
-    )
-    .await;
+    wait_for_remote(&pair, "retention.bytes", "synced to 3000", "3000").await;
     let excluded = config(&pair.backup, REMOTE, "delete.retention.ms")
         .await
         .expect("delete.retention.ms described on the target");
     assert_eq!(excluded.source, ConfigSource::Default, "{excluded:?}");
 
-    let stats = flow_stats(&mirror, FLOW);
-    assert_eq!(stats.sync_failures, 0, "{stats:?}");
-    shutdown(mirror).await;
+    finish(mirror, 0).await;
 }
 
 /// With the default `config.properties.exclude` (MM2 ≤ 3.4 replaced the remote topic's whole
@@ -354,44 +313,15 @@ async fn target_values_of_default_excluded_properties_survive(kind: BrokerKind) 
         "min\\.insync\\.replicas",
     ];
     let mirror = start(&pair, "", false, &defaults);
-    wait_for_config(
-        &pair.backup,
-        REMOTE,
-        "retention.bytes",
-        "created as 1000",
-        |e| value(e) == Some("1000"),
-    )
-    .await;
+    wait_for_remote(&pair, "retention.bytes", "created as 1000", "1000").await;
 
-    alter(
-        &pair.backup,
-        REMOTE,
-        &[
-            ("unclean.leader.election.enable", set("true")),
-            ("retention.bytes", set("2000")),
-        ],
-    )
-    .await;
-    wait_for_stats(&mirror, FLOW, "the target edit reverted", |s| {
-        s.configs_synced >= 1
-    })
-    .await;
-    wait_for_config(
-        &pair.backup,
-        REMOTE,
-        "retention.bytes",
-        "back to 1000",
-        |e| value(e) == Some("1000"),
-    )
-    .await;
+    edit_the_remote_topic(&pair, &mirror, ("unclean.leader.election.enable", "true")).await;
     let kept = config(&pair.backup, REMOTE, "unclean.leader.election.enable").await;
     assert_eq!(kept.as_ref().and_then(value), Some("true"), "{kept:?}");
     let source = config(&pair.primary, TOPIC, "unclean.leader.election.enable").await;
     assert_eq!(source.as_ref().and_then(value), Some("false"), "{source:?}");
 
-    let stats = flow_stats(&mirror, FLOW);
-    assert_eq!(stats.sync_failures, 0, "{stats:?}");
-    shutdown(mirror).await;
+    finish(mirror, 0).await;
 }
 
 /// A property the target refuses at creation (as a Kafka 4 target refuses
@@ -401,9 +331,7 @@ async fn target_values_of_default_excluded_properties_survive(kind: BrokerKind) 
 /// path alone.
 async fn refused_creation_config_does_not_block_the_topic(kind: BrokerKind) {
     let pair = Pair::start(kind).await;
-    let proxy = SecureProxy::start(&pair.backup_node.bootstrap(), ProxyOptions::default())
-        .await
-        .expect("proxy in front of the backup");
+    let proxy = start_proxy(&pair.backup_node.bootstrap(), None, None).await;
     proxy.spoil_topic_config("segment.ms");
     create_topic_with(
         &pair.primary,

@@ -1,0 +1,229 @@
+//! Helpers of the `strait run` tests (run.rs, run_stream.rs): two clusters and the
+//! mm2.properties of the brief, `strait run` in the background, numbered records and their
+//! read-back. Everything else comes from `strait_fixtures`, re-exported here.
+//!
+//! Records carry their partition and a per-partition sequence number in the key
+//! (`p<partition>-<seq>`) and a value derived from both, so what arrives on the target can be
+//! compared record by record with what was produced, duplicates counted and losses named.
+#![allow(dead_code, unreachable_pub)]
+
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+pub use strait_fixtures::*;
+use strait_kafka::batch::{Compression, RawBatch, Record};
+use strait_kafka::{Cluster, Isolation};
+use strait_testkit::{BrokerKind, TestCluster};
+
+/// The binary under test.
+pub const STRAIT: StraitBin = StraitBin(env!("CARGO_BIN_EXE_strait"));
+
+/// What a partition holds: (key, value) of each record, in offset order.
+pub type Partition = Vec<(Bytes, Bytes)>;
+
+/// Two single-broker clusters, `primary` (source) and `backup` (target), with clients.
+pub struct Env {
+    // Declared first so the clients go before the brokers.
+    pub source: Cluster,
+    pub target: Cluster,
+    pub source_node: TestCluster,
+    pub target_node: Option<TestCluster>,
+    pub target_bootstrap: String,
+}
+
+impl Env {
+    pub async fn start(kind: BrokerKind) -> Env {
+        let (source_node, target_node) = start_two_nodes(kind).await;
+        let source = connect("primary", &source_node.bootstrap()).await;
+        let target = connect("backup", &target_node.bootstrap()).await;
+        Env {
+            source,
+            target,
+            target_bootstrap: target_node.bootstrap(),
+            source_node,
+            target_node: Some(target_node),
+        }
+    }
+
+    /// Writes the MM2 properties file of the brief (plus `extra` lines) into the source's runtime dir.
+    pub fn config(&self, extra: &str) -> PathBuf {
+        let text = format!(
+            "clusters = primary, backup\n\
+             primary.bootstrap.servers = {}\n\
+             backup.bootstrap.servers = {}\n\
+             primary->backup.enabled = true\n\
+             primary->backup.topics = ^test-topic-.*\n\
+             backup->primary.enabled = false\n\
+             backup->primary.emit.heartbeats.enabled = false\n\
+             {ONE_REPLICA}\
+             refresh.topics.interval.seconds = 1\n\
+             backup.offset.flush.interval.ms = 100\n\
+             {extra}",
+            self.source_node.bootstrap(),
+            self.target_bootstrap,
+        );
+        let path = self.source_node.runtime_dir().join("mm2.properties");
+        std::fs::write(&path, text).expect("write mm2.properties");
+        path
+    }
+
+    /// `strait run` on [`Env::config`], reporting every second; its log lines are stamped with
+    /// the seconds since the start.
+    pub fn start_strait(&self, extra: &str) -> Strait {
+        Strait::spawn_stamped(
+            STRAIT
+                .command()
+                .arg("run")
+                .arg(self.config(extra))
+                .args(["--report-every", "1"]),
+        )
+    }
+}
+
+fn key(partition: i32, seq: u64) -> Bytes {
+    Bytes::from(format!("p{partition}-{seq:08}"))
+}
+
+fn value(partition: i32, seq: u64) -> Bytes {
+    Bytes::from(format!(
+        "value of record {seq} of partition {partition} {}",
+        "x".repeat((seq % 64) as usize)
+    ))
+}
+
+/// Records `first..first + count` of `partition`.
+pub fn expected_records(partition: i32, first: u64, count: u64) -> Partition {
+    (first..first + count)
+        .map(|seq| (key(partition, seq), value(partition, seq)))
+        .collect()
+}
+
+/// A batch of records `first..first + count` of `partition`.
+pub fn numbered_batch(
+    partition: i32,
+    first: u64,
+    count: u64,
+    compression: Compression,
+) -> RawBatch {
+    let ts = now_ms();
+    let records: Vec<Record> = (first..first + count)
+        .map(|seq| record(ts, Some(key(partition, seq)), Some(value(partition, seq))))
+        .collect();
+    batch(compression, &records)
+}
+
+/// Every record (key, value) of each partition of `topic`, read until a fetch returns nothing
+/// (tansu's latest offset is not to be trusted, so nothing here relies on it).
+pub async fn read_topic(
+    cluster: &Cluster,
+    topic: &str,
+    partitions: i32,
+) -> Result<Vec<Partition>, String> {
+    if !topic_ready(cluster, topic, partitions).await {
+        return Err(format!("topic {topic} does not exist (yet)"));
+    }
+    let options = read_options(Isolation::ReadCommitted);
+    let mut all = Vec::new();
+    for partition in 0..partitions {
+        let batches = try_read_batches(cluster, topic, partition, 0, &options).await?;
+        let records = records_of(&batches).into_iter();
+        all.push(
+            records
+                .map(|r| (r.key.unwrap_or_default(), r.value.unwrap_or_default()))
+                .collect(),
+        );
+    }
+    Ok(all)
+}
+
+/// How many records [`read_topic`] finds; 0 while the topic cannot be read.
+pub async fn count_topic(cluster: &Cluster, topic: &str, partitions: i32) -> usize {
+    read_topic(cluster, topic, partitions)
+        .await
+        .map_or(0, |t| t.iter().map(Vec::len).sum())
+}
+
+/// Polls `topic` until it holds at least `count` records.
+pub async fn wait_for_count(
+    cluster: &Cluster,
+    topic: &str,
+    partitions: i32,
+    count: usize,
+    limit: Duration,
+    strait: &Strait,
+) -> Vec<Partition> {
+    let deadline = Instant::now() + limit;
+    loop {
+        let last = match read_topic(cluster, topic, partitions).await {
+            Ok(records) => {
+                let n: usize = records.iter().map(Vec::len).sum();
+                if n >= count {
+                    return records;
+                }
+                format!("{n} of {count} records; {}", summarize(&records))
+            }
+            Err(e) => e,
+        };
+        assert!(
+            Instant::now() < deadline,
+            "{topic} on the target: {last} after {limit:?}\n{}",
+            strait.log()
+        );
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+}
+
+/// Asserts `got` equals `expected` partition by partition, record by record.
+pub fn assert_same(expected: &[Partition], got: &[Partition], topic: &str) {
+    assert_eq!(expected.len(), got.len(), "{topic}: partition count");
+    for (p, (e, g)) in expected.iter().zip(got).enumerate() {
+        if let Some(i) = e.iter().zip(g).position(|(a, b)| a != b) {
+            panic!(
+                "{topic} partition {p}: record {i} is {:?}, expected {:?}",
+                String::from_utf8_lossy(&g[i].0),
+                String::from_utf8_lossy(&e[i].0)
+            );
+        }
+        assert_eq!(
+            e.len(),
+            g.len(),
+            "{topic} partition {p}: {} records, expected {}",
+            g.len(),
+            e.len()
+        );
+    }
+}
+
+/// Per partition: records, distinct records and the sequence numbers missing below the highest one.
+fn summarize(partitions: &[Partition]) -> String {
+    let mut out = Vec::new();
+    for (p, records) in partitions.iter().enumerate() {
+        let seqs: Vec<u64> = records
+            .iter()
+            .filter_map(|(k, _)| {
+                std::str::from_utf8(k)
+                    .ok()?
+                    .rsplit_once('-')?
+                    .1
+                    .parse()
+                    .ok()
+            })
+            .collect();
+        let distinct: std::collections::BTreeSet<u64> = seqs.iter().copied().collect();
+        let max = distinct.last().copied();
+        let missing: Vec<u64> = (0..max.map_or(0, |m| m + 1))
+            .filter(|s| !distinct.contains(s))
+            .collect();
+        let missing_text = match (missing.first(), missing.last()) {
+            (Some(a), Some(b)) => format!(", {} missing in {a}..={b}", missing.len()),
+            _ => String::new(),
+        };
+        out.push(format!(
+            "partition {p}: {} records, {} distinct, highest {max:?}{missing_text}",
+            records.len(),
+            distinct.len()
+        ));
+    }
+    out.join("; ")
+}
