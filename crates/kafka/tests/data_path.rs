@@ -2,15 +2,13 @@
 //! byte-identical, forward between clusters without re-compression, splitter behaviour on real
 //! fetch responses, and errors that name what failed.
 
-mod common;
-
 use std::time::Duration;
 
-use common::*;
+use strait_fixtures::*;
 use strait_kafka::batch::{Compression, RawBatch};
 use strait_kafka::{
-    AbortedTransaction, Cluster, ClusterConfig, Error, FetchOptions, FetchPosition, Isolation,
-    Producer, ResponseError, RetryPolicy,
+    AbortedTransaction, Cluster, ClusterConfig, Error, FetchOptions, Isolation, Producer,
+    ResponseError, RetryPolicy,
 };
 use strait_testkit::{BrokerKind, ProxyOptions, SecureProxy};
 
@@ -24,17 +22,18 @@ strait_testkit::per_broker!(
     small_fetches_yield_only_whole_batches,
     fetch_inside_a_batch_returns_that_batch,
     fetch_errors_name_topic_partition_and_offset,
+    a_stale_fetch_answer_refreshes_metadata,
     read_committed_lists_aborted_transactions,
 );
 
 async fn every_codec_round_trips_byte_identical(kind: BrokerKind) {
-    let (_node, cluster) = start(kind, "a").await;
+    let (_node, cluster) = start_cluster(kind, "a").await;
     create_topic(&cluster, "codecs", CODECS.len() as i32).await;
     let producer = Producer::idempotent(&cluster).await.unwrap();
     for (partition, codec) in CODECS.iter().enumerate() {
         let partition = partition as i32;
         let sent: Vec<RawBatch> = (0..3)
-            .map(|i| batch(*codec, sample_records(i, 20 + i * 7)))
+            .map(|i| batch(*codec, &rich_records(i, 20 + i * 7)))
             .collect();
         let mut expected_base = 0;
         for b in &sent {
@@ -45,7 +44,8 @@ async fn every_codec_round_trips_byte_identical(kind: BrokerKind) {
             );
             expected_base += b.record_count() as i64;
         }
-        let got = read_batches(&cluster, "codecs", partition, 0, expected_base, 1 << 20).await;
+        let got =
+            read_batches_between(&cluster, "codecs", partition, 0, expected_base, 1 << 20).await;
         assert_eq!(
             got.len(),
             sent.len(),
@@ -78,15 +78,15 @@ async fn every_codec_round_trips_byte_identical(kind: BrokerKind) {
 }
 
 async fn batches_forwarded_between_clusters_keep_records_and_compression(kind: BrokerKind) {
-    let (_a_node, a) = start(kind, "a").await;
-    let (_b_node, b) = start(kind, "b").await;
+    let (_a_node, a) = start_cluster(kind, "a").await;
+    let (_b_node, b) = start_cluster(kind, "b").await;
     create_topic(&a, "orders", 2).await;
     create_topic(&b, "a.orders", 2).await;
     let source = Producer::idempotent(&a).await.unwrap();
     let mut counts = [0i64; 2];
     for i in 0..10 {
         let partition = (i % 2) as i32;
-        let b = batch(CODECS[i % CODECS.len()], sample_records(i, 15));
+        let b = batch(CODECS[i % CODECS.len()], &rich_records(i, 15));
         counts[partition as usize] += b.record_count() as i64;
         source.send("orders", partition, &b).await.unwrap();
     }
@@ -96,7 +96,7 @@ async fn batches_forwarded_between_clusters_keep_records_and_compression(kind: B
         (source.producer_id(), "a")
     );
     for partition in 0..2 {
-        let fetched = read_batches(
+        let fetched = read_batches_between(
             &a,
             "orders",
             partition,
@@ -122,7 +122,7 @@ async fn batches_forwarded_between_clusters_keep_records_and_compression(kind: B
                 "fresh target: same offsets"
             );
         }
-        let arrived = read_batches(
+        let arrived = read_batches_between(
             &b,
             "a.orders",
             partition,
@@ -154,11 +154,11 @@ async fn batches_forwarded_between_clusters_keep_records_and_compression(kind: B
 }
 
 async fn pipelined_batches_keep_order_and_sequences(kind: BrokerKind) {
-    let (_node, cluster) = start(kind, "a").await;
+    let (_node, cluster) = start_cluster(kind, "a").await;
     create_topic(&cluster, "pipelined", 1).await;
     let producer = Producer::idempotent(&cluster).await.unwrap();
     let sent: Vec<RawBatch> = (0..40)
-        .map(|i| batch(Compression::Lz4, sample_records(i, 5)))
+        .map(|i| batch(Compression::Lz4, &rich_records(i, 5)))
         .collect();
     let mut in_flight = Vec::new();
     for b in &sent {
@@ -173,7 +173,7 @@ async fn pipelined_batches_keep_order_and_sequences(kind: BrokerKind) {
         );
         expected += 5;
     }
-    let got = read_batches(&cluster, "pipelined", 0, 0, expected, 1 << 20).await;
+    let got = read_batches_between(&cluster, "pipelined", 0, 0, expected, 1 << 20).await;
     let got: Vec<_> = got.iter().flat_map(records_as_produced).collect();
     let want: Vec<_> = sent.iter().flat_map(records_as_produced).collect();
     assert_eq!(got, want, "every record once, in order");
@@ -185,7 +185,7 @@ async fn pipelined_batches_keep_order_and_sequences(kind: BrokerKind) {
 /// producer holds the others back until the first is acknowledged: every batch lands once, in
 /// order. (The proxy diverts the refused request to a missing topic: nothing is stored.)
 async fn a_refused_first_batch_is_not_overtaken(kind: BrokerKind) {
-    let (node, cluster) = start(kind, "a").await;
+    let (node, cluster) = start_cluster(kind, "a").await;
     create_topic(&cluster, "first", 1).await;
     let proxy = SecureProxy::start(&node.bootstrap(), ProxyOptions::default())
         .await
@@ -196,7 +196,7 @@ async fn a_refused_first_batch_is_not_overtaken(kind: BrokerKind) {
     proxy.refuse_next_produce("first", 0, ResponseError::NotLeaderOrFollower.code());
     let producer = Producer::idempotent(&through).await.unwrap();
     let sent: Vec<RawBatch> = (0..4)
-        .map(|i| batch(Compression::Lz4, sample_records(i, 5)))
+        .map(|i| batch(Compression::Lz4, &rich_records(i, 5)))
         .collect();
     let mut in_flight = Vec::new();
     for b in &sent {
@@ -215,25 +215,25 @@ async fn a_refused_first_batch_is_not_overtaken(kind: BrokerKind) {
         1,
         "the first write was refused once"
     );
-    let got = read_batches(&cluster, "first", 0, 0, 20, 1 << 20).await;
+    let got = read_batches_between(&cluster, "first", 0, 0, 20, 1 << 20).await;
     let got: Vec<_> = got.iter().flat_map(records_as_produced).collect();
     let want: Vec<_> = sent.iter().flat_map(records_as_produced).collect();
     assert_eq!(got, want, "every record once, in order");
 }
 
 async fn small_fetches_yield_only_whole_batches(kind: BrokerKind) {
-    let (_node, cluster) = start(kind, "a").await;
+    let (_node, cluster) = start_cluster(kind, "a").await;
     create_topic(&cluster, "small", 1).await;
     let producer = Producer::idempotent(&cluster).await.unwrap();
     let sent: Vec<RawBatch> = (0..12)
-        .map(|i| batch(Compression::None, sample_records(i, 10)))
+        .map(|i| batch(Compression::None, &rich_records(i, 10)))
         .collect();
     for b in &sent {
         producer.send("small", 0, b).await.unwrap();
     }
     // A limit of ~2.5 batches: brokers that honour it cut responses mid-batch (noida ignores it).
     let limit = (sent[0].len() * 5 / 2) as i32;
-    let got = read_batches(&cluster, "small", 0, 0, 120, limit).await;
+    let got = read_batches_between(&cluster, "small", 0, 0, 120, limit).await;
     assert_eq!(got.len(), sent.len(), "every batch exactly once");
     for (s, g) in sent.iter().zip(&got) {
         assert_eq!(&g.bytes()[61..], &s.bytes()[61..]);
@@ -241,21 +241,16 @@ async fn small_fetches_yield_only_whole_batches(kind: BrokerKind) {
 }
 
 async fn fetch_inside_a_batch_returns_that_batch(kind: BrokerKind) {
-    let (_node, cluster) = start(kind, "a").await;
+    let (_node, cluster) = start_cluster(kind, "a").await;
     create_topic(&cluster, "mid", 1).await;
     let producer = Producer::idempotent(&cluster).await.unwrap();
     for i in 0..3 {
         producer
-            .send("mid", 0, &batch(Compression::Zstd, sample_records(i, 10)))
+            .send("mid", 0, &batch(Compression::Zstd, &rich_records(i, 10)))
             .await
             .unwrap();
     }
-    let position = FetchPosition {
-        topic: "mid".into(),
-        partition: 0,
-        offset: 15,
-        max_bytes: 1 << 20,
-    };
+    let position = fetch_position("mid", 0, 15);
     let fetched = cluster
         .fetch(&position, &FetchOptions::default())
         .await
@@ -274,7 +269,7 @@ async fn fetch_inside_a_batch_returns_that_batch(kind: BrokerKind) {
 }
 
 async fn fetch_errors_name_topic_partition_and_offset(kind: BrokerKind) {
-    let (node, _) = start(kind, "east").await;
+    let (node, _) = start_cluster(kind, "east").await;
     let mut config = ClusterConfig::new("east", &node.bootstrap()).unwrap();
     config.retry = RetryPolicy {
         max_attempts: 3,
@@ -283,12 +278,7 @@ async fn fetch_errors_name_topic_partition_and_offset(kind: BrokerKind) {
     };
     let cluster = Cluster::connect(config).await.unwrap();
     create_topic(&cluster, "known", 1).await;
-    let position = FetchPosition {
-        topic: "known".into(),
-        partition: 0,
-        offset: 1000,
-        max_bytes: 1 << 20,
-    };
+    let position = fetch_position("known", 0, 1000);
     let result = cluster.fetch(&position, &FetchOptions::default()).await;
     if kind == BrokerKind::Tansu {
         // Broker gap: tansu answers a fetch past the log end with no error and no records,
@@ -308,12 +298,7 @@ async fn fetch_errors_name_topic_partition_and_offset(kind: BrokerKind) {
         );
     }
 
-    let position = FetchPosition {
-        topic: "missing".into(),
-        partition: 3,
-        offset: 0,
-        max_bytes: 1 << 20,
-    };
+    let position = fetch_position("missing", 3, 0);
     let err = cluster
         .fetch(&position, &FetchOptions::default())
         .await
@@ -326,8 +311,65 @@ async fn fetch_errors_name_topic_partition_and_offset(kind: BrokerKind) {
     );
 }
 
+/// The client, not its caller, keeps metadata fresh: a fetch answer that shows the snapshot
+/// stale (here UNKNOWN_TOPIC_OR_PARTITION, or the partition left out) reloads it before
+/// `fetch_from` returns; a healthy answer leaves it alone.
+async fn a_stale_fetch_answer_refreshes_metadata(kind: BrokerKind) {
+    let (node, cluster) = start_cluster(kind, "east").await;
+    create_topic(&cluster, "known", 1).await;
+    let leader = cluster.leader_id("known", 0).await.unwrap();
+    // Created through another client: `cluster`'s snapshot does not know it yet.
+    let other = connect("east-admin", &node.bootstrap()).await;
+    create_topic(&other, "late", 1).await;
+    assert_eq!(cluster.metadata().leader("late", 0), None);
+
+    let before = cluster.metadata();
+    let healthy = cluster
+        .fetch_from(
+            leader,
+            &[fetch_position("known", 0, 0)],
+            &FetchOptions::default(),
+        )
+        .await
+        .unwrap();
+    assert_eq!(healthy.len(), 1);
+    assert_eq!(healthy[0].error, None);
+    assert!(
+        std::sync::Arc::ptr_eq(&before, &cluster.metadata()),
+        "a healthy answer reloaded metadata"
+    );
+
+    let answer = cluster
+        .fetch_from(
+            leader,
+            &[fetch_position("ghost", 0, 0)],
+            &FetchOptions::default(),
+        )
+        .await;
+    if kind == BrokerKind::Tansu {
+        // Broker gap: tansu answers a fetch of a missing topic with an empty partition and no
+        // error, which shows nothing stale: metadata is left alone.
+        let fetched = answer.expect("tansu answers a missing topic without an error");
+        assert_eq!((fetched.len(), fetched[0].error), (1, None));
+        assert_eq!(cluster.metadata().leader("late", 0), None);
+        return;
+    }
+    let stale = match &answer {
+        Ok(fetched) => fetched.is_empty() || fetched[0].error.is_some(),
+        Err(e) => e.needs_metadata_refresh(),
+    };
+    assert!(
+        stale,
+        "{kind:?} answered a fetch of a missing topic normally: {answer:?}"
+    );
+    assert!(
+        cluster.metadata().leader("late", 0).is_some(),
+        "metadata not reloaded after {answer:?}"
+    );
+}
+
 async fn read_committed_lists_aborted_transactions(kind: BrokerKind) {
-    let (_node, cluster) = start(kind, "a").await;
+    let (_node, cluster) = start_cluster(kind, "a").await;
     create_topic(&cluster, "txn", 1).await;
     let producer =
         match Producer::transactional(&cluster, "strait-test-txn", Duration::from_secs(60)).await {
@@ -341,24 +383,19 @@ async fn read_committed_lists_aborted_transactions(kind: BrokerKind) {
         };
     producer.add_to_transaction(&[("txn", 0)]).await.unwrap();
     producer
-        .send("txn", 0, &batch(Compression::Lz4, sample_records(1, 5)))
+        .send("txn", 0, &batch(Compression::Lz4, &rich_records(1, 5)))
         .await
         .unwrap();
     producer.end_transaction(false).await.unwrap();
     producer.add_to_transaction(&[("txn", 0)]).await.unwrap();
     producer
-        .send("txn", 0, &batch(Compression::Zstd, sample_records(2, 3)))
+        .send("txn", 0, &batch(Compression::Zstd, &rich_records(2, 3)))
         .await
         .unwrap();
     producer.end_transaction(true).await.unwrap();
 
     // Offsets: aborted data 0..4, abort marker 5, committed data 6..8, commit marker 9.
-    let position = FetchPosition {
-        topic: "txn".into(),
-        partition: 0,
-        offset: 0,
-        max_bytes: 1 << 20,
-    };
+    let position = fetch_position("txn", 0, 0);
     let mut fetched = cluster
         .fetch(&position, &FetchOptions::default())
         .await

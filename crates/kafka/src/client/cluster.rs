@@ -220,18 +220,22 @@ impl Cluster {
 
     /// The connection to the leader of `topic`/`partition`, refreshing metadata once if unknown.
     pub async fn leader(&self, topic: &str, partition: i32) -> Result<(i32, Arc<Connection>)> {
-        let leader = match self.metadata().leader(topic, partition) {
-            Some(id) => id,
-            None => self
-                .refresh_metadata()
-                .await?
-                .leader(topic, partition)
-                .ok_or_else(|| Error::Metadata {
-                    cluster: self.name().to_owned(),
-                    what: format!("no leader known for topic {topic} partition {partition}"),
-                })?,
-        };
+        let leader = self.leader_id(topic, partition).await?;
         Ok((leader, self.broker(leader).await?))
+    }
+
+    /// The broker id leading `topic`/`partition`, refreshing metadata once if unknown.
+    pub async fn leader_id(&self, topic: &str, partition: i32) -> Result<i32> {
+        if let Some(id) = self.metadata().leader(topic, partition) {
+            return Ok(id);
+        }
+        self.refresh_metadata()
+            .await?
+            .leader(topic, partition)
+            .ok_or_else(|| Error::Metadata {
+                cluster: self.name().to_owned(),
+                what: format!("no leader known for topic {topic} partition {partition}"),
+            })
     }
 
     /// The connection to the controller (or any broker, which forwards admin requests).

@@ -102,7 +102,32 @@ impl PartitionFetch {
 impl Cluster {
     /// One Fetch request to broker `broker` for partitions it leads. Partition-level errors are
     /// returned in each [`PartitionFetch`], so one failing partition never hides the others.
+    /// Where the answer shows the metadata is stale (a request or partition error saying so, a
+    /// partition left out), metadata is refreshed before this returns, so the caller's next
+    /// [`Cluster::leader_id`] sees the move.
     pub async fn fetch_from(
+        &self,
+        broker: i32,
+        positions: &[FetchPosition],
+        options: &FetchOptions,
+    ) -> Result<Vec<PartitionFetch>> {
+        let result = self.fetch_once(broker, positions, options).await;
+        let stale = match &result {
+            Ok(fetched) => {
+                fetched.len() < positions.len()
+                    || fetched
+                        .iter()
+                        .any(|f| f.error.is_some_and(crate::is_stale_metadata_code))
+            }
+            Err(e) => e.needs_metadata_refresh(),
+        };
+        if stale {
+            let _ = self.refresh_metadata().await;
+        }
+        result
+    }
+
+    async fn fetch_once(
         &self,
         broker: i32,
         positions: &[FetchPosition],

@@ -1,8 +1,8 @@
 //! One fetch loop per flow: partitions ask for data at their position; the fetcher batches the
 //! asks of all partitions led by the same source broker into one Fetch request, so idle
 //! partitions cost one long-poll per broker, not one per partition. The fetcher routes by
-//! leader, so it is the one that refreshes the source's metadata when a leader is unknown or
-//! stale; partitions only report and back off.
+//! leader; the client refreshes the source's metadata itself when a leader is unknown or a
+//! response shows it stale. Partitions only report and back off.
 
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
@@ -109,11 +109,10 @@ async fn route(
     demand: FetchDemand,
     waiting: &mut HashMap<i32, Vec<FetchDemand>>,
 ) {
-    match source.metadata().leader(&demand.topic, demand.partition) {
-        Some(leader) => waiting.entry(leader).or_default().push(demand),
-        None => {
+    match source.leader_id(&demand.topic, demand.partition).await {
+        Ok(leader) => waiting.entry(leader).or_default().push(demand),
+        Err(_) => {
             let _ = demand.reply.send(Err(FetchFailure::NoLeader));
-            let _ = source.refresh_metadata().await;
         }
     }
 }
@@ -136,7 +135,6 @@ async fn fetch(
                 .map_or(partition_max_bytes, |m| m.min(partition_max_bytes)),
         })
         .collect();
-    let mut stale = false;
     match source.fetch_from(leader, &positions, options).await {
         Ok(mut fetched) => {
             for ask in asks {
@@ -145,27 +143,17 @@ async fn fetch(
                     .position(|f| f.topic == ask.topic && f.partition == ask.partition)
                     .map(|i| fetched.swap_remove(i));
                 let answer = match found {
-                    Some(f) => {
-                        stale |= f.error.is_some_and(strait_kafka::is_stale_metadata_code);
-                        Ok(f)
-                    }
-                    None => {
-                        stale = true;
-                        Err(FetchFailure::NotAnswered { leader })
-                    }
+                    Some(f) => Ok(f),
+                    None => Err(FetchFailure::NotAnswered { leader }),
                 };
                 let _ = ask.reply.send(answer);
             }
         }
         Err(e) => {
-            stale = e.needs_metadata_refresh();
             let failure = FetchFailure::Request(Arc::new(e));
             for ask in asks {
                 let _ = ask.reply.send(Err(failure.clone()));
             }
         }
-    }
-    if stale {
-        let _ = source.refresh_metadata().await;
     }
 }
