@@ -4,17 +4,18 @@ use bytes::{BufMut, Bytes, BytesMut};
 use proptest::collection::vec;
 use proptest::prelude::*;
 use proptest::sample::{select, Index};
-use proptest::test_runner::Config;
+use proptest::test_runner::{Config, FileFailurePersistence};
 use strait_kafka::batch::{
     split_batches, BatchBuilder, BatchError, Compression, Header, ProducerFields, RawBatch, Record,
     TimestampType,
 };
 
-/// Config without a regressions file (it would land outside the test's folder).
+/// `cases` per property; a failing case's seed is saved in `batch_props.regressions` beside
+/// this file (commit it: every later run replays it first).
 fn config(cases: u32) -> Config {
     Config {
         cases,
-        failure_persistence: None,
+        failure_persistence: Some(Box::new(FileFailurePersistence::WithSource("regressions"))),
         ..Config::default()
     }
 }

@@ -261,6 +261,7 @@ fn is_abort_marker(batch: &RawBatch) -> Result<bool, BatchError> {
 mod tests {
     use super::*;
     use bytes::{BufMut, Bytes, BytesMut};
+    use strait_kafka::batch::legacy_builder::{entry, message, wrapper};
     use strait_kafka::batch::{Compression, ProducerFields};
 
     fn records(offsets: &[i64], ts: i64) -> Vec<Record> {
@@ -533,67 +534,6 @@ mod tests {
         );
     }
 
-    /// CRC-32/IEEE, bitwise: the legacy message and gzip checksum.
-    fn crc32(data: &[u8]) -> u32 {
-        let mut crc = !0u32;
-        for &b in data {
-            crc ^= u32::from(b);
-            for _ in 0..8 {
-                crc = if crc & 1 != 0 {
-                    (crc >> 1) ^ 0xEDB8_8320
-                } else {
-                    crc >> 1
-                };
-            }
-        }
-        !crc
-    }
-
-    /// A legacy log entry: offset, size, crc, magic, attributes, [timestamp], key, value.
-    fn legacy(
-        offset: i64,
-        magic: i8,
-        attributes: i8,
-        timestamp: i64,
-        key: Option<&[u8]>,
-        value: &[u8],
-    ) -> Vec<u8> {
-        let mut body = BytesMut::new();
-        body.put_i8(magic);
-        body.put_i8(attributes);
-        if magic == 1 {
-            body.put_i64(timestamp);
-        }
-        match key {
-            None => body.put_i32(-1),
-            Some(k) => {
-                body.put_i32(k.len() as i32);
-                body.put_slice(k);
-            }
-        }
-        body.put_i32(value.len() as i32);
-        body.put_slice(value);
-        let mut out = BytesMut::new();
-        out.put_i64(offset);
-        out.put_i32(4 + body.len() as i32);
-        out.put_u32(crc32(&body));
-        out.put_slice(&body);
-        out.to_vec()
-    }
-
-    /// A gzip stream holding `data` (under 64 KiB) in one stored deflate block.
-    fn gzip_stored(data: &[u8]) -> Vec<u8> {
-        let mut out = vec![0x1f, 0x8b, 8, 0, 0, 0, 0, 0, 0, 0xff];
-        out.push(1); // final block, stored
-        let len = data.len() as u16;
-        out.extend(len.to_le_bytes());
-        out.extend((!len).to_le_bytes());
-        out.extend(data);
-        out.extend(crc32(data).to_le_bytes());
-        out.extend((data.len() as u32).to_le_bytes());
-        out
-    }
-
     #[test]
     fn legacy_message_sets_are_reencoded_as_v2() {
         // A magic 0 entry at 0, a gzip magic 1 wrapper at 3 holding relative offsets 0..=2
@@ -601,11 +541,14 @@ mod tests {
         let mut inner = Vec::new();
         for (rel, ts) in [(0, 1_000), (1, 3_000), (2, 2_000)] {
             let key = format!("k{rel}");
-            inner.extend(legacy(rel, 1, 0, ts, Some(key.as_bytes()), b"value"));
+            inner.extend(entry(
+                rel,
+                &message(1, 0, ts, Some(key.as_bytes()), Some(b"value")),
+            ));
         }
         let mut buf = BytesMut::new();
-        buf.put_slice(&legacy(0, 0, 0, -1, None, b"old"));
-        buf.put_slice(&legacy(3, 1, 1, 3_000, None, &gzip_stored(&inner)));
+        buf.put_slice(&entry(0, &message(0, 0, -1, None, Some(b"old"))));
+        buf.put_slice(&wrapper(3, 1, 0, 3_000, Compression::Gzip, &inner));
         let legacy_len = buf.len();
         buf.put_slice(batch(4, &[4, 5]).encode().unwrap().bytes());
         let f = PartitionFetch {
