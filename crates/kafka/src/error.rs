@@ -108,6 +108,14 @@ pub enum Error {
     /// A configuration value is invalid.
     #[error("invalid client configuration: {0}")]
     Config(String),
+    /// A write refused before it was sent: the writer's lease lapsed (its group membership is
+    /// no longer known to be current).
+    #[error("cluster {cluster}: {op} refused: the write lease of {holder} lapsed")]
+    LeaseLapsed {
+        cluster: String,
+        op: String,
+        holder: String,
+    },
 }
 
 /// What kind of failure an [`Error`] is, and so what a caller does about it.
@@ -153,6 +161,7 @@ impl Error {
             Error::Protocol { .. } => "Protocol".to_owned(),
             Error::UnsupportedApi { .. } => "UnsupportedApi".to_owned(),
             Error::Config(_) => "Config".to_owned(),
+            Error::LeaseLapsed { .. } => "LeaseLapsed".to_owned(),
         }
     }
 

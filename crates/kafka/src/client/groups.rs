@@ -103,7 +103,7 @@ impl Cluster {
     }
 
     /// The connection to `group`'s coordinator (one lookup, no retries).
-    async fn coordinator(&self, group: &str) -> Result<Arc<Connection>> {
+    pub(super) async fn coordinator(&self, group: &str) -> Result<Arc<Connection>> {
         let id = self
             .lookup_coordinator(CoordinatorType::Group, group)
             .await?;

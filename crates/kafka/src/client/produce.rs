@@ -13,7 +13,7 @@ use tokio::sync::Mutex as AsyncMutex;
 
 use super::cluster::Cluster;
 use super::str_bytes;
-use super::RequiredAcl;
+use super::{Lease, RequiredAcl};
 use crate::batch::{ProducerFields, RawBatch};
 use crate::error::{Error, Result};
 use crate::net::PendingResponse;
@@ -47,6 +47,7 @@ pub struct Producer {
     pub(super) producer_epoch: i16,
     timeout: Duration,
     sequences: Mutex<HashMap<(String, i32), NextSequence>>,
+    lease: Option<Lease>,
 }
 
 /// A batch written to the partition leader whose acknowledgement is still to come.
@@ -99,7 +100,15 @@ impl Producer {
             producer_epoch: response.producer_epoch,
             timeout: cluster.config().request_timeout,
             sequences: Mutex::default(),
+            lease: None,
         }
+    }
+
+    /// This producer writes only while `lease` is valid: every write (retries included) is
+    /// refused with [`Error::LeaseLapsed`] once it lapsed.
+    pub fn with_lease(mut self, lease: Lease) -> Producer {
+        self.lease = Some(lease);
+        self
     }
 
     /// What writing to `topic` needs: Write on it, and on the transactional id if there is one.
@@ -203,6 +212,13 @@ impl Producer {
         partition: i32,
         batch: &RawBatch,
     ) -> Result<PendingResponse<ProduceRequest>> {
+        if let Some(lease) = self.lease.as_ref().filter(|l| !l.is_valid()) {
+            return Err(Error::LeaseLapsed {
+                cluster: self.cluster.name().to_owned(),
+                op: format!("produce to topic {topic} partition {partition}"),
+                holder: lease.holder().to_owned(),
+            });
+        }
         let transactional_id = self
             .transactional_id
             .as_deref()
