@@ -13,6 +13,7 @@ pub mod config;
 pub mod engine;
 pub mod filter;
 pub mod formats;
+pub mod group;
 pub mod internal;
 pub mod metrics;
 pub mod mirror_view;
