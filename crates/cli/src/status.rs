@@ -139,7 +139,58 @@ pub(crate) fn render(url: &str, status: &Value) -> String {
                 orphaned.join(", ")
             ));
         }
+        if let Some(g) = f["group"].as_object() {
+            out.push_str(&group(g));
+        }
     }
+    out
+}
+
+/// The flow's group: generation, leader, and each member with its partitions.
+fn group(g: &serde_json::Map<String, Value>) -> String {
+    let me = s(&g["member_id"]);
+    let leader = s(&g["leader_id"]);
+    let rebalance = g["last_rebalance_ms"]
+        .as_u64()
+        .map_or(String::new(), |ms| format!(", last took {ms} ms"));
+    let mut out = format!(
+        "group {} ({}): generation {}, {} rebalances{rebalance}, {} partitions being handed over\n",
+        s(&g["group"]),
+        s(&g["state"]),
+        n(&g["generation"]),
+        n(&g["rebalances"]),
+        n(&g["held_back"]),
+    );
+    let mut rows = vec![row(&["MEMBER", "HOST", "ROLE", "PARTITIONS", "OWNS"])];
+    for (id, m) in g["members"].as_object().into_iter().flatten() {
+        let owns: Vec<String> = m["partitions"]
+            .as_object()
+            .into_iter()
+            .flatten()
+            .map(|(topic, ps)| {
+                let ps: Vec<String> = ps.as_array().into_iter().flatten().map(n).collect();
+                format!("{topic}[{}]", ps.join(","))
+            })
+            .collect();
+        let count: usize = m["partitions"]
+            .as_object()
+            .into_iter()
+            .flatten()
+            .map(|(_, ps)| ps.as_array().map_or(0, Vec::len))
+            .sum();
+        let mut role = if *id == leader { "leader" } else { "member" }.to_owned();
+        if *id == me {
+            role.push_str(" (this one)");
+        }
+        rows.push(vec![
+            id.clone(),
+            s(&m["host"]),
+            role,
+            count.to_string(),
+            owns.join(" "),
+        ]);
+    }
+    out.push_str(&table(&rows));
     out
 }
 

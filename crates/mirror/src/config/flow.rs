@@ -4,11 +4,12 @@ use std::time::Duration;
 
 use super::client::ClientProps;
 use super::error::{ConfigError, KeyProblem};
+use super::group::{group_settings, GroupSettings};
 use super::hierarchy::{
     cluster_props, connector_client, connector_config, worker_config, worker_producer, Client, Side,
 };
 use super::properties::Properties;
-use super::values::{java_parse_boolean, java_trim, Layer, Typed, Val};
+use super::values::{java_parse_boolean, java_trim, key_error, Layer, Typed, Val};
 use crate::filter::{
     FilterError, GroupFilter, PatternList, TopicFilter, DEFAULT_CONFIG_PROPERTIES_EXCLUDE,
     DEFAULT_GROUPS, DEFAULT_GROUPS_EXCLUDE, DEFAULT_TOPICS, DEFAULT_TOPICS_EXCLUDE,
@@ -139,6 +140,8 @@ pub struct FlowConfig {
     pub offset_syncs_consumer: ClientProps,
     /// `auto.offset.reset` of the replication consumer.
     pub auto_offset_reset: OffsetReset,
+    /// The group this flow's processes share its work through; `None`: this process alone.
+    pub group: Option<GroupSettings>,
 }
 
 impl FlowConfig {
@@ -241,6 +244,10 @@ pub(crate) fn build_flow(
         }
         Some(v) => java_trim(&v.value).to_owned(),
     };
+    let mm2_group = w
+        .string("group.id")
+        .map_or_else(|| format!("{source}-mm2"), |g| java_trim(g).to_owned());
+    let group = group_settings(props, &connector, source, target, &mm2_group)?;
     let flush_ms = w.long(
         "offset.flush.interval.ms",
         DEFAULT_OFFSET_FLUSH_INTERVAL.as_millis() as i64,
@@ -336,23 +343,12 @@ pub(crate) fn build_flow(
         offset_syncs_producer: client(syncs_side, Client::Producer),
         offset_syncs_consumer: client(syncs_side, Client::Consumer),
         auto_offset_reset,
+        group,
     })
 }
 
 fn owned(patterns: &[&str]) -> Vec<String> {
     patterns.iter().map(|p| (*p).to_owned()).collect()
-}
-
-/// An error about `key` of `layer` (named by the file entry when there is one).
-fn key_error(layer: &Layer, key: &str, problem: KeyProblem) -> ConfigError {
-    match layer.get(key) {
-        Some(v) => v.error(key, problem),
-        None => ConfigError::Key {
-            key: key.to_owned(),
-            line: None,
-            problem,
-        },
-    }
 }
 
 fn invalid_choice(layer: &Layer, key: &str, expected: &'static str) -> ConfigError {

@@ -8,6 +8,7 @@
 mod client;
 mod error;
 mod flow;
+mod group;
 mod hierarchy;
 mod jaas;
 mod keys;
@@ -28,6 +29,9 @@ pub use flow::{
     FlowConfig, OffsetReset, SyncsLocation, DEFAULT_CHECKPOINT_INTERVAL,
     DEFAULT_OFFSET_FLUSH_INTERVAL, DEFAULT_REFRESH_GROUPS_INTERVAL,
     DEFAULT_REFRESH_TOPICS_INTERVAL, DEFAULT_SYNC_INTERVAL,
+};
+pub use group::{
+    GroupSettings, GROUP_ENABLED, GROUP_HEARTBEAT_INTERVAL, GROUP_ID, GROUP_SESSION_TIMEOUT,
 };
 pub use model::MirrorConfig;
 pub use observe::{

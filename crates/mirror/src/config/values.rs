@@ -60,6 +60,18 @@ impl Val {
 /// One derived configuration map (cluster props, connector config, client config...).
 pub(crate) type Layer = BTreeMap<String, Val>;
 
+/// An error about `key` of `layer` (named by the file entry when there is one).
+pub(crate) fn key_error(layer: &Layer, key: &str, problem: KeyProblem) -> ConfigError {
+    match layer.get(key) {
+        Some(v) => v.error(key, problem),
+        None => ConfigError::Key {
+            key: key.to_owned(),
+            line: None,
+            problem,
+        },
+    }
+}
+
 /// Java's `String.trim()`: strips every character up to U+0020.
 pub(crate) fn java_trim(s: &str) -> &str {
     s.trim_matches(|c: char| c <= ' ')

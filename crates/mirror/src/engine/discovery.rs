@@ -28,11 +28,14 @@ pub(crate) struct Discovery {
     pub(crate) orphaned: Vec<String>,
 }
 
-/// Finds the partitions to mirror and makes sure their remote topics exist and are large enough.
+/// Finds the partitions to mirror. With `create_remote` (the process alone, or the group's
+/// leader) it makes sure their remote topics exist and are large enough; without, it only
+/// routes the partitions whose remote partition exists.
 pub(crate) async fn discover(
     flow: &FlowConfig,
     source: &Cluster,
     target: &Cluster,
+    create_remote: bool,
 ) -> Result<Discovery, EngineError> {
     let source_meta = source.refresh_metadata().await?;
     let target_meta = target.refresh_metadata().await?;
@@ -49,10 +52,18 @@ pub(crate) async fn discover(
             .topic(&remote)
             .map(|t| t.partitions.len() as i32);
         let names = (topic.name.as_str(), remote.as_str());
-        if let Err(e) = ensure_remote(flow, source, target, names, partitions, existing).await {
-            tracing::warn!(flow = %flow.name(), topic = %topic.name, "remote topic {remote} not ready, retrying at the next refresh: {e}");
-            continue;
-        }
+        let partitions = if create_remote {
+            if let Err(e) = ensure_remote(flow, source, target, names, partitions, existing).await {
+                tracing::warn!(flow = %flow.name(), topic = %topic.name, "remote topic {remote} not ready, retrying at the next refresh: {e}");
+                continue;
+            }
+            partitions
+        } else {
+            match existing {
+                Some(remote_partitions) => partitions.min(remote_partitions),
+                None => continue,
+            }
+        };
         let max_batch_bytes = max_message_bytes(target, &remote).await;
         routes.extend((0..partitions).map(|partition| PartitionRoute {
             topic: topic.name.clone(),

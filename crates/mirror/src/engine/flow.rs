@@ -1,27 +1,30 @@
-//! One source->target flow: its clients, internal topics, discovery loop, partition pipelines,
-//! progress flushing and heartbeats.
+//! One source->target flow: its group membership (when several processes share it), its
+//! singleton work (heartbeats, config and ACL sync, checkpoints) and, when replication is on,
+//! the replication loop (`replicate.rs`).
 
-use std::collections::HashMap;
-use std::sync::Arc;
+use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use strait_kafka::{Cluster, FetchOptions};
-use tokio::sync::watch;
-use tokio::task::JoinSet;
+use strait_kafka::{Cluster, Lease};
+use tokio::sync::{mpsc, watch};
+use tokio::task::{JoinHandle, JoinSet};
 
 use super::control::FlowControl;
-use super::discovery::discover;
 use super::error::EngineError;
-use super::fetcher::spawn_fetcher;
-use super::pipeline::{run_partition, PartitionContext};
+use super::replicate::replicate;
+use super::singletons::Singletons;
 use super::stats::{FlowState, FlowStats};
 use crate::checkpoint::{run_checkpoints, OnCheckpoint};
 use crate::clients::connect;
 use crate::clock::now_ms;
-use crate::config::{FlowConfig, SyncsLocation};
+use crate::config::FlowConfig;
 use crate::formats::Checkpoint;
-use crate::internal::{HeartbeatEmitter, OffsetSyncWriter, ProgressStore};
-use crate::shutdown::{every, sleep_unless_stopped, stopped, SETUP_RETRY};
+use crate::group::assignor::PartitionKey;
+use crate::group::member::{run_member, GroupCommand, GroupEvent, MemberContext, OnStatus};
+use crate::group::protocol::this_host;
+use crate::internal::HeartbeatEmitter;
+use crate::shutdown::{every, sleep_unless_stopped, stopped, Shutdown, SETUP_RETRY};
 use crate::sync::{sync_topic_configs, AclSync};
 
 /// Runs a flow until shutdown; setup failures (a cluster down at start) are retried.
@@ -32,19 +35,18 @@ pub(crate) async fn run_flow(
     force_reencode: bool,
     shutdown: watch::Receiver<bool>,
 ) -> Result<(), EngineError> {
-    let label = format!("{}->{}", flow.source, flow.target);
+    let label = flow.name();
     let mut failures = 0;
     loop {
-        match run_flow_once(
-            &flow,
-            &label,
-            stats.clone(),
-            &control,
+        let run = FlowRun {
+            flow: &flow,
+            label: &label,
+            stats: stats.clone(),
+            control: control.clone(),
             force_reencode,
-            shutdown.clone(),
-        )
-        .await
-        {
+            shutdown: shutdown.clone(),
+        };
+        match run_flow_once(run).await {
             Ok(()) => {
                 stats.set_state(FlowState::Stopped);
                 return Ok(());
@@ -67,190 +69,171 @@ pub(crate) async fn run_flow(
     }
 }
 
-async fn run_flow_once(
-    flow: &FlowConfig,
-    label: &str,
-    stats: Arc<FlowStats>,
-    control: &FlowControl,
-    force_reencode: bool,
-    shutdown: watch::Receiver<bool>,
-) -> Result<(), EngineError> {
-    let mut tasks = JoinSet::new();
-    if let Some(interval) = flow.emit_heartbeats_interval {
-        let target_admin = connect(&flow.target_admin, label, "heartbeats").await?;
-        let emitter = HeartbeatEmitter::open(
-            &target_admin,
-            flow.policy.heartbeats_topic(),
-            flow.heartbeats_topic_replication_factor,
-            &flow.source,
-            &flow.target,
-        )
-        .await?;
-        tasks.spawn(emit_heartbeats(
-            emitter,
-            interval,
-            label.to_owned(),
-            stats.clone(),
-            shutdown.clone(),
-        ));
-    }
-    if flow.replication_enabled {
-        let control = control.clone();
-        replicate(
-            flow,
-            label,
-            stats,
-            control,
-            force_reencode,
-            shutdown.clone(),
-        )
-        .await?;
-    } else {
-        stats.set_state(FlowState::HeartbeatsOnly);
-        stopped(&mut shutdown.clone()).await;
-    }
-    while tasks.join_next().await.is_some() {}
-    Ok(())
+/// What one run of a flow works with.
+pub(super) struct FlowRun<'a> {
+    pub(super) flow: &'a FlowConfig,
+    pub(super) label: &'a str,
+    pub(super) stats: Arc<FlowStats>,
+    pub(super) control: FlowControl,
+    pub(super) force_reencode: bool,
+    pub(super) shutdown: Shutdown,
 }
 
-async fn replicate(
-    flow: &FlowConfig,
-    label: &str,
-    stats: Arc<FlowStats>,
-    control: FlowControl,
-    force_reencode: bool,
-    mut shutdown: watch::Receiver<bool>,
-) -> Result<(), EngineError> {
-    let source = connect(&flow.source_consumer, label, "replication-consumer").await?;
-    let target = connect(&flow.target_producer, label, "replication-producer").await?;
-    let source_admin = connect(&flow.source_admin, label, "source-admin").await?;
-    let target_admin = connect(&flow.target_admin, label, "target-admin").await?;
-    let progress = Arc::new(
-        ProgressStore::open(
-            &target_admin,
-            &flow.offset_storage_topic,
-            flow.offset_storage_partitions,
-            flow.offset_storage_replication_factor,
-            &flow.source,
-        )
-        .await?,
-    );
-    let offset_syncs = if flow.emit_offset_syncs {
-        let (alias, cluster_alias) = match flow.offset_syncs_location {
-            SyncsLocation::Source => (&flow.target, &flow.source),
-            SyncsLocation::Target => (&flow.source, &flow.target),
-        };
-        let cluster = connect(&flow.offset_syncs_producer, label, "offset-syncs-producer").await?;
-        let topic = flow.policy.offset_syncs_topic(alias);
-        tracing::debug!(flow = %label, "offset syncs go to {topic} on {cluster_alias}");
-        Some(Arc::new(
-            OffsetSyncWriter::open(&cluster, &topic, flow.offset_syncs_topic_replication_factor)
-                .await?,
-        ))
+/// The flow's side of its group membership.
+pub(super) struct GroupLink {
+    pub(super) events: mpsc::Receiver<GroupEvent>,
+    commands: mpsc::Sender<GroupCommand>,
+    pub(super) lease: Lease,
+    /// The partitions to share, as the leader assigns them (the flow's discovery).
+    partitions: Arc<Mutex<BTreeMap<PartitionKey, u64>>>,
+    task: JoinHandle<()>,
+}
+
+impl GroupLink {
+    /// Tells the member something (it only stops listening once it has left).
+    pub(super) async fn tell(&self, command: GroupCommand) {
+        let _ = self.commands.send(command).await;
+    }
+
+    /// Records the partitions discovery found; whether they differ from the last ones.
+    pub(super) fn set_partitions<'k>(&self, keys: impl Iterator<Item = &'k PartitionKey>) -> bool {
+        let mut partitions = self.partitions.lock().expect("partitions");
+        let fresh: BTreeMap<PartitionKey, u64> = keys.map(|k| (k.clone(), 0)).collect();
+        let changed = !fresh.keys().eq(partitions.keys());
+        *partitions = fresh;
+        changed
+    }
+
+    /// Leaves the group and waits until the member has.
+    pub(super) async fn leave(self) {
+        self.tell(GroupCommand::Leave).await;
+        let _ = self.task.await;
+    }
+}
+
+async fn run_flow_once(run: FlowRun<'_>) -> Result<(), EngineError> {
+    let owned = Arc::new(Mutex::new(BTreeMap::new()));
+    let group = join_group(&run, owned.clone()).await?;
+    let singletons = singletons(&run, group.as_ref().map(|g| g.lease.clone())).await?;
+    if run.flow.replication_enabled {
+        replicate(run, singletons, group, owned).await
+    } else {
+        run.stats.set_state(FlowState::HeartbeatsOnly);
+        heartbeats_only(run, singletons, group).await;
+        Ok(())
+    }
+}
+
+/// Starts this process's membership in the flow's group, if the flow has one.
+async fn join_group(
+    run: &FlowRun<'_>,
+    owned: Arc<Mutex<BTreeMap<PartitionKey, u64>>>,
+) -> Result<Option<GroupLink>, EngineError> {
+    let Some(settings) = run.flow.group.clone() else {
+        return Ok(None);
+    };
+    // A client of its own: a join waiting for a rebalance holds its coordinator connection.
+    let cluster = connect(&run.flow.target_admin, run.label, "group-member").await?;
+    let host = this_host();
+    let lease = Lease::lapsed(&format!("group {} member {host}", settings.id));
+    let partitions = Arc::new(Mutex::new(BTreeMap::new()));
+    let stats = run.stats.clone();
+    let on_status: OnStatus = Arc::new(move |s| stats.set_group_status(s));
+    let (events_tx, events) = mpsc::channel(4);
+    let (commands, commands_rx) = mpsc::channel(4);
+    tracing::info!(flow = %run.label, group = %settings.id, "joining group {} on {} as {host}", settings.id, run.flow.target);
+    let ctx = MemberContext {
+        label: run.label.to_owned(),
+        settings,
+        cluster,
+        host,
+        lease: lease.clone(),
+        owned,
+        partitions: partitions.clone(),
+        on_status,
+    };
+    let task = tokio::spawn(run_member(ctx, events_tx, commands_rx));
+    Ok(Some(GroupLink {
+        events,
+        commands,
+        lease,
+        partitions,
+        task,
+    }))
+}
+
+/// The flow's singleton work, off until the flow turns it on.
+async fn singletons(run: &FlowRun<'_>, lease: Option<Lease>) -> Result<Singletons, EngineError> {
+    let flow = run.flow.clone();
+    let label = run.label.to_owned();
+    let heartbeats = match flow.emit_heartbeats_interval {
+        Some(interval) => {
+            let target_admin = connect(&flow.target_admin, &label, "heartbeats").await?;
+            let emitter = HeartbeatEmitter::open(
+                &target_admin,
+                flow.policy.heartbeats_topic(),
+                flow.heartbeats_topic_replication_factor,
+                &flow.source,
+                &flow.target,
+            )
+            .await?;
+            Some((Arc::new(emitter), interval))
+        }
+        None => None,
+    };
+    let admins = if flow.replication_enabled {
+        let source = connect(&flow.source_admin, &label, "source-admin").await?;
+        let target = connect(&flow.target_admin, &label, "target-admin").await?;
+        Some((source, target))
     } else {
         None
     };
-    let fetch_options = FetchOptions {
-        max_wait: flow
-            .source_consumer
-            .get_duration_ms("fetch.max.wait.ms")?
-            .unwrap_or(Duration::from_millis(200)),
-        max_bytes: flow
-            .source_consumer
-            .get_i32("fetch.max.bytes")?
-            .unwrap_or(50 * 1024 * 1024),
-        ..FetchOptions::default()
-    };
-    let partition_max_bytes = flow
-        .source_consumer
-        .get_i32("max.partition.fetch.bytes")?
-        .unwrap_or(4 * 1024 * 1024);
-    let shared = Arc::new(PartitionContext {
-        label: label.to_owned(),
-        source: source.clone(),
-        target,
-        fetcher: spawn_fetcher(source, fetch_options, partition_max_bytes),
-        progress: progress.clone(),
-        offset_syncs: offset_syncs.clone(),
-        stats,
-        auto_offset_reset: flow.auto_offset_reset,
-        force_reencode,
-        shutdown: shutdown.clone(),
-        control,
-    });
-    tracing::info!(flow = %label, "flow started");
-    shared.stats.set_state(FlowState::Running);
+    let stats = run.stats.clone();
+    let lease = lease.unwrap_or_else(|| Lease::unbounded(&label));
+    Ok(Singletons::new(Box::new(move |tasks, stop| {
+        if let Some((emitter, interval)) = &heartbeats {
+            let (label, stats, lease) = (label.clone(), stats.clone(), lease.clone());
+            let emitter = emitter.clone();
+            tasks.spawn(emit_heartbeats(
+                emitter,
+                *interval,
+                label,
+                stats,
+                lease,
+                stop.clone(),
+            ));
+        }
+        if let Some((source, target)) = &admins {
+            spawn_syncs(tasks, &flow, source, target, &stats, &stop);
+            spawn_checkpoints(tasks, &flow, &stats, &stop);
+        }
+    })))
+}
 
-    let mut syncs = JoinSet::new();
-    spawn_syncs(
-        &mut syncs,
-        flow,
-        &source_admin,
-        &target_admin,
-        &shared.stats,
-        &shutdown,
-    );
-    // Like MM2, no checkpoints without offset syncs to translate with.
-    if let (Some(interval), true) = (flow.emit_checkpoints_interval, flow.emit_offset_syncs) {
-        let stats = shared.stats.clone();
-        let on_checkpoint: OnCheckpoint = Arc::new(move |c: &Checkpoint, latency_ms| {
-            stats.record_checkpoint(&c.group, &c.topic, c.partition, latency_ms)
-        });
-        syncs.spawn(run_checkpoints(
-            flow.clone(),
-            interval,
-            on_checkpoint,
-            shutdown.clone(),
-        ));
-    }
-    let mut pipelines = JoinSet::new();
-    let mut running = HashMap::new();
-    let mut refresh = tokio::time::interval(
-        flow.refresh_topics_interval
-            .unwrap_or(Duration::from_secs(86_400)),
-    );
-    let mut flush = tokio::time::interval(flow.offset_flush_interval);
-    let mut first = true;
+/// A flow that only emits heartbeats: whoever leads the group (or the process alone) does.
+async fn heartbeats_only(run: FlowRun<'_>, mut singletons: Singletons, group: Option<GroupLink>) {
+    let mut shutdown = run.shutdown.clone();
+    let Some(mut group) = group else {
+        singletons.set(true);
+        stopped(&mut shutdown).await;
+        singletons.stop().await;
+        return;
+    };
     loop {
         tokio::select! {
-            _ = shared.control.refresh_requested() => {
-                first = true;
-                refresh.reset_immediately();
-            }
-            _ = refresh.tick(), if first || flow.refresh_topics_interval.is_some() => {
-                first = false;
-                match discover(flow, &source_admin, &target_admin).await {
-                    Ok(found) => {
-                        for route in found.routes {
-                            let key = (route.topic.clone(), route.partition);
-                            running
-                                .entry(key)
-                                .or_insert_with(|| pipelines.spawn(run_partition(shared.clone(), route)));
-                        }
-                        running.retain(|(topic, partition), pipeline| {
-                            let keep = found.selected.contains(topic);
-                            if !keep {
-                                tracing::info!(flow = %label, "source topic {topic} is gone: partition {partition} stops");
-                                pipeline.abort();
-                                shared.stats.partition_stopped(topic, *partition);
-                            }
-                            keep
-                        });
-                        shared.stats.set_orphaned(label, found.orphaned);
-                    }
-                    Err(e) => tracing::warn!(flow = %label, "topic discovery failed, retrying at the next refresh: {e}"),
+            event = group.events.recv() => match event {
+                Some(GroupEvent::Assigned { leader, .. }) => singletons.set(leader),
+                Some(GroupEvent::Lost) => {
+                    singletons.set(false);
+                    group.tell(GroupCommand::Released).await;
                 }
-            }
-            _ = flush.tick() => flush_internal(label, &progress, offset_syncs.as_deref()).await,
+                None => break,
+            },
             _ = stopped(&mut shutdown) => break,
         }
     }
-    tracing::info!(flow = %label, "stopping: draining in-flight batches");
-    while pipelines.join_next().await.is_some() {}
-    while syncs.join_next().await.is_some() {}
-    flush_internal(label, &progress, offset_syncs.as_deref()).await;
-    tracing::info!(flow = %label, "flow stopped, progress stored");
-    Ok(())
+    singletons.stop().await;
+    group.leave().await;
 }
 
 /// Starts the periodic topic-config and ACL sync passes of a flow, each in its own task so a
@@ -294,32 +277,42 @@ fn spawn_syncs(
     }
 }
 
-async fn flush_internal(
-    label: &str,
-    progress: &ProgressStore,
-    offset_syncs: Option<&OffsetSyncWriter>,
+/// Starts the checkpoint loop; like MM2, no checkpoints without offset syncs to translate with.
+fn spawn_checkpoints(
+    tasks: &mut JoinSet<()>,
+    flow: &FlowConfig,
+    stats: &Arc<FlowStats>,
+    shutdown: &watch::Receiver<bool>,
 ) {
-    if let Err(e) = progress.flush().await {
-        tracing::warn!(flow = %label, "storing progress failed, retrying: {e}");
-    }
-    if let Some(syncs) = offset_syncs {
-        if let Err(e) = syncs.flush().await {
-            tracing::warn!(flow = %label, "writing offset syncs failed, retrying: {e}");
-        }
+    if let (Some(interval), true) = (flow.emit_checkpoints_interval, flow.emit_offset_syncs) {
+        let stats = stats.clone();
+        let on_checkpoint: OnCheckpoint = Arc::new(move |c: &Checkpoint, latency_ms| {
+            stats.record_checkpoint(&c.group, &c.topic, c.partition, latency_ms)
+        });
+        tasks.spawn(run_checkpoints(
+            flow.clone(),
+            interval,
+            on_checkpoint,
+            shutdown.clone(),
+        ));
     }
 }
 
 async fn emit_heartbeats(
-    emitter: HeartbeatEmitter,
+    emitter: Arc<HeartbeatEmitter>,
     interval: Duration,
     label: String,
     stats: Arc<FlowStats>,
+    lease: Lease,
     mut shutdown: watch::Receiver<bool>,
 ) {
     let mut tick = tokio::time::interval(interval);
     loop {
         tokio::select! {
             _ = tick.tick() => {
+                if !lease.is_valid() {
+                    continue;
+                }
                 let now = now_ms();
                 match emitter.emit(now).await {
                     Ok(()) => stats.heartbeat_emitted(now),

@@ -12,7 +12,7 @@ use std::task::Poll;
 use std::time::Duration;
 
 use strait_kafka::{
-    Cluster, Isolation, OffsetSpec, PartitionFetch, ProduceAck, Producer, ResponseError,
+    Cluster, Isolation, Lease, OffsetSpec, PartitionFetch, ProduceAck, Producer, ResponseError,
     RetryPolicy,
 };
 use tokio::sync::{mpsc, oneshot};
@@ -34,10 +34,14 @@ use crate::shutdown::{sleep_unless_stopped, unless_stopped, Shutdown};
 /// Backoff of a failed partition: 200 ms doubling to 5 s.
 const RETRY: RetryPolicy =
     RetryPolicy::until_stopped(Duration::from_millis(200), Duration::from_secs(5));
+/// How often a partition waiting for its write lease looks at it again.
+const LEASE_POLL: Duration = Duration::from_millis(50);
 /// How often a paused partition looks at the source's log end.
 const PAUSED_POLL: Duration = Duration::from_secs(1);
 
-/// What every partition pipeline of a flow works with (built by the flow).
+/// What every partition pipeline of a flow works with (built by the flow; each pipeline's
+/// copy has its own stop signal in `shutdown`).
+#[derive(Clone)]
 pub(crate) struct PartitionContext {
     pub(crate) label: String,
     pub(crate) source: Cluster,
@@ -50,6 +54,8 @@ pub(crate) struct PartitionContext {
     pub(crate) force_reencode: bool,
     pub(crate) shutdown: Shutdown,
     pub(crate) control: FlowControl,
+    /// In a group: the member's write lease, checked before every produce.
+    pub(crate) lease: Option<Lease>,
 }
 
 type AckFuture<'a> =
@@ -112,11 +118,15 @@ async fn replicate(
 ) -> Result<(), EngineError> {
     let producer = match producer {
         Some(p) => p,
-        None => producer.insert(
-            Producer::idempotent(&ctx.target)
+        None => {
+            let fresh = Producer::idempotent(&ctx.target)
                 .await
-                .map_err(|e| produce_error(route, None, e))?,
-        ),
+                .map_err(|e| produce_error(route, None, e))?;
+            producer.insert(match &ctx.lease {
+                Some(lease) => fresh.with_lease(lease.clone()),
+                None => fresh,
+            })
+        }
     };
     let ledger = match ledger {
         Some(l) => l,
@@ -233,6 +243,9 @@ async fn replicate(
                     last_offset,
                     reencoded,
                 } => {
+                    if !wait_for_lease(ctx, &mut driver).await? {
+                        return driver.drain().await;
+                    }
                     let sent = producer
                         .submit(&route.remote_topic, route.partition, &batch)
                         .await
@@ -345,6 +358,29 @@ impl Driver<'_, '_> {
             self.state.acknowledged(last_offset, acked, now_ms());
         }
     }
+}
+
+/// In a group, writing needs a valid lease: while it has lapsed (a long rebalance, the
+/// coordinator unreachable), what is in flight settles and nothing new is written, with the
+/// same producer, so nothing is sent twice when the lease comes back. False when stopped.
+async fn wait_for_lease(
+    ctx: &PartitionContext,
+    driver: &mut Driver<'_, '_>,
+) -> Result<bool, EngineError> {
+    let Some(lease) = ctx.lease.as_ref().filter(|l| !l.is_valid()) else {
+        return Ok(true);
+    };
+    driver.drain().await?;
+    driver
+        .state
+        .set_paused(Some("waiting for the group: write lease lapsed".to_owned()));
+    while !lease.is_valid() {
+        if !sleep_unless_stopped(LEASE_POLL, &ctx.shutdown).await {
+            return Ok(false);
+        }
+    }
+    driver.state.set_paused(None);
+    Ok(true)
 }
 
 /// Asks the fetcher for data at `position` (at most `max_bytes`, though a broker returns at

@@ -9,6 +9,7 @@ use serde::Serialize;
 
 use super::partition_stats::{ErrorNote, PartitionStats};
 use super::window::{Aggregate, Window};
+use crate::group::GroupStatus;
 use crate::sync::PassReport;
 
 /// Live counters of a flow, shared by its partition pipelines.
@@ -30,6 +31,7 @@ pub struct FlowStats {
     errors: Mutex<BTreeMap<(&'static str, String), u64>>,
     state: Mutex<FlowState>,
     checkpoints: Mutex<BTreeMap<CheckpointKey, Window>>,
+    group: Mutex<Option<GroupStatus>>,
 }
 
 /// What a flow is doing.
@@ -102,7 +104,16 @@ impl FlowStats {
             .clone()
     }
 
-    /// Forgets a partition whose source topic is gone.
+    /// The latest view of the flow's group (none when the process works alone).
+    pub fn group_status(&self) -> Option<GroupStatus> {
+        lock(&self.group).clone()
+    }
+
+    pub(crate) fn set_group_status(&self, status: &GroupStatus) {
+        *lock(&self.group) = Some(status.clone());
+    }
+
+    /// Forgets a partition that stopped here (its topic is gone, or it moved to another member).
     pub(crate) fn partition_stopped(&self, topic: &str, partition: i32) {
         if lock(&self.per_partition)
             .remove(&(topic.to_owned(), partition))

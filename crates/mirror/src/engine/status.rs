@@ -1,6 +1,7 @@
 //! What a running flow reports to operators: [`FlowHandle`] gives its state, counters and
 //! per-partition lag, and steers it (pause, resume, refresh).
 
+use crate::group::GroupStatus;
 use std::sync::Arc;
 
 use serde::Serialize;
@@ -51,6 +52,8 @@ pub struct FlowStatus {
     pub errors: Vec<ErrorCount>,
     /// The most recent partition error.
     pub last_error: Option<PartitionError>,
+    /// The group this process shares the flow with (none: it works alone).
+    pub group: Option<GroupStatus>,
 }
 
 /// How often one kind of error happened.
@@ -129,6 +132,7 @@ impl FlowHandle {
                     partition,
                     error,
                 }),
+            group: self.stats.group_status(),
         }
     }
 }

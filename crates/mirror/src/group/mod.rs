@@ -4,3 +4,7 @@
 //! into assignments for the flow.
 
 pub mod assignor;
+pub(crate) mod member;
+pub mod protocol;
+
+pub use member::GroupStatus;

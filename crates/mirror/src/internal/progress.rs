@@ -90,6 +90,36 @@ impl ProgressStore {
         state.dirty.insert(key, offset);
     }
 
+    /// Reads the stored positions of `partitions` again (another process may have moved them
+    /// on since this store was opened): for partitions this process takes over from another.
+    pub async fn reload(
+        &self,
+        target: &Cluster,
+        partitions: &[SourcePartition],
+    ) -> Result<(), InternalTopicError> {
+        let topic = self.producer.topic();
+        let records = read_topic(target, topic).await?;
+        let stored = load(target.name(), topic, &self.source_alias, &records);
+        let mut state = self.state();
+        for key in partitions {
+            state.dirty.remove(key);
+            match stored.get(key) {
+                Some(offset) => state.positions.insert(key.clone(), *offset),
+                None => state.positions.remove(key),
+            };
+        }
+        Ok(())
+    }
+
+    /// Drops the positions of `partitions` not yet written: this process lost them without
+    /// a clean hand-over, and their new owner's progress must not be overwritten.
+    pub fn forget(&self, partitions: &[SourcePartition]) {
+        let mut state = self.state();
+        for key in partitions {
+            state.dirty.remove(key);
+        }
+    }
+
     /// Writes every position recorded since the last flush and waits for the acks; returns
     /// how many entries were written.
     ///
