@@ -128,24 +128,84 @@ async fn members_join_rebalance_and_leave(kind: BrokerKind) {
 }
 
 async fn a_silent_member_is_fenced_after_its_session(kind: BrokerKind) {
-    let (_node, cluster) = start_cluster(kind, "target").await;
+    let (node, cluster) = start_cluster(kind, "target").await;
     let mut a = member(&cluster, "silent");
     let joined = join(&mut a, "a").await;
     a.sync(&joined, &[(joined.member_id.clone(), Bytes::new())])
         .await
         .unwrap();
-    // No heartbeat for longer than the session: the coordinator drops the member.
-    tokio::time::sleep(timeouts().session + Duration::from_secs(3)).await;
-    let answer = a.heartbeat().await.unwrap();
     if kind == BrokerKind::Tansu {
         // Broker gap: tansu never expires a silent member's session.
-        assert_eq!(answer, GroupAnswer::Current(()));
+        tokio::time::sleep(timeouts().session + Duration::from_secs(3)).await;
+        assert_eq!(a.heartbeat().await.unwrap(), GroupAnswer::Current(()));
         return;
     }
-    match answer {
-        GroupAnswer::Fenced(_) => {}
-        other => panic!("{kind:?}: a member silent past its session is still current: {other:?}"),
+    // b joins and heartbeats; a stays silent for longer than its session.
+    let other = connect("target", &node.bootstrap()).await;
+    let b_task = tokio::spawn(async move {
+        let mut b = member(&other, "silent");
+        let joined = join(&mut b, "b").await;
+        (b, joined)
+    });
+    until_rebalance(&a).await;
+    let rejoined = join(&mut a, "a").await;
+    let (b, b_joined) = b_task.await.unwrap();
+    let leader = if rejoined.is_leader() { &a } else { &b };
+    let leads = if rejoined.is_leader() {
+        &rejoined
+    } else {
+        &b_joined
+    };
+    let all: Vec<(String, Bytes)> = leads
+        .members
+        .iter()
+        .map(|(id, _)| (id.clone(), Bytes::new()))
+        .collect();
+    let follower_sync = async {
+        if rejoined.is_leader() {
+            b.sync(&b_joined, &[]).await
+        } else {
+            a.sync(&rejoined, &[]).await
+        }
+    };
+    let (led, followed) = tokio::join!(leader.sync(leads, &all), follower_sync);
+    let led = led.unwrap();
+    assert!(
+        matches!(led, GroupAnswer::Current(_)),
+        "{kind:?}: leader sync {led:?}"
+    );
+    assert!(matches!(followed.unwrap(), GroupAnswer::Current(_)));
+
+    // The coordinator drops a after its session and tells b by a rebalance.
+    let silent_since = Instant::now();
+    let deadline = silent_since + timeouts().session * 3;
+    let mut b_saw = None;
+    while Instant::now() < deadline {
+        match b.heartbeat().await.unwrap() {
+            GroupAnswer::Current(()) => {}
+            other => {
+                b_saw = Some((other, silent_since.elapsed()));
+                break;
+            }
+        }
+        tokio::time::sleep(Duration::from_millis(500)).await;
     }
+    let answer = a.heartbeat().await.unwrap();
+    match kind {
+        BrokerKind::Tansu => unreachable!("returned above"),
+        // Broker gap: noida fences the silent member when it speaks again, but never tells
+        // the others: no rebalance, its partitions stay assigned to it.
+        BrokerKind::Noida => assert_eq!(b_saw, None, "noida now rebalances on expiry"),
+        BrokerKind::Kafka => {
+            let (seen, after) = b_saw.expect("Kafka told the live member nothing");
+            assert_eq!(seen, GroupAnswer::Rebalance);
+            assert!(after >= timeouts().session, "rebalanced after {after:?}");
+        }
+    }
+    assert!(
+        matches!(answer, GroupAnswer::Fenced(_)),
+        "{kind:?}: a member silent past its session is still current: {answer:?}"
+    );
     // It can come back, as a new member of a new generation.
     let back = join(&mut a, "a").await;
     assert!(back.generation > joined.generation);

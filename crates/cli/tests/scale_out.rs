@@ -1,0 +1,478 @@
+//! Several `strait run` processes on one mm2.properties share a flow through a group on the
+//! target cluster: real processes, real brokers, a producer writing all along. Each record
+//! arrives once and in order except what a killed member had in flight; partitions spread
+//! evenly after every change; a member frozen past its session writes nothing once its
+//! partitions moved; partitions that stay put never stop. On Kafka only: noida and tansu lack
+//! parts of the group coordinator (docs/testing.md).
+
+mod run_support;
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::io::{Read, Write};
+use std::net::TcpStream;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use run_support::*;
+use serde_json::Value;
+use strait_kafka::batch::Compression;
+use strait_kafka::{Cluster, Producer};
+use strait_testkit::BrokerKind;
+
+strait_testkit::per_broker!(;
+    // noida fences a silent member only when it speaks again and never tells the others
+    // (crates/kafka/tests/membership.rs), and does not announce the rebalance a rejoining
+    // member starts (its joins wait out the rebalance timeout): scale-out is proven on Kafka.
+    kafka_only:
+        members_share_the_work_through_kill_join_and_stop,
+        a_frozen_member_writes_nothing_after_its_partitions_moved,
+        scaling_up_and_down_never_stops_the_partitions_that_stay,
+);
+
+const TOPIC: &str = "test-topic-scale";
+const REMOTE: &str = "primary.test-topic-scale";
+const PARTITIONS: i32 = 12;
+const BATCH: u64 = 50;
+/// The session timeout the tests run with (Kafka's smallest by default).
+const SESSION: Duration = Duration::from_secs(6);
+const GROUP_KEYS: &str = "strait.group.enabled = true\n\
+                          strait.group.session.timeout.ms = 6000\n\
+                          strait.group.heartbeat.interval.ms = 500\n\
+                          emit.heartbeats.interval.seconds = 1\n";
+
+/// One `strait run` process and its REST API.
+struct Member {
+    name: &'static str,
+    strait: Strait,
+    api: String,
+}
+
+impl Member {
+    fn start(env: &Env, name: &'static str) -> Member {
+        let config = env.config(GROUP_KEYS);
+        let strait = Strait::spawn_stamped(STRAIT.command().arg("run").arg(config).args([
+            "--report-every",
+            "1",
+            "--http-listen",
+            "127.0.0.1:0",
+        ]));
+        let api = wait_until("the REST API address in the log", || {
+            let log = strait.log();
+            log.lines().find_map(|l| {
+                let (_, rest) = l.split_once("REST API and /metrics on http://")?;
+                Some(rest.split_whitespace().next()?.to_owned())
+            })
+        });
+        Member { name, strait, api }
+    }
+
+    /// The flow's group as this member reports it (`None` while it has not joined).
+    fn group(&self) -> Option<Value> {
+        let mut stream = TcpStream::connect(&self.api).ok()?;
+        write!(
+            stream,
+            "GET /api/v1/flows/primary/backup HTTP/1.1\r\nHost: {}\r\nConnection: close\r\n\r\n",
+            self.api
+        )
+        .ok()?;
+        let mut raw = String::new();
+        stream.read_to_string(&mut raw).ok()?;
+        let (_, body) = raw.split_once("\r\n\r\n")?;
+        let flow: Value = serde_json::from_str(body).ok()?;
+        Some(flow["group"].clone()).filter(|g| g["state"] == "stable")
+    }
+}
+
+/// The agreed assignment of the live `members`: each member's id and partitions.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Settled {
+    generation: u64,
+    leader: String,
+    /// Member name → (member id, its partitions).
+    owners: BTreeMap<&'static str, (String, BTreeSet<i32>)>,
+}
+
+/// Waits until every live member reports the same generation, with exactly these members,
+/// nothing being handed over, every partition owned once and the counts even.
+fn wait_settled(members: &[&Member], what: &str) -> Settled {
+    let started = Instant::now();
+    let settled = wait_until(what, || {
+        let views: Vec<Value> = members.iter().map(|m| m.group()).collect::<Option<_>>()?;
+        let first = &views[0];
+        let same = views.iter().all(|v| {
+            v["generation"] == first["generation"] && v["leader_id"] == first["leader_id"]
+        });
+        let listed = first["members"].as_object()?;
+        if !same || listed.len() != members.len() || first["held_back"] != 0 {
+            return None;
+        }
+        let mut owners = BTreeMap::new();
+        let mut all = BTreeSet::new();
+        for (m, v) in members.iter().zip(&views) {
+            let id = v["member_id"].as_str()?.to_owned();
+            let parts: BTreeSet<i32> = listed
+                .get(&id)?
+                .pointer(&format!("/partitions/{TOPIC}"))
+                .and_then(Value::as_array)
+                .map(|ps| {
+                    ps.iter()
+                        .filter_map(|p| p.as_i64())
+                        .map(|p| p as i32)
+                        .collect()
+                })
+                .unwrap_or_default();
+            all.extend(parts.iter().copied());
+            owners.insert(m.name, (id, parts));
+        }
+        let counts: Vec<usize> = owners.values().map(|(_, ps)| ps.len()).collect();
+        let even = counts.iter().max()? - counts.iter().min()? <= 1;
+        (all.len() == PARTITIONS as usize && even).then(|| Settled {
+            generation: first["generation"].as_u64().unwrap_or_default(),
+            leader: first["leader_id"].as_str().unwrap_or_default().to_owned(),
+            owners,
+        })
+    });
+    let counts: Vec<String> = settled
+        .owners
+        .iter()
+        .map(|(n, (_, ps))| format!("{n}: {}", ps.len()))
+        .collect();
+    eprintln!(
+        "{what}: generation {} after {:.1}s ({})",
+        settled.generation,
+        started.elapsed().as_secs_f64(),
+        counts.join(", ")
+    );
+    settled
+}
+
+impl Settled {
+    fn leader_name(&self) -> &'static str {
+        self.owners
+            .iter()
+            .find(|(_, (id, _))| *id == self.leader)
+            .map(|(n, _)| *n)
+            .expect("the leader is a member")
+    }
+
+    fn of(&self, name: &str) -> BTreeSet<i32> {
+        self.owners[name].1.clone()
+    }
+}
+
+/// A producer writing one batch of `BATCH` records to every partition per round until
+/// stopped; then how many rounds it wrote.
+struct Feed {
+    stop: Arc<AtomicBool>,
+    rounds: Arc<AtomicU64>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl Feed {
+    fn start(source: &Cluster) -> Feed {
+        let (stop, rounds) = (
+            Arc::new(AtomicBool::new(false)),
+            Arc::new(AtomicU64::new(0)),
+        );
+        let (cluster, halt, done) = (source.clone(), stop.clone(), rounds.clone());
+        let task = tokio::spawn(async move {
+            let producer = Producer::idempotent(&cluster).await.expect("producer id");
+            let mut round = 0;
+            while !halt.load(Ordering::Relaxed) {
+                for p in 0..PARTITIONS {
+                    let batch = numbered_batch(p, round * BATCH, BATCH, Compression::Lz4);
+                    producer.send(TOPIC, p, &batch).await.expect("produce");
+                }
+                round += 1;
+                done.store(round, Ordering::Relaxed);
+                tokio::time::sleep(Duration::from_millis(40)).await;
+            }
+        });
+        Feed { stop, rounds, task }
+    }
+
+    async fn finish(self) -> u64 {
+        self.stop.store(true, Ordering::Relaxed);
+        self.task.await.expect("producer task");
+        self.rounds.load(Ordering::Relaxed)
+    }
+}
+
+/// Sequence numbers of the records in `partition`, in target order.
+fn seqs(partition: &Partition) -> Vec<u64> {
+    partition
+        .iter()
+        .map(|(k, _)| {
+            let key = String::from_utf8_lossy(k);
+            key.rsplit_once('-')
+                .and_then(|(_, s)| s.parse().ok())
+                .expect("a numbered key")
+        })
+        .collect()
+}
+
+/// Per partition: duplicates and rewinds (places where the sequence steps back: a new writer
+/// resuming behind what an old one wrote). Asserts nothing is lost and first arrivals are in
+/// order.
+fn audit(got: &[Partition], rounds: u64) -> (Vec<usize>, Vec<usize>) {
+    let mut duplicates = Vec::new();
+    let mut rewinds = Vec::new();
+    for (p, records) in got.iter().enumerate() {
+        let seqs = seqs(records);
+        let mut seen = BTreeSet::new();
+        let mut firsts = Vec::new();
+        for s in &seqs {
+            if seen.insert(*s) {
+                firsts.push(*s);
+            }
+        }
+        let expected: Vec<u64> = (0..rounds * BATCH).collect();
+        assert_eq!(firsts.len(), expected.len(), "partition {p}: records lost");
+        assert_eq!(
+            firsts, expected,
+            "partition {p}: first arrivals out of order"
+        );
+        assert_eq!(
+            records.iter().collect::<BTreeSet<_>>().len(),
+            firsts.len(),
+            "partition {p}: a key arrived with another value"
+        );
+        duplicates.push(seqs.len() - firsts.len());
+        rewinds.push(seqs.windows(2).filter(|w| w[1] <= w[0]).count());
+    }
+    (duplicates, rewinds)
+}
+
+async fn wait_all(env: &Env, rounds: u64, watcher: &Strait) -> Vec<Partition> {
+    let total = (rounds * BATCH) as usize * PARTITIONS as usize;
+    wait_for_count(
+        &env.target,
+        REMOTE,
+        PARTITIONS,
+        total,
+        Duration::from_secs(60),
+        watcher,
+    )
+    .await;
+    // Late duplicates land before the count.
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    read_topic(&env.target, REMOTE, PARTITIONS)
+        .await
+        .expect("read the remote topic")
+}
+
+/// `text` without ANSI colour codes (the human log format colours field names).
+fn without_colours(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut chars = text.chars();
+    while let Some(c) = chars.next() {
+        if c == '\u{1b}' {
+            for c in chars.by_ref() {
+                if c.is_ascii_alphabetic() {
+                    break;
+                }
+            }
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
+/// Heartbeat records the flow wrote to the target between `from_ms` and `to_ms`.
+async fn heartbeats_between(env: &Env, from_ms: i64, to_ms: i64) -> Vec<i64> {
+    read_all(&env.target, "heartbeats")
+        .await
+        .into_values()
+        .flatten()
+        .map(|r| r.timestamp)
+        .filter(|t| (from_ms..=to_ms).contains(t))
+        .collect()
+}
+
+async fn members_share_the_work_through_kill_join_and_stop(kind: BrokerKind) {
+    let env = Env::start(kind).await;
+    create_topic(&env.source, TOPIC, PARTITIONS).await;
+    let feed = Feed::start(&env.source);
+    let started_ms = now_ms();
+    let a = Member::start(&env, "a");
+    let b = Member::start(&env, "b");
+    let c = Member::start(&env, "c");
+    let three = wait_settled(&[&a, &b, &c], "three members");
+
+    // SIGKILL the leader: its partitions and the singleton work move within the session.
+    let mut members = BTreeMap::from([("a", a), ("b", b), ("c", c)]);
+    let victim = three.leader_name();
+    let killed_owned = three.of(victim);
+    let mut dead = members.remove(victim).unwrap();
+    let killed_at = Instant::now();
+    let killed_ms = now_ms();
+    dead.strait.signal("KILL");
+    dead.strait.wait_exit(Duration::from_secs(5));
+    let live: Vec<&Member> = members.values().collect();
+    let two = wait_settled(&live, "after SIGKILL of the leader");
+    let takeover = killed_at.elapsed();
+    assert!(two.generation > three.generation);
+    eprintln!(
+        "{kind}: the killed leader's partitions moved after {takeover:.1?} (session {SESSION:?})"
+    );
+
+    // A new member takes a fair share; nothing else moves.
+    let d = Member::start(&env, "d");
+    let mut live: Vec<&Member> = members.values().collect();
+    live.push(&d);
+    let joined = wait_settled(&live, "after a member joined");
+    for (name, (_, before)) in &two.owners {
+        assert!(
+            joined.of(name).is_subset(before),
+            "{name} gained while d joined"
+        );
+    }
+
+    // SIGTERM one: it hands its partitions over cleanly and exits 0.
+    let leaving = *members.keys().next().unwrap();
+    let mut stopping = members.remove(leaving).unwrap();
+    let status = stopping.strait.terminate_within(Duration::from_secs(30));
+    assert_eq!(status.code(), Some(0), "{}", stopping.strait.log());
+    let mut live: Vec<&Member> = members.values().collect();
+    live.push(&d);
+    let after_stop = wait_settled(&live, "after SIGTERM of a member");
+
+    let rounds = feed.finish().await;
+    let got = wait_all(&env, rounds, &d.strait).await;
+    let finished_ms = now_ms();
+    let (duplicates, rewinds) = audit(&got, rounds);
+    eprintln!(
+        "{kind}: {} records per partition; duplicates {duplicates:?}; rewinds {rewinds:?}; the killed member owned {killed_owned:?}",
+        rounds * BATCH
+    );
+    // Only the killed member's partitions may hold what it had in flight or acknowledged after
+    // its last progress flush (100 ms): a few batches, one rewind.
+    for p in 0..PARTITIONS {
+        let (d, r) = (duplicates[p as usize], rewinds[p as usize]);
+        if killed_owned.contains(&p) {
+            assert!(
+                d <= 16 * BATCH as usize && r <= 1,
+                "partition {p}: {d} duplicates, {r} rewinds"
+            );
+        } else {
+            assert_eq!((d, r), (0, 0), "partition {p} moved cleanly, yet");
+        }
+    }
+
+    // One heartbeat emitter at a time, and it moved with the lead.
+    let beats = heartbeats_between(&env, started_ms, finished_ms).await;
+    let seconds = (finished_ms - started_ms) as f64 / 1000.0;
+    let leaders = [
+        three.generation,
+        two.generation,
+        joined.generation,
+        after_stop.generation,
+    ]
+    .len();
+    assert!(
+        (beats.len() as f64) < seconds * 1.3 + leaders as f64 + 3.0,
+        "{} heartbeats in {seconds:.0}s: more than one emitter at a time",
+        beats.len()
+    );
+    let resumed_ms = killed_ms + 2 * SESSION.as_millis() as i64;
+    assert!(
+        beats.iter().any(|t| *t > resumed_ms) && beats.iter().any(|t| *t > finished_ms - 5_000),
+        "heartbeats stopped with the killed leader: {beats:?}"
+    );
+    drop(dead);
+    drop(stopping);
+}
+
+async fn a_frozen_member_writes_nothing_after_its_partitions_moved(kind: BrokerKind) {
+    let env = Env::start(kind).await;
+    create_topic(&env.source, TOPIC, PARTITIONS).await;
+    let feed = Feed::start(&env.source);
+    let a = Member::start(&env, "a");
+    let b = Member::start(&env, "b");
+    let both = wait_settled(&[&a, &b], "two members");
+    let frozen_owned = both.of("b");
+
+    // Frozen past its session, b loses its partitions to a while it sleeps.
+    b.strait.signal("STOP");
+    let alone = wait_settled(&[&a], "a alone while b is frozen");
+    assert_eq!(alone.of("a").len(), PARTITIONS as usize);
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    // Woken, b finds its lease lapsed, stops, and rejoins as a new member.
+    b.strait.signal("CONT");
+    let again = wait_settled(&[&a, &b], "b back");
+    assert_ne!(
+        again.owners["b"].0, both.owners["b"].0,
+        "b rejoined under its old id"
+    );
+
+    let rounds = feed.finish().await;
+    let got = wait_all(&env, rounds, &a.strait).await;
+    let (duplicates, rewinds) = audit(&got, rounds);
+    eprintln!("{kind}: frozen member owned {frozen_owned:?}; duplicates {duplicates:?}; rewinds {rewinds:?}");
+    for p in 0..PARTITIONS {
+        let (d, r) = (duplicates[p as usize], rewinds[p as usize]);
+        if frozen_owned.contains(&p) {
+            // a resumed behind b's unflushed tail once; a second rewind would be b writing
+            // again after a took over.
+            assert!(
+                r <= 1,
+                "partition {p}: {r} rewinds: the frozen member wrote after the move"
+            );
+            assert!(d <= 16 * BATCH as usize, "partition {p}: {d} duplicates");
+        } else {
+            assert_eq!((d, r), (0, 0), "partition {p} never left a");
+        }
+    }
+    assert!(
+        b.strait.log().contains("group membership lost"),
+        "b's log does not say it stopped its partitions:\n{}",
+        b.strait.log()
+    );
+}
+
+async fn scaling_up_and_down_never_stops_the_partitions_that_stay(kind: BrokerKind) {
+    let env = Env::start(kind).await;
+    create_topic(&env.source, TOPIC, PARTITIONS).await;
+    let feed = Feed::start(&env.source);
+    let a = Member::start(&env, "a");
+    wait_settled(&[&a], "one member");
+    let b = Member::start(&env, "b");
+    let mut c = Member::start(&env, "c");
+    let three = wait_settled(&[&a, &b, &c], "scaled to three");
+    let kept = three.of("a");
+    let status = c.strait.terminate_within(Duration::from_secs(30));
+    assert_eq!(status.code(), Some(0), "{}", c.strait.log());
+    let two = wait_settled(&[&a, &b], "scaled back to two");
+    assert!(kept.is_subset(&two.of("a")), "a lost a partition it kept");
+
+    let rounds = feed.finish().await;
+    let got = wait_all(&env, rounds, &a.strait).await;
+    let (duplicates, rewinds) = audit(&got, rounds);
+    assert!(
+        duplicates.iter().all(|d| *d == 0),
+        "duplicates {duplicates:?}"
+    );
+    assert!(rewinds.iter().all(|r| *r == 0), "rewinds {rewinds:?}");
+
+    // The partitions a kept were never stopped: their pipelines ran through every rebalance.
+    let log = without_colours(&a.strait.log());
+    let stopped: BTreeSet<i32> = log
+        .lines()
+        .filter(|l| l.contains("partition stops"))
+        .filter_map(|l| {
+            let (_, rest) = l.split_once("partition=")?;
+            rest.split(|c: char| !c.is_ascii_digit())
+                .next()?
+                .parse()
+                .ok()
+        })
+        .collect();
+    let moved: BTreeSet<i32> = (0..PARTITIONS).filter(|p| !kept.contains(p)).collect();
+    assert_eq!(
+        stopped, moved,
+        "a stopped other partitions than those it gave up:\n{log}"
+    );
+    eprintln!("{kind}: a kept {kept:?} running through 1 -> 3 -> 2 members; gave up {moved:?}");
+}
