@@ -67,20 +67,34 @@ impl Member {
         Member { name, strait, api }
     }
 
-    /// The flow's group as this member reports it (`None` while it has not joined).
-    fn group(&self) -> Option<Value> {
+    /// The body this member's REST API answers for `path`.
+    fn get(&self, path: &str) -> Option<String> {
         let mut stream = TcpStream::connect(&self.api).ok()?;
         write!(
             stream,
-            "GET /api/v1/flows/primary/backup HTTP/1.1\r\nHost: {}\r\nConnection: close\r\n\r\n",
+            "GET {path} HTTP/1.1\r\nHost: {}\r\nConnection: close\r\n\r\n",
             self.api
         )
         .ok()?;
         let mut raw = String::new();
         stream.read_to_string(&mut raw).ok()?;
-        let (_, body) = raw.split_once("\r\n\r\n")?;
-        let flow: Value = serde_json::from_str(body).ok()?;
+        Some(raw.split_once("\r\n\r\n")?.1.to_owned())
+    }
+
+    /// The flow's group as this member reports it (`None` while it has not joined).
+    fn group(&self) -> Option<Value> {
+        let flow: Value = serde_json::from_str(&self.get("/api/v1/flows/primary/backup")?).ok()?;
         Some(flow["group"].clone()).filter(|g| g["state"] == "stable")
+    }
+
+    /// The value of this member's group metric `name` (one series per flow).
+    fn group_metric(&self, name: &str) -> f64 {
+        let scrape = self.get("/metrics").expect("a /metrics scrape");
+        scrape
+            .lines()
+            .find(|l| l.starts_with(&format!("{name}{{")) && !l.contains("state="))
+            .and_then(|l| l.rsplit(' ').next()?.parse().ok())
+            .unwrap_or_else(|| panic!("{} exports no {name}:\n{scrape}", self.name))
     }
 }
 
@@ -144,10 +158,37 @@ fn wait_settled(members: &[&Member], what: &str) -> Settled {
         started.elapsed().as_secs_f64(),
         counts.join(", ")
     );
+    settled.agrees_with_metrics(members);
     settled
 }
 
 impl Settled {
+    /// Every member's group metrics say what its REST API says: its generation, its share, and
+    /// exactly one leader.
+    fn agrees_with_metrics(&self, members: &[&Member]) {
+        for m in members {
+            let (id, parts) = &self.owners[m.name];
+            let seen = (
+                m.group_metric("strait_group_generation"),
+                m.group_metric("strait_group_assigned_partitions"),
+                m.group_metric("strait_group_leader"),
+                m.group_metric("strait_group_members"),
+            );
+            let leads = f64::from(u8::from(*id == self.leader));
+            let want = (
+                self.generation as f64,
+                parts.len() as f64,
+                leads,
+                members.len() as f64,
+            );
+            assert_eq!(
+                seen, want,
+                "{}'s metrics (generation, partitions, leader, members)",
+                m.name
+            );
+        }
+    }
+
     fn leader_name(&self) -> &'static str {
         self.owners
             .iter()

@@ -10,6 +10,8 @@ use prometheus_client::registry::Registry;
 
 use super::PartitionLabels;
 use crate::engine::{Aggregate, FlowHandle, FlowState, PartitionSnapshot};
+use crate::group::protocol::MemberView;
+use crate::group::GroupStatus;
 
 type Labels = Vec<(String, String)>;
 type Count = Family<Labels, Counter>;
@@ -43,6 +45,14 @@ pub(super) const NAMES: &[&str] = &[
     "strait_checkpoint_latency_seconds_avg",
     "strait_checkpoint_latency_seconds_min",
     "strait_checkpoint_latency_seconds_max",
+    "strait_group_state",
+    "strait_group_generation",
+    "strait_group_members",
+    "strait_group_leader",
+    "strait_group_assigned_partitions",
+    "strait_group_handover_partitions",
+    "strait_group_rebalances_total",
+    "strait_group_last_rebalance_seconds",
 ];
 
 #[derive(Default)]
@@ -66,6 +76,20 @@ pub(super) struct Families {
     state: Int,
     orphaned: Int,
     checkpoint: [Value; 3],
+    group: GroupFamilies,
+}
+
+/// This process's view of its flow's group (only flows with `strait.group.enabled`).
+#[derive(Default)]
+struct GroupFamilies {
+    state: Int,
+    generation: Int,
+    members: Int,
+    leader: Int,
+    assigned: Int,
+    handover: Int,
+    rebalances: Count,
+    last_rebalance: Value,
 }
 
 /// Per-partition values, possibly summed per topic.
@@ -198,6 +222,10 @@ impl Families {
         for (l, agg) in &checkpoints {
             set_aggregate(&self.checkpoint, l, agg);
         }
+        if let Some(status) = flow.stats.group_status() {
+            self.group
+                .observe(&with(&[("group", status.group.clone())]), &status);
+        }
     }
 
     pub(super) fn registry(&self) -> Registry {
@@ -300,7 +328,85 @@ impl Families {
             "Consumer group commit to checkpoint emission, last 1-2 minutes; MM2 checkpoint-latency-ms",
             &self.checkpoint,
         );
+        self.group.register(&mut r);
         r
+    }
+}
+
+impl GroupFamilies {
+    fn observe(&self, l: &Labels, status: &GroupStatus) {
+        for s in ["joining", "stable", "lost"] {
+            let mut with_state = l.clone();
+            with_state.push(("state".to_owned(), s.to_owned()));
+            self.state
+                .get_or_create(&with_state)
+                .set(i64::from(s == status.state));
+        }
+        self.generation
+            .get_or_create(l)
+            .set(i64::from(status.generation));
+        self.members
+            .get_or_create(l)
+            .set(status.members.len() as i64);
+        let leads = !status.member_id.is_empty() && status.member_id == status.leader_id;
+        self.leader.get_or_create(l).set(i64::from(leads));
+        let assigned = status
+            .members
+            .get(&status.member_id)
+            .map_or(0, MemberView::count);
+        self.assigned.get_or_create(l).set(assigned as i64);
+        self.handover.get_or_create(l).set(status.held_back as i64);
+        self.rebalances.get_or_create(l).inc_by(status.rebalances);
+        if let Some(ms) = status.last_rebalance_ms {
+            self.last_rebalance.get_or_create(l).set(ms as f64 / 1000.0);
+        }
+    }
+
+    fn register(&self, r: &mut Registry) {
+        for (name, help, family) in [
+            (
+                "strait_group_state",
+                "1 for this member's group state: joining, stable, lost",
+                &self.state,
+            ),
+            (
+                "strait_group_generation",
+                "The group generation this member is in",
+                &self.generation,
+            ),
+            (
+                "strait_group_members",
+                "Members of the flow's group",
+                &self.members,
+            ),
+            (
+                "strait_group_leader",
+                "1 when this member leads the group (and runs the singleton work)",
+                &self.leader,
+            ),
+            (
+                "strait_group_assigned_partitions",
+                "Source partitions the group assigned to this member",
+                &self.assigned,
+            ),
+            (
+                "strait_group_handover_partitions",
+                "Partitions being handed over between members",
+                &self.handover,
+            ),
+        ] {
+            r.register(name, help, family.clone());
+        }
+        r.register(
+            "strait_group_rebalances",
+            "Rebalances this member took part in",
+            self.rebalances.clone(),
+        );
+        r.register(
+            "strait_group_last_rebalance_seconds",
+            "How long the last rebalance took, join to assignment",
+            self.last_rebalance.clone(),
+        );
     }
 }
 

@@ -35,13 +35,22 @@ pub const CONTENT_TYPE: &str = "application/openmetrics-text; version=1.0.0; cha
 pub const METRICS: &[&str] = families::NAMES;
 
 /// Families exported only once they have a series: errors (after the first error), heartbeat
-/// age (after the first heartbeat), checkpoint latency (once checkpoints are emitted).
+/// age (after the first heartbeat), checkpoint latency (once checkpoints are emitted), the
+/// group families (only flows that share their work, `strait.group.enabled`).
 pub const CONDITIONAL: &[&str] = &[
     "strait_errors_total",
     "strait_heartbeat_age_seconds",
     "strait_checkpoint_latency_seconds_avg",
     "strait_checkpoint_latency_seconds_min",
     "strait_checkpoint_latency_seconds_max",
+    "strait_group_state",
+    "strait_group_generation",
+    "strait_group_members",
+    "strait_group_leader",
+    "strait_group_assigned_partitions",
+    "strait_group_handover_partitions",
+    "strait_group_rebalances_total",
+    "strait_group_last_rebalance_seconds",
 ];
 
 /// The metrics of `flows` now, in the OpenMetrics text format.
