@@ -69,16 +69,7 @@ impl Member {
 
     /// The body this member's REST API answers for `path`.
     fn get(&self, path: &str) -> Option<String> {
-        let mut stream = TcpStream::connect(&self.api).ok()?;
-        write!(
-            stream,
-            "GET {path} HTTP/1.1\r\nHost: {}\r\nConnection: close\r\n\r\n",
-            self.api
-        )
-        .ok()?;
-        let mut raw = String::new();
-        stream.read_to_string(&mut raw).ok()?;
-        Some(raw.split_once("\r\n\r\n")?.1.to_owned())
+        http_get(&self.api, path)
     }
 
     /// The flow's group as this member reports it (`None` while it has not joined).
@@ -96,6 +87,19 @@ impl Member {
             .and_then(|l| l.rsplit(' ').next()?.parse().ok())
             .unwrap_or_else(|| panic!("{} exports no {name}:\n{scrape}", self.name))
     }
+}
+
+/// The body a REST API at `api` answers for `path` (`None` if it does not answer).
+fn http_get(api: &str, path: &str) -> Option<String> {
+    let mut stream = TcpStream::connect(api).ok()?;
+    write!(
+        stream,
+        "GET {path} HTTP/1.1\r\nHost: {api}\r\nConnection: close\r\n\r\n"
+    )
+    .ok()?;
+    let mut raw = String::new();
+    stream.read_to_string(&mut raw).ok()?;
+    Some(raw.split_once("\r\n\r\n")?.1.to_owned())
 }
 
 /// The agreed assignment of the live `members`: each member's id and partitions.
@@ -238,6 +242,58 @@ impl Feed {
         self.task.await.expect("producer task");
         self.rounds.load(Ordering::Relaxed)
     }
+}
+
+/// Samples every member's replicated position of each partition every 50 ms: how long each
+/// partition went without an acknowledged write, whoever owned it.
+struct AckWatch {
+    stop: Arc<AtomicBool>,
+    thread: std::thread::JoinHandle<BTreeMap<i32, Duration>>,
+}
+
+impl AckWatch {
+    fn start(members: &[&Member]) -> AckWatch {
+        let apis: Vec<String> = members.iter().map(|m| m.api.clone()).collect();
+        let stop = Arc::new(AtomicBool::new(false));
+        let halt = stop.clone();
+        let thread = std::thread::spawn(move || {
+            let mut last: BTreeMap<i32, (i64, Instant)> = BTreeMap::new();
+            let mut longest: BTreeMap<i32, Duration> = BTreeMap::new();
+            while !halt.load(Ordering::Relaxed) {
+                let now = Instant::now();
+                for (p, pos) in apis.iter().flat_map(positions) {
+                    let (seen, since) = last.entry(p).or_insert((pos, now));
+                    if pos > *seen {
+                        let pause = longest.entry(p).or_default();
+                        *pause = (*pause).max(now - *since);
+                        (*seen, *since) = (pos, now);
+                    }
+                }
+                std::thread::sleep(Duration::from_millis(50));
+            }
+            longest
+        });
+        AckWatch { stop, thread }
+    }
+
+    /// Each partition's longest pause between acknowledged writes.
+    fn finish(self) -> BTreeMap<i32, Duration> {
+        self.stop.store(true, Ordering::Relaxed);
+        self.thread.join().expect("ack watch")
+    }
+}
+
+/// The replicated position of each partition a member runs (none if it does not answer).
+fn positions(api: &String) -> Vec<(i32, i64)> {
+    let Some(body) = http_get(api, "/api/v1/flows/primary/backup/partitions") else {
+        return Vec::new();
+    };
+    let rows: Value = serde_json::from_str(&body).unwrap_or_default();
+    rows.as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|r| Some((r["partition"].as_i64()? as i32, r["position"].as_i64()?)))
+        .collect()
 }
 
 /// Sequence numbers of the records in `partition`, in target order.
@@ -485,14 +541,19 @@ async fn scaling_up_and_down_never_stops_the_partitions_that_stay(kind: BrokerKi
     let feed = Feed::start(&env.source);
     let a = Member::start(&env, "a");
     wait_settled(&[&a], "one member");
+    let alone = AckWatch::start(&[&a]);
+    tokio::time::sleep(Duration::from_secs(4)).await;
+    let steady = alone.finish().into_values().max();
     let b = Member::start(&env, "b");
     let mut c = Member::start(&env, "c");
+    let watch = AckWatch::start(&[&a, &b, &c]);
     let three = wait_settled(&[&a, &b, &c], "scaled to three");
     let kept = three.of("a");
     let status = c.strait.terminate_within(Duration::from_secs(30));
     assert_eq!(status.code(), Some(0), "{}", c.strait.log());
     let two = wait_settled(&[&a, &b], "scaled back to two");
     assert!(kept.is_subset(&two.of("a")), "a lost a partition it kept");
+    let pauses = watch.finish();
 
     let rounds = feed.finish().await;
     let got = wait_all(&env, rounds, &a.strait).await;
@@ -522,4 +583,48 @@ async fn scaling_up_and_down_never_stops_the_partitions_that_stay(kind: BrokerKi
         "a stopped other partitions than those it gave up:\n{log}"
     );
     eprintln!("{kind}: a kept {kept:?} running through 1 -> 3 -> 2 members; gave up {moved:?}");
+    // Measured: the longest pause between acknowledged writes while the group went 1 -> 3 -> 2.
+    let longest = |ps: &BTreeSet<i32>| ps.iter().filter_map(|p| pauses.get(p)).max().copied();
+    let (kept_pause, moved_pause) = (longest(&kept), longest(&moved));
+    eprintln!(
+        "{kind}: longest pause between acks: one member alone {steady:?}; while scaling, partitions that stayed {kept_pause:?}, partitions that moved {moved_pause:?}"
+    );
+    assert_eq!(
+        pauses.len(),
+        PARTITIONS as usize,
+        "every partition was acknowledged while scaling: {pauses:?}"
+    );
+}
+
+/// `strait bench --members 2` runs end to end on Apache Kafka: each run's members split the
+/// partitions evenly and mirror every record.
+#[test]
+fn bench_members_splits_the_partitions_evenly() {
+    let out = STRAIT
+        .command()
+        .args(["bench", "--members", "2", "--partitions", "4"])
+        .args(["--records-per-partition", "5000", "--record-bytes", "200"])
+        .output()
+        .expect("strait bench runs");
+    let text =
+        String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "strait bench failed:\n{text}");
+    let rows: Vec<&str> = text
+        .lines()
+        .filter(|l| {
+            let mut words = l.split_whitespace();
+            words.next().is_some_and(|w| w == "1" || w == "2")
+                && words.next().is_some_and(|w| w.parse::<u64>().is_ok())
+        })
+        .collect();
+    assert_eq!(rows.len(), 2, "one row per member count:\n{text}");
+    assert!(
+        rows[0].contains(" 20000 ") && rows[0].contains("4 p, "),
+        "{text}"
+    );
+    assert!(
+        rows[1].contains(" 20000 ") && rows[1].matches("2 p, ").count() == 2,
+        "{text}"
+    );
+    assert!(text.contains("2 members / 1: throughput"), "{text}");
 }

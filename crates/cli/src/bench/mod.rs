@@ -8,6 +8,7 @@
 //! this process (the brokers are other processes and not counted) and peak resident memory.
 
 mod load;
+mod members;
 mod procstat;
 mod versus_mm2;
 
@@ -58,6 +59,10 @@ pub(crate) struct BenchArgs {
     /// its own process) between Apache Kafka clusters [codecs default to lz4, zstd, none].
     #[arg(long, value_enum)]
     against: Option<Peer>,
+    /// Show how one flow's work splits across 1, 2, … N `strait run` processes sharing it
+    /// through their group on Apache Kafka [codec defaults to lz4; ~1 GB of records].
+    #[arg(long, value_name = "N", conflicts_with = "against")]
+    members: Option<usize>,
 }
 
 /// A peer `strait bench` measures against.
@@ -111,13 +116,16 @@ pub(crate) async fn run(args: BenchArgs) -> anyhow::Result<()> {
         (true, None) => vec![Compression::Lz4, Compression::Zstd],
         (true, Some(_)) => vec![Compression::Lz4, Compression::Zstd, Compression::None],
     };
-    let per_codec = match args.against {
-        Some(Peer::Mm2) => DEFAULT_BYTES_AGAINST_MM2,
-        None => DEFAULT_BYTES_PER_CODEC,
+    let per_codec = match (args.against, args.members) {
+        (Some(Peer::Mm2), _) | (_, Some(_)) => DEFAULT_BYTES_AGAINST_MM2,
+        (None, None) => DEFAULT_BYTES_PER_CODEC,
     };
     let records_per_partition = args.records_per_partition.unwrap_or_else(|| {
         (per_codec / args.partitions as u64 / args.record_bytes.max(1) as u64).max(1)
     });
+    if let Some(members) = args.members {
+        return members::run(&args, members, codecs[0], records_per_partition).await;
+    }
     let total = records_per_partition * args.partitions as u64;
     let runs = match args.against {
         Some(Peer::Mm2) => "strait, then MirrorMaker 2, on Apache Kafka",

@@ -68,17 +68,7 @@ impl Running {
 
     fn stop(self) {
         match self {
-            Running::Strait(mut child) => {
-                let _ = Command::new("kill")
-                    .args(["-TERM", &child.id().to_string()])
-                    .status();
-                let deadline = Instant::now() + Duration::from_secs(30);
-                while child.try_wait().ok().flatten().is_none() && Instant::now() < deadline {
-                    std::thread::sleep(Duration::from_millis(50));
-                }
-                let _ = child.kill();
-                let _ = child.wait();
-            }
+            Running::Strait(child) => stop_strait(child),
             Running::Mm2(mut mm2) => {
                 mm2.stop();
             }
@@ -157,7 +147,8 @@ pub(super) async fn run(
     Ok(())
 }
 
-async fn start_kafka(version: KafkaVersion) -> anyhow::Result<KafkaCluster> {
+/// A one-node Apache Kafka cluster tuned for benchmarks.
+pub(super) async fn start_kafka(version: KafkaVersion) -> anyhow::Result<KafkaCluster> {
     let options = KafkaOptions::default().version(version).for_bench();
     Ok(tokio::task::spawn_blocking(move || KafkaCluster::start(options)).await??)
 }
@@ -255,8 +246,21 @@ async fn mirror_once(
     })
 }
 
+/// Stops a `strait run` with SIGTERM, killing it if it has not exited within 30 s.
+pub(super) fn stop_strait(mut child: Child) {
+    let _ = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while child.try_wait().ok().flatten().is_none() && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let _ = child.kill();
+    let _ = child.wait();
+}
+
 /// `strait run` of this binary, its output in `dir`.
-fn spawn_strait(config: &Path, dir: &Path) -> anyhow::Result<Child> {
+pub(super) fn spawn_strait(config: &Path, dir: &Path) -> anyhow::Result<Child> {
     let log = std::fs::File::create(dir.join("strait.log"))?;
     let exe = std::env::current_exe().context("locating the strait binary")?;
     Command::new(exe)
