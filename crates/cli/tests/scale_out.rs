@@ -261,7 +261,7 @@ impl AckWatch {
             let mut longest: BTreeMap<i32, Duration> = BTreeMap::new();
             while !halt.load(Ordering::Relaxed) {
                 let now = Instant::now();
-                for (p, pos) in apis.iter().flat_map(positions) {
+                for (p, pos) in apis.iter().flat_map(|api| positions(api)) {
                     let (seen, since) = last.entry(p).or_insert((pos, now));
                     if pos > *seen {
                         let pause = longest.entry(p).or_default();
@@ -284,7 +284,7 @@ impl AckWatch {
 }
 
 /// The replicated position of each partition a member runs (none if it does not answer).
-fn positions(api: &String) -> Vec<(i32, i64)> {
+fn positions(api: &str) -> Vec<(i32, i64)> {
     let Some(body) = http_get(api, "/api/v1/flows/primary/backup/partitions") else {
         return Vec::new();
     };

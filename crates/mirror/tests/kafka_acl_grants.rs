@@ -134,7 +134,8 @@ fn flow_logs(label: &str) -> Vec<String> {
 }
 
 /// docs/security.md's example grants, as written: records, topic configs, checkpoints, group
-/// offsets, heartbeats and ACLs all arrive, and no request of strait's is refused.
+/// offsets, heartbeats and ACLs all arrive, the flow's scale-out group forms, and no request of
+/// strait's is refused.
 async fn documented_grants_are_enough(_kind: BrokerKind) {
     captured_logs();
     let pair = SecurePair::start("east", "west").await;
@@ -166,9 +167,23 @@ async fn documented_grants_are_enough(_kind: BrokerKind) {
     );
     grant(&pair.source, std::slice::from_ref(&reader_acl)).await;
 
-    let mirror = start_mirror(&pair.properties("sync.group.offsets.enabled = true\n"));
+    // In a group of one on the target (scale-out): the documented group grants cover it.
+    let mirror = start_mirror(&pair.properties(
+        "sync.group.offsets.enabled = true\n\
+         strait.group.enabled = true\n",
+    ));
     wait_for_records(&pair.target, "east.orders", 40).await;
     let target = &pair.target;
+    eventually("strait's group stable on the target", || async move {
+        let group = target
+            .describe_group("strait-east-west")
+            .await
+            .map_err(|e| e.to_string())?;
+        (group.state == "Stable" && group.protocol_type == "strait" && group.members.len() == 1)
+            .then_some(())
+            .ok_or(format!("{group:?}"))
+    })
+    .await;
     eventually("group app-1 synced to the target", || async move {
         let offsets = target
             .fetch_offsets("app-1", None)

@@ -148,9 +148,22 @@ const DEDICATED_KEYS: &[&str] = &[
     "ssl.client.auth",
 ];
 
-/// Whether MM2 reads the top-level `key` anywhere.
+/// strait's own keys (MM2 ignores them); the group keys may also be set per flow.
+pub(crate) const STRAIT_KEYS: &[&str] = &[
+    "strait.http.enabled",
+    "strait.http.listen",
+    "strait.http.token.file",
+    "strait.metrics.partition.labels",
+    "strait.group.enabled",
+    "strait.group.id",
+    "strait.group.session.timeout.ms",
+    "strait.group.heartbeat.interval.ms",
+];
+
+/// Whether MM2 (or strait, for its own keys) reads the top-level `key` anywhere.
 pub(crate) fn is_known_top_level(key: &str) -> bool {
     DEDICATED_KEYS.contains(&key)
+        || STRAIT_KEYS.contains(&key)
         || key.starts_with("config.providers")
         || is_connector_key(key)
         || is_client_key(key)

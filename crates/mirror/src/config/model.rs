@@ -143,7 +143,11 @@ fn check_keys(props: &Properties, clusters: &[String]) -> Result<(), ConfigError
             continue;
         }
         let Some((source, rest)) = p.key.split_once("->") else {
-            tracing::debug!("line {}: ignoring unknown key `{}`", p.line, p.key);
+            if p.key.starts_with("strait.") {
+                tracing::warn!("line {}: ignoring unknown strait key `{}`", p.line, p.key);
+            } else {
+                tracing::debug!("line {}: ignoring unknown key `{}`", p.line, p.key);
+            }
             continue;
         };
         let known_target = clusters.iter().find(|t| rest.starts_with(&format!("{t}.")));
