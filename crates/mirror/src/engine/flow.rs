@@ -79,6 +79,14 @@ pub(super) struct FlowRun<'a> {
     pub(super) shutdown: Shutdown,
 }
 
+/// The flow's admin clients of its two clusters (discovery, syncs, progress), shared by the
+/// replication loop and the singleton work.
+#[derive(Clone)]
+pub(super) struct Admins {
+    pub(super) source: Cluster,
+    pub(super) target: Cluster,
+}
+
 /// The flow's side of its group membership.
 pub(super) struct GroupLink {
     pub(super) events: mpsc::Receiver<GroupEvent>,
@@ -114,9 +122,18 @@ impl GroupLink {
 async fn run_flow_once(run: FlowRun<'_>) -> Result<(), EngineError> {
     let owned = Arc::new(Mutex::new(BTreeMap::new()));
     let group = join_group(&run, owned.clone()).await?;
-    let singletons = singletons(&run, group.as_ref().map(|g| g.lease.clone())).await?;
-    if run.flow.replication_enabled {
-        replicate(run, singletons, group, owned).await
+    let admins = if run.flow.replication_enabled {
+        Some(Admins {
+            source: connect(&run.flow.source_admin, run.label, "source-admin").await?,
+            target: connect(&run.flow.target_admin, run.label, "target-admin").await?,
+        })
+    } else {
+        None
+    };
+    let lease = group.as_ref().map(|g| g.lease.clone());
+    let singletons = singletons(&run, lease, admins.clone()).await?;
+    if let Some(admins) = admins {
+        replicate(run, singletons, group, owned, admins).await
     } else {
         run.stats.set_state(FlowState::HeartbeatsOnly);
         heartbeats_only(run, singletons, group).await;
@@ -163,7 +180,11 @@ async fn join_group(
 }
 
 /// The flow's singleton work, off until the flow turns it on.
-async fn singletons(run: &FlowRun<'_>, lease: Option<Lease>) -> Result<Singletons, EngineError> {
+async fn singletons(
+    run: &FlowRun<'_>,
+    lease: Option<Lease>,
+    admins: Option<Admins>,
+) -> Result<Singletons, EngineError> {
     let flow = run.flow.clone();
     let label = run.label.to_owned();
     let heartbeats = match flow.emit_heartbeats_interval {
@@ -181,13 +202,6 @@ async fn singletons(run: &FlowRun<'_>, lease: Option<Lease>) -> Result<Singleton
         }
         None => None,
     };
-    let admins = if flow.replication_enabled {
-        let source = connect(&flow.source_admin, &label, "source-admin").await?;
-        let target = connect(&flow.target_admin, &label, "target-admin").await?;
-        Some((source, target))
-    } else {
-        None
-    };
     let stats = run.stats.clone();
     let lease = lease.unwrap_or_else(|| Lease::unbounded(&label));
     Ok(Singletons::new(Box::new(move |tasks, stop| {
@@ -203,7 +217,7 @@ async fn singletons(run: &FlowRun<'_>, lease: Option<Lease>) -> Result<Singleton
                 stop.clone(),
             ));
         }
-        if let Some((source, target)) = &admins {
+        if let Some(Admins { source, target }) = &admins {
             spawn_syncs(tasks, &flow, source, target, &stats, &stop);
             spawn_checkpoints(tasks, &flow, &stats, &stop);
         }

@@ -11,7 +11,7 @@ use strait_kafka::{Cluster, FetchOptions};
 use super::discovery::{discover, PartitionRoute};
 use super::error::EngineError;
 use super::fetcher::spawn_fetcher;
-use super::flow::{FlowRun, GroupLink};
+use super::flow::{Admins, FlowRun, GroupLink};
 use super::pipeline::PartitionContext;
 use super::pipelines::Pipelines;
 use super::singletons::Singletons;
@@ -50,6 +50,7 @@ pub(super) async fn replicate(
     mut singletons: Singletons,
     mut group: Option<GroupLink>,
     owned: Arc<Mutex<BTreeMap<PartitionKey, u64>>>,
+    admins: Admins,
 ) -> Result<(), EngineError> {
     let FlowRun {
         flow,
@@ -61,8 +62,10 @@ pub(super) async fn replicate(
     } = run;
     let source = connect(&flow.source_consumer, label, "replication-consumer").await?;
     let target = connect(&flow.target_producer, label, "replication-producer").await?;
-    let source_admin = connect(&flow.source_admin, label, "source-admin").await?;
-    let target_admin = connect(&flow.target_admin, label, "target-admin").await?;
+    let Admins {
+        source: source_admin,
+        target: target_admin,
+    } = admins;
     let progress = Arc::new(
         ProgressStore::open(
             &target_admin,
@@ -179,7 +182,9 @@ pub(super) async fn replicate(
             }
             Some(key) = pipelines.next_finished(), if !pipelines.is_empty() => {
                 stats.partition_stopped(&key.0, key.1);
-                work.released.push(key);
+                if work.releasing {
+                    work.released.push(key);
+                }
                 if work.releasing && pipelines.stopping() == 0 {
                     release(label, &mut work, &progress, offset_syncs.as_deref(), group.as_ref(), may_write()).await;
                 }
