@@ -4,8 +4,7 @@
 //! enforced, every documented GET route answered with its documented fields, JSON logs, and the
 //! deploy/ files checked against the running binary (deploy/check.sh).
 
-use std::io::{BufRead, BufReader, Read, Write};
-use std::net::TcpStream;
+use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::Duration;
@@ -462,20 +461,8 @@ struct Api {
 impl Api {
     /// One HTTP/1.1 request; returns the status code and body.
     fn call(&self, method: &str, path: &str, token: Option<&str>) -> (u16, String) {
-        let mut stream = TcpStream::connect(&self.addr).unwrap();
-        let auth = token.map_or(String::new(), |t| format!("Authorization: Bearer {t}\r\n"));
-        write!(
-            stream,
-            "{method} {path} HTTP/1.1\r\nHost: {}\r\nContent-Length: 0\r\nConnection: close\r\n{auth}\r\n",
-            self.addr
-        )
-        .unwrap();
-        let mut raw = String::new();
-        stream.read_to_string(&mut raw).unwrap();
-        let (head, body) = raw.split_once("\r\n\r\n").unwrap();
-        let code = head.split_whitespace().nth(1).unwrap().parse().unwrap();
-        assert!(!head.to_ascii_lowercase().contains("chunked"), "{head}");
-        (code, body.to_owned())
+        http_request(&self.addr, method, path, token)
+            .unwrap_or_else(|e| panic!("{method} {path} to {}: {e}", self.addr))
     }
 
     fn text(&self, path: &str) -> String {

@@ -8,8 +8,6 @@
 mod run_support;
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::io::{Read, Write};
-use std::net::TcpStream;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -91,15 +89,8 @@ impl Member {
 
 /// The body a REST API at `api` answers for `path` (`None` if it does not answer).
 fn http_get(api: &str, path: &str) -> Option<String> {
-    let mut stream = TcpStream::connect(api).ok()?;
-    write!(
-        stream,
-        "GET {path} HTTP/1.1\r\nHost: {api}\r\nConnection: close\r\n\r\n"
-    )
-    .ok()?;
-    let mut raw = String::new();
-    stream.read_to_string(&mut raw).ok()?;
-    Some(raw.split_once("\r\n\r\n")?.1.to_owned())
+    let (code, body) = http_request(api, "GET", path, None).ok()?;
+    (code == 200).then_some(body)
 }
 
 /// The agreed assignment of the live `members`: each member's id and partitions.

@@ -11,7 +11,6 @@ use strait_kafka::batch::{Compression, Record};
 use strait_kafka::{Cluster, NewTopic, Producer};
 use strait_mirror::checkpoint::{OffsetSyncStore, RECENT_SYNCS_PER_PARTITION};
 use strait_mirror::formats::{partition_for_key, Checkpoint, OffsetSync};
-use strait_mirror::internal::read_topic;
 use strait_testkit::BrokerKind;
 
 strait_testkit::per_broker!(
@@ -49,31 +48,6 @@ async fn produce_batches(
     }
 }
 
-/// Commits `offsets` (partition, offset) of `topic` for `group` as a standalone client.
-async fn commit(cluster: &Cluster, group: &str, topic: &str, offsets: &[(i32, i64)]) {
-    let entries: Vec<(&str, i32, i64, Option<&str>)> =
-        offsets.iter().map(|(p, o)| (topic, *p, *o, None)).collect();
-    cluster
-        .commit_offsets(group, &entries)
-        .await
-        .unwrap_or_else(|e| panic!("commit {offsets:?} for {group} on {}: {e}", cluster.name()));
-}
-
-/// Every checkpoint record of the target's checkpoints topic, in offset order.
-async fn checkpoints(cluster: &Cluster) -> Vec<Checkpoint> {
-    match read_topic(cluster, CHECKPOINTS).await {
-        Ok(records) => records
-            .into_iter()
-            .map(|(_, r)| {
-                let key = r.key.expect("checkpoints never have null keys");
-                let value = r.value.expect("checkpoints are never tombstones");
-                Checkpoint::decode(&key, &value).expect("checkpoint decodes")
-            })
-            .collect(),
-        Err(_) => Vec::new(),
-    }
-}
-
 /// The latest checkpoint per (group, topic, partition).
 fn latest(all: &[Checkpoint]) -> BTreeMap<(String, String, i32), Checkpoint> {
     all.iter()
@@ -107,7 +81,7 @@ async fn wait_for_checkpoints(
 ) -> Vec<Checkpoint> {
     let what = format!("checkpoints {expected:?} of {group}");
     eventually(&what, || async {
-        let all = checkpoints(&pair.backup).await;
+        let all = read_checkpoints(&pair.backup, CHECKPOINTS).await;
         let got: Vec<(i32, i64, i64)> = latest(&all)
             .values()
             .filter(|c| c.group == group && c.topic == REMOTE)
@@ -239,7 +213,7 @@ async fn one_way_replication_with_frequent_offset_syncs(kind: BrokerKind) {
 
     // The reverse flow is disabled: no remote topic appears on the primary.
     assert!(!topic_exists(&pair.primary, "backup.test-topic-1").await);
-    assert_monotonic(&checkpoints(&pair.backup).await);
+    assert_monotonic(&read_checkpoints(&pair.backup, CHECKPOINTS).await);
     shutdown(mirror).await;
 }
 
@@ -258,11 +232,12 @@ async fn identity_replication_checkpoints(kind: BrokerKind) {
     commit(&pair.primary, GROUP, TOPIC, &[(0, 10), (1, 20)]).await;
     let what = "checkpoints on test-topic-1";
     eventually(what, || async {
-        let got: Vec<(String, i32, i64, i64)> = latest(&checkpoints(&pair.backup).await)
-            .into_values()
-            .filter(|c| c.group == GROUP)
-            .map(|c| (c.topic, c.partition, c.upstream_offset, c.downstream_offset))
-            .collect();
+        let got: Vec<(String, i32, i64, i64)> =
+            latest(&read_checkpoints(&pair.backup, CHECKPOINTS).await)
+                .into_values()
+                .filter(|c| c.group == GROUP)
+                .map(|c| (c.topic, c.partition, c.upstream_offset, c.downstream_offset))
+                .collect();
         let want = vec![(TOPIC.to_owned(), 0, 10, 10), (TOPIC.to_owned(), 1, 20, 20)];
         if got == want {
             Ok(())
@@ -383,7 +358,7 @@ async fn no_checkpoints_if_no_records_are_mirrored(kind: BrokerKind) {
     tokio::time::sleep(std::time::Duration::from_secs(3)).await;
     let remote_empty = format!("primary.{empty}");
     assert!(
-        !checkpoints(&pair.backup)
+        !read_checkpoints(&pair.backup, CHECKPOINTS)
             .await
             .iter()
             .any(|c| c.topic == remote_empty),
@@ -394,7 +369,7 @@ async fn no_checkpoints_if_no_records_are_mirrored(kind: BrokerKind) {
     wait_for_records(&pair.backup, &remote_empty, 10).await;
     commit(&pair.primary, GROUP, empty, &[(0, 0)]).await;
     eventually("a checkpoint for the formerly empty topic", || async {
-        let all = checkpoints(&pair.backup).await;
+        let all = read_checkpoints(&pair.backup, CHECKPOINTS).await;
         match all.iter().find(|c| c.topic == remote_empty) {
             Some(c) if (c.upstream_offset, c.downstream_offset) == (0, 0) => Ok(()),
             other => Err(format!("{other:?}")),
@@ -434,13 +409,13 @@ async fn restart_replication(kind: BrokerKind) {
     commit(&pair.primary, GROUP, TOPIC, &[(0, 10), (1, 15)]).await;
     wait_for_checkpoints(&pair, GROUP, &[(0, 10, 10), (1, 15, 11)]).await;
     shutdown(mirror).await;
-    let before = checkpoints(&pair.backup).await.len();
+    let before = read_checkpoints(&pair.backup, CHECKPOINTS).await.len();
 
     let mirror = start_mirror(&properties);
     // Nothing changed: the restarted loop writes no checkpoint again.
     tokio::time::sleep(std::time::Duration::from_secs(3)).await;
     assert_eq!(
-        checkpoints(&pair.backup).await.len(),
+        read_checkpoints(&pair.backup, CHECKPOINTS).await.len(),
         before,
         "no repeated checkpoints after a restart"
     );
