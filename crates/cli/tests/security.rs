@@ -33,9 +33,24 @@ fn run_traced(config: &Path) -> Strait {
     )
 }
 
+/// A Java keystore as truststore on the target is refused with the conversion commands, at
+/// once, although the source is unreachable.
 #[test]
 fn java_keystore_is_refused_with_conversion_commands() {
-    let dir = scratch_dir("jks");
+    java_keystore_is_refused(("primary", "backup"), 9);
+}
+
+/// The same on the source, while the target is unreachable: a bad setting is never masked by
+/// another cluster's connection retries. (No reverse heartbeat flow, which would reach the
+/// source as its target.)
+#[test]
+fn java_keystore_on_the_source_is_refused_while_the_target_is_down() {
+    java_keystore_is_refused(("backup", "primary"), 9);
+}
+
+/// `sasl` gets SASL PLAIN (unreachable), `tls` a JKS truststore on line `line`.
+fn java_keystore_is_refused((sasl, tls): (&str, &str), line: usize) {
+    let dir = scratch_dir(&format!("jks-{tls}"));
     let jks = dir.join("truststore.jks");
     std::fs::write(&jks, [0xfe, 0xed, 0xfe, 0xed, 0, 0, 0, 2, 0, 0, 0, 1]).unwrap();
     let config = dir.join("mm2.properties");
@@ -46,13 +61,14 @@ fn java_keystore_is_refused_with_conversion_commands() {
              primary.bootstrap.servers = 127.0.0.1:1\n\
              backup.bootstrap.servers = 127.0.0.1:2\n\
              primary->backup.enabled = true\n\
-             primary.security.protocol = SASL_PLAINTEXT\n\
-             primary.sasl.mechanism = PLAIN\n\
-             primary.sasl.jaas.config = org.apache.kafka.common.security.plain.PlainLoginModule \
+             {sasl}.security.protocol = SASL_PLAINTEXT\n\
+             {sasl}.sasl.mechanism = PLAIN\n\
+             {sasl}.sasl.jaas.config = org.apache.kafka.common.security.plain.PlainLoginModule \
                required username=\"mm2\" password=\"{}\";\n\
-             backup.security.protocol = SSL\n\
-             backup.ssl.truststore.location = {}\n\
-             backup.ssl.truststore.password = {}\n",
+             {tls}.security.protocol = SSL\n\
+             {tls}.ssl.truststore.location = {}\n\
+             {tls}.ssl.truststore.password = {}\n\
+             backup->primary.emit.heartbeats.enabled = false\n",
             SECRETS[0],
             jks.display(),
             SECRETS[1],
@@ -65,7 +81,7 @@ fn java_keystore_is_refused_with_conversion_commands() {
     assert_eq!(code, Some(1), "{output}");
     assert!(output.contains("strait: error:"), "{output}");
     assert!(
-        output.contains("line 9: key `backup.ssl.truststore.location`"),
+        output.contains(&format!("line {line}: key `{tls}.ssl.truststore.location`")),
         "{output}"
     );
     assert!(

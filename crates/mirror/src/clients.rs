@@ -18,6 +18,14 @@ pub enum ConnectError {
 
 /// A client of the cluster `props` belong to, for `role` (e.g. `replication-consumer`) of
 /// `flow` (e.g. `east->west`); both end up in the client id brokers see.
+/// Checks a client's settings (bootstrap servers, TLS material, SASL) without connecting, so
+/// that a bad setting of one cluster is reported even while another is unreachable.
+pub fn check(props: &ClientProps) -> Result<(), ConnectError> {
+    client_security(props)?;
+    ClusterConfig::new(&props.cluster, props.bootstrap_servers()?)?;
+    Ok(())
+}
+
 pub async fn connect(props: &ClientProps, flow: &str, role: &str) -> Result<Cluster, ConnectError> {
     let security = client_security(props)?;
     let mut config = ClusterConfig::new(&props.cluster, props.bootstrap_servers()?)?;

@@ -16,7 +16,7 @@ use super::replicate::replicate;
 use super::singletons::Singletons;
 use super::stats::{FlowState, FlowStats};
 use crate::checkpoint::{run_checkpoints, OnCheckpoint};
-use crate::clients::connect;
+use crate::clients::{check, connect};
 use crate::clock::now_ms;
 use crate::config::FlowConfig;
 use crate::formats::Checkpoint;
@@ -120,13 +120,23 @@ impl GroupLink {
 }
 
 async fn run_flow_once(run: FlowRun<'_>) -> Result<(), EngineError> {
+    let f = run.flow;
+    for props in [
+        &f.target_admin,
+        &f.source_admin,
+        &f.source_consumer,
+        &f.target_producer,
+        &f.offset_syncs_producer,
+        &f.offset_syncs_consumer,
+    ] {
+        check(props)?;
+    }
     let owned = Arc::new(Mutex::new(BTreeMap::new()));
     let group = join_group(&run, owned.clone()).await?;
     let admins = if run.flow.replication_enabled {
-        Some(Admins {
-            source: connect(&run.flow.source_admin, run.label, "source-admin").await?,
-            target: connect(&run.flow.target_admin, run.label, "target-admin").await?,
-        })
+        let target = connect(&run.flow.target_admin, run.label, "target-admin").await?;
+        let source = connect(&run.flow.source_admin, run.label, "source-admin").await?;
+        Some(Admins { source, target })
     } else {
         None
     };
