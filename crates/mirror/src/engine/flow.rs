@@ -16,7 +16,7 @@ use super::replicate::replicate;
 use super::singletons::Singletons;
 use super::stats::{FlowState, FlowStats};
 use crate::checkpoint::{run_checkpoints, OnCheckpoint};
-use crate::clients::{check, connect};
+use crate::clients::{check, connect, ConnectError};
 use crate::clock::now_ms;
 use crate::config::FlowConfig;
 use crate::formats::Checkpoint;
@@ -120,17 +120,7 @@ impl GroupLink {
 }
 
 async fn run_flow_once(run: FlowRun<'_>) -> Result<(), EngineError> {
-    let f = run.flow;
-    for props in [
-        &f.target_admin,
-        &f.source_admin,
-        &f.source_consumer,
-        &f.target_producer,
-        &f.offset_syncs_producer,
-        &f.offset_syncs_consumer,
-    ] {
-        check(props)?;
-    }
+    check_clients(run.flow)?;
     let owned = Arc::new(Mutex::new(BTreeMap::new()));
     let group = join_group(&run, owned.clone()).await?;
     let admins = if run.flow.replication_enabled {
@@ -149,6 +139,25 @@ async fn run_flow_once(run: FlowRun<'_>) -> Result<(), EngineError> {
         heartbeats_only(run, singletons, group).await;
         Ok(())
     }
+}
+
+/// Checks the settings of every client the flow will open before it opens any, so a bad
+/// setting of one cluster is reported even while the other is unreachable. A flow that only
+/// emits heartbeats never connects to its source.
+fn check_clients(f: &FlowConfig) -> Result<(), ConnectError> {
+    check(&f.target_admin)?;
+    if f.replication_enabled {
+        for props in [
+            &f.source_admin,
+            &f.source_consumer,
+            &f.target_producer,
+            &f.offset_syncs_producer,
+            &f.offset_syncs_consumer,
+        ] {
+            check(props)?;
+        }
+    }
+    Ok(())
 }
 
 /// Starts this process's membership in the flow's group, if the flow has one.
