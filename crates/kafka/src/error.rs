@@ -80,6 +80,17 @@ pub enum Error {
         min: i16,
         max: i16,
     },
+    /// The broker speaks an API, but too old a version of it for a feature asked for.
+    #[error(
+        "cluster {cluster}: {feature} needs {api} v{needed} or newer; the broker speaks v{speaks}"
+    )]
+    UnsupportedVersion {
+        cluster: String,
+        feature: String,
+        api: &'static str,
+        needed: i16,
+        speaks: i16,
+    },
     /// The broker answered with a Kafka error code; an authorization refusal says which ACL
     /// was missing.
     #[error(
@@ -160,6 +171,7 @@ impl Error {
             Error::Auth { .. } => "Auth".to_owned(),
             Error::Protocol { .. } => "Protocol".to_owned(),
             Error::UnsupportedApi { .. } => "UnsupportedApi".to_owned(),
+            Error::UnsupportedVersion { .. } => "UnsupportedVersion".to_owned(),
             Error::Config(_) => "Config".to_owned(),
             Error::LeaseLapsed { .. } => "LeaseLapsed".to_owned(),
         }

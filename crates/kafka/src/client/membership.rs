@@ -2,6 +2,8 @@
 //! Connect uses the group coordinator: JoinGroup, SyncGroup, Heartbeat and LeaveGroup, with the
 //! member's and the assignment's bytes left to the caller. The coordinator elects the leader;
 //! the leader computes every member's assignment from the metadata the members joined with.
+//! A member may be static (KIP-345, an instance id of its own): restarted within its session,
+//! it takes its predecessor's place and assignment without a rebalance.
 
 use std::time::Duration;
 
@@ -39,6 +41,7 @@ pub struct Membership {
     group: String,
     protocol_type: String,
     timeouts: MembershipTimeouts,
+    instance_id: Option<String>,
     member_id: String,
     generation: i32,
 }
@@ -91,9 +94,22 @@ impl Membership {
             group: group.to_owned(),
             protocol_type: protocol_type.to_owned(),
             timeouts,
+            instance_id: None,
             member_id: String::new(),
             generation: -1,
         }
+    }
+
+    /// A static member (KIP-345) with `instance_id`, unique among the group's members: a
+    /// restart within the session replaces the old member without a rebalance. Needs
+    /// JoinGroup v5 (Kafka 2.3).
+    pub fn with_instance_id(mut self, instance_id: Option<&str>) -> Membership {
+        self.instance_id = instance_id.map(str::to_owned);
+        self
+    }
+
+    fn instance(&self) -> Option<StrBytes> {
+        self.instance_id.as_deref().map(str_bytes)
     }
 
     /// The group's id.
@@ -146,6 +162,18 @@ impl Membership {
             .with_protocols(protocols);
         let conn = self.cluster.coordinator(&self.group).await?;
         let version = conn.version_for::<JoinGroupRequest>()?;
+        if self.instance_id.is_some() {
+            if version < 5 {
+                return Err(Error::UnsupportedVersion {
+                    cluster: self.cluster.name().to_owned(),
+                    feature: format!("static membership of group {} (an instance id)", self.group),
+                    api: "JoinGroup",
+                    needed: 5,
+                    speaks: version,
+                });
+            }
+            request.group_instance_id = self.instance();
+        }
         let wait = self.timeouts.rebalance + JOIN_GRACE;
         loop {
             let response = conn
@@ -194,6 +222,7 @@ impl Membership {
             .with_group_id(GroupId(str_bytes(&self.group)))
             .with_generation_id(joined.generation)
             .with_member_id(str_bytes(&joined.member_id))
+            .with_group_instance_id(self.instance())
             .with_protocol_type(Some(str_bytes(&self.protocol_type)))
             .with_protocol_name(Some(str_bytes(&joined.protocol)))
             .with_assignments(
@@ -227,7 +256,8 @@ impl Membership {
         let request = HeartbeatRequest::default()
             .with_group_id(GroupId(str_bytes(&self.group)))
             .with_generation_id(self.generation)
-            .with_member_id(str_bytes(&self.member_id));
+            .with_member_id(str_bytes(&self.member_id))
+            .with_group_instance_id(self.instance());
         let op = format!("heartbeat to group {}", self.group);
         let conn = self.cluster.coordinator(&self.group).await?;
         let version = conn.version_for::<HeartbeatRequest>()?;
@@ -244,9 +274,9 @@ impl Membership {
         let version = conn.version_for::<LeaveGroupRequest>()?;
         let request = LeaveGroupRequest::default().with_group_id(GroupId(str_bytes(&self.group)));
         let request = if version >= 3 {
-            request.with_members(vec![
-                MemberIdentity::default().with_member_id(str_bytes(&self.member_id))
-            ])
+            request.with_members(vec![MemberIdentity::default()
+                .with_member_id(str_bytes(&self.member_id))
+                .with_group_instance_id(self.instance())])
         } else {
             request.with_member_id(str_bytes(&self.member_id))
         };
