@@ -92,6 +92,9 @@ impl ProgressStore {
 
     /// Reads the stored positions of `partitions` again (another process may have moved them
     /// on since this store was opened): for partitions this process takes over from another.
+    /// A position this process reached itself and could not store (its membership lapsed, e.g.
+    /// through a target outage) wins over an older stored one: every record before it was
+    /// written, by this process, so resuming there loses nothing and repeats nothing.
     pub async fn reload(
         &self,
         target: &Cluster,
@@ -103,10 +106,10 @@ impl ProgressStore {
         let mut state = self.state();
         for key in partitions {
             state.dirty.remove(key);
-            match stored.get(key) {
-                Some(offset) => state.positions.insert(key.clone(), *offset),
-                None => state.positions.remove(key),
-            };
+            if let Some(offset) = stored.get(key) {
+                let position = state.positions.entry(key.clone()).or_insert(*offset);
+                *position = (*position).max(*offset);
+            }
         }
         Ok(())
     }
