@@ -4,7 +4,7 @@
 use std::time::Duration;
 
 use strait_mirror::config::{
-    parse_str, ConfigError, FlowConfig, MirrorConfig, OffsetReset, SyncsLocation,
+    parse_str, ConfigError, FlowConfig, GroupSettings, MirrorConfig, OffsetReset, SyncsLocation,
 };
 use strait_mirror::policy::ReplicationPolicy;
 
@@ -174,6 +174,16 @@ fn defaults() {
     assert!(!f.topic_filter.test("__consumer_offsets"));
     assert!(f.group_filter.test("app"));
     assert!(!f.group_filter.test("console-consumer-1"));
+    // Scale-out is on by default (docs/scale-out.md): a group of its own per flow.
+    assert_eq!(
+        f.group,
+        Some(GroupSettings {
+            id: "strait-a-b".into(),
+            session_timeout: Duration::from_secs(10),
+            heartbeat_interval: Duration::from_secs(1),
+            instance_id: None,
+        })
+    );
 
     assert_eq!(f.source_consumer.cluster, "a");
     assert_eq!(
@@ -543,4 +553,39 @@ fn properties_stay_available() {
             .value("dedicated.mode.enable.internal.rest"),
         Some("true")
     );
+}
+
+#[test]
+fn group_keys_apply_to_every_flow_and_a_flow_key_wins() {
+    let config = load(&format!(
+        "{THREE_CLUSTERS}a->b.enabled = true\na->c.enabled = true\nc->a.enabled = true\n\
+         strait.group.instance.id = node-1\n\
+         strait.group.session.timeout.ms = 30000\n\
+         a->c.strait.group.id = mirror-to-c\n\
+         a->c.strait.group.instance.id = node-1.c\n\
+         c->a.strait.group.enabled = false\n"
+    ));
+    let ab = flow(&config, "a", "b").group.clone().expect("a->b group");
+    assert_eq!(ab.id, "strait-a-b");
+    assert_eq!(ab.instance_id.as_deref(), Some("node-1"));
+    assert_eq!(ab.session_timeout, Duration::from_secs(30));
+    let ac = flow(&config, "a", "c").group.clone().expect("a->c group");
+    assert_eq!(ac.id, "mirror-to-c");
+    assert_eq!(ac.instance_id.as_deref(), Some("node-1.c"));
+    assert_eq!(flow(&config, "c", "a").group, None, "c->a mirrors alone");
+}
+
+#[test]
+fn the_instance_id_may_come_from_a_config_provider() {
+    let dir = std::env::temp_dir().join(format!("strait-instance-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let file = dir.join("node.properties");
+    std::fs::write(&file, "id = node-7\n").unwrap();
+    let config = load(&format!(
+        "{TWO_CLUSTERS}a->b.enabled = true\nstrait.group.instance.id = ${{file:{}:id}}\n",
+        file.display()
+    ));
+    let group = flow(&config, "a", "b").group.clone().expect("group");
+    assert_eq!(group.instance_id.as_deref(), Some("node-7"));
+    std::fs::remove_dir_all(&dir).unwrap();
 }

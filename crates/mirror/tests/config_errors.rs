@@ -165,6 +165,33 @@ fn cases() -> Vec<Case> {
             ],
         },
         Case {
+            name: "scale-out group id is MM2's Connect group",
+            config: with_base("strait.group.id = A-mm2\n"),
+            expected: &[
+                "line 5: ",
+                "key `strait.group.id`",
+                "MM2's Connect group for A->B",
+            ],
+        },
+        Case {
+            name: "static instance id Kafka would refuse",
+            config: with_base("A->B.strait.group.instance.id = node 1\n"),
+            expected: &[
+                "line 5: ",
+                "key `A->B.strait.group.instance.id`",
+                "contains ' '",
+            ],
+        },
+        Case {
+            name: "group heartbeat slower than a third of the session",
+            config: with_base("strait.group.heartbeat.interval.ms = 5000\n"),
+            expected: &[
+                "line 5: ",
+                "key `strait.group.heartbeat.interval.ms`",
+                "at most a third of strait.group.session.timeout.ms",
+            ],
+        },
+        Case {
             name: "zero interval",
             config: with_base("refresh.topics.interval.seconds = 0\n"),
             expected: &[

@@ -167,11 +167,9 @@ async fn documented_grants_are_enough(_kind: BrokerKind) {
     );
     grant(&pair.source, std::slice::from_ref(&reader_acl)).await;
 
-    // In a group of one on the target (scale-out): the documented group grants cover it.
-    let mirror = start_mirror(&pair.properties(
-        "sync.group.offsets.enabled = true\n\
-         strait.group.enabled = true\n",
-    ));
+    // In a group of one on the target (scale-out, on by default): the documented group grants
+    // cover it.
+    let mirror = start_mirror(&pair.properties("sync.group.offsets.enabled = true\n"));
     wait_for_records(&pair.target, "east.orders", 40).await;
     let target = &pair.target;
     eventually("strait's group stable on the target", || async move {

@@ -16,7 +16,9 @@ strait_testkit::per_broker!(
     topic_pause_holds_only_that_topic,
     refresh_finds_a_new_topic_now;
     // tansu's memory engine forgets everything on restart.
-    not_tansu: target_outage_shows_as_errors_and_recovers,
+    not_tansu: target_outage_shows_as_errors_and_recovers;
+    // The scale-out group is proven on Kafka (docs/testing.md).
+    kafka_only: target_outage_loses_the_group_then_resumes,
 );
 
 const ONE_WAY: &str =
@@ -285,12 +287,14 @@ async fn refresh_finds_a_new_topic_now(kind: BrokerKind) {
     shutdown(mirror).await;
 }
 
-/// The target down: produce errors are counted by kind, the partition reports the error as
-/// why it is paused and its last error, lag counts what waits; back up, all arrives once.
+/// The target down, in a process working alone (`strait.group.enabled = false`): produce errors
+/// are counted by kind, the partition reports the error as why it is paused and its last error,
+/// lag counts what waits; back up, all arrives once.
 async fn target_outage_shows_as_errors_and_recovers(kind: BrokerKind) {
     let mut pair = Pair::start(kind).await;
     create_topic(&pair.primary, "orders", 1).await;
-    let mirror = start_mirror(&pair.properties(ONE_WAY));
+    let mirror =
+        start_mirror(&pair.properties(&format!("{ONE_WAY}\nstrait.group.enabled = false")));
     let before = produce_fixture(&pair.primary, "orders", [0], 10, "before").await;
     wait_for_records(&pair.backup, "primary.orders", 10).await;
     wait_for_lag(&mirror, "orders", &BTreeMap::from([(0, 0)])).await;
@@ -334,6 +338,54 @@ async fn target_outage_shows_as_errors_and_recovers(kind: BrokerKind) {
         }
     })
     .await;
+    let got = read_partition(&pair.backup, "primary.orders", 0).await;
+    assert_same_records(
+        "primary.orders",
+        &[before[&0].clone(), during[&0].clone()].concat(),
+        &got,
+    );
+    shutdown(mirror).await;
+}
+
+/// The target down with the flow's group on (the default): the member cannot renew its write
+/// lease on the target's coordinator, so when the lease lapses it stops every partition and
+/// reports the group lost (another member could have taken them over by then); back up, it
+/// rejoins and resumes from its stored progress: every record once.
+async fn target_outage_loses_the_group_then_resumes(kind: BrokerKind) {
+    let mut pair = Pair::start(kind).await;
+    create_topic(&pair.primary, "orders", 1).await;
+    let mirror = start_mirror(&pair.properties(&format!(
+        "{ONE_WAY}\n\
+         strait.group.session.timeout.ms = 6000\n\
+         strait.group.heartbeat.interval.ms = 500"
+    )));
+    let before = produce_fixture(&pair.primary, "orders", [0], 10, "before").await;
+    wait_for_records(&pair.backup, "primary.orders", 10).await;
+    wait_for_lag(&mirror, "orders", &BTreeMap::from([(0, 0)])).await;
+
+    tokio::task::block_in_place(|| pair.backup_node.stop());
+    let during = produce_fixture(&pair.primary, "orders", [0], 10, "during").await;
+    eventually("the group lost and every partition stopped", || async {
+        let state = flow(&mirror).status().group.map(|g| g.state);
+        let running = flow(&mirror).partitions().len();
+        if state.as_deref() == Some("lost") && running == 0 {
+            Ok(())
+        } else {
+            Err(format!("group {state:?}, {running} partitions running"))
+        }
+    })
+    .await;
+    let text = render(mirror.flows(), PartitionLabels::Partition);
+    assert_eq!(
+        sample(&text, "strait_group_state", &[("state", "lost")]),
+        Some(1.0),
+        "{text}"
+    );
+
+    tokio::task::block_in_place(|| pair.backup_node.restart()).expect("backup restarts");
+    wait_for_lag(&mirror, "orders", &BTreeMap::from([(0, 0)])).await;
+    let group = flow(&mirror).status().group.expect("group");
+    assert_eq!(group.state, "stable", "{group:?}");
     let got = read_partition(&pair.backup, "primary.orders", 0).await;
     assert_same_records(
         "primary.orders",

@@ -254,6 +254,33 @@ async fn replication(kind: BrokerKind) {
     assert!(!topic_exists(primary, "primary.test-topic-1").await);
 }
 
+/// A lone process with no group key is a group of one on the target (scale-out is on by
+/// default): it leads, and every source partition is its own. On tansu, whose coordinator
+/// answers every join with generation 0, it works alone.
+fn assert_a_group_of_one(kind: BrokerKind, mirror: &strait_mirror::engine::Mirror) {
+    let flow = mirror
+        .flows()
+        .iter()
+        .find(|f| f.label() == "primary->backup")
+        .expect("flow primary->backup");
+    let group = flow
+        .status()
+        .group
+        .expect("the flow is in a group by default");
+    assert_eq!(group.group, "strait-primary-backup");
+    let state = if kind == BrokerKind::Tansu {
+        "alone"
+    } else {
+        "stable"
+    };
+    assert_eq!(group.state, state, "{group:?}");
+    assert_eq!(group.leader_id, group.member_id, "{group:?}");
+    assert_eq!(group.members.len(), 1, "{group:?}");
+    let mine = &group.members[&group.member_id].partitions;
+    let all: Vec<i32> = (0..PARTITIONS).collect();
+    assert_eq!(mine.get(TOPIC), Some(&all), "{group:?}");
+}
+
 /// testReplicationWithEmptyPartition: the remote topic gets every partition, the empty one
 /// included, and the others their records.
 async fn replication_with_empty_partition(kind: BrokerKind) {
@@ -268,16 +295,20 @@ async fn replication_with_empty_partition(kind: BrokerKind) {
     )
     .await;
 
-    let properties = pair.properties(
-        "topics = test-topic-.*\n\
-         backup->primary.enabled = false",
-    );
+    // The default group on every kind: a lone process that is never killed copes with each.
+    let properties = pair
+        .properties(
+            "topics = test-topic-.*\n\
+             backup->primary.enabled = false",
+        )
+        .replace(group_setting(kind), "");
     let mirror = start_mirror(&properties);
     let expected = (PARTITIONS as usize - 1) * PER_PARTITION;
     assert_eq!(
         wait_for_records(&pair.backup, "primary.test-topic-1", expected).await,
         expected
     );
+    assert_a_group_of_one(kind, &mirror);
     shutdown(mirror).await;
 
     assert_eq!(

@@ -64,15 +64,10 @@ async fn acl_table_covers_every_request(kind: BrokerKind) {
     let target = start_proxy(&pair.backup_node.bootstrap(), None, None).await;
     create_topic(&pair.primary, "acl-topic", 2).await;
     produce_fixture(&pair.primary, "acl-topic", 0..2, 10, "acl").await;
-    // The flow's scale-out group too, where the broker's coordinator can carry it: tansu
-    // answers every JoinGroup with generation 0, so no assignment ever takes (docs/testing.md).
-    let group = if kind == BrokerKind::Tansu {
-        ""
-    } else {
-        "strait.group.enabled = true\n"
-    };
+    // The flow's scale-out group is on by default (on tansu the member works alone after its
+    // first join: the coordinator answers generation 0).
     let properties = pair.properties(&format!(
-        "{group}topics = acl-.*\n\
+        "topics = acl-.*\n\
          backup->primary.enabled = false\n\
          backup->primary.emit.heartbeats.enabled = false\n\
          sync.topic.acls.enabled = true\n\

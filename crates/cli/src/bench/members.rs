@@ -1,5 +1,5 @@
 //! `strait bench --members N`: how one flow's work splits when 1, 2, … N `strait run` processes
-//! share it through their group (`strait.group.enabled`) on Apache Kafka.
+//! share it through their group (on by default) on Apache Kafka.
 //!
 //! The source is loaded once. For each member count, the members start paused on a fresh target
 //! cluster, wait until their group has settled (every partition assigned once, nothing being
@@ -101,7 +101,6 @@ async fn split_once(
         "{base}\
          sync.topic.acls.enabled = false\n\
          refresh.topics.interval.seconds = 1\n\
-         strait.group.enabled = true\n\
          strait.group.session.timeout.ms = 6000\n\
          strait.group.heartbeat.interval.ms = 500\n"
     );

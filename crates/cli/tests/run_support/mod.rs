@@ -30,6 +30,7 @@ pub struct Env {
     pub source_node: TestCluster,
     pub target_node: Option<TestCluster>,
     pub target_bootstrap: String,
+    pub kind: BrokerKind,
 }
 
 impl Env {
@@ -43,6 +44,7 @@ impl Env {
             target_bootstrap: target_node.bootstrap(),
             source_node,
             target_node: Some(target_node),
+            kind,
         }
     }
 
@@ -59,9 +61,11 @@ impl Env {
              {ONE_REPLICA}\
              refresh.topics.interval.seconds = 1\n\
              backup.offset.flush.interval.ms = 100\n\
+             {}\
              {extra}",
             self.source_node.bootstrap(),
             self.target_bootstrap,
+            group_setting(self.kind),
         );
         let path = self.source_node.runtime_dir().join("mm2.properties");
         std::fs::write(&path, text).expect("write mm2.properties");

@@ -6,10 +6,11 @@ use std::time::Duration;
 
 use super::error::{ConfigError, KeyProblem};
 use super::properties::Properties;
+use super::providers;
 use super::values::{java_trim, key_error, Layer, Typed, Val};
 
 /// `strait.group.enabled`: share the flow's work with the other processes running it (default
-/// false for now: this process mirrors everything, whatever else runs; docs/scale-out.md).
+/// true; false: this process mirrors everything, whatever else runs; docs/scale-out.md).
 pub const GROUP_ENABLED: &str = "strait.group.enabled";
 /// `strait.group.id`: the group's id on the target cluster (default `strait-<source>-<target>`).
 pub const GROUP_ID: &str = "strait.group.id";
@@ -18,6 +19,9 @@ pub const GROUP_ID: &str = "strait.group.id";
 pub const GROUP_SESSION_TIMEOUT: &str = "strait.group.session.timeout.ms";
 /// `strait.group.heartbeat.interval.ms`: how often members heartbeat (default 1000).
 pub const GROUP_HEARTBEAT_INTERVAL: &str = "strait.group.heartbeat.interval.ms";
+/// `strait.group.instance.id`: this process's static instance id in the group (KIP-345; no
+/// default): restarted within the session, it takes its place back without a rebalance.
+pub const GROUP_INSTANCE_ID: &str = "strait.group.instance.id";
 
 /// How the processes running one flow find each other and share its partitions.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -28,6 +32,8 @@ pub struct GroupSettings {
     pub session_timeout: Duration,
     /// How often members heartbeat.
     pub heartbeat_interval: Duration,
+    /// This process's static instance id, unique among the group's members.
+    pub instance_id: Option<String>,
 }
 
 /// The flow's group settings; `None` when `strait.group.enabled=false`. `mm2_group` is the
@@ -51,7 +57,7 @@ pub(crate) fn group_settings(
             .map(|(k, v)| (k.clone(), v.clone())),
     );
     let g = Typed(&layer);
-    if !g.boolean(GROUP_ENABLED, false)? {
+    if !g.boolean(GROUP_ENABLED, true)? {
         return Ok(None);
     }
     let id = match g.get(GROUP_ID) {
@@ -88,11 +94,39 @@ pub(crate) fn group_settings(
             requirement,
         ));
     }
+    let instance_id = match g.get(GROUP_INSTANCE_ID) {
+        None => None,
+        Some(v) => {
+            let invalid = |reason| v.error(GROUP_INSTANCE_ID, KeyProblem::Invalid { reason });
+            // `${env:HOSTNAME}`: the pod name on Kubernetes.
+            let resolved = providers::resolve(java_trim(&v.value)).map_err(invalid)?;
+            let id = java_trim(&resolved);
+            if let Some(reason) = invalid_instance_id(id) {
+                return Err(invalid(reason));
+            }
+            Some(id.to_owned())
+        }
+    };
     Ok(Some(GroupSettings {
         id,
         session_timeout,
         heartbeat_interval,
+        instance_id,
     }))
+}
+
+/// Why Kafka would refuse `id` as a `group.instance.id`: it takes 1 to 249 of ASCII letters,
+/// digits, `.`, `_` and `-`.
+fn invalid_instance_id(id: &str) -> Option<String> {
+    if id.is_empty() {
+        return Some("must not be empty".to_owned());
+    }
+    if id.len() > 249 {
+        return Some(format!("is {} characters long, Kafka allows 249", id.len()));
+    }
+    id.chars()
+        .find(|c| !(c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-')))
+        .map(|c| format!("contains {c:?}: Kafka allows ASCII letters, digits, '.', '_' and '-'"))
 }
 
 fn out_of_range(layer: &Layer, key: &str, value: i64, requirement: &'static str) -> ConfigError {

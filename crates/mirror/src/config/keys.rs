@@ -155,6 +155,7 @@ pub(crate) const STRAIT_KEYS: &[&str] = &[
     "strait.http.token.file",
     "strait.metrics.partition.labels",
     "strait.group.enabled",
+    "strait.group.instance.id",
     "strait.group.id",
     "strait.group.session.timeout.ms",
     "strait.group.heartbeat.interval.ms",

@@ -161,6 +161,12 @@ pub(super) async fn replicate(
             event = next_event(&mut group) => {
                 match event {
                     GroupEvent::Assigned { leader, mine, .. } => {
+                        // A new leader looks for topics at once: it creates the remote topics
+                        // its discovery as a follower left alone, and shares what it finds.
+                        if leader && !singletons.is_on() {
+                            first = true;
+                            refresh.reset_immediately();
+                        }
                         singletons.set(leader);
                         work.mine = Some(mine);
                         work.lost = false;

@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 
 use serde::Serialize;
 use strait_kafka::{
-    Cluster, GroupAnswer, Joined, Lease, Membership, MembershipTimeouts, RetryPolicy,
+    Cluster, GroupAnswer, Joined, Lease, Membership, MembershipTimeouts, ResponseError, RetryPolicy,
 };
 use tokio::sync::mpsc;
 
@@ -58,7 +58,8 @@ pub struct GroupStatus {
     pub member_id: String,
     /// Where this member runs.
     pub host: String,
-    /// `joining`, `stable` or `lost`.
+    /// `joining`, `stable`, `lost`, `replaced` (another process took its static instance id),
+    /// or `alone` (the coordinator cannot share work).
     pub state: String,
     /// The current generation.
     pub generation: i32,
@@ -116,7 +117,8 @@ pub(crate) async fn run_member(
         // has been silent that long, so its lease has lapsed.
         rebalance: ctx.settings.session_timeout,
     };
-    let mut membership = Membership::new(&ctx.cluster, &ctx.settings.id, PROTOCOL_TYPE, timeouts);
+    let mut membership = Membership::new(&ctx.cluster, &ctx.settings.id, PROTOCOL_TYPE, timeouts)
+        .with_instance_id(ctx.settings.instance_id.as_deref());
     let mut status = GroupStatus {
         group: ctx.settings.id.clone(),
         host: ctx.host.clone(),
@@ -124,20 +126,31 @@ pub(crate) async fn run_member(
         ..GroupStatus::default()
     };
     let mut failures = 0;
+    // The generation in which this member took a static place over (handled once).
+    let mut took_over_in = None;
+    // A place taken over from a process that may still run: its partitions, claimed in this
+    // member's metadata (so the leader gives them to no one else) and started only once its
+    // write lease has lapsed, whatever generations pass meanwhile.
+    let mut claimed: BTreeMap<PartitionKey, u64> = BTreeMap::new();
+    let mut hold_until: Option<tokio::time::Instant> = None;
     'member: loop {
         let began = Instant::now();
         let joined = tokio::select! {
-            joined = join_and_sync(&ctx, &mut membership) => joined,
+            joined = join_and_sync(&ctx, &mut membership, &claimed) => joined,
             command = commands.recv() => match command {
                 Some(GroupCommand::Leave) | None => break 'member,
                 Some(_) => continue 'member,
             },
         };
-        let (joined, assignment) = match joined {
+        let (joined, mut assignment) = match joined {
             Ok(Some(done)) => done,
             Ok(None) => continue 'member,
-            Err(lost) => {
-                if (lost || !ctx.lease.is_valid())
+            Err(JoinFailure::Replaced) => {
+                replaced(&ctx, &events, &mut commands, &mut status).await;
+                return;
+            }
+            Err(failure) => {
+                if (failure == JoinFailure::Lost || !ctx.lease.is_valid())
                     && !lose(&ctx, &events, &mut commands, &mut status).await
                 {
                     break 'member;
@@ -148,11 +161,52 @@ pub(crate) async fn run_member(
             }
         };
         failures = 0;
-        let mine = assignment
-            .members
-            .get(&joined.member_id)
-            .map(MemberView::keys)
-            .unwrap_or_default();
+        if joined.generation < 1 {
+            run_alone(&ctx, &joined, &events, &mut commands, status).await;
+            break 'member;
+        }
+        let (mine, predecessor) = own_entry(
+            &mut assignment,
+            &joined,
+            ctx.settings.instance_id.as_deref(),
+            &ctx.host,
+        );
+        let predecessor = predecessor.filter(|_| took_over_in != Some(joined.generation));
+        let took_over = predecessor.is_some();
+        if took_over {
+            took_over_in = Some(joined.generation);
+        }
+        if let Some(host) = predecessor.filter(|h| !is_gone(h, &ctx.host)) {
+            let term = ctx.lease_term();
+            tracing::warn!(
+                flow = %ctx.label, group = %ctx.settings.id,
+                "took the place of {host} (the same strait.group.instance.id), which may still be running: waiting {term:?}, until its write lease has lapsed, before starting its {} partitions",
+                mine.len()
+            );
+            hold_until = Some(tokio::time::Instant::now() + term);
+            claimed = mine.iter().map(|k| (k.clone(), 0)).collect();
+        }
+        if let Some(until) = hold_until {
+            let left = until.saturating_duration_since(tokio::time::Instant::now());
+            match hold(&ctx, &membership, &mut commands, left).await {
+                Held::Done => {
+                    hold_until = None;
+                    claimed.clear();
+                }
+                Held::Rejoin => continue 'member,
+                Held::Leave => break 'member,
+                Held::Lost => {
+                    if !lose(&ctx, &events, &mut commands, &mut status).await {
+                        break 'member;
+                    }
+                    continue 'member;
+                }
+                Held::Replaced => {
+                    replaced(&ctx, &events, &mut commands, &mut status).await;
+                    return;
+                }
+            }
+        }
         let owned: BTreeSet<PartitionKey> =
             ctx.owned.lock().expect("owned").keys().cloned().collect();
         let releasing = owned.difference(&mine).count();
@@ -182,7 +236,9 @@ pub(crate) async fn run_member(
         // Partitions being handed over need one more generation. Their owner rejoins once it
         // has released them; the others rejoin too, a little later, rather than count on the
         // coordinator announcing that rebalance (noida does not).
-        let nudge = (assignment.held_back > 0 && !waiting_release)
+        // A member that took a static place over rejoins too once its partitions run, so every
+        // member learns its new member id (nothing moves: they are its own).
+        let nudge = ((assignment.held_back > 0 && !waiting_release) || took_over)
             .then(|| tokio::time::Instant::now() + ctx.settings.heartbeat_interval * 2);
         let mut tick = tokio::time::interval(ctx.settings.heartbeat_interval);
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
@@ -194,6 +250,10 @@ pub(crate) async fn run_member(
                     match membership.heartbeat().await {
                         Ok(GroupAnswer::Current(())) => ctx.lease.renew(sent, ctx.lease_term()),
                         Ok(GroupAnswer::Rebalance) => continue 'member,
+                        Ok(GroupAnswer::Fenced(ResponseError::FencedInstanceId)) => {
+                            replaced(&ctx, &events, &mut commands, &mut status).await;
+                            return;
+                        }
                         Ok(GroupAnswer::Fenced(code)) => {
                             tracing::warn!(flow = %ctx.label, group = %ctx.settings.id, "no longer a member ({code:?}): stopping all partitions, then rejoining");
                             if !lose(&ctx, &events, &mut commands, &mut status).await {
@@ -227,6 +287,190 @@ pub(crate) async fn run_member(
     tracing::info!(flow = %ctx.label, group = %ctx.settings.id, "left the group");
 }
 
+/// This member's partitions in `assignment`: under its member id or, for a static member that
+/// took its predecessor's place without a rebalance (the coordinator hands back the assignment
+/// that names the old member id), under its instance id, with the predecessor's `host:pid`.
+/// The entry (and the lead) moves to the current member id, so the status names this member.
+fn own_entry(
+    assignment: &mut AssignmentInfo,
+    joined: &Joined,
+    instance: Option<&str>,
+    this_host: &str,
+) -> (BTreeSet<PartitionKey>, Option<String>) {
+    if let Some(view) = assignment.members.get(&joined.member_id) {
+        return (view.keys(), None);
+    }
+    let predecessor = instance.and_then(|instance| {
+        assignment
+            .members
+            .iter()
+            .find(|(_, view)| view.instance.as_deref() == Some(instance))
+            .map(|(id, _)| id.clone())
+    });
+    let Some(predecessor) = predecessor else {
+        return (BTreeSet::new(), None);
+    };
+    let mut view = assignment.members.remove(&predecessor).expect("found");
+    let mine = view.keys();
+    let host = std::mem::replace(&mut view.host, this_host.to_owned());
+    assignment.members.insert(joined.member_id.clone(), view);
+    if assignment.leader == predecessor {
+        assignment.leader = joined.member_id.clone();
+    }
+    (mine, Some(host))
+}
+
+/// Whether the process at `predecessor` (`host:pid`) is certainly not running: it ran on this
+/// host (`this`, `host:pid`) under a pid that no longer exists or is this process's own (a
+/// container restarted in place). Anything else may still be alive.
+fn is_gone(predecessor: &str, this: &str) -> bool {
+    let (Some((host, pid)), Some((this_host, this_pid))) =
+        (predecessor.rsplit_once(':'), this.rsplit_once(':'))
+    else {
+        return false;
+    };
+    host == this_host
+        && (pid == this_pid || !std::path::Path::new(&format!("/proc/{pid}")).exists())
+}
+
+/// How holding back (a taken-over place's partitions) ended.
+enum Held {
+    /// The wait is over: start the partitions.
+    Done,
+    /// A rebalance began, or the flow asked for one.
+    Rejoin,
+    /// The flow asked to leave.
+    Leave,
+    /// The membership is gone.
+    Lost,
+    /// Another process took this member's instance id.
+    Replaced,
+}
+
+/// Heartbeats (renewing the lease) for `wait` without starting any partition, answering what
+/// the coordinator and the flow say meanwhile.
+async fn hold(
+    ctx: &MemberContext,
+    membership: &Membership,
+    commands: &mut mpsc::Receiver<GroupCommand>,
+    wait: Duration,
+) -> Held {
+    let until = tokio::time::Instant::now() + wait;
+    let mut tick = tokio::time::interval(ctx.settings.heartbeat_interval);
+    loop {
+        tokio::select! {
+            _ = tokio::time::sleep_until(until) => return Held::Done,
+            _ = tick.tick() => {
+                let sent = Instant::now();
+                match membership.heartbeat().await {
+                    Ok(GroupAnswer::Current(())) => ctx.lease.renew(sent, ctx.lease_term()),
+                    Ok(GroupAnswer::Rebalance) => return Held::Rejoin,
+                    Ok(GroupAnswer::Fenced(ResponseError::FencedInstanceId)) => return Held::Replaced,
+                    Ok(GroupAnswer::Fenced(_)) => return Held::Lost,
+                    Err(_) if !ctx.lease.is_valid() => return Held::Lost,
+                    Err(e) => tracing::warn!(flow = %ctx.label, group = %ctx.settings.id, "heartbeat failed: {e}"),
+                }
+            }
+            command = commands.recv() => match command {
+                Some(GroupCommand::Rejoin) => return Held::Rejoin,
+                Some(GroupCommand::Released) => {}
+                Some(GroupCommand::Leave) | None => return Held::Leave,
+            },
+        }
+    }
+}
+
+/// Another process joined with this member's instance id and took its place: stop every
+/// partition, then stay out until the flow ends (rejoining would fence the newcomer in turn).
+async fn replaced(
+    ctx: &MemberContext,
+    events: &mpsc::Sender<GroupEvent>,
+    commands: &mut mpsc::Receiver<GroupCommand>,
+    status: &mut GroupStatus,
+) {
+    tracing::error!(
+        flow = %ctx.label, group = %ctx.settings.id,
+        "another process joined group {} as instance {} (strait.group.instance.id) and took this member's place: stopping every partition; this process mirrors nothing more of the flow. Give every process its own strait.group.instance.id",
+        ctx.settings.id, ctx.settings.instance_id.as_deref().unwrap_or_default()
+    );
+    if !lose(ctx, events, commands, status).await {
+        return;
+    }
+    status.state = "replaced".to_owned();
+    (ctx.on_status)(status);
+    while let Some(command) = commands.recv().await {
+        if command == GroupCommand::Leave {
+            return;
+        }
+    }
+}
+
+/// How long the lease of a member working alone lasts: for good.
+const ALONE: Duration = Duration::from_secs(100 * 365 * 24 * 3600);
+
+/// Works alone, as with `strait.group.enabled = false`, because the coordinator cannot share
+/// work: it answered the join with generation 0 (Kafka's generations start at 1; tansu answers
+/// 0 to every join and keeps the first assignment, so no later one would ever take effect).
+/// Every partition discovery finds is this member's, until the flow asks it to leave.
+async fn run_alone(
+    ctx: &MemberContext,
+    joined: &Joined,
+    events: &mpsc::Sender<GroupEvent>,
+    commands: &mut mpsc::Receiver<GroupCommand>,
+    mut status: GroupStatus,
+) {
+    tracing::warn!(
+        flow = %ctx.label, group = %ctx.settings.id,
+        "the target's group coordinator answered JoinGroup with generation {} (Kafka starts at 1): it cannot share the flow between processes, so this process mirrors every partition alone; run one process only, or set strait.group.enabled = false to skip the group",
+        joined.generation
+    );
+    ctx.lease.renew(Instant::now(), ALONE);
+    loop {
+        let mine: BTreeSet<PartitionKey> = ctx
+            .partitions
+            .lock()
+            .expect("partitions")
+            .keys()
+            .cloned()
+            .collect();
+        let mut view = MemberView {
+            host: ctx.host.clone(),
+            ..MemberView::default()
+        };
+        for (topic, partition) in &mine {
+            view.partitions
+                .entry(topic.clone())
+                .or_default()
+                .push(*partition);
+        }
+        status = GroupStatus {
+            member_id: joined.member_id.clone(),
+            state: "alone".to_owned(),
+            generation: joined.generation,
+            leader_id: joined.member_id.clone(),
+            members: BTreeMap::from([(joined.member_id.clone(), view)]),
+            held_back: 0,
+            ..status
+        };
+        (ctx.on_status)(&status);
+        let event = GroupEvent::Assigned {
+            generation: joined.generation,
+            leader: true,
+            mine,
+        };
+        if events.send(event).await.is_err() {
+            return;
+        }
+        loop {
+            match commands.recv().await {
+                Some(GroupCommand::Rejoin) => break,
+                Some(GroupCommand::Released) => {}
+                Some(GroupCommand::Leave) | None => return,
+            }
+        }
+    }
+}
+
 /// Ends the lease, tells the flow to stop everything and waits until it has; false when the
 /// flow asked to leave meanwhile.
 async fn lose(
@@ -250,21 +494,37 @@ async fn lose(
     }
 }
 
-/// One join and sync. `Ok(None)`: a rebalance began meanwhile, join again. `Err(lost)`: failed,
-/// `lost` when the membership itself is gone (fenced) rather than unreachable.
+/// Why a join and sync failed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum JoinFailure {
+    /// The coordinator could not be reached or refused: retry.
+    Unreachable,
+    /// The membership itself is gone (fenced): stop everything, then rejoin as a new member.
+    Lost,
+    /// Another process took this member's static instance id.
+    Replaced,
+}
+
+/// One join and sync. `Ok(None)`: a rebalance began meanwhile, join again.
 async fn join_and_sync(
     ctx: &MemberContext,
     membership: &mut Membership,
-) -> Result<Option<(Joined, AssignmentInfo)>, bool> {
-    let owned = ctx.owned.lock().expect("owned").clone();
-    let metadata = encode(&MemberInfo::new(&ctx.host, &owned));
+    claimed: &BTreeMap<PartitionKey, u64>,
+) -> Result<Option<(Joined, AssignmentInfo)>, JoinFailure> {
+    let mut owned = ctx.owned.lock().expect("owned").clone();
+    owned.extend(claimed.iter().map(|(k, r)| (k.clone(), *r)));
+    let instance = ctx.settings.instance_id.as_deref();
+    let metadata = encode(&MemberInfo::new(&ctx.host, instance, &owned));
     let sent = Instant::now();
     let joined = membership
         .join(&[(PROTOCOL, metadata)])
         .await
         .map_err(|e| {
+            if e.code() == Some(ResponseError::FencedInstanceId) {
+                return JoinFailure::Replaced;
+            }
             tracing::warn!(flow = %ctx.label, group = %ctx.settings.id, "joining the group failed, retrying: {e}");
-            false
+            JoinFailure::Unreachable
         })?;
     ctx.lease.renew(sent, ctx.lease_term());
     let assignments = if joined.is_leader() {
@@ -275,14 +535,15 @@ async fn join_and_sync(
     let sent = Instant::now();
     let answer = membership.sync(&joined, &assignments).await.map_err(|e| {
         tracing::warn!(flow = %ctx.label, group = %ctx.settings.id, "group sync failed, rejoining: {e}");
-        false
+        JoinFailure::Unreachable
     })?;
     let bytes = match answer {
         GroupAnswer::Current(bytes) => bytes,
         GroupAnswer::Rebalance => return Ok(None),
+        GroupAnswer::Fenced(ResponseError::FencedInstanceId) => return Err(JoinFailure::Replaced),
         GroupAnswer::Fenced(code) => {
             tracing::warn!(flow = %ctx.label, group = %ctx.settings.id, "fenced during the sync ({code:?}), rejoining");
-            return Err(true);
+            return Err(JoinFailure::Lost);
         }
     };
     ctx.lease.renew(sent, ctx.lease_term());
@@ -290,7 +551,7 @@ async fn join_and_sync(
         Ok(assignment) => Ok(Some((joined, assignment))),
         Err(e) => {
             tracing::error!(flow = %ctx.label, "{e}; rejoining");
-            Err(true)
+            Err(JoinFailure::Lost)
         }
     }
 }
@@ -313,7 +574,7 @@ fn leader_assignments(ctx: &MemberContext, joined: &Joined) -> Vec<(String, byte
             }
             owned.insert(key);
         }
-        hosts.insert(id.clone(), info.host);
+        hosts.insert(id.clone(), (info.host, info.instance));
         claims.insert(id.clone(), MemberClaim { owned });
     }
     let plan = assign(&partitions, &claims);
@@ -321,8 +582,10 @@ fn leader_assignments(ctx: &MemberContext, joined: &Joined) -> Vec<(String, byte
         .assigned
         .iter()
         .map(|(id, keys)| {
+            let (host, instance) = hosts.get(id).cloned().unwrap_or_default();
             let mut view = MemberView {
-                host: hosts.get(id).cloned().unwrap_or_default(),
+                host,
+                instance,
                 ..MemberView::default()
             };
             for (topic, partition) in keys {
@@ -371,4 +634,87 @@ fn log_generation(
         "generation {}: {role} {} of {}: {} partitions, {gained} gained, {released} given up, {} being handed over; members: {}",
         joined.generation, joined.member_id, members.len(), mine.len(), assignment.held_back, members.join(", ")
     );
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn joined(member_id: &str) -> Joined {
+        Joined {
+            generation: 3,
+            member_id: member_id.to_owned(),
+            leader_id: "m-old".to_owned(),
+            protocol: PROTOCOL.to_owned(),
+            members: Vec::new(),
+        }
+    }
+
+    fn view(host: &str, instance: Option<&str>, partitions: &[i32]) -> MemberView {
+        MemberView {
+            host: host.to_owned(),
+            instance: instance.map(str::to_owned),
+            partitions: BTreeMap::from([("orders".to_owned(), partitions.to_vec())]),
+        }
+    }
+
+    fn assignment() -> AssignmentInfo {
+        AssignmentInfo {
+            generation: 3,
+            leader: "m-old".to_owned(),
+            members: BTreeMap::from([
+                ("m-old".to_owned(), view("h:10", Some("node-a"), &[0, 2])),
+                ("m-b".to_owned(), view("h:11", Some("node-b"), &[1])),
+            ]),
+            held_back: 0,
+        }
+    }
+
+    #[test]
+    fn a_member_finds_its_partitions_by_id() {
+        let mut a = assignment();
+        let (mine, predecessor) = own_entry(&mut a, &joined("m-b"), Some("node-b"), "h:12");
+        assert_eq!(mine, BTreeSet::from([("orders".to_owned(), 1)]));
+        assert_eq!(predecessor, None);
+        assert_eq!(a, assignment(), "nothing rewritten");
+    }
+
+    #[test]
+    fn a_static_member_takes_its_predecessors_entry_and_lead() {
+        let mut a = assignment();
+        let (mine, predecessor) = own_entry(&mut a, &joined("m-new"), Some("node-a"), "h:12");
+        assert_eq!(
+            mine,
+            BTreeSet::from([("orders".to_owned(), 0), ("orders".to_owned(), 2)])
+        );
+        assert_eq!(predecessor.as_deref(), Some("h:10"));
+        assert_eq!(a.leader, "m-new");
+        assert_eq!(a.members["m-new"].host, "h:12");
+        assert!(!a.members.contains_key("m-old"));
+    }
+
+    #[test]
+    fn a_dynamic_member_left_out_owns_nothing() {
+        let mut a = assignment();
+        let (mine, predecessor) = own_entry(&mut a, &joined("m-new"), None, "h:12");
+        assert!(mine.is_empty() && predecessor.is_none());
+        let (mine, _) = own_entry(&mut a, &joined("m-new"), Some("node-c"), "h:12");
+        assert!(mine.is_empty());
+    }
+
+    #[test]
+    fn only_a_predecessor_on_this_host_with_its_pid_gone_is_gone() {
+        let me = format!("h:{}", std::process::id());
+        // This process's own pid: a container restarted in place.
+        assert!(is_gone(&me, &me));
+        // A pid above any pid_max Linux allows.
+        assert!(is_gone("h:4194305", &me));
+        // pid 1 always runs.
+        assert!(!is_gone("h:1", &me));
+        assert!(
+            !is_gone("other:4194305", &me),
+            "another host may still run it"
+        );
+        assert!(!is_gone("garbage", &me));
+    }
 }

@@ -19,13 +19,21 @@ pub const PROTOCOL: &str = "strait-cooperative-v1";
 pub struct MemberInfo {
     /// Where the member runs (`host:pid`), for status and logs.
     pub host: String,
+    /// Its static instance id (`strait.group.instance.id`), if it has one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub instance: Option<String>,
     /// The partitions it runs now (draining ones included): topic → [partition, bytes/s].
     pub owned: BTreeMap<String, Vec<(i32, u64)>>,
 }
 
 impl MemberInfo {
-    /// The metadata of a member on `host` running `owned` (with recent bytes per second).
-    pub fn new(host: &str, owned: &BTreeMap<PartitionKey, u64>) -> MemberInfo {
+    /// The metadata of a member on `host` (static as `instance`) running `owned` (with recent
+    /// bytes per second).
+    pub fn new(
+        host: &str,
+        instance: Option<&str>,
+        owned: &BTreeMap<PartitionKey, u64>,
+    ) -> MemberInfo {
         let mut by_topic: BTreeMap<String, Vec<(i32, u64)>> = BTreeMap::new();
         for ((topic, partition), rate) in owned {
             by_topic
@@ -35,6 +43,7 @@ impl MemberInfo {
         }
         MemberInfo {
             host: host.to_owned(),
+            instance: instance.map(str::to_owned),
             owned: by_topic,
         }
     }
@@ -52,6 +61,10 @@ impl MemberInfo {
 pub struct MemberView {
     /// Where it runs.
     pub host: String,
+    /// Its static instance id, if it has one: a member restarted in its place finds its
+    /// partitions by it (the coordinator hands it the old assignment, under the old member id).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub instance: Option<String>,
     /// Its partitions this generation: topic → partitions.
     pub partitions: BTreeMap<String, Vec<i32>>,
 }
@@ -136,7 +149,7 @@ mod tests {
             (("orders".to_owned(), 3), 0),
             (("pay".to_owned(), 1), 7),
         ]);
-        let info = MemberInfo::new("h:1", &owned);
+        let info = MemberInfo::new("h:1", None, &owned);
         let bytes = encode(&info);
         assert_eq!(
             std::str::from_utf8(&bytes).unwrap(),
@@ -144,6 +157,17 @@ mod tests {
         );
         let back: MemberInfo = decode("g", "metadata", &bytes).unwrap();
         assert_eq!(back.partitions().collect::<BTreeMap<_, _>>(), owned);
+
+        let static_member = MemberInfo::new("h:2", Some("node-a"), &owned);
+        let bytes = encode(&static_member);
+        assert!(
+            std::str::from_utf8(&bytes)
+                .unwrap()
+                .starts_with(r#"{"host":"h:2","instance":"node-a","#),
+            "{bytes:?}"
+        );
+        let back: MemberInfo = decode("g", "metadata", &bytes).unwrap();
+        assert_eq!(back, static_member);
     }
 
     #[test]

@@ -335,7 +335,7 @@ impl Families {
 
 impl GroupFamilies {
     fn observe(&self, l: &Labels, status: &GroupStatus) {
-        for s in ["joining", "stable", "lost"] {
+        for s in ["joining", "stable", "lost", "replaced", "alone"] {
             let mut with_state = l.clone();
             with_state.push(("state".to_owned(), s.to_owned()));
             self.state
