@@ -321,16 +321,20 @@ fn own_entry(
 }
 
 /// Whether the process at `predecessor` (`host:pid`) is certainly not running: it ran on this
-/// host (`this`, `host:pid`) under a pid that no longer exists or is this process's own (a
-/// container restarted in place). Anything else may still be alive.
+/// host (`this`, `host:pid`) under a pid that is this process's own (a container restarted in
+/// place) or that `/proc` does not list. Anything else may still be alive (without `/proc`, as
+/// on macOS, only the first case counts).
 fn is_gone(predecessor: &str, this: &str) -> bool {
     let (Some((host, pid)), Some((this_host, this_pid))) =
         (predecessor.rsplit_once(':'), this.rsplit_once(':'))
     else {
         return false;
     };
-    host == this_host
-        && (pid == this_pid || !std::path::Path::new(&format!("/proc/{pid}")).exists())
+    let proc_says_gone = || {
+        let proc = std::path::Path::new("/proc");
+        proc.join("self").exists() && !proc.join(pid).exists()
+    };
+    host == this_host && (pid == this_pid || proc_says_gone())
 }
 
 /// How holding back (a taken-over place's partitions) ended.
