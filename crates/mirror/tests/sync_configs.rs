@@ -137,9 +137,13 @@ async fn edit_the_remote_topic(pair: &Pair, mirror: &Mirror, other: (&str, &str)
 }
 
 /// Checks the flow synced at least `configs_synced` times without a failure, and shuts down.
+/// A pass counts its changes when it has gone through every topic, a moment after the broker
+/// shows them: wait for the count.
 async fn finish(mirror: Mirror, configs_synced: u64) {
-    let stats = flow_stats(&mirror, FLOW);
-    assert!(stats.configs_synced >= configs_synced, "{stats:?}");
+    let stats = wait_for_stats(&mirror, FLOW, "the config syncs counted", |s| {
+        s.configs_synced >= configs_synced
+    })
+    .await;
     assert_eq!(stats.sync_failures, 0, "{stats:?}");
     shutdown(mirror).await;
 }
