@@ -437,16 +437,7 @@ async fn run_alone(
             .keys()
             .cloned()
             .collect();
-        let mut view = MemberView {
-            host: ctx.host.clone(),
-            ..MemberView::default()
-        };
-        for (topic, partition) in &mine {
-            view.partitions
-                .entry(topic.clone())
-                .or_default()
-                .push(*partition);
-        }
+        let view = MemberView::new(ctx.host.clone(), None, &mine);
         status = GroupStatus {
             member_id: joined.member_id.clone(),
             state: "alone".to_owned(),
@@ -587,18 +578,7 @@ fn leader_assignments(ctx: &MemberContext, joined: &Joined) -> Vec<(String, byte
         .iter()
         .map(|(id, keys)| {
             let (host, instance) = hosts.get(id).cloned().unwrap_or_default();
-            let mut view = MemberView {
-                host,
-                instance,
-                ..MemberView::default()
-            };
-            for (topic, partition) in keys {
-                view.partitions
-                    .entry(topic.clone())
-                    .or_default()
-                    .push(*partition);
-            }
-            (id.clone(), view)
+            (id.clone(), MemberView::new(host, instance, keys))
         })
         .collect();
     let bytes = encode(&AssignmentInfo {

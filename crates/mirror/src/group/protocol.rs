@@ -70,6 +70,26 @@ pub struct MemberView {
 }
 
 impl MemberView {
+    /// A member on `host` (static as `instance`) with the partitions `keys`.
+    pub fn new<'k>(
+        host: String,
+        instance: Option<String>,
+        keys: impl IntoIterator<Item = &'k PartitionKey>,
+    ) -> MemberView {
+        let mut partitions: BTreeMap<String, Vec<i32>> = BTreeMap::new();
+        for (topic, partition) in keys {
+            partitions
+                .entry(topic.clone())
+                .or_default()
+                .push(*partition);
+        }
+        MemberView {
+            host,
+            instance,
+            partitions,
+        }
+    }
+
     /// Its partitions as keys.
     pub fn keys(&self) -> BTreeSet<PartitionKey> {
         self.partitions
