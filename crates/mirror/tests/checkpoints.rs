@@ -21,6 +21,7 @@ strait_testkit::per_broker!(
     offset_translation_behind_replication_flow,
     identity_replication_checkpoints,
     takes_over_java_offset_syncs,
+    commits_inside_big_compressed_batches_resume_exactly,
 );
 
 const TOPIC: &str = "test-topic-1";
@@ -121,8 +122,8 @@ async fn wait_for_target_group(pair: &Pair, group: &str, expected: &[(i32, i64)]
 
 /// `testOneWayReplicationWithFrequentOffsetSyncs` + `...WithAutoOffsetSync`: strait writes
 /// syncs for both ends of every batch, so a group committed at a batch boundary (the log end
-/// included) lands exactly on the target, one inside a batch one record past that batch's
-/// start; idle target groups follow, never rewound.
+/// included) or inside a batch lands exactly on the target (MM2 answers one past the batch's
+/// start inside it); idle target groups follow, never rewound.
 async fn one_way_replication_with_frequent_offset_syncs(kind: BrokerKind) {
     let pair = Pair::start(kind).await;
     create_topic(&pair.primary, TOPIC, 4).await;
@@ -144,10 +145,10 @@ async fn one_way_replication_with_frequent_offset_syncs(kind: BrokerKind) {
     wait_for_checkpoints(
         &pair,
         GROUP,
-        &[(0, 20, 20), (1, 15, 11), (2, 30, 30), (3, 0, 0)],
+        &[(0, 20, 20), (1, 15, 15), (2, 30, 30), (3, 0, 0)],
     )
     .await;
-    wait_for_target_group(&pair, GROUP, &[(0, 20), (1, 11), (2, 30), (3, 0)]).await;
+    wait_for_target_group(&pair, GROUP, &[(0, 20), (1, 15), (2, 30), (3, 0)]).await;
     // MM2's checkpoint-latency-ms, per group and remote partition, for /metrics.
     let stats = &mirror.flow("primary", "backup").expect("flow").stats;
     let mut timed: Vec<(String, String, i32)> = stats
@@ -172,10 +173,10 @@ async fn one_way_replication_with_frequent_offset_syncs(kind: BrokerKind) {
     wait_for_checkpoints(
         &pair,
         GROUP,
-        &[(0, 20, 20), (1, 25, 21), (2, 30, 30), (3, 0, 0)],
+        &[(0, 20, 20), (1, 25, 25), (2, 30, 30), (3, 0, 0)],
     )
     .await;
-    wait_for_target_group(&pair, GROUP, &[(0, 20), (1, 21), (2, 30), (3, 0)]).await;
+    wait_for_target_group(&pair, GROUP, &[(0, 20), (1, 25), (2, 30), (3, 0)]).await;
 
     // Consumers on the backup moved partition 0 further: the sync never rewinds it.
     pair.backup
@@ -186,12 +187,12 @@ async fn one_way_replication_with_frequent_offset_syncs(kind: BrokerKind) {
     wait_for_checkpoints(
         &pair,
         GROUP,
-        &[(0, 30, 30), (1, 25, 21), (2, 30, 30), (3, 0, 0)],
+        &[(0, 30, 30), (1, 25, 25), (2, 30, 30), (3, 0, 0)],
     )
     .await;
     // Two more sync passes after the checkpoint.
     tokio::time::sleep(std::time::Duration::from_secs(3)).await;
-    wait_for_target_group(&pair, GROUP, &[(0, 35), (1, 21), (2, 30), (3, 0)]).await;
+    wait_for_target_group(&pair, GROUP, &[(0, 35), (1, 25), (2, 30), (3, 0)]).await;
 
     // A topic created at runtime is checkpointed and synced too.
     create_topic(&pair.primary, "test-topic-2", 1).await;
@@ -214,6 +215,59 @@ async fn one_way_replication_with_frequent_offset_syncs(kind: BrokerKind) {
     // The reverse flow is disabled: no remote topic appears on the primary.
     assert!(!topic_exists(&pair.primary, "backup.test-topic-1").await);
     assert_monotonic(&read_checkpoints(&pair.backup, CHECKPOINTS).await);
+    shutdown(mirror).await;
+}
+
+/// As a user reported it: one big lz4 batch of 4,000 records per partition (what librdkafka
+/// sends under load), a group committed at random offsets inside it. strait forwards the batch
+/// untouched and claims its span, so the checkpoint and the synced target group land on the
+/// very record the group would read next (MM2 answers one past the batch's start: 999 re-read
+/// for a commit at 1000).
+async fn commits_inside_big_compressed_batches_resume_exactly(kind: BrokerKind) {
+    const BIG: usize = 4000;
+    let pair = Pair::start(kind).await;
+    create_topic(&pair.primary, TOPIC, 2).await;
+    let producer = Producer::idempotent(&pair.primary)
+        .await
+        .expect("producer id");
+    let mut source = Vec::new();
+    for p in 0..2 {
+        let records = fixture_records(TOPIC, p, BIG);
+        produce(&producer, TOPIC, p, Compression::Lz4, &records).await;
+        source.push(read_partition(&pair.primary, TOPIC, p).await);
+    }
+    let mirror = start_mirror(&pair.properties(&format!(
+        "{ONE_WAY}\nsync.group.offsets.enabled = true\nsync.group.offsets.interval.seconds = 1"
+    )));
+    wait_for_records(&pair.backup, REMOTE, 2 * BIG).await;
+
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .expect("clock after 1970")
+        .subsec_nanos() as i64;
+    let commits = [(0, 1 + nanos % (BIG as i64 - 1)), (1, 1000)];
+    eprintln!("committed inside the batches at {commits:?}");
+    commit(&pair.primary, GROUP, TOPIC, &commits).await;
+    let exact: Vec<(i32, i64, i64)> = commits.iter().map(|&(p, o)| (p, o, o)).collect();
+    wait_for_checkpoints(&pair, GROUP, &exact).await;
+    wait_for_target_group(&pair, GROUP, &commits).await;
+    for (p, offset) in commits {
+        let rest = read_from(&pair.backup, REMOTE, p, offset).await;
+        let want: Vec<_> = source[p as usize][offset as usize..]
+            .iter()
+            .map(content)
+            .collect();
+        let got: Vec<_> = rest.iter().map(content).collect();
+        assert_eq!(
+            got.len(),
+            want.len(),
+            "partition {p} from {offset}: nothing skipped or re-read"
+        );
+        assert!(
+            got == want,
+            "partition {p} from {offset}: the same records, in order"
+        );
+    }
     shutdown(mirror).await;
 }
 
@@ -407,7 +461,7 @@ async fn restart_replication(kind: BrokerKind) {
     let mirror = start_mirror(&properties);
     wait_for_records(&pair.backup, REMOTE, 40).await;
     commit(&pair.primary, GROUP, TOPIC, &[(0, 10), (1, 15)]).await;
-    wait_for_checkpoints(&pair, GROUP, &[(0, 10, 10), (1, 15, 11)]).await;
+    wait_for_checkpoints(&pair, GROUP, &[(0, 10, 10), (1, 15, 15)]).await;
     shutdown(mirror).await;
     let before = read_checkpoints(&pair.backup, CHECKPOINTS).await.len();
 

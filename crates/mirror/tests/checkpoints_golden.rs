@@ -5,7 +5,7 @@
 use strait_mirror::checkpoint::{
     checkpoint_if_newer, downstream_topic, CheckpointStore, OffsetSyncStore, Translation,
 };
-use strait_mirror::formats::{Checkpoint, OffsetSync};
+use strait_mirror::formats::{Checkpoint, ClaimedSync, OffsetSync};
 use strait_mirror::policy::ReplicationPolicy;
 
 const TOPIC: &str = "topic1";
@@ -382,7 +382,8 @@ fn recent_syncs_keep_batch_precision() {
         Translation::Conservative {
             downstream: 1051,
             sync_from: 50
-        }
+        },
+        "equal spans but no claim (Java MM2's syncs): MM2's rule"
     );
     assert_eq!(
         strait.translate_back(TOPIC, PARTITION, 1050),
@@ -401,6 +402,109 @@ fn recent_syncs_keep_batch_precision() {
     sync(&mut small, 5, 200);
     assert_eq!(t(&small, 70), Some(201));
     assert_eq!(t(&small, 4), Some(-1));
+}
+
+/// strait's syncs as its writer claims them: `(upstream, downstream, exact since)`.
+fn claimed(store: &mut OffsetSyncStore, syncs: &[(i64, i64, Option<i64>)]) {
+    for &(up, down, exact_since) in syncs {
+        store.handle_claimed(&ClaimedSync {
+            sync: OffsetSync {
+                topic: TOPIC.to_owned(),
+                partition: PARTITION,
+                upstream_offset: up,
+                downstream_offset: down,
+            },
+            exact_since,
+        });
+    }
+}
+
+/// Inside a batch forwarded untouched (and across batches with nothing dropped between) every
+/// offset maps one to one where strait's writer claims it; across dropped offsets MM2's rule
+/// stays; a claim that names another sync, or whose spans differ, is not trusted.
+#[test]
+fn claimed_spans_translate_exactly_inside_batches() {
+    let mut store = OffsetSyncStore::with_recent(false, 100);
+    store.set_read_to_end();
+    // Batch 0..9 at 100..109, 10..19 at 110..119. Source offsets 20..24 are not forwarded
+    // (markers, aborted data): no claim into 25. Then 25..29 at 120..124.
+    claimed(
+        &mut store,
+        &[
+            (0, 100, None),
+            (9, 109, Some(0)),
+            (10, 110, Some(9)),
+            (19, 119, Some(10)),
+            (25, 120, None),
+            (29, 124, Some(25)),
+        ],
+    );
+    let exact = |downstream| Translation::Exact { downstream };
+    let up = |o| store.translate(TOPIC, PARTITION, o);
+    assert_eq!(up(0), exact(100));
+    assert_eq!(up(5), exact(105));
+    assert_eq!(up(9), exact(109));
+    assert_eq!(up(15), exact(115), "inside the second batch");
+    assert_eq!(
+        up(22),
+        Translation::Conservative {
+            downstream: 120,
+            sync_from: 19
+        },
+        "offsets dropped between: one past the last sync before"
+    );
+    assert_eq!(up(27), exact(122));
+    assert_eq!(up(30), exact(125), "right after the last batch");
+    let down = |o| store.translate_back(TOPIC, PARTITION, o);
+    assert_eq!(down(105), exact(5));
+    assert_eq!(down(117), exact(17));
+    assert_eq!(down(122), exact(27));
+
+    // A crash lost the syncs of 25..29 (at 120..124) and of 30..34 (at 125..129); progress had
+    // been stored up to 29, so the restart wrote 30..34 again at 130..134. The spans from 19 to
+    // 30 are equal (5 offsets dropped, 5 duplicated): bridging them would map 27 to 127 and
+    // skip 27..29. The restarted writer claims nothing before its first sync.
+    let mut crashed = OffsetSyncStore::with_recent(false, 100);
+    crashed.set_read_to_end();
+    claimed(
+        &mut crashed,
+        &[
+            (10, 110, None),
+            (19, 119, Some(10)),
+            (30, 130, None),
+            (34, 134, Some(30)),
+        ],
+    );
+    let conservative_from_19 = Translation::Conservative {
+        downstream: 120,
+        sync_from: 19,
+    };
+    assert_eq!(
+        crashed.translate(TOPIC, PARTITION, 27),
+        conservative_from_19
+    );
+    assert_eq!(crashed.translate(TOPIC, PARTITION, 32), exact(132));
+
+    // A claim is trusted only for the sync it names, and only with equal spans.
+    let mut odd = OffsetSyncStore::with_recent(false, 100);
+    odd.set_read_to_end();
+    claimed(
+        &mut odd,
+        &[
+            (10, 110, None),
+            (19, 119, Some(10)),
+            (30, 130, Some(25)),
+            (40, 141, Some(30)),
+        ],
+    );
+    assert_eq!(odd.translate(TOPIC, PARTITION, 27), conservative_from_19);
+    assert_eq!(
+        odd.translate(TOPIC, PARTITION, 35),
+        Translation::Conservative {
+            downstream: 131,
+            sync_from: 30
+        }
+    );
 }
 
 /// `MirrorCheckpointTaskTest.testSyncOffset` (spec §6.4): an idle target group moves forward

@@ -13,8 +13,10 @@ use strait_kafka::{
     Cluster, ClusterConfig, ConfigResource, ConfigSource, FetchOptions, FetchPosition, Isolation,
     NewTopic, OffsetSpec, Producer, ResponseError,
 };
+use strait_mirror::checkpoint::SyncsTail;
 use strait_mirror::formats::{
-    parse_offset_value, partition_for_key, ConnectOffsetKey, Heartbeat, OffsetSync,
+    parse_offset_value, partition_for_key, ClaimedSync, ConnectOffsetKey, Heartbeat, OffsetSync,
+    EXACT_SINCE_HEADER,
 };
 use strait_mirror::internal::{
     ensure_compacted_topic, read_offset_syncs, read_topic, HeartbeatEmitter, OffsetSyncWriter,
@@ -301,8 +303,13 @@ async fn offset_syncs_round_trip(kind: BrokerKind) {
         sync("orders", 0, 5, 0),
         sync("test-topic-1", 3, 1001, 991),
     ];
-    for s in &syncs {
-        writer.queue(s.clone());
+    // The third claims the span since the first (same partition) one to one.
+    let claims = [None, None, Some(1000)];
+    for (s, exact_since) in syncs.iter().zip(claims) {
+        writer.queue(ClaimedSync {
+            sync: s.clone(),
+            exact_since,
+        });
     }
     assert_eq!(writer.pending(), 3);
     assert_eq!(writer.flush().await.expect("flush"), 3);
@@ -317,6 +324,36 @@ async fn offset_syncs_round_trip(kind: BrokerKind) {
         assert_eq!(record.key.as_deref(), Some(&key[..]));
         assert_eq!(record.value.as_deref(), Some(&sync.record_value()[..]));
     }
+    // Keys and values are MM2's; the claim travels in a header Java MM2 does not read.
+    let headers: Vec<Vec<(String, Option<String>)>> = records
+        .iter()
+        .map(|(_, r)| {
+            r.headers
+                .iter()
+                .map(|h| {
+                    let text = |b: &[u8]| String::from_utf8_lossy(b).into_owned();
+                    (text(&h.key), h.value.as_deref().map(text))
+                })
+                .collect()
+        })
+        .collect();
+    assert_eq!(
+        headers,
+        [
+            vec![],
+            vec![],
+            vec![(EXACT_SINCE_HEADER.to_owned(), Some("1000".to_owned()))]
+        ]
+    );
+    let mut tail = SyncsTail::new(topic);
+    let tailed: Vec<Option<i64>> = tail
+        .poll(&cluster)
+        .await
+        .expect("tail the syncs topic")
+        .into_iter()
+        .map(|c| c.exact_since)
+        .collect();
+    assert_eq!(tailed, claims, "the tail reads the claims back");
     // Spec §4.2's worked example, byte for byte.
     let first = &records[0].1;
     assert_eq!(

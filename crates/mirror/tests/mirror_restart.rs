@@ -9,8 +9,8 @@ use bytes::Bytes;
 use strait_fixtures::*;
 use strait_kafka::batch::{Compression, Record};
 use strait_kafka::{Cluster, NewTopic, Producer};
-use strait_mirror::formats::{partition_for_key, OffsetSync};
-use strait_mirror::internal::read_topic;
+use strait_mirror::formats::{partition_for_key, OffsetSync, EXACT_SINCE_HEADER};
+use strait_mirror::internal::{exact_since, read_topic};
 use strait_testkit::BrokerKind;
 
 strait_testkit::per_broker!(
@@ -226,6 +226,7 @@ async fn progress_and_offset_syncs_are_byte_compatible(kind: BrokerKind) {
         .await
         .expect("read syncs");
     let mut syncs = Vec::new();
+    let mut claimed = std::collections::BTreeMap::new();
     for (p, record) in &raw {
         assert_eq!(*p, 0);
         let (key, value) = (
@@ -235,8 +236,35 @@ async fn progress_and_offset_syncs_are_byte_compatible(kind: BrokerKind) {
         let sync = OffsetSync::decode(key, value).expect("offset sync decodes");
         assert_eq!(sync.record_key().unwrap(), key, "{sync}: key bytes");
         assert_eq!(sync.record_value(), value, "{sync}: value bytes");
-        assert!(record.headers.is_empty(), "{sync}: no headers");
+        // Java writes no headers; strait adds only its claim, which Java does not read.
+        let claims: Vec<Option<i64>> = record
+            .headers
+            .iter()
+            .map(|h| {
+                assert_eq!(h.key.as_ref(), EXACT_SINCE_HEADER.as_bytes(), "{sync}");
+                exact_since(std::slice::from_ref(h))
+            })
+            .collect();
+        let claim = match claims[..] {
+            [] => None,
+            [Some(since)] => Some(since),
+            _ => panic!("{sync}: headers {:?}", record.headers),
+        };
+        claimed.insert((sync.partition, sync.upstream_offset), claim);
         syncs.push((sync, key.to_vec(), value.to_vec()));
+    }
+    // Two batches of 5 forwarded untouched, back to back: each span is claimed one to one
+    // from the sync before it, except into the first sync since starting.
+    for p in 0..partitions {
+        let claims: Vec<Option<Option<i64>>> = [0, 4, 5, 9]
+            .iter()
+            .map(|o| claimed.get(&(p, *o)).copied())
+            .collect();
+        assert_eq!(
+            claims,
+            [Some(None), Some(Some(0)), Some(Some(4)), Some(Some(5))],
+            "partition {p}"
+        );
     }
     for p in 0..partitions {
         for offset in [0_i64, 5] {

@@ -78,7 +78,7 @@ async fn read(
     let mut tail = SyncsTail::new(&offset_syncs_topic(flow));
     let syncs = tail.poll(cluster).await?;
     let mut store = OffsetSyncStore::with_recent(false, RECENT_SYNCS_PER_PARTITION);
-    syncs.iter().for_each(|s| store.handle(s));
+    syncs.iter().for_each(|s| store.handle_claimed(s));
     store.set_read_to_end();
     Ok(store)
 }

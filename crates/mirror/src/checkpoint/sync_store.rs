@@ -4,23 +4,32 @@
 //! strait writes two syncs per forwarded batch (its first and its last source offset, each with
 //! the target offset it got), so a group committed at a batch boundary, the log end included,
 //! translates exactly; Java MM2's sparser syncs go through the same algorithm.
+//!
+//! Inside a batch strait is exact too: a sync strait writes claims, in a record header, that
+//! every offset since its previous sync of the partition maps one to one (a batch forwarded
+//! untouched keeps its offset span on the target; nothing dropped or duplicated between). The
+//! store bridges two consecutive recent syncs only on such a claim, naming the sync before, with
+//! equal spans. Equal spans alone would not do: after a crash that lost the syncs of written
+//! records, a rewind's duplicates can make an unequal span look equal, and Java MM2's syncs carry
+//! no claim, so they keep MM2's rule.
 
 use std::collections::{HashMap, VecDeque};
 
-use crate::formats::OffsetSync;
+use crate::formats::{ClaimedSync, OffsetSync};
 
 /// Syncs kept per source partition (Java `SYNCS_PER_PARTITION`).
 pub const SYNCS_PER_PARTITION: usize = 64;
 /// Most recent syncs strait keeps per partition besides MM2's 64 (16 bytes each): with two
 /// syncs per forwarded batch, a group up to half this many batches behind translates exactly
-/// at batch boundaries.
+/// at any offset of a batch forwarded untouched.
 pub const RECENT_SYNCS_PER_PARTITION: usize = 2048;
 
 /// How a committed upstream offset maps to the target.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Translation {
-    /// A sync for exactly this upstream offset, or for the record just before it: the
-    /// consumer resumes where it stopped, nothing re-read or skipped.
+    /// A sync for exactly this upstream offset or for the record just before it, or an offset
+    /// between two syncs with equal spans: the consumer resumes where it stopped, nothing
+    /// re-read or skipped.
     Exact {
         /// Offset to resume from on the target.
         downstream: i64,
@@ -89,12 +98,31 @@ impl Entry {
 
 type Syncs = [Entry; SYNCS_PER_PARTITION];
 
+/// One of the recent syncs, and whether the span from the sync before it maps one to one.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Recent {
+    up: i64,
+    down: i64,
+    /// Its writer claimed the span from the sync before it exact, and the spans are equal.
+    bridges: bool,
+}
+
+impl Recent {
+    /// `claimed` (see [`ClaimedSync::exact_since`]) after `before`: bridged when the claim names
+    /// `before` and both spans are positive and equal.
+    fn after(before: Option<&Recent>, up: i64, down: i64, claimed: Option<i64>) -> Recent {
+        let bridges = before
+            .is_some_and(|b| claimed == Some(b.up) && up > b.up && up - b.up == down - b.down);
+        Recent { up, down, bridges }
+    }
+}
+
 /// The offset syncs of every source partition, and the translation from them.
 #[derive(Debug, Default)]
 pub struct OffsetSyncStore {
     syncs: HashMap<(String, i32), Syncs>,
     /// The last `recent_cap` syncs per partition, oldest first (strait's addition).
-    recent: HashMap<(String, i32), VecDeque<(i64, i64)>>,
+    recent: HashMap<(String, i32), VecDeque<Recent>>,
     recent_cap: usize,
     read_to_end: bool,
     must_read_to_end: bool,
@@ -132,8 +160,15 @@ impl OffsetSyncStore {
         self.read_to_end
     }
 
-    /// Takes in the next sync read from the offset-syncs topic.
+    /// Takes in the next sync read from the offset-syncs topic, without a claim (as Java MM2
+    /// writes them).
     pub fn handle(&mut self, sync: &OffsetSync) {
+        self.handle_claimed(&ClaimedSync::unclaimed(sync.clone()));
+    }
+
+    /// Takes in the next sync read from the offset-syncs topic, with strait's claim if any.
+    pub fn handle_claimed(&mut self, claimed: &ClaimedSync) {
+        let sync = &claimed.sync;
         self.next_id += 1;
         let entry = Entry {
             id: self.next_id,
@@ -144,13 +179,14 @@ impl OffsetSyncStore {
         let only_last = !self.read_to_end && self.must_read_to_end;
         if self.recent_cap > 0 {
             let recent = self.recent.entry(key.clone()).or_default();
-            if only_last || recent.back().is_some_and(|(up, _)| entry.up < *up) {
+            if only_last || recent.back().is_some_and(|r| entry.up < r.up) {
                 recent.clear();
             }
+            let next = Recent::after(recent.back(), entry.up, entry.down, claimed.exact_since);
             if recent.len() == self.recent_cap {
                 recent.pop_front();
             }
-            recent.push_back((entry.up, entry.down));
+            recent.push_back(next);
         }
         match self.syncs.get_mut(&key) {
             None => {
@@ -171,10 +207,15 @@ impl OffsetSyncStore {
         }
         let key = (topic.to_owned(), partition);
         if let Some(recent) = self.recent.get(&key) {
-            let i = recent.partition_point(|(up, _)| *up <= upstream);
+            let i = recent.partition_point(|r| r.up <= upstream);
             if i > 0 {
-                let (up, down) = recent[i - 1];
-                return classify(up, down, upstream);
+                let sync = recent[i - 1];
+                if recent.get(i).is_some_and(|next| next.bridges) {
+                    return Translation::Exact {
+                        downstream: sync.down + (upstream - sync.up),
+                    };
+                }
+                return classify(sync.up, sync.down, upstream);
             }
         }
         let Some(syncs) = self.syncs.get(&key) else {
@@ -194,17 +235,23 @@ impl OffsetSyncStore {
     /// Failback: translates a position in the *remote* copy of `topic`-`partition` (written by
     /// the flow whose syncs this store holds) back to `topic` on the cluster it came from. The
     /// newest kept sync at or before `downstream` answers: exact when the position is that
-    /// sync's record or the one after it, else one past it (may re-read, never skips).
+    /// sync's record or the one after it, or inside an equal span, else one past it (may
+    /// re-read, never skips).
     pub fn translate_back(&self, topic: &str, partition: i32, downstream: i64) -> Translation {
         if !self.read_to_end {
             return Translation::NotReady;
         }
         let key = (topic.to_owned(), partition);
         if let Some(recent) = self.recent.get(&key) {
-            let i = recent.partition_point(|(_, down)| *down <= downstream);
+            let i = recent.partition_point(|r| r.down <= downstream);
             if i > 0 {
-                let (up, down) = recent[i - 1];
-                return classify(down, up, downstream);
+                let sync = recent[i - 1];
+                if recent.get(i).is_some_and(|next| next.bridges) {
+                    return Translation::Exact {
+                        downstream: sync.up + (downstream - sync.down),
+                    };
+                }
+                return classify(sync.down, sync.up, downstream);
             }
         }
         let Some(syncs) = self.syncs.get(&key) else {

@@ -5,8 +5,8 @@ use std::time::Duration;
 
 use strait_kafka::{Cluster, FetchOptions, FetchPosition, Isolation, OffsetSpec, ResponseError};
 
-use crate::formats::OffsetSync;
-use crate::internal::InternalTopicError;
+use crate::formats::{ClaimedSync, OffsetSync};
+use crate::internal::{exact_since, InternalTopicError};
 
 /// Bytes asked for per fetch.
 const FETCH_BYTES: i32 = 4 * 1024 * 1024;
@@ -35,7 +35,10 @@ impl SyncsTail {
     /// The syncs appended since the last call, in offset order, read until a fetch brings
     /// nothing new (so a wrongly reported log end never hangs or truncates the read). A topic
     /// that does not exist yet reads as empty; undecodable records are skipped.
-    pub async fn poll(&mut self, cluster: &Cluster) -> Result<Vec<OffsetSync>, InternalTopicError> {
+    pub async fn poll(
+        &mut self,
+        cluster: &Cluster,
+    ) -> Result<Vec<ClaimedSync>, InternalTopicError> {
         let options = FetchOptions {
             max_wait: Duration::from_millis(50),
             isolation: Isolation::ReadUncommitted,
@@ -88,7 +91,10 @@ impl SyncsTail {
                         continue;
                     };
                     match OffsetSync::decode(k, v) {
-                        Ok(sync) => out.push(sync),
+                        Ok(sync) => out.push(ClaimedSync {
+                            sync,
+                            exact_since: exact_since(&r.headers),
+                        }),
                         Err(e) => tracing::warn!(
                             cluster = cluster.name(),
                             topic = self.topic,

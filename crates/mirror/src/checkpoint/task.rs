@@ -175,7 +175,7 @@ impl CheckpointTask {
         let mut syncs = OffsetSyncStore::with_recent(!loaded, RECENT_SYNCS_PER_PARTITION);
         let mut tail = SyncsTail::new(&offset_syncs_topic(flow));
         for sync in tail.poll(&syncs_cluster).await? {
-            syncs.handle(&sync);
+            syncs.handle_claimed(&sync);
         }
         syncs.set_read_to_end();
         let (reverse_topic, on_target) = reverse_offset_syncs_topic(flow);
@@ -187,7 +187,7 @@ impl CheckpointTask {
         let mut reverse_tail = SyncsTail::new(&reverse_topic);
         let mut reverse_syncs = OffsetSyncStore::with_recent(false, RECENT_SYNCS_PER_PARTITION);
         match reverse_tail.poll(&reverse_cluster).await {
-            Ok(syncs) => syncs.iter().for_each(|s| reverse_syncs.handle(s)),
+            Ok(syncs) => syncs.iter().for_each(|s| reverse_syncs.handle_claimed(s)),
             Err(e) => {
                 tracing::warn!(flow = %label, "reading the opposite flow's offset syncs failed: {e}")
             }
@@ -239,15 +239,15 @@ impl CheckpointTask {
                     tracing::debug!(flow = %self.label, "{} new offset syncs from {}", new.len(), self.tail.topic());
                 }
                 new.iter().for_each(|s| {
-                    tracing::trace!(flow = %self.label, "{s}");
-                    self.syncs.handle(s)
+                    tracing::trace!(flow = %self.label, "{} exact since {:?}", s.sync, s.exact_since);
+                    self.syncs.handle_claimed(s)
                 });
             }
             Err(e) => tracing::warn!(flow = %self.label, "reading offset syncs failed: {e}"),
         }
         let (cluster, tail, store) = &mut self.reverse;
         match tail.poll(cluster).await {
-            Ok(new) => new.iter().for_each(|s| store.handle(s)),
+            Ok(new) => new.iter().for_each(|s| store.handle_claimed(s)),
             Err(e) => {
                 tracing::warn!(flow = %self.label, "reading the opposite flow's offset syncs failed: {e}")
             }

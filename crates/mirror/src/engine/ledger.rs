@@ -48,12 +48,21 @@ enum Entry {
 pub(crate) struct Settled {
     /// The last source offset now replicated: the progress to store.
     pub(crate) last_offset: i64,
-    /// Offset syncs `(upstream, downstream)`: both ends of a written batch, so a group
-    /// committed at its start or right after its end (where a caught-up consumer commits)
-    /// translates exactly.
-    pub(crate) syncs: Vec<(i64, i64)>,
+    /// Offset syncs: both ends of a written batch, so a group committed anywhere in it or
+    /// right after its end (where a caught-up consumer commits) translates exactly.
+    pub(crate) syncs: Vec<SyncPoint>,
     /// The written batch, for the counters; `None` for skipped offsets.
     pub(crate) written: Option<Written>,
+}
+
+/// One offset sync to write, and what strait knows about the span before it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct SyncPoint {
+    pub(crate) upstream: i64,
+    pub(crate) downstream: i64,
+    /// The upstream offset of the previous sync of this run, when every offset since it maps
+    /// one to one: equal spans, written by this run (so no duplicates in between).
+    pub(crate) exact_since: Option<i64>,
 }
 
 /// The bookkeeping of one source partition.
@@ -66,6 +75,8 @@ pub(crate) struct PartitionLedger {
     window: VecDeque<Entry>,
     /// The id of the window's front entry.
     front_id: EntryId,
+    /// The last sync settled since starting or rewinding, `(upstream, downstream)`.
+    last_sync: Option<(i64, i64)>,
 }
 
 impl PartitionLedger {
@@ -76,6 +87,7 @@ impl PartitionLedger {
             replicated: position,
             window: VecDeque::new(),
             front_id: 0,
+            last_sync: None,
         }
     }
 
@@ -151,10 +163,25 @@ impl PartitionLedger {
                     batch,
                     base_offset: Some(base),
                 } => {
-                    let mut syncs = vec![(batch.first_offset, *base)];
+                    let mut ends = vec![(batch.first_offset, *base)];
                     if batch.last_offset > batch.first_offset {
-                        syncs.push((batch.last_offset, base + i64::from(batch.last_delta)));
+                        ends.push((batch.last_offset, base + i64::from(batch.last_delta)));
                     }
+                    let syncs = ends
+                        .into_iter()
+                        .map(|(upstream, downstream)| {
+                            let exact_since = self
+                                .last_sync
+                                .filter(|&(u, d)| upstream > u && upstream - u == downstream - d)
+                                .map(|(u, _)| u);
+                            self.last_sync = Some((upstream, downstream));
+                            SyncPoint {
+                                upstream,
+                                downstream,
+                                exact_since,
+                            }
+                        })
+                        .collect();
                     Settled {
                         last_offset: batch.last_offset,
                         syncs,
@@ -176,6 +203,7 @@ impl PartitionLedger {
         self.front_id += self.window.len() as u64;
         self.window.clear();
         self.next = self.replicated;
+        self.last_sync = None;
         self.next
     }
 
@@ -185,6 +213,7 @@ impl PartitionLedger {
         debug_assert!(self.window.is_empty(), "reposition with entries in flight");
         self.next = position;
         self.replicated = position;
+        self.last_sync = None;
     }
 }
 
@@ -205,6 +234,14 @@ mod tests {
         }
     }
 
+    /// A settled entry's syncs as `(upstream, downstream, exact_since)`.
+    fn points(s: &Settled) -> Vec<(i64, i64, Option<i64>)> {
+        s.syncs
+            .iter()
+            .map(|p| (p.upstream, p.downstream, p.exact_since))
+            .collect()
+    }
+
     #[test]
     fn acks_in_order_settle_one_by_one() {
         let mut l = PartitionLedger::new(10);
@@ -216,11 +253,18 @@ mod tests {
         let s = l.settle();
         assert_eq!(s.len(), 1);
         assert_eq!(s[0].last_offset, 14);
-        assert_eq!(s[0].syncs, [(10, 100), (14, 104)]);
+        assert_eq!(
+            points(&s[0]),
+            [(10, 100, None), (14, 104, Some(10))],
+            "nothing claimed before the first sync since starting"
+        );
         assert_eq!(s[0].written, Some(batch(10, 14)));
         assert_eq!(l.replicated(), 15);
         l.acknowledged(b, 105);
-        assert_eq!(l.settle()[0].syncs, [(15, 105), (19, 109)]);
+        assert_eq!(
+            points(&l.settle()[0]),
+            [(15, 105, Some(14)), (19, 109, Some(15))]
+        );
         assert_eq!((l.replicated(), l.in_flight()), (20, 0));
     }
 
@@ -244,7 +288,35 @@ mod tests {
         let mut l = PartitionLedger::new(5);
         let id = l.written(batch(5, 5));
         l.acknowledged(id, 42);
-        assert_eq!(l.settle()[0].syncs, [(5, 42)]);
+        assert_eq!(points(&l.settle()[0]), [(5, 42, None)]);
+        let id = l.written(batch(6, 6));
+        l.acknowledged(id, 43);
+        assert_eq!(points(&l.settle()[0]), [(6, 43, Some(5))]);
+    }
+
+    #[test]
+    fn spans_with_offsets_dropped_or_added_are_not_claimed() {
+        let mut l = PartitionLedger::new(0);
+        let a = l.written(batch(0, 4));
+        l.skipped(5);
+        let b = l.written(batch(6, 9));
+        let c = l.written(batch(10, 11));
+        l.acknowledged(a, 0);
+        l.acknowledged(b, 5);
+        // Something else wrote to the target partition between b and c.
+        l.acknowledged(c, 10);
+        let s = l.settle();
+        assert_eq!(points(&s[0]), [(0, 0, None), (4, 4, Some(0))]);
+        assert_eq!(
+            points(&s[2]),
+            [(6, 5, None), (9, 8, Some(6))],
+            "offset 5 dropped"
+        );
+        assert_eq!(
+            points(&s[3]),
+            [(10, 10, None), (11, 11, Some(10))],
+            "one record more on the target"
+        );
     }
 
     #[test]
@@ -298,7 +370,12 @@ mod tests {
         l.acknowledged(c2, 110);
         l.acknowledged(b2, 100);
         let s = l.settle();
-        assert_eq!(s[0].syncs, [(10, 100), (19, 109)]);
+        assert_eq!(
+            points(&s[0]),
+            [(10, 100, None), (19, 109, Some(10))],
+            "after a rewind the span before is not claimed (the lost write may have landed)"
+        );
+        assert_eq!(points(&s[1]), [(20, 110, Some(19)), (29, 119, Some(20))]);
         assert_eq!(l.replicated(), 30);
     }
 
@@ -309,6 +386,17 @@ mod tests {
         l.reposition(0);
         assert_eq!((l.position(), l.replicated()), (0, 0));
         assert_eq!(l.failed(), 0, "nothing in flight: resume where it is");
+        let id = l.written(batch(0, 3));
+        l.acknowledged(id, 7);
+        l.settle();
+        l.reposition(50);
+        let id = l.written(batch(50, 51));
+        l.acknowledged(id, 11);
+        assert_eq!(
+            points(&l.settle()[0]),
+            [(50, 11, None), (51, 12, Some(50))],
+            "nothing claimed across a reposition"
+        );
     }
 
     #[derive(Debug, Clone)]
@@ -373,12 +461,19 @@ mod tests {
             prop_assert_eq!(l.replicated(), l.position());
             let lasts: Vec<i64> = settled.iter().map(|s| s.last_offset).collect();
             prop_assert!(lasts.windows(2).all(|w| w[0] < w[1]), "{:?}", lasts);
+            let mut previous: Option<(i64, i64)> = None;
             for s in &settled {
                 if let Some(w) = &s.written {
                     let base = bases[&w.first_offset];
-                    prop_assert_eq!(s.syncs[0], (w.first_offset, base));
+                    let p = points(s);
+                    prop_assert_eq!((p[0].0, p[0].1), (w.first_offset, base));
                     if w.last_offset > w.first_offset {
-                        prop_assert_eq!(s.syncs[1], (w.last_offset, base + i64::from(w.last_delta)));
+                        prop_assert_eq!((p[1].0, p[1].1), (w.last_offset, base + i64::from(w.last_delta)));
+                    }
+                    for (up, down, claim) in p {
+                        let spans_equal = previous.is_some_and(|(u, d)| up - u == down - d);
+                        prop_assert_eq!(claim, previous.filter(|_| spans_equal).map(|(u, _)| u));
+                        previous = Some((up, down));
                     }
                 }
             }

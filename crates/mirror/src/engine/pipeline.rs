@@ -27,7 +27,7 @@ use super::partition_stats::{Acked, PartitionStats};
 use super::stats::FlowStats;
 use crate::clock::now_ms;
 use crate::config::OffsetReset;
-use crate::formats::OffsetSync;
+use crate::formats::{ClaimedSync, OffsetSync};
 use crate::internal::{OffsetSyncWriter, ProgressStore};
 use crate::shutdown::{sleep_unless_stopped, unless_stopped, Shutdown};
 
@@ -337,12 +337,15 @@ impl Driver<'_, '_> {
             ctx.progress
                 .record(&route.topic, route.partition, last_offset);
             if let Some(writer) = &ctx.offset_syncs {
-                for (upstream_offset, downstream_offset) in syncs {
-                    writer.queue(OffsetSync {
-                        topic: route.topic.clone(),
-                        partition: route.partition,
-                        upstream_offset,
-                        downstream_offset,
+                for point in syncs {
+                    writer.queue(ClaimedSync {
+                        sync: OffsetSync {
+                            topic: route.topic.clone(),
+                            partition: route.partition,
+                            upstream_offset: point.upstream,
+                            downstream_offset: point.downstream,
+                        },
+                        exact_since: point.exact_since,
                     });
                 }
             }

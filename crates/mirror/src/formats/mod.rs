@@ -24,5 +24,5 @@ pub use connect_offsets::{
 };
 pub use error::FormatError;
 pub use heartbeat::Heartbeat;
-pub use offset_sync::OffsetSync;
+pub use offset_sync::{ClaimedSync, OffsetSync, EXACT_SINCE_HEADER};
 pub use partitioner::{murmur2, partition_for_key};

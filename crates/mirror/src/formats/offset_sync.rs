@@ -50,6 +50,47 @@ impl OffsetSync {
     }
 }
 
+/// Record header in which strait claims that every offset between its previous sync of the
+/// partition (whose upstream offset the header holds, in ASCII decimal) and this one maps one to
+/// one. Java MM2 reads only keys and values here, so the header is invisible to it.
+pub const EXACT_SINCE_HEADER: &str = "strait.exact-since";
+
+/// An offset sync with strait's claim ([`EXACT_SINCE_HEADER`]), as written or read back.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ClaimedSync {
+    /// The sync itself (key and value).
+    pub sync: OffsetSync,
+    /// Upstream offset of the writer's previous sync of the partition, when every offset since
+    /// it maps one to one (a batch forwarded untouched, or nothing dropped between batches).
+    pub exact_since: Option<i64>,
+}
+
+impl ClaimedSync {
+    /// A sync without a claim: what Java MM2 writes.
+    pub fn unclaimed(sync: OffsetSync) -> Self {
+        Self {
+            sync,
+            exact_since: None,
+        }
+    }
+
+    /// The header value to write, if there is a claim.
+    pub fn header_value(&self) -> Option<Vec<u8>> {
+        self.exact_since.map(|o| o.to_string().into_bytes())
+    }
+
+    /// Reads a claim from a header value; `None` (no claim) for anything but a decimal offset.
+    pub fn parse_header(value: &[u8]) -> Option<i64> {
+        std::str::from_utf8(value).ok()?.parse().ok()
+    }
+}
+
+impl From<OffsetSync> for ClaimedSync {
+    fn from(sync: OffsetSync) -> Self {
+        ClaimedSync::unclaimed(sync)
+    }
+}
+
 impl fmt::Display for OffsetSync {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(

@@ -3,15 +3,16 @@
 
 use std::sync::{Mutex, MutexGuard, PoisonError};
 
-use strait_kafka::batch::RawBatch;
+use bytes::Bytes;
+use strait_kafka::batch::{Header, RawBatch, Record};
 use strait_kafka::Cluster;
 
-use super::producer::{build_batch, send_batches, SharedProducer};
+use super::producer::{build_records_batch, send_batches, SharedProducer};
 use super::read::read_partitions;
 use super::topics::ensure_compacted_topic;
 use super::InternalTopicError;
 use crate::clock::now_ms;
-use crate::formats::OffsetSync;
+use crate::formats::{ClaimedSync, OffsetSync, EXACT_SINCE_HEADER};
 
 /// Most offset syncs written in one batch.
 pub const MAX_SYNCS_PER_BATCH: usize = 500;
@@ -20,7 +21,7 @@ pub const MAX_SYNCS_PER_BATCH: usize = 500;
 #[derive(Debug)]
 pub struct OffsetSyncWriter {
     producer: SharedProducer,
-    queue: Mutex<Vec<OffsetSync>>,
+    queue: Mutex<Vec<ClaimedSync>>,
 }
 
 impl OffsetSyncWriter {
@@ -38,8 +39,8 @@ impl OffsetSyncWriter {
     }
 
     /// Queues a sync (in memory; every queued sync is written, in queue order).
-    pub fn queue(&self, sync: OffsetSync) {
-        self.queued().push(sync);
+    pub fn queue(&self, sync: impl Into<ClaimedSync>) {
+        self.queued().push(sync.into());
     }
 
     /// How many syncs wait for the next flush.
@@ -79,18 +80,42 @@ impl OffsetSyncWriter {
         self.producer.topic()
     }
 
-    fn batches(&self, syncs: &[OffsetSync]) -> Result<Vec<(i32, RawBatch)>, InternalTopicError> {
+    fn batches(&self, syncs: &[ClaimedSync]) -> Result<Vec<(i32, RawBatch)>, InternalTopicError> {
         let timestamp = now_ms();
         syncs
             .chunks(MAX_SYNCS_PER_BATCH)
             .map(|chunk| {
                 let records = chunk
                     .iter()
-                    .map(|s| Ok((self.key(s)?, Some(s.record_value()))))
+                    .zip(0..)
+                    .map(|(s, offset)| self.record(s, offset, timestamp))
                     .collect::<Result<_, InternalTopicError>>()?;
-                Ok((0, build_batch(&self.producer, 0, records, timestamp)?))
+                Ok((0, build_records_batch(&self.producer, 0, records)?))
             })
             .collect()
+    }
+
+    fn record(
+        &self,
+        claimed: &ClaimedSync,
+        offset: i64,
+        timestamp: i64,
+    ) -> Result<Record, InternalTopicError> {
+        let headers = claimed
+            .header_value()
+            .map(|value| Header {
+                key: Bytes::from_static(EXACT_SINCE_HEADER.as_bytes()),
+                value: Some(Bytes::from(value)),
+            })
+            .into_iter()
+            .collect();
+        Ok(Record {
+            offset,
+            timestamp,
+            key: Some(Bytes::from(self.key(&claimed.sync)?)),
+            value: Some(Bytes::from(claimed.sync.record_value())),
+            headers,
+        })
     }
 
     fn key(&self, sync: &OffsetSync) -> Result<Vec<u8>, InternalTopicError> {
@@ -102,7 +127,7 @@ impl OffsetSyncWriter {
             })
     }
 
-    fn queued(&self) -> MutexGuard<'_, Vec<OffsetSync>> {
+    fn queued(&self) -> MutexGuard<'_, Vec<ClaimedSync>> {
         self.queue.lock().unwrap_or_else(PoisonError::into_inner)
     }
 }
@@ -138,4 +163,13 @@ pub async fn read_offset_syncs(
                 .ok()
         })
         .collect())
+}
+
+/// The claim a sync record carries in its [`EXACT_SINCE_HEADER`] header, if any.
+pub fn exact_since(headers: &[Header]) -> Option<i64> {
+    headers
+        .iter()
+        .find(|h| h.key.as_ref() == EXACT_SINCE_HEADER.as_bytes())
+        .and_then(|h| h.value.as_deref())
+        .and_then(ClaimedSync::parse_header)
 }

@@ -166,6 +166,15 @@ pub(crate) fn build_batch(
             headers: Vec::new(),
         })
         .collect();
+    build_records_batch(owner, partition, records)
+}
+
+/// An uncompressed batch of `records` (offsets 0.., as given).
+pub(crate) fn build_records_batch(
+    owner: &SharedProducer,
+    partition: i32,
+    records: Vec<Record>,
+) -> Result<RawBatch, InternalTopicError> {
     BatchBuilder {
         records,
         ..BatchBuilder::default()
