@@ -28,8 +28,8 @@ pub const RECENT_SYNCS_PER_PARTITION: usize = 2048;
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Translation {
     /// A sync for exactly this upstream offset or for the record just before it, or an offset
-    /// between two syncs with equal spans: the consumer resumes where it stopped, nothing
-    /// re-read or skipped.
+    /// between two syncs whose span strait's writer claimed one to one: the consumer resumes
+    /// where it stopped, nothing re-read or skipped.
     Exact {
         /// Offset to resume from on the target.
         downstream: i64,
@@ -235,7 +235,7 @@ impl OffsetSyncStore {
     /// Failback: translates a position in the *remote* copy of `topic`-`partition` (written by
     /// the flow whose syncs this store holds) back to `topic` on the cluster it came from. The
     /// newest kept sync at or before `downstream` answers: exact when the position is that
-    /// sync's record or the one after it, or inside an equal span, else one past it (may
+    /// sync's record or the one after it, or inside a claimed span, else one past it (may
     /// re-read, never skips).
     pub fn translate_back(&self, topic: &str, partition: i32, downstream: i64) -> Translation {
         if !self.read_to_end {
