@@ -404,8 +404,11 @@ fn recent_syncs_keep_batch_precision() {
     assert_eq!(t(&small, 4), Some(-1));
 }
 
-/// strait's syncs as its writer claims them: `(upstream, downstream, exact since)`.
-fn claimed(store: &mut OffsetSyncStore, syncs: &[(i64, i64, Option<i64>)]) {
+/// A store that has read strait's syncs `(upstream, downstream, exact since)` as its writer
+/// claimed them, to the end.
+fn claimed_store(syncs: &[(i64, i64, Option<i64>)]) -> OffsetSyncStore {
+    let mut store = OffsetSyncStore::with_recent(false, 100);
+    store.set_read_to_end();
     for &(up, down, exact_since) in syncs {
         store.handle_claimed(&ClaimedSync {
             sync: OffsetSync {
@@ -417,6 +420,7 @@ fn claimed(store: &mut OffsetSyncStore, syncs: &[(i64, i64, Option<i64>)]) {
             exact_since,
         });
     }
+    store
 }
 
 /// Inside a batch forwarded untouched (and across batches with nothing dropped between) every
@@ -424,21 +428,16 @@ fn claimed(store: &mut OffsetSyncStore, syncs: &[(i64, i64, Option<i64>)]) {
 /// stays; a claim that names another sync, or whose spans differ, is not trusted.
 #[test]
 fn claimed_spans_translate_exactly_inside_batches() {
-    let mut store = OffsetSyncStore::with_recent(false, 100);
-    store.set_read_to_end();
     // Batch 0..9 at 100..109, 10..19 at 110..119. Source offsets 20..24 are not forwarded
     // (markers, aborted data): no claim into 25. Then 25..29 at 120..124.
-    claimed(
-        &mut store,
-        &[
-            (0, 100, None),
-            (9, 109, Some(0)),
-            (10, 110, Some(9)),
-            (19, 119, Some(10)),
-            (25, 120, None),
-            (29, 124, Some(25)),
-        ],
-    );
+    let store = claimed_store(&[
+        (0, 100, None),
+        (9, 109, Some(0)),
+        (10, 110, Some(9)),
+        (19, 119, Some(10)),
+        (25, 120, None),
+        (29, 124, Some(25)),
+    ]);
     let exact = |downstream| Translation::Exact { downstream };
     let up = |o| store.translate(TOPIC, PARTITION, o);
     assert_eq!(up(0), exact(100));
@@ -464,17 +463,12 @@ fn claimed_spans_translate_exactly_inside_batches() {
     // been stored up to 29, so the restart wrote 30..34 again at 130..134. The spans from 19 to
     // 30 are equal (5 offsets dropped, 5 duplicated): bridging them would map 27 to 127 and
     // skip 27..29. The restarted writer claims nothing before its first sync.
-    let mut crashed = OffsetSyncStore::with_recent(false, 100);
-    crashed.set_read_to_end();
-    claimed(
-        &mut crashed,
-        &[
-            (10, 110, None),
-            (19, 119, Some(10)),
-            (30, 130, None),
-            (34, 134, Some(30)),
-        ],
-    );
+    let crashed = claimed_store(&[
+        (10, 110, None),
+        (19, 119, Some(10)),
+        (30, 130, None),
+        (34, 134, Some(30)),
+    ]);
     let conservative_from_19 = Translation::Conservative {
         downstream: 120,
         sync_from: 19,
@@ -486,17 +480,12 @@ fn claimed_spans_translate_exactly_inside_batches() {
     assert_eq!(crashed.translate(TOPIC, PARTITION, 32), exact(132));
 
     // A claim is trusted only for the sync it names, and only with equal spans.
-    let mut odd = OffsetSyncStore::with_recent(false, 100);
-    odd.set_read_to_end();
-    claimed(
-        &mut odd,
-        &[
-            (10, 110, None),
-            (19, 119, Some(10)),
-            (30, 130, Some(25)),
-            (40, 141, Some(30)),
-        ],
-    );
+    let odd = claimed_store(&[
+        (10, 110, None),
+        (19, 119, Some(10)),
+        (30, 130, Some(25)),
+        (40, 141, Some(30)),
+    ]);
     assert_eq!(odd.translate(TOPIC, PARTITION, 27), conservative_from_19);
     assert_eq!(
         odd.translate(TOPIC, PARTITION, 35),
