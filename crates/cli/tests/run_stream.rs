@@ -1,5 +1,5 @@
 //! `strait run` stopped and disturbed while a producer keeps writing: SIGTERM (drains, resumes
-//! exactly), SIGKILL (loses nothing, duplicates bounded) and a target broker outage (memory
+//! exactly), repeated SIGKILLs (lose nothing, repeat at most a batch per kill) and a target broker outage (memory
 //! bounded, resumes by itself). Records as in run_support: `p<partition>-<seq>` keys.
 
 mod run_support;
@@ -16,7 +16,7 @@ use strait_testkit::BrokerKind;
 
 strait_testkit::per_broker!(
     sigterm_mid_stream_loses_and_duplicates_nothing,
-    kill_mid_stream_loses_nothing;
+    repeated_kills_lose_nothing_and_repeat_at_most_a_batch;
     // tansu's memory engine forgets everything on restart, so it sits out the target outage.
     not_tansu: target_outage_is_ridden_out,
 );
@@ -30,7 +30,18 @@ const STREAM_BATCHES: u64 = 100;
 /// again it continues exactly where it stopped: every record once, in order.
 async fn sigterm_mid_stream_loses_and_duplicates_nothing(kind: BrokerKind) {
     // A backlog of 12k records, so strait is busy catching up, batches in flight, when stopped.
-    let (env, mut strait, feed) = start_stream(kind, "test-topic-2", 60, 1).await;
+    let (env, mut strait, feed) = start_stream(
+        kind,
+        "test-topic-2",
+        60,
+        1,
+        Pace {
+            // The 40 rounds after the backlog last 4 s: time for strait to start under load.
+            between_rounds: Duration::from_millis(100),
+            strait_extra: "",
+        },
+    )
+    .await;
     strait.signal("TERM");
     let status = strait.wait_exit(Duration::from_secs(15));
     assert_eq!(
@@ -60,42 +71,103 @@ async fn sigterm_mid_stream_loses_and_duplicates_nothing(kind: BrokerKind) {
     strait.stop_gracefully(Duration::from_secs(15));
 }
 
-/// SIGKILL while a producer keeps writing: started again, strait loses nothing; only batches
-/// that were in flight or acknowledged after the last progress flush may arrive twice.
-async fn kill_mid_stream_loses_nothing(kind: BrokerKind) {
-    let (env, mut strait, feed) = start_stream(kind, "test-topic-3", 0, 2000).await;
-    strait.signal("KILL");
-    let status = strait.wait_exit(Duration::from_secs(5));
-    assert!(!status.success(), "killed strait exited with {status}");
-    let at_kill = count_topic(&env.target, "primary.test-topic-3", STREAM_PARTITIONS).await;
-    drop(strait);
-
+/// SIGKILL again and again while a producer keeps writing, with progress stored only every 2 s:
+/// strait loses nothing and, since each restart recognises the batches a killed run wrote after
+/// its stored progress, repeats at most one batch per partition per kill (without that, what
+/// was mirrored since the last flush: about 4 batches per partition per kill).
+async fn repeated_kills_lose_nothing_and_repeat_at_most_a_batch(kind: BrokerKind) {
+    const KILLS: usize = 5;
+    let remote = "primary.test-topic-3";
+    // A static member: each restart takes the partitions back at once, without waiting for
+    // the killed member's session to end.
+    let slow_flush = "backup.offset.flush.interval.ms = 2000\nstrait.group.instance.id = drill\n";
+    let (env, mut strait, feed) = start_stream(
+        kind,
+        "test-topic-3",
+        0,
+        2000,
+        Pace {
+            between_rounds: Duration::from_millis(250),
+            strait_extra: slow_flush,
+        },
+    )
+    .await;
+    let mut at_kills = Vec::new();
+    for kill in 0..KILLS {
+        if kill > 0 {
+            strait = env.start_strait(slow_flush);
+            strait.wait_for_log("strait: mirroring primary->backup", Duration::from_secs(10));
+            let before = at_kills.last().copied().unwrap_or(0);
+            wait_until_mirrored(&env, remote, before + 1000, &feed, &strait).await;
+        }
+        // After the first progress flush, somewhere before or between later ones.
+        let pause = 2200 + (kill as u64 * 677) % 1800;
+        tokio::time::sleep(Duration::from_millis(pause)).await;
+        strait.signal("KILL");
+        let status = strait.wait_exit(Duration::from_secs(5));
+        assert!(!status.success(), "killed strait exited with {status}");
+        for line in strait
+            .log()
+            .lines()
+            .filter(|l| l.contains("already on the target"))
+        {
+            eprintln!("{kind}: kill {kill}: {line}");
+        }
+        at_kills.push(latest_offsets(&env.target, remote, STREAM_PARTITIONS).await);
+        eprintln!(
+            "{kind}: kill {kill}: {:?} records on the target, {} produced",
+            at_kills.last(),
+            feed.produced()
+        );
+    }
     feed.finish().await;
-    let mut strait = env.start_strait("");
-    let got = wait_stream_complete(&env, "primary.test-topic-3", &strait).await;
+    strait = env.start_strait(slow_flush);
+    wait_stream_complete(&env, remote, &strait).await;
     // Let any late duplicate land before counting.
     tokio::time::sleep(Duration::from_millis(1500)).await;
-    let got = read_topic(&env.target, "primary.test-topic-3", STREAM_PARTITIONS)
+    let got = read_topic(&env.target, remote, STREAM_PARTITIONS)
         .await
-        .unwrap_or(got);
-    let duplicates = check_no_loss(&stream_expected(), &got, "primary.test-topic-3");
+        .expect("read the remote topic");
+    let duplicates = check_no_loss(&stream_expected(), &got, remote);
+    let log = strait.log();
     eprintln!(
-        "{kind}: SIGKILL after {at_kill} records mirrored; after the restart {} duplicate records \
-         per partition ({} in all of {} records)",
+        "{kind}: {KILLS} SIGKILLs at {at_kills:?} records mirrored; duplicate records per \
+         partition {} ({} in all of {} records)",
         fmt_list(&duplicates),
         duplicates.iter().sum::<usize>(),
         STREAM_PARTITIONS as u64 * STREAM_BATCHES * STREAM_BATCH,
     );
-    // In flight: up to 8 batches per partition; plus what was acknowledged after the last
-    // progress flush (100 ms). The producer paces ~1 batch per partition every 30 ms.
-    let bound = 16 * STREAM_BATCH as usize;
+    let bound = KILLS * STREAM_BATCH as usize;
     for (p, d) in duplicates.iter().enumerate() {
         assert!(
             *d <= bound,
-            "partition {p}: {d} duplicates, more than {bound} (16 batches)"
+            "{kind}: partition {p}: {d} duplicates after {KILLS} kills, more than one batch \
+             ({STREAM_BATCH} records) per kill:\n{log}"
         );
     }
     strait.stop_gracefully(Duration::from_secs(15));
+}
+
+/// Waits until the remote topic's partitions hold `records` in all, or the feed has ended.
+async fn wait_until_mirrored(
+    env: &Env,
+    remote: &str,
+    records: usize,
+    feed: &Feed,
+    strait: &Strait,
+) {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let total = STREAM_PARTITIONS as u64 * STREAM_BATCHES * STREAM_BATCH;
+    while feed.produced() < total
+        && latest_offsets(&env.target, remote, STREAM_PARTITIONS).await < records
+    {
+        assert!(
+            Instant::now() < deadline,
+            "fewer than {records} records mirrored after 20 s:\n{}",
+            strait.log()
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
 }
 
 /// The target broker goes away while data keeps coming: strait keeps its memory bounded,
@@ -194,6 +266,23 @@ async fn target_outage_is_ridden_out(kind: BrokerKind) {
 // Streaming scenario shared by the SIGTERM, SIGKILL and outage tests
 // ---------------------------------------------------------------------------------------------
 
+/// How a stream is produced and mirrored.
+struct Pace {
+    /// The producer's pause between two rounds (one batch per partition).
+    between_rounds: Duration,
+    /// Extra mm2.properties lines of the first strait.
+    strait_extra: &'static str,
+}
+
+impl Default for Pace {
+    fn default() -> Self {
+        Pace {
+            between_rounds: Duration::from_millis(30),
+            strait_extra: "",
+        }
+    }
+}
+
 /// Creates `topic`, writes `backlog_rounds` rounds of batches, starts strait and a paced
 /// producer for the remaining rounds, and returns once strait has mirrored `mirrored_at_least`
 /// records while the producer is still writing.
@@ -202,20 +291,16 @@ async fn start_stream(
     topic: &str,
     backlog_rounds: u64,
     mirrored_at_least: usize,
+    pace: Pace,
 ) -> (Env, Strait, Feed) {
     let env = Env::start(kind).await;
     create_topic(&env.source, topic, STREAM_PARTITIONS).await;
-    let feed = Feed::start(
-        &env.source,
-        topic,
-        backlog_rounds,
-        Duration::from_millis(30),
-    );
+    let feed = Feed::start(&env.source, topic, backlog_rounds, pace.between_rounds);
     let backlog = backlog_rounds * STREAM_BATCH * STREAM_PARTITIONS as u64;
     while feed.produced() < backlog {
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
-    let strait = env.start_strait("");
+    let strait = env.start_strait(pace.strait_extra);
     strait.wait_for_log("strait: mirroring primary->backup", Duration::from_secs(10));
     let remote = format!("primary.{topic}");
     let deadline = Instant::now() + Duration::from_secs(20);

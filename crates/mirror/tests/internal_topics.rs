@@ -16,16 +16,17 @@ use strait_kafka::{
 use strait_mirror::checkpoint::SyncsTail;
 use strait_mirror::formats::{
     parse_offset_value, partition_for_key, ClaimedSync, ConnectOffsetKey, Heartbeat, OffsetSync,
-    EXACT_SINCE_HEADER,
+    EXACT_SINCE_HEADER, TARGET_OFFSET_HEADER, TOPIC_ID_HEADER,
 };
 use strait_mirror::internal::{
     ensure_compacted_topic, read_offset_syncs, read_topic, HeartbeatEmitter, OffsetSyncWriter,
-    ProgressStore, MAX_SYNCS_PER_BATCH,
+    Position, ProgressStore, MAX_SYNCS_PER_BATCH,
 };
 use strait_testkit::{BrokerKind, TestCluster};
 
 strait_testkit::per_broker!(
     progress_round_trip,
+    progress_carries_target_position_and_topic_id_in_headers,
     progress_reads_what_java_mm2_wrote,
     offset_syncs_round_trip,
     heartbeats_round_trip,
@@ -200,6 +201,63 @@ async fn progress_round_trip(kind: BrokerKind) {
     );
     assert_eq!(last[&a_orders_0], 4);
     assert_eq!(last[&source_key("B", "orders", 0).encode()], 999);
+}
+
+/// strait stores where the next record goes on the target and the source topic's id beside each
+/// position, in headers Java never reads (key and value stay Java's bytes); a later entry
+/// without them (Java MM2 writing) leaves neither.
+async fn progress_carries_target_position_and_topic_id_in_headers(kind: BrokerKind) {
+    let (_node, cluster) = start(kind).await;
+    let topic = "mm2-offsets.A.internal";
+    let store = ProgressStore::open(&cluster, topic, 25, 1, "A")
+        .await
+        .expect("open");
+    let id = uuid::Uuid::from_u128(0x2f1c_44d1_9a6e_4b8f_a0e2_7c1d_55aa_0b13);
+    let full = Position {
+        offset: 10,
+        target_next: Some(500),
+        topic_id: Some(id),
+    };
+    store.record_position("orders", 0, full);
+    store.record("orders", 1, 20);
+    assert_eq!(store.position("orders", 0), Some(full));
+    assert_eq!(store.flush().await.expect("flush"), 2);
+
+    let reopened = ProgressStore::open(&cluster, topic, 25, 1, "A")
+        .await
+        .expect("reopen");
+    assert_eq!(reopened.position("orders", 0), Some(full));
+    assert_eq!(reopened.position("orders", 1), Some(Position::offset(20)));
+
+    let records = read_topic(&cluster, topic).await.expect("read");
+    let (_, with_header) = records
+        .iter()
+        .find(|(_, r)| r.key.as_deref() == Some(&source_key("A", "orders", 0).encode()[..]))
+        .expect("orders-0 entry");
+    assert_eq!(with_header.value.as_deref(), Some(&br#"{"offset":10}"#[..]));
+    let headers: Vec<_> = with_header
+        .headers
+        .iter()
+        .map(|h| (h.key.as_ref(), h.value.as_deref()))
+        .collect();
+    assert_eq!(
+        headers,
+        [
+            (TARGET_OFFSET_HEADER.as_bytes(), Some(&b"500"[..])),
+            (
+                TOPIC_ID_HEADER.as_bytes(),
+                Some(&b"2f1c44d1-9a6e-4b8f-a0e2-7c1d55aa0b13"[..])
+            ),
+        ]
+    );
+
+    // A later entry without the header (as Java MM2 writes) wins, header and all.
+    reopened.record("orders", 0, 12);
+    reopened.flush().await.expect("flush");
+    let again = ProgressStore::open(&cluster, topic, 25, 1, "A")
+        .await
+        .expect("open again");
+    assert_eq!(again.position("orders", 0), Some(Position::offset(12)));
 }
 
 async fn progress_reads_what_java_mm2_wrote(kind: BrokerKind) {

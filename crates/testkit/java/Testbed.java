@@ -13,6 +13,9 @@
 //       records (committed) and ABORTED records (aborted), values "c-<p>-<i>" / "a-<p>-<i>".
 //   java Testbed consume BOOTSTRAP TOPIC [key=value ...]
 //       Reads TOPIC from the beginning to its end (read_committed) and prints every record.
+//   java Testbed delete-records BOOTSTRAP TOPIC PARTITION BEFORE [key=value ...]
+//       Admin.deleteRecords: deletes the records of TOPIC-PARTITION before offset BEFORE and
+//       prints the new low watermark.
 
 import java.nio.charset.StandardCharsets;
 import java.time.Duration;
@@ -25,6 +28,8 @@ import java.util.Properties;
 import java.util.TreeMap;
 import java.util.TreeSet;
 
+import org.apache.kafka.clients.admin.Admin;
+import org.apache.kafka.clients.admin.RecordsToDelete;
 import org.apache.kafka.clients.consumer.ConsumerConfig;
 import org.apache.kafka.clients.consumer.ConsumerRecord;
 import org.apache.kafka.clients.consumer.KafkaConsumer;
@@ -55,6 +60,7 @@ public final class Testbed {
             case "translate" -> 4;
             case "produce-transactions" -> 6;
             case "consume" -> 3;
+            case "delete-records" -> 5;
             default -> {
                 usage("unknown command " + command);
                 yield 0;
@@ -78,6 +84,8 @@ public final class Testbed {
                         Integer.parseInt(args[3]), Integer.parseInt(args[4]),
                         Integer.parseInt(args[5]));
                 case "consume" -> consume(props, args[2]);
+                case "delete-records" -> deleteRecords(props, args[2],
+                        Integer.parseInt(args[3]), Long.parseLong(args[4]));
                 default -> throw new IllegalStateException(command);
             }
         } catch (Exception e) {
@@ -89,7 +97,7 @@ public final class Testbed {
 
     private static void usage(String why) {
         System.err.println("Testbed: " + why
-                + "\nusage: Testbed mirror-client|translate|produce-transactions|consume BOOTSTRAP ...");
+                + "\nusage: Testbed mirror-client|translate|produce-transactions|consume|delete-records BOOTSTRAP ...");
         System.exit(2);
     }
 
@@ -172,6 +180,16 @@ public final class Testbed {
         Map<String, Object> out = new TreeMap<>();
         out.put("written", written);
         result(json(out));
+    }
+
+    private static void deleteRecords(Map<String, Object> props, String topic, int partition,
+            long before) throws Exception {
+        try (Admin admin = Admin.create(props)) {
+            TopicPartition tp = new TopicPartition(topic, partition);
+            long low = admin.deleteRecords(Map.of(tp, RecordsToDelete.beforeOffset(before)))
+                    .lowWatermarks().get(tp).get().lowWatermark();
+            result("{\"lowWatermark\":" + low + "}");
+        }
     }
 
     private static void consume(Map<String, Object> props, String topic) throws Exception {

@@ -16,6 +16,8 @@ pub(crate) struct PartitionRoute {
     pub(crate) partition: i32,
     pub(crate) remote_topic: String,
     pub(crate) max_batch_bytes: usize,
+    /// The source topic's id, if the source reports one (a re-created topic gets a new one).
+    pub(crate) topic_id: Option<uuid::Uuid>,
 }
 
 /// What one discovery pass found.
@@ -70,6 +72,7 @@ pub(crate) async fn discover(
             partition,
             remote_topic: remote.clone(),
             max_batch_bytes,
+            topic_id: (!topic.id.is_nil()).then_some(topic.id),
         }));
     }
     let orphaned = target_meta

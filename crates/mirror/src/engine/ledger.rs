@@ -8,6 +8,8 @@
 
 use std::collections::VecDeque;
 
+use uuid::Uuid;
+
 /// Batches written but not yet settled, per partition: bounds memory while the target is
 /// slow. Kafka remembers the last 5 batches per producer and partition to recognise a re-sent
 /// batch as a duplicate, so more than 5 in flight could turn a retry into a sequence error.
@@ -53,6 +55,10 @@ pub(crate) struct Settled {
     pub(crate) syncs: Vec<SyncPoint>,
     /// The written batch, for the counters; `None` for skipped offsets.
     pub(crate) written: Option<Written>,
+    /// Where the record after `last_offset` goes on the target (the end of the last settled
+    /// write), when known: stored with the progress so a restart can recognise what a crashed
+    /// run wrote after it.
+    pub(crate) downstream_next: Option<i64>,
 }
 
 /// One offset sync to write, and what strait knows about the span before it.
@@ -63,6 +69,15 @@ pub(crate) struct SyncPoint {
     /// The upstream offset of the previous sync of this run, when every offset since it maps
     /// one to one: equal spans, written by this run (so no duplicates in between).
     pub(crate) exact_since: Option<i64>,
+}
+
+/// Where a ledger that failed resumes: [`PartitionLedger::failed_at`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Rewound {
+    pub(crate) position: i64,
+    /// Where the record at `position` would go on the target, if known.
+    pub(crate) target_next: Option<i64>,
+    pub(crate) topic_id: Option<Uuid>,
 }
 
 /// The bookkeeping of one source partition.
@@ -77,6 +92,10 @@ pub(crate) struct PartitionLedger {
     front_id: EntryId,
     /// The last sync settled since starting or rewinding, `(upstream, downstream)`.
     last_sync: Option<(i64, i64)>,
+    /// The target offset after the last settled write, when known.
+    downstream_next: Option<i64>,
+    /// The id of the source topic incarnation replicated, when known.
+    topic_id: Option<Uuid>,
 }
 
 impl PartitionLedger {
@@ -88,7 +107,27 @@ impl PartitionLedger {
             window: VecDeque::new(),
             front_id: 0,
             last_sync: None,
+            downstream_next: None,
+            topic_id: None,
         }
+    }
+
+    /// The same ledger, replicating incarnation `topic_id` of the source topic.
+    pub(crate) fn with_topic_id(mut self, topic_id: Option<Uuid>) -> Self {
+        self.topic_id = topic_id;
+        self
+    }
+
+    /// The id of the source topic the positions count in, when known.
+    pub(crate) fn topic_id(&self) -> Option<Uuid> {
+        self.topic_id
+    }
+
+    /// The same ledger, knowing that the record at `position` goes to target offset
+    /// `downstream_next` (stored with the progress, or found on the target).
+    pub(crate) fn with_downstream(mut self, downstream_next: Option<i64>) -> Self {
+        self.downstream_next = downstream_next;
+        self
     }
 
     /// The next source offset to fetch.
@@ -155,6 +194,7 @@ impl PartitionLedger {
                     last_offset: *last_offset,
                     syncs: Vec::new(),
                     written: None,
+                    downstream_next: self.downstream_next,
                 },
                 Entry::Written {
                     base_offset: None, ..
@@ -182,10 +222,13 @@ impl PartitionLedger {
                             }
                         })
                         .collect();
+                    let next = base + i64::from(batch.last_delta) + 1;
+                    self.downstream_next = Some(next);
                     Settled {
                         last_offset: batch.last_offset,
                         syncs,
                         written: Some(batch.clone()),
+                        downstream_next: Some(next),
                     }
                 }
             };
@@ -207,9 +250,20 @@ impl PartitionLedger {
         self.next
     }
 
-    /// Moves to `position` (the source reset it: offset out of range). Everything in flight
-    /// must be settled first.
-    pub(crate) fn reposition(&mut self, position: i64) {
+    /// [`failed`](Self::failed), returning where to resume and where the record there would
+    /// go on the target (the end of the last settled write), if known.
+    pub(crate) fn failed_at(mut self) -> Rewound {
+        Rewound {
+            position: self.failed(),
+            target_next: self.downstream_next,
+            topic_id: self.topic_id,
+        }
+    }
+
+    /// Moves to `position` of source topic incarnation `topic_id` (a gap in the source: see
+    /// `source_gaps.rs`). Everything in flight must be settled first.
+    pub(crate) fn reposition(&mut self, position: i64, topic_id: Option<Uuid>) {
+        self.topic_id = topic_id;
         debug_assert!(self.window.is_empty(), "reposition with entries in flight");
         self.next = position;
         self.replicated = position;
@@ -281,6 +335,24 @@ mod tests {
         l.acknowledged(ids[0], 0);
         let offsets: Vec<i64> = l.settle().iter().map(|s| s.last_offset).collect();
         assert_eq!(offsets, [9, 19, 29]);
+    }
+
+    #[test]
+    fn settled_entries_say_where_the_next_record_goes_on_the_target() {
+        let mut l = PartitionLedger::new(10);
+        l.skipped(11);
+        assert_eq!(l.settle()[0].downstream_next, None, "nothing known yet");
+        let mut l = PartitionLedger::new(10).with_downstream(Some(500));
+        l.skipped(11);
+        let a = l.written(batch(12, 15));
+        l.skipped(16);
+        l.acknowledged(a, 700);
+        let next: Vec<_> = l.settle().iter().map(|s| s.downstream_next).collect();
+        assert_eq!(next, [Some(500), Some(704), Some(704)]);
+        l.failed();
+        let b = l.written(batch(17, 17));
+        l.acknowledged(b, 710);
+        assert_eq!(l.settle()[0].downstream_next, Some(711));
     }
 
     #[test]
@@ -383,13 +455,13 @@ mod tests {
     fn restart_and_reposition() {
         let mut l = PartitionLedger::new(1234);
         assert_eq!((l.position(), l.replicated()), (1234, 1234));
-        l.reposition(0);
+        l.reposition(0, None);
         assert_eq!((l.position(), l.replicated()), (0, 0));
         assert_eq!(l.failed(), 0, "nothing in flight: resume where it is");
         let id = l.written(batch(0, 3));
         l.acknowledged(id, 7);
         l.settle();
-        l.reposition(50);
+        l.reposition(50, None);
         let id = l.written(batch(50, 51));
         l.acknowledged(id, 11);
         assert_eq!(

@@ -11,25 +11,23 @@ use std::sync::Arc;
 use std::task::Poll;
 use std::time::Duration;
 
-use strait_kafka::{
-    Cluster, Isolation, Lease, OffsetSpec, PartitionFetch, ProduceAck, Producer, ResponseError,
-    RetryPolicy,
-};
-use tokio::sync::{mpsc, oneshot};
+use strait_kafka::{Isolation, OffsetSpec, ProduceAck, Producer, ResponseError, RetryPolicy};
 
-use super::control::FlowControl;
 use super::discovery::PartitionRoute;
 use super::error::EngineError;
-use super::fetcher::{FetchDemand, FetchFailure};
+use super::fetcher::FetchFailure;
 use super::forward::{Forwarder, Step};
-use super::ledger::{EntryId, PartitionLedger, Settled, Written};
+use super::ledger::{EntryId, PartitionLedger, Rewound, Settled, Written};
+use super::partition_context::{ask, PartitionContext};
 use super::partition_stats::{Acked, PartitionStats};
-use super::stats::FlowStats;
+use super::resume::recognise_written;
+use super::source_gaps::{classify, SourceGap};
 use crate::clock::now_ms;
 use crate::config::OffsetReset;
 use crate::formats::{ClaimedSync, OffsetSync};
-use crate::internal::{OffsetSyncWriter, ProgressStore};
-use crate::shutdown::{sleep_unless_stopped, unless_stopped, Shutdown};
+use crate::internal::Position;
+use crate::shutdown::{sleep_unless_stopped, unless_stopped};
+use uuid::Uuid;
 
 /// Backoff of a failed partition: 200 ms doubling to 5 s.
 const RETRY: RetryPolicy =
@@ -38,25 +36,6 @@ const RETRY: RetryPolicy =
 const LEASE_POLL: Duration = Duration::from_millis(50);
 /// How often a paused partition looks at the source's log end.
 const PAUSED_POLL: Duration = Duration::from_secs(1);
-
-/// What every partition pipeline of a flow works with (built by the flow; each pipeline's
-/// copy has its own stop signal in `shutdown`).
-#[derive(Clone)]
-pub(crate) struct PartitionContext {
-    pub(crate) label: String,
-    pub(crate) source: Cluster,
-    pub(crate) target: Cluster,
-    pub(crate) fetcher: mpsc::Sender<FetchDemand>,
-    pub(crate) progress: Arc<ProgressStore>,
-    pub(crate) offset_syncs: Option<Arc<OffsetSyncWriter>>,
-    pub(crate) stats: Arc<FlowStats>,
-    pub(crate) auto_offset_reset: OffsetReset,
-    pub(crate) force_reencode: bool,
-    pub(crate) shutdown: Shutdown,
-    pub(crate) control: FlowControl,
-    /// In a group: the member's write lease, checked before every produce.
-    pub(crate) lease: Option<Lease>,
-}
 
 type AckFuture<'a> =
     Pin<Box<dyn Future<Output = Result<ProduceAck, strait_kafka::Error>> + Send + 'a>>;
@@ -75,9 +54,18 @@ pub(crate) async fn run_partition(ctx: Arc<PartitionContext>, route: PartitionRo
     let state = ctx.stats.partition_started(&route.topic, route.partition);
     let mut producer: Option<Producer> = None;
     let mut ledger: Option<PartitionLedger> = None;
+    let mut rewound = None;
     let mut failures = 0;
     loop {
-        let result = replicate(&ctx, &route, &state, &mut producer, &mut ledger).await;
+        let result = replicate(
+            &ctx,
+            &route,
+            &state,
+            &mut producer,
+            &mut ledger,
+            &mut rewound,
+        )
+        .await;
         let e = match result {
             Ok(()) => return,
             Err(e) => e,
@@ -87,8 +75,10 @@ pub(crate) async fn run_partition(ctx: Arc<PartitionContext>, route: PartitionRo
         let unsettled = ledger.as_ref().is_some_and(|l| l.in_flight() > 0);
         if matches!(e, EngineError::Produce { .. }) || unsettled {
             producer = None;
-            if let Some(l) = ledger.as_mut() {
-                l.failed();
+            // What was in flight may have landed: the next run resumes past what the target
+            // holds by then.
+            if let Some(l) = ledger.take() {
+                rewound = Some(l.failed_at());
             }
         }
         if let Some((op, code)) = e.counted_as() {
@@ -115,6 +105,7 @@ async fn replicate(
     state: &PartitionStats,
     producer: &mut Option<Producer>,
     ledger: &mut Option<PartitionLedger>,
+    rewound: &mut Option<Rewound>,
 ) -> Result<(), EngineError> {
     let producer = match producer {
         Some(p) => p,
@@ -130,7 +121,10 @@ async fn replicate(
     };
     let ledger = match ledger {
         Some(l) => l,
-        None => ledger.insert(PartitionLedger::new(start_position(ctx, route).await?)),
+        None => ledger.insert(match rewound.take() {
+            Some(rewound) => resume(ctx, route, rewound).await,
+            None => start(ctx, route, state).await?,
+        }),
     };
     state.positioned(ledger.position());
     tracing::debug!(flow = %ctx.label, topic = %route.topic, partition = route.partition, position = ledger.position(), "partition started");
@@ -200,13 +194,19 @@ async fn replicate(
                 ctx.stats
                     .error("fetch", format!("{:?}", ResponseError::OffsetOutOfRange));
                 driver.drain().await?;
-                let reset = reset_position(ctx, route).await?;
-                driver.ledger.reposition(reset);
-                state.positioned(reset);
-                tracing::warn!(
-                    flow = %ctx.label, topic = %route.topic, partition = route.partition,
-                    "offset {position} is out of range on the source; continuing at {reset} (auto.offset.reset)"
-                );
+                match source_gap(ctx, route, position, driver.ledger.topic_id()).await? {
+                    Some((gap, topic_id)) => {
+                        report_gap(ctx, route, state, &gap);
+                        driver.ledger.reposition(gap.resume_at(), topic_id);
+                        state.positioned(gap.resume_at());
+                    }
+                    // Readable again (a leader moved meanwhile): fetch once more, not at once.
+                    None => {
+                        if !sleep_unless_stopped(RETRY.nominal(1), &ctx.shutdown).await {
+                            return Ok(());
+                        }
+                    }
+                }
                 continue;
             }
             Some(code) => {
@@ -332,10 +332,16 @@ impl Driver<'_, '_> {
             last_offset,
             syncs,
             written,
+            downstream_next,
         } in self.ledger.settle()
         {
+            let position = Position {
+                offset: last_offset,
+                target_next: downstream_next,
+                topic_id: self.ledger.topic_id(),
+            };
             ctx.progress
-                .record(&route.topic, route.partition, last_offset);
+                .record_position(&route.topic, route.partition, position);
             if let Some(writer) = &ctx.offset_syncs {
                 for point in syncs {
                     writer.queue(ClaimedSync {
@@ -386,26 +392,6 @@ async fn wait_for_lease(
     Ok(true)
 }
 
-/// Asks the fetcher for data at `position` (at most `max_bytes`, though a broker returns at
-/// least one whole batch); `None` when the flow is stopping.
-async fn ask(
-    ctx: &PartitionContext,
-    route: &PartitionRoute,
-    position: i64,
-    max_bytes: Option<i32>,
-) -> Option<Result<PartitionFetch, FetchFailure>> {
-    let (reply, answer) = oneshot::channel();
-    let demand = FetchDemand {
-        topic: route.topic.clone(),
-        partition: route.partition,
-        offset: position,
-        max_bytes,
-        reply,
-    };
-    ctx.fetcher.send(demand).await.ok()?;
-    unless_stopped(answer, &ctx.shutdown).await?.ok()
-}
-
 fn produce_error(
     route: &PartitionRoute,
     offset: Option<i64>,
@@ -419,14 +405,112 @@ fn produce_error(
     }
 }
 
-async fn start_position(
+/// The ledger of a partition starting: after its stored progress and what a crashed run wrote
+/// past it, at the start of a topic re-created since, or at `auto.offset.reset` without
+/// progress.
+async fn start(
     ctx: &PartitionContext,
     route: &PartitionRoute,
-) -> Result<i64, EngineError> {
-    match ctx.progress.get(&route.topic, route.partition) {
-        Some(last) => Ok(last + 1),
-        None => reset_position(ctx, route).await,
+    state: &PartitionStats,
+) -> Result<PartitionLedger, EngineError> {
+    let Some(stored) = ctx.progress.position(&route.topic, route.partition) else {
+        let position = reset_position(ctx, route).await?;
+        return Ok(PartitionLedger::new(position).with_topic_id(route.topic_id));
+    };
+    if let (Some(old), Some(new)) = (stored.topic_id, route.topic_id) {
+        if old != new {
+            let start = list_offset(ctx, route, OffsetSpec::Earliest).await?;
+            report_gap(ctx, route, state, &SourceGap::Recreated { old, new, start });
+            return Ok(PartitionLedger::new(start).with_topic_id(Some(new)));
+        }
     }
+    let rewound = Rewound {
+        position: stored.offset + 1,
+        target_next: stored.target_next,
+        topic_id: route.topic_id.or(stored.topic_id),
+    };
+    Ok(resume(ctx, route, rewound).await)
+}
+
+/// A ledger at the rewound position, moved past the batches after it that are already on the
+/// target.
+async fn resume(
+    ctx: &PartitionContext,
+    route: &PartitionRoute,
+    rewound: Rewound,
+) -> PartitionLedger {
+    let Rewound {
+        position,
+        target_next,
+        topic_id,
+    } = rewound;
+    let Some(target_next) = target_next else {
+        return PartitionLedger::new(position).with_topic_id(topic_id);
+    };
+    let found = recognise_written(ctx, route, position, target_next).await;
+    if found.batches > 0 {
+        ctx.stats.recognised(found.batches);
+        tracing::info!(
+            flow = %ctx.label, topic = %route.topic, partition = route.partition,
+            "{} batches ({} records) from offset {position} were already on the target; resuming at {}",
+            found.batches, found.records, found.position
+        );
+    }
+    PartitionLedger::new(found.position)
+        .with_downstream(Some(found.target_next))
+        .with_topic_id(topic_id)
+}
+
+/// Why the source answered OFFSET_OUT_OF_RANGE at `position` (of incarnation `topic_id`), and
+/// the topic's id now; `None` if the position is readable after all.
+async fn source_gap(
+    ctx: &PartitionContext,
+    route: &PartitionRoute,
+    position: i64,
+    topic_id: Option<Uuid>,
+) -> Result<Option<(SourceGap, Option<Uuid>)>, EngineError> {
+    let start = list_offset(ctx, route, OffsetSpec::Earliest).await?;
+    let end = list_offset(ctx, route, OffsetSpec::Latest).await?;
+    let metadata = ctx.source.refresh_topics(&[route.topic.as_str()]).await?;
+    let current = metadata
+        .topic(&route.topic)
+        .map(|t| t.id)
+        .filter(|id| !id.is_nil());
+    let gap = classify(position, start, end, topic_id, current);
+    Ok(gap.map(|g| (g, current.or(topic_id))))
+}
+
+/// Logs a source gap, counts it (`strait_errors_total{op="source"}`) and shows it as the
+/// partition's status line.
+fn report_gap(
+    ctx: &PartitionContext,
+    route: &PartitionRoute,
+    state: &PartitionStats,
+    gap: &SourceGap,
+) {
+    let note = gap.describe(&route.topic, route.partition);
+    ctx.stats.error("source", gap.code().to_owned());
+    ctx.stats.source_records_lost(gap.records_lost());
+    tracing::warn!(flow = %ctx.label, topic = %route.topic, partition = route.partition, "{note}");
+    state.failed(note, now_ms());
+}
+
+/// The source partition's earliest or latest offset (read uncommitted: the log's bounds).
+async fn list_offset(
+    ctx: &PartitionContext,
+    route: &PartitionRoute,
+    spec: OffsetSpec,
+) -> Result<i64, EngineError> {
+    let listed = ctx
+        .source
+        .list_offsets(
+            &route.topic,
+            &[route.partition],
+            spec,
+            Isolation::ReadUncommitted,
+        )
+        .await?;
+    Ok(listed.first().map_or(0, |(_, o)| o.offset.max(0)))
 }
 
 async fn reset_position(

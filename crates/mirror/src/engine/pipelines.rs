@@ -7,9 +7,11 @@ use std::sync::{Arc, Mutex};
 
 use tokio::sync::watch;
 use tokio::task::JoinSet;
+use uuid::Uuid;
 
 use super::discovery::PartitionRoute;
-use super::pipeline::{run_partition, PartitionContext};
+use super::partition_context::PartitionContext;
+use super::pipeline::run_partition;
 use crate::group::assignor::PartitionKey;
 
 /// The running pipelines of one flow.
@@ -23,6 +25,8 @@ pub(crate) struct Pipelines {
     owned: Arc<Mutex<BTreeMap<PartitionKey, u64>>>,
     /// Bytes acknowledged per partition at the last rate update.
     bytes_seen: HashMap<PartitionKey, u64>,
+    /// The source topic id each pipeline started with.
+    topic_ids: HashMap<PartitionKey, Option<Uuid>>,
 }
 
 impl Pipelines {
@@ -37,6 +41,17 @@ impl Pipelines {
             stops: HashMap::new(),
             owned,
             bytes_seen: HashMap::new(),
+            topic_ids: HashMap::new(),
+        }
+    }
+
+    /// Whether the pipeline of `route`'s partition runs on another incarnation of the topic
+    /// (deleted and re-created since it started).
+    pub(crate) fn runs_older_topic(&self, route: &PartitionRoute) -> bool {
+        let key = (route.topic.clone(), route.partition);
+        match (self.topic_ids.get(&key).copied().flatten(), route.topic_id) {
+            (Some(running), Some(now)) => running != now,
+            _ => false,
         }
     }
 
@@ -76,6 +91,7 @@ impl Pipelines {
             ..(*self.shared).clone()
         });
         let done = key.clone();
+        self.topic_ids.insert(key.clone(), route.topic_id);
         self.tasks.spawn(async move {
             run_partition(ctx, route).await;
             done
@@ -106,6 +122,7 @@ impl Pipelines {
         };
         self.stops.remove(&key);
         self.bytes_seen.remove(&key);
+        self.topic_ids.remove(&key);
         lock(&self.owned).remove(&key);
         Some(key)
     }

@@ -12,7 +12,7 @@ use super::discovery::{discover, PartitionRoute};
 use super::error::EngineError;
 use super::fetcher::spawn_fetcher;
 use super::flow::{Admins, FlowRun, GroupLink};
-use super::pipeline::PartitionContext;
+use super::partition_context::PartitionContext;
 use super::pipelines::Pipelines;
 use super::singletons::Singletons;
 use super::stats::FlowState;
@@ -264,6 +264,15 @@ async fn reconcile(
     in_group: bool,
 ) {
     for key in pipelines.active() {
+        if let Some(route) = work
+            .routes
+            .get(&key)
+            .filter(|r| pipelines.runs_older_topic(r))
+        {
+            tracing::warn!(flow = %label, topic = %key.0, partition = key.1, "source topic {} was deleted and re-created (new topic id {:?}): the partition restarts on the new topic", key.0, route.topic_id);
+            pipelines.stop(&key);
+            continue;
+        }
         if !work.wants(&key) {
             let why = if work.selected.contains(&key.0) {
                 "assigned to another member"

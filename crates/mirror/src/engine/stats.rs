@@ -20,6 +20,8 @@ pub struct FlowStats {
     passed_through: AtomicU64,
     reencoded: AtomicU64,
     dropped: AtomicU64,
+    recognised: AtomicU64,
+    source_records_lost: AtomicU64,
     partitions: AtomicU64,
     configs_synced: AtomicU64,
     acls_synced: AtomicU64,
@@ -69,6 +71,10 @@ pub struct StatsSnapshot {
     pub reencoded: u64,
     /// Batches not forwarded (transaction markers, aborted data).
     pub dropped: u64,
+    /// Batches found already on the target after a crash or failed write, not written again.
+    pub recognised: u64,
+    /// Records deleted on the source before they were mirrored.
+    pub source_records_lost: u64,
     /// Partitions being replicated.
     pub partitions: u64,
     /// Topic config changes applied to remote topics.
@@ -93,6 +99,15 @@ impl FlowStats {
 
     pub(crate) fn dropped(&self) {
         self.dropped.fetch_add(1, Ordering::Relaxed);
+    }
+
+    pub(crate) fn recognised(&self, batches: u64) {
+        self.recognised.fetch_add(batches, Ordering::Relaxed);
+    }
+
+    pub(crate) fn source_records_lost(&self, records: u64) {
+        self.source_records_lost
+            .fetch_add(records, Ordering::Relaxed);
     }
 
     /// Registers a partition pipeline and returns its state (kept across pipeline restarts).
@@ -184,6 +199,8 @@ impl FlowStats {
             passed_through: self.passed_through.load(Ordering::Relaxed),
             reencoded: self.reencoded.load(Ordering::Relaxed),
             dropped: self.dropped.load(Ordering::Relaxed),
+            recognised: self.recognised.load(Ordering::Relaxed),
+            source_records_lost: self.source_records_lost.load(Ordering::Relaxed),
             partitions: self.partitions.load(Ordering::Relaxed),
             configs_synced: self.configs_synced.load(Ordering::Relaxed),
             acls_synced: self.acls_synced.load(Ordering::Relaxed),

@@ -18,6 +18,14 @@ pub const CHECKPOINT_CONNECTOR: &str = "MirrorCheckpointConnector";
 /// Connector name MM2's heartbeat connector runs under.
 pub const HEARTBEAT_CONNECTOR: &str = "MirrorHeartbeatConnector";
 
+/// Header of strait's progress records: the target offset where the record after the stored
+/// position goes (decimal). Java's Connect reads only key and value, so it never sees it.
+pub const TARGET_OFFSET_HEADER: &str = "strait.target-offset";
+
+/// Header of strait's progress records: the id of the source topic the stored offset counts in
+/// (hyphenated UUID), so a topic deleted and re-created under the same name is recognised.
+pub const TOPIC_ID_HEADER: &str = "strait.topic-id";
+
 /// A Connect offsets topic key: connector name plus its source-partition map.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub enum ConnectOffsetKey {

@@ -24,6 +24,6 @@ pub use error::InternalTopicError;
 pub use heartbeats::HeartbeatEmitter;
 pub use offset_syncs::{exact_since, read_offset_syncs, OffsetSyncWriter, MAX_SYNCS_PER_BATCH};
 pub(crate) use producer::{build_batch, SharedProducer};
-pub use progress::ProgressStore;
+pub use progress::{Position, ProgressStore};
 pub use read::read_topic;
 pub use topics::ensure_compacted_topic;

@@ -4,16 +4,19 @@
 use std::collections::{BTreeMap, HashMap};
 use std::sync::{Mutex, MutexGuard, PoisonError};
 
-use strait_kafka::batch::Record;
+use bytes::Bytes;
+use strait_kafka::batch::{Header, Record};
 use strait_kafka::Cluster;
+use uuid::Uuid;
 
-use super::producer::{build_batch, send_batches, KeyValue, SharedProducer};
+use super::producer::{build_records_batch, send_batches, SharedProducer};
 use super::read::read_topic;
 use super::topics::{ensure_compacted_topic, partition_count};
 use super::InternalTopicError;
 use crate::clock::now_ms;
 use crate::formats::{
     encode_offset_value, parse_offset_value, partition_for_key, ConnectOffsetKey,
+    TARGET_OFFSET_HEADER, TOPIC_ID_HEADER,
 };
 
 /// A source topic-partition: `(topic, partition)`.
@@ -31,9 +34,33 @@ pub struct ProgressStore {
 #[derive(Debug, Default)]
 struct State {
     /// Last known position per source partition (recorded or read).
-    positions: HashMap<SourcePartition, i64>,
+    positions: HashMap<SourcePartition, Position>,
     /// Positions recorded since the last flush.
-    dirty: BTreeMap<SourcePartition, i64>,
+    dirty: BTreeMap<SourcePartition, Position>,
+}
+
+/// A partition's stored position: the last replicated upstream offset and, when strait wrote
+/// it, where the next record goes on the target and which incarnation of the source topic it
+/// counts in (headers [`TARGET_OFFSET_HEADER`] and [`TOPIC_ID_HEADER`]; Java MM2 says neither).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Position {
+    /// The last replicated upstream offset (resume at +1).
+    pub offset: i64,
+    /// The target offset the record after `offset` goes to.
+    pub target_next: Option<i64>,
+    /// The source topic's id when `offset` was replicated.
+    pub topic_id: Option<Uuid>,
+}
+
+impl Position {
+    /// A position as Java MM2 stores it: the offset alone.
+    pub fn offset(offset: i64) -> Self {
+        Position {
+            offset,
+            target_next: None,
+            topic_id: None,
+        }
+    }
 }
 
 impl ProgressStore {
@@ -77,17 +104,29 @@ impl ProgressStore {
     /// Negative stored offsets count as none, as in Java MM2 (which only seeks for offsets ≥ 0).
     pub fn get(&self, topic: &str, partition: i32) -> Option<i64> {
         let state = self.state();
-        let offset = *state.positions.get(&(topic.to_owned(), partition))?;
+        let offset = state.positions.get(&(topic.to_owned(), partition))?.offset;
         (offset >= 0).then_some(offset)
+    }
+
+    /// The whole stored position of a source partition, if any (offset ≥ 0).
+    pub fn position(&self, topic: &str, partition: i32) -> Option<Position> {
+        let state = self.state();
+        let position = *state.positions.get(&(topic.to_owned(), partition))?;
+        (position.offset >= 0).then_some(position)
     }
 
     /// Remembers a new position (in memory, written by [`flush`](Self::flush)); a rewind is
     /// kept as given, and several records of one partition coalesce to the last.
     pub fn record(&self, topic: &str, partition: i32, offset: i64) {
+        self.record_position(topic, partition, Position::offset(offset));
+    }
+
+    /// [`record`](Self::record) with everything strait knows about the position.
+    pub fn record_position(&self, topic: &str, partition: i32, position: Position) {
         let key = (topic.to_owned(), partition);
         let mut state = self.state();
-        state.positions.insert(key.clone(), offset);
-        state.dirty.insert(key, offset);
+        state.positions.insert(key.clone(), position);
+        state.dirty.insert(key, position);
     }
 
     /// Reads the stored positions of `partitions` again (another process may have moved them
@@ -106,9 +145,11 @@ impl ProgressStore {
         let mut state = self.state();
         for key in partitions {
             state.dirty.remove(key);
-            if let Some(offset) = stored.get(key) {
-                let position = state.positions.entry(key.clone()).or_insert(*offset);
-                *position = (*position).max(*offset);
+            if let Some(stored) = stored.get(key) {
+                let position = state.positions.entry(key.clone()).or_insert(*stored);
+                if stored.offset > position.offset {
+                    *position = *stored;
+                }
             }
         }
         Ok(())
@@ -128,7 +169,8 @@ impl ProgressStore {
     ///
     /// Keys are Java's exact bytes, values `{"offset":N}`, each written to the partition
     /// Java's producer would pick (`murmur2(key)` of the topic's actual partition count), one
-    /// uncompressed batch per partition, record timestamp = now. Flushes run one at a time;
+    /// uncompressed batch per partition, record timestamp = now; what strait knows beyond the
+    /// offset goes in headers (Java reads only key and value). Flushes run one at a time;
     /// after a failure the unwritten positions stay queued for the next flush.
     pub async fn flush(&self) -> Result<usize, InternalTopicError> {
         let mut guard = self.producer.lock().await;
@@ -148,9 +190,9 @@ impl ProgressStore {
         if let Err(e) = result {
             guard.discard();
             let mut state = self.state();
-            for (key, offset) in taken {
+            for (key, position) in taken {
                 // A position recorded meanwhile is newer than the one that failed.
-                state.dirty.entry(key).or_insert(offset);
+                state.dirty.entry(key).or_insert(position);
             }
             return Err(e);
         }
@@ -170,10 +212,11 @@ impl ProgressStore {
     /// One batch per offsets-topic partition for `entries`.
     fn batches(
         &self,
-        entries: &BTreeMap<SourcePartition, i64>,
+        entries: &BTreeMap<SourcePartition, Position>,
     ) -> Result<Vec<(i32, strait_kafka::batch::RawBatch)>, InternalTopicError> {
-        let mut by_partition: BTreeMap<i32, Vec<KeyValue>> = BTreeMap::new();
-        for ((topic, partition), offset) in entries {
+        let timestamp = now_ms();
+        let mut by_partition: BTreeMap<i32, Vec<Record>> = BTreeMap::new();
+        for ((topic, partition), position) in entries {
             let key = ConnectOffsetKey::Source {
                 cluster: self.source_alias.clone(),
                 topic: topic.clone(),
@@ -181,16 +224,32 @@ impl ProgressStore {
             }
             .encode();
             let target = partition_for_key(&key, self.partitions);
-            let value = encode_offset_value(*offset);
-            by_partition
-                .entry(target)
-                .or_default()
-                .push((key, Some(value)));
+            let records = by_partition.entry(target).or_default();
+            let target_next = position
+                .target_next
+                .map(|next| (TARGET_OFFSET_HEADER, next.to_string()));
+            let topic_id = position
+                .topic_id
+                .map(|id| (TOPIC_ID_HEADER, id.hyphenated().to_string()));
+            let headers = [target_next, topic_id]
+                .into_iter()
+                .flatten()
+                .map(|(key, value)| Header {
+                    key: Bytes::from_static(key.as_bytes()),
+                    value: Some(Bytes::from(value)),
+                })
+                .collect();
+            records.push(Record {
+                offset: records.len() as i64,
+                timestamp,
+                key: Some(Bytes::from(key)),
+                value: Some(Bytes::from(encode_offset_value(position.offset))),
+                headers,
+            });
         }
-        let timestamp = now_ms();
         by_partition
             .into_iter()
-            .map(|(p, records)| Ok((p, build_batch(&self.producer, p, records, timestamp)?)))
+            .map(|(p, records)| Ok((p, build_records_batch(&self.producer, p, records)?)))
             .collect()
     }
 
@@ -203,8 +262,8 @@ impl ProgressStore {
 /// key bytes, and the last entry with any other spelling of the key (`Some(None)` = deleted).
 #[derive(Default)]
 struct Entry {
-    exact: Option<Option<i64>>,
-    variant: Option<Option<i64>>,
+    exact: Option<Option<Position>>,
+    variant: Option<Option<Position>>,
 }
 
 /// The positions of `source_alias`'s partitions in the offsets topic's records.
@@ -213,7 +272,7 @@ fn load(
     topic: &str,
     source_alias: &str,
     records: &[(i32, Record)],
-) -> HashMap<SourcePartition, i64> {
+) -> HashMap<SourcePartition, Position> {
     let mut entries: HashMap<SourcePartition, Entry> = HashMap::new();
     for (p, record) in records {
         let Some(key_bytes) = record.key.as_deref() else {
@@ -250,17 +309,30 @@ fn load(
                 continue;
             }
         };
+        let position = offset.map(|offset| Position {
+            offset,
+            target_next: header(&record.headers, TARGET_OFFSET_HEADER)
+                .and_then(|v| v.parse().ok())
+                .filter(|&next: &i64| next >= 0),
+            topic_id: header(&record.headers, TOPIC_ID_HEADER).and_then(|v| v.parse().ok()),
+        });
         let entry = entries
             .entry((source_topic.clone(), partition))
             .or_default();
         if key.encode() == key_bytes {
-            entry.exact = Some(offset);
+            entry.exact = Some(position);
         } else {
-            entry.variant = Some(offset);
+            entry.variant = Some(position);
         }
     }
     entries
         .into_iter()
         .filter_map(|(k, e)| e.exact.unwrap_or(e.variant.flatten()).map(|o| (k, o)))
         .collect()
+}
+
+/// The text of header `key`, if present and UTF-8.
+fn header<'a>(headers: &'a [Header], key: &str) -> Option<&'a str> {
+    let header = headers.iter().find(|h| h.key.as_ref() == key.as_bytes())?;
+    std::str::from_utf8(header.value.as_deref()?).ok()
 }

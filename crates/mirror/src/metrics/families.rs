@@ -39,6 +39,7 @@ pub(super) const NAMES: &[&str] = &[
     "strait_heartbeat_age_seconds",
     "strait_sync_actions_total",
     "strait_sync_failures_total",
+    "strait_source_records_lost_total",
     "strait_partitions",
     "strait_flow_state",
     "strait_orphaned_topics",
@@ -72,6 +73,7 @@ pub(super) struct Families {
     heartbeat_age: Value,
     sync_actions: Count,
     sync_failures: Count,
+    source_records_lost: Count,
     partitions: Int,
     state: Int,
     orphaned: Int,
@@ -159,6 +161,7 @@ impl Families {
             ("passed_through", totals.passed_through),
             ("reencoded", totals.reencoded),
             ("dropped", totals.dropped),
+            ("recognised", totals.recognised),
         ] {
             self.batches
                 .get_or_create(&with(&[("path", path.to_owned())]))
@@ -184,6 +187,9 @@ impl Families {
         self.sync_failures
             .get_or_create(&base)
             .inc_by(totals.sync_failures);
+        self.source_records_lost
+            .get_or_create(&base)
+            .inc_by(totals.source_records_lost);
         self.partitions
             .get_or_create(&base)
             .set(totals.partitions as i64);
@@ -284,7 +290,7 @@ impl Families {
         );
         r.register(
             "strait_batches",
-            "Batches by path: passed_through (forwarded untouched), reencoded, dropped",
+            "Batches by path: passed_through (forwarded untouched), reencoded, dropped, recognised (already on the target after a crash, not written again)",
             self.batches.clone(),
         );
         r.register(
@@ -306,6 +312,11 @@ impl Families {
             "strait_sync_failures",
             "Config or ACL sync passes that failed",
             self.sync_failures.clone(),
+        );
+        r.register(
+            "strait_source_records_lost",
+            "Records deleted on the source (retention, DeleteRecords) before strait mirrored them",
+            self.source_records_lost.clone(),
         );
         r.register(
             "strait_partitions",

@@ -16,7 +16,8 @@ const RESULT_PREFIX: &str = "TESTBED-RESULT ";
 /// Commands (see the Java file): `mirror-client BOOTSTRAP [k=v…]`,
 /// `translate BOOTSTRAP REMOTE_CLUSTER GROUP [k=v…]`,
 /// `produce-transactions BOOTSTRAP TOPIC PARTITIONS COMMITTED ABORTED [k=v…]`,
-/// `consume BOOTSTRAP TOPIC [k=v…]`; `k=v` pairs are Java client settings.
+/// `consume BOOTSTRAP TOPIC [k=v…]`, `delete-records BOOTSTRAP TOPIC PARTITION BEFORE [k=v…]`;
+/// `k=v` pairs are Java client settings.
 pub fn java_peer(version: KafkaVersion, args: &[&str]) -> Result<String, TestkitError> {
     let install = kafka_installation(version)?;
     let what = format!("Java peer `Testbed {}` (Kafka {version})", args.join(" "));

@@ -1,0 +1,54 @@
+//! What every partition pipeline of a flow shares: the clusters, the fetcher, the internal
+//! topics' writers, counters and signals; and how a pipeline asks the fetcher for data.
+
+use std::sync::Arc;
+
+use strait_kafka::{Cluster, Lease, PartitionFetch};
+use tokio::sync::{mpsc, oneshot};
+
+use super::control::FlowControl;
+use super::discovery::PartitionRoute;
+use super::fetcher::{FetchDemand, FetchFailure};
+use super::stats::FlowStats;
+use crate::config::OffsetReset;
+use crate::internal::{OffsetSyncWriter, ProgressStore};
+use crate::shutdown::{unless_stopped, Shutdown};
+
+/// What every partition pipeline of a flow works with (built by the flow; each pipeline's
+/// copy has its own stop signal in `shutdown`).
+#[derive(Clone)]
+pub(crate) struct PartitionContext {
+    pub(crate) label: String,
+    pub(crate) source: Cluster,
+    pub(crate) target: Cluster,
+    pub(crate) fetcher: mpsc::Sender<FetchDemand>,
+    pub(crate) progress: Arc<ProgressStore>,
+    pub(crate) offset_syncs: Option<Arc<OffsetSyncWriter>>,
+    pub(crate) stats: Arc<FlowStats>,
+    pub(crate) auto_offset_reset: OffsetReset,
+    pub(crate) force_reencode: bool,
+    pub(crate) shutdown: Shutdown,
+    pub(crate) control: FlowControl,
+    /// In a group: the member's write lease, checked before every produce.
+    pub(crate) lease: Option<Lease>,
+}
+
+/// Asks the fetcher for data at `position` (at most `max_bytes`, though a broker returns at
+/// least one whole batch); `None` when the flow is stopping.
+pub(crate) async fn ask(
+    ctx: &PartitionContext,
+    route: &PartitionRoute,
+    position: i64,
+    max_bytes: Option<i32>,
+) -> Option<Result<PartitionFetch, FetchFailure>> {
+    let (reply, answer) = oneshot::channel();
+    let demand = FetchDemand {
+        topic: route.topic.clone(),
+        partition: route.partition,
+        offset: position,
+        max_bytes,
+        reply,
+    };
+    ctx.fetcher.send(demand).await.ok()?;
+    unless_stopped(answer, &ctx.shutdown).await?.ok()
+}

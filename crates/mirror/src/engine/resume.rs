@@ -1,0 +1,299 @@
+//! Where a partition resumes after a crash or a failed write: after its stored progress, and
+//! past the batches that already reached the target after it. Forwarded batches keep their
+//! records byte for byte, so a batch strait would send now is recognised in the target's log
+//! right where the stored progress says the next record went; those are not written again.
+//!
+//! The walk is pure ([`Recognition::offer`]); [`recognise_written`] feeds it from both clusters.
+//! Anything unclear (no target position stored, a different batch, a fetch error) ends the walk:
+//! what is not recognised is written again, so the worst case is a duplicate, never a loss.
+
+use std::collections::VecDeque;
+use std::time::Duration;
+
+use strait_kafka::batch::RawBatch;
+use strait_kafka::{FetchOptions, FetchPosition, Isolation};
+
+use super::discovery::PartitionRoute;
+use super::forward::{Forwarder, Step};
+use super::partition_context::{ask, PartitionContext};
+
+/// Bytes asked of the target per fetch while recognising.
+const TARGET_FETCH_BYTES: i32 = 8 * 1024 * 1024;
+/// How long a target fetch past the last written batch waits for data that will not come.
+const TARGET_FETCH_WAIT: Duration = Duration::from_millis(20);
+
+/// Whether `written` (read back from the target) is a copy of `planned` (what strait would send
+/// now): the same records, byte for byte, as the producer fields and offsets are strait's own.
+pub(crate) fn is_copy(planned: &RawBatch, written: &RawBatch) -> bool {
+    planned.magic() == 2
+        && written.magic() == 2
+        && !written.is_control()
+        && planned.record_count() == written.record_count()
+        && planned.last_offset_delta() == written.last_offset_delta()
+        && planned.base_timestamp() == written.base_timestamp()
+        && planned.attributes() & 0x07 == written.attributes() & 0x07
+        && planned.records_section() == written.records_section()
+}
+
+/// How far the source's planned steps and the target's log agree, walking both from the
+/// stored progress.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Recognition {
+    /// The next source offset to replicate.
+    pub(crate) position: i64,
+    /// The target offset the next written record would get.
+    pub(crate) target_next: i64,
+    /// Batches found already written.
+    pub(crate) batches: u64,
+    /// Records in them.
+    pub(crate) records: u64,
+}
+
+/// What the walk needs next.
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) enum Walk {
+    /// One side ran out: more source steps or target batches may extend the match.
+    More,
+    /// The sides differ here: resume at the recognition's position.
+    Done,
+}
+
+impl Recognition {
+    /// A walk starting at source offset `position`, whose next record goes to `target_next`.
+    pub(crate) fn new(position: i64, target_next: i64) -> Self {
+        Recognition {
+            position,
+            target_next,
+            batches: 0,
+            records: 0,
+        }
+    }
+
+    /// Consumes matching fronts of both queues: a planned batch and the target batch at
+    /// `target_next` that is its copy, or a planned skip (it writes nothing).
+    pub(crate) fn offer(
+        &mut self,
+        steps: &mut VecDeque<Step>,
+        written: &mut VecDeque<RawBatch>,
+    ) -> Walk {
+        loop {
+            match steps.front() {
+                None => return Walk::More,
+                Some(Step::Skip { last_offset, .. }) => {
+                    self.position = last_offset + 1;
+                    steps.pop_front();
+                }
+                Some(Step::Send {
+                    batch, last_offset, ..
+                }) => {
+                    let Some(copy) = written.front() else {
+                        return Walk::More;
+                    };
+                    if copy.base_offset() != self.target_next || !is_copy(batch, copy) {
+                        return Walk::Done;
+                    }
+                    self.position = last_offset + 1;
+                    self.target_next = copy.next_offset();
+                    self.batches += 1;
+                    self.records += batch.record_count() as u64;
+                    steps.pop_front();
+                    written.pop_front();
+                }
+            }
+        }
+    }
+}
+
+/// Walks the source from `position` and the target from `target_next` (where the record at
+/// `position` went, as stored with the progress) while the target holds copies of what strait
+/// would send; returns where to resume.
+pub(crate) async fn recognise_written(
+    ctx: &PartitionContext,
+    route: &PartitionRoute,
+    position: i64,
+    target_next: i64,
+) -> Recognition {
+    let mut walk = Recognition::new(position, target_next);
+    let mut forwarder = Forwarder::new(route.max_batch_bytes, ctx.force_reencode);
+    let mut steps = VecDeque::new();
+    let mut written = VecDeque::new();
+    let mut source_next = position;
+    loop {
+        if walk.offer(&mut steps, &mut written) == Walk::Done {
+            tracing::debug!(
+                flow = %ctx.label, topic = %route.topic, partition = route.partition,
+                "the target's batch at offset {:?} is not a copy of the source's at {}: resuming there",
+                written.front().map(RawBatch::base_offset), walk.position
+            );
+            return walk;
+        }
+        if written.is_empty() {
+            match read_target(ctx, route, walk.target_next).await {
+                Some(batches) if !batches.is_empty() => written.extend(batches),
+                _ => return walk,
+            }
+        }
+        if steps.is_empty() {
+            let Some(Ok(fetched)) = ask(ctx, route, source_next, None).await else {
+                return walk;
+            };
+            if fetched.error.is_some() {
+                return walk;
+            }
+            let Ok(planned) = forwarder.plan(&fetched, source_next) else {
+                return walk;
+            };
+            let Some(last) = planned.last() else {
+                return walk;
+            };
+            source_next = last.last_offset() + 1;
+            steps.extend(planned);
+        }
+    }
+}
+
+/// The whole batches of the remote partition from `offset`, or `None` if it cannot be read.
+async fn read_target(
+    ctx: &PartitionContext,
+    route: &PartitionRoute,
+    offset: i64,
+) -> Option<Vec<RawBatch>> {
+    let position = FetchPosition {
+        topic: route.remote_topic.clone(),
+        partition: route.partition,
+        offset,
+        max_bytes: TARGET_FETCH_BYTES,
+    };
+    // Not zero: tansu leaves the partition out of a fetch answered without waiting.
+    let options = FetchOptions {
+        max_wait: TARGET_FETCH_WAIT,
+        min_bytes: 1,
+        max_bytes: TARGET_FETCH_BYTES,
+        isolation: Isolation::ReadUncommitted,
+    };
+    match ctx.target.fetch(&position, &options).await {
+        Ok(fetched) => fetched.batches().collect::<Result<Vec<_>, _>>().ok(),
+        Err(e) => {
+            tracing::debug!(
+                flow = %ctx.label, topic = %route.remote_topic, partition = route.partition,
+                "reading the target after offset {offset} failed: {e}"
+            );
+            None
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use bytes::Bytes;
+    use strait_kafka::batch::{BatchBuilder, Compression, ProducerFields, Record};
+
+    use crate::engine::forward::Drop;
+
+    fn batch(first: i64, values: &[&str]) -> RawBatch {
+        BatchBuilder {
+            base_offset: first,
+            compression: Compression::Lz4,
+            records: values
+                .iter()
+                .zip(0..)
+                .map(|(v, i)| Record {
+                    offset: first + i,
+                    timestamp: 1_000 + i,
+                    key: None,
+                    value: Some(Bytes::copy_from_slice(v.as_bytes())),
+                    headers: Vec::new(),
+                })
+                .collect(),
+            ..BatchBuilder::default()
+        }
+        .encode()
+        .unwrap()
+    }
+
+    /// `batch` as the target holds it: other base offset and producer fields.
+    fn on_target(planned: &RawBatch, base: i64) -> RawBatch {
+        let mut bytes = planned
+            .rewrite_producer(&ProducerFields {
+                producer_id: 77,
+                producer_epoch: 3,
+                base_sequence: 12,
+                transactional: false,
+            })
+            .bytes()
+            .to_vec();
+        bytes[..8].copy_from_slice(&base.to_be_bytes());
+        RawBatch::new(Bytes::from(bytes)).unwrap()
+    }
+
+    fn send(batch: RawBatch) -> Step {
+        let first_offset = batch.base_offset();
+        Step::Send {
+            last_offset: batch.last_offset(),
+            first_offset,
+            batch,
+            reencoded: None,
+        }
+    }
+
+    #[test]
+    fn a_forwarded_batch_is_recognised_whatever_its_producer_fields() {
+        let planned = batch(10, &["a", "b"]);
+        assert!(is_copy(&planned, &on_target(&planned, 500)));
+        assert!(!is_copy(&planned, &batch(10, &["a", "c"])), "other records");
+        assert!(!is_copy(&planned, &batch(10, &["a"])), "fewer records");
+    }
+
+    #[test]
+    fn walks_past_what_is_on_the_target_and_stops_at_the_first_difference() {
+        let (a, b, c) = (batch(10, &["a", "b"]), batch(12, &["c"]), batch(14, &["d"]));
+        let mut steps: VecDeque<Step> = [
+            send(a.clone()),
+            Step::Skip {
+                last_offset: 12,
+                reason: Drop::Control,
+            },
+            send(b.clone()),
+            send(c.clone()),
+        ]
+        .into();
+        // The crashed run wrote a and b; something else follows on the target.
+        let mut written: VecDeque<RawBatch> =
+            [on_target(&a, 500), on_target(&b, 502), batch(503, &["x"])].into();
+        let mut walk = Recognition::new(10, 500);
+        assert_eq!(walk.offer(&mut steps, &mut written), Walk::Done);
+        assert_eq!(
+            walk,
+            Recognition {
+                position: 13,
+                target_next: 503,
+                batches: 2,
+                records: 3,
+            }
+        );
+        assert_eq!(steps.len(), 1, "c is still to send");
+    }
+
+    #[test]
+    fn a_copy_elsewhere_than_the_stored_target_position_is_not_trusted() {
+        let a = batch(10, &["a"]);
+        let mut steps: VecDeque<Step> = [send(a.clone())].into();
+        let mut written: VecDeque<RawBatch> = [on_target(&a, 501)].into();
+        let mut walk = Recognition::new(10, 500);
+        assert_eq!(walk.offer(&mut steps, &mut written), Walk::Done);
+        assert_eq!((walk.position, walk.batches), (10, 0));
+    }
+
+    #[test]
+    fn asks_for_more_when_a_side_runs_out() {
+        let (a, b) = (batch(0, &["a"]), batch(1, &["b"]));
+        let mut steps: VecDeque<Step> = [send(a.clone())].into();
+        let mut written: VecDeque<RawBatch> = [on_target(&a, 0), on_target(&b, 1)].into();
+        let mut walk = Recognition::new(0, 0);
+        assert_eq!(walk.offer(&mut steps, &mut written), Walk::More);
+        steps.push_back(send(b));
+        assert_eq!(walk.offer(&mut steps, &mut written), Walk::More);
+        assert_eq!((walk.position, walk.target_next, walk.batches), (2, 2, 2));
+    }
+}
