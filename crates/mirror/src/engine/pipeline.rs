@@ -120,11 +120,18 @@ async fn replicate(
         }
     };
     let ledger = match ledger {
-        Some(l) => l,
-        None => ledger.insert(match rewound.take() {
-            Some(rewound) => resume(ctx, route, rewound).await,
-            None => start(ctx, route, state).await?,
-        }),
+        Some(l) => {
+            check_incarnation(ctx, route, state, l).await?;
+            l
+        }
+        None => match rewound.take() {
+            Some(rewound) => {
+                let l = ledger.insert(resume(ctx, route, rewound).await);
+                check_incarnation(ctx, route, state, l).await?;
+                l
+            }
+            None => ledger.insert(start(ctx, route, state).await?),
+        },
     };
     state.positioned(ledger.position());
     tracing::debug!(flow = %ctx.label, topic = %route.topic, partition = route.partition, position = ledger.position(), "partition started");
@@ -459,6 +466,40 @@ async fn resume(
     PartitionLedger::new(found.position)
         .with_downstream(Some(found.target_next))
         .with_topic_id(topic_id)
+}
+
+/// After a failure (the source topic may have been deleted meanwhile): the topic must exist,
+/// and if it now has another id, the partition continues at the start of the new topic.
+/// Checked before fetching again, so the new topic is never read at the old one's position.
+async fn check_incarnation(
+    ctx: &PartitionContext,
+    route: &PartitionRoute,
+    state: &PartitionStats,
+    ledger: &mut PartitionLedger,
+) -> Result<(), EngineError> {
+    let Some(old) = ledger.topic_id() else {
+        return Ok(());
+    };
+    let metadata = ctx.source.refresh_topics(&[route.topic.as_str()]).await?;
+    let current = metadata
+        .topic(&route.topic)
+        .filter(|t| t.error.is_none() && t.partitions.len() as i32 > route.partition)
+        .map(|t| t.id);
+    let Some(new) = current else {
+        return Err(EngineError::Fetch {
+            cluster: ctx.source.name().to_owned(),
+            topic: route.topic.clone(),
+            partition: route.partition,
+            offset: ledger.position(),
+            cause: FetchFailure::Code(ResponseError::UnknownTopicOrPartition),
+        });
+    };
+    if !new.is_nil() && new != old {
+        let start = list_offset(ctx, route, OffsetSpec::Earliest).await?;
+        report_gap(ctx, route, state, &SourceGap::Recreated { old, new, start });
+        ledger.reposition(start, Some(new));
+    }
+    Ok(())
 }
 
 /// Why the source answered OFFSET_OUT_OF_RANGE at `position` (of incarnation `topic_id`), and
