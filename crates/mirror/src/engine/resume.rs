@@ -11,7 +11,7 @@ use std::collections::VecDeque;
 use std::time::Duration;
 
 use strait_kafka::batch::RawBatch;
-use strait_kafka::{FetchOptions, FetchPosition, Isolation};
+use strait_kafka::{FetchOptions, FetchPosition, Isolation, OffsetSpec};
 
 use super::discovery::PartitionRoute;
 use super::forward::{Forwarder, Step};
@@ -114,6 +114,11 @@ pub(crate) async fn recognise_written(
     target_next: i64,
 ) -> Recognition {
     let mut walk = Recognition::new(position, target_next);
+    // Usually nothing follows (a clean stop or hand-over): asking the log end costs no wait,
+    // where a fetch would hold the target connection, shared with the producer, for its max wait.
+    if !written_after(ctx, route, target_next).await {
+        return walk;
+    }
     let mut forwarder = Forwarder::new(route.max_batch_bytes, ctx.force_reencode);
     let mut steps = VecDeque::new();
     let mut written = VecDeque::new();
@@ -149,6 +154,23 @@ pub(crate) async fn recognise_written(
             source_next = last.last_offset() + 1;
             steps.extend(planned);
         }
+    }
+}
+
+/// Whether the remote partition holds anything at or after `offset` (true if unsure).
+async fn written_after(ctx: &PartitionContext, route: &PartitionRoute, offset: i64) -> bool {
+    let listed = ctx
+        .target
+        .list_offsets(
+            &route.remote_topic,
+            &[route.partition],
+            OffsetSpec::Latest,
+            Isolation::ReadUncommitted,
+        )
+        .await;
+    match listed {
+        Ok(offsets) => offsets.first().is_none_or(|(_, o)| o.offset > offset),
+        Err(_) => true,
     }
 }
 
