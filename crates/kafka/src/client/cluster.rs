@@ -12,6 +12,7 @@ use tokio::sync::Mutex as AsyncMutex;
 
 use super::config::ClusterConfig;
 use super::metadata::Metadata;
+use super::retry::RetryPolicy;
 use super::str_bytes;
 use crate::error::{Error, Result};
 use crate::net::{Connection, ConnectionOptions};
@@ -261,12 +262,26 @@ impl Cluster {
 
     /// Runs `op` until it succeeds, fails with a non-retriable error, or the retry policy is
     /// exhausted; refreshes metadata before retrying errors that mean it is stale.
-    pub async fn with_retries<T, F, Fut>(&self, what: &str, mut op: F) -> Result<T>
+    pub async fn with_retries<T, F, Fut>(&self, what: &str, op: F) -> Result<T>
     where
         F: FnMut() -> Fut,
         Fut: Future<Output = Result<T>>,
     {
-        let policy = self.inner.config.retry;
+        self.with_retries_by(self.inner.config.retry, what, op)
+            .await
+    }
+
+    /// [`Cluster::with_retries`] with a policy of the caller's.
+    pub async fn with_retries_by<T, F, Fut>(
+        &self,
+        policy: RetryPolicy,
+        what: &str,
+        mut op: F,
+    ) -> Result<T>
+    where
+        F: FnMut() -> Fut,
+        Fut: Future<Output = Result<T>>,
+    {
         let mut attempt = 0;
         loop {
             attempt += 1;

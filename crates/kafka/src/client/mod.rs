@@ -4,6 +4,7 @@
 mod admin;
 mod authz;
 mod cluster;
+mod committed;
 mod config;
 mod coordinator;
 mod fetch;
@@ -18,6 +19,7 @@ mod transaction;
 pub use admin::*;
 pub use authz::{AclResource, Denied, RequiredAcl};
 pub use cluster::Cluster;
+pub use committed::{marker_is_abort, BatchKind, CommittedFilter};
 pub use config::ClusterConfig;
 pub use coordinator::CoordinatorType;
 pub use fetch::{AbortedTransaction, FetchOptions, FetchPosition, Isolation, PartitionFetch};

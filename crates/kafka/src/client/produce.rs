@@ -48,6 +48,8 @@ pub struct Producer {
     timeout: Duration,
     sequences: Mutex<HashMap<(String, i32), NextSequence>>,
     lease: Option<Lease>,
+    /// The transaction coordinator last found for the transactional id.
+    pub(super) coordinator: Mutex<Option<i32>>,
 }
 
 /// A batch written to the partition leader whose acknowledgement is still to come.
@@ -101,6 +103,7 @@ impl Producer {
             timeout: cluster.config().request_timeout,
             sequences: Mutex::default(),
             lease: None,
+            coordinator: Mutex::default(),
         }
     }
 

@@ -4,6 +4,7 @@ use std::time::Duration;
 
 use super::client::ClientProps;
 use super::error::{ConfigError, KeyProblem};
+use super::exactly_once::{exactly_once, ExactlyOnce};
 use super::group::{group_settings, GroupSettings};
 use super::hierarchy::{
     cluster_props, connector_client, connector_config, worker_config, worker_producer, Client, Side,
@@ -142,6 +143,9 @@ pub struct FlowConfig {
     pub auto_offset_reset: OffsetReset,
     /// The group this flow's processes share its work through; `None`: this process alone.
     pub group: Option<GroupSettings>,
+    /// Exactly-once mode (`<target>.exactly.once.source.support = enabled`); `None`: batches
+    /// are written by idempotent producers, progress stored every `offset_flush_interval`.
+    pub exactly_once: Option<ExactlyOnce>,
 }
 
 impl FlowConfig {
@@ -260,6 +264,15 @@ pub(crate) fn build_flow(
     };
     let source_consumer = client(Side::Source, Client::Consumer);
     let auto_offset_reset = auto_offset_reset(&source_consumer)?;
+    let target_producer = ClientProps::from_layer(target, worker_producer(&worker, &connector));
+    let exactly_once = exactly_once(
+        props,
+        &worker,
+        &connector,
+        &target_producer,
+        offset_flush_interval,
+        (source, target),
+    )?;
     let syncs_side = match offset_syncs_location {
         SyncsLocation::Source => Side::Source,
         SyncsLocation::Target => Side::Target,
@@ -337,13 +350,14 @@ pub(crate) fn build_flow(
         offset_storage_replication_factor: w.short("offset.storage.replication.factor", 3)?,
         offset_flush_interval,
         source_consumer,
-        target_producer: ClientProps::from_layer(target, worker_producer(&worker, &connector)),
+        target_producer,
         source_admin: client(Side::Source, Client::Admin),
         target_admin: client(Side::Target, Client::Admin),
         offset_syncs_producer: client(syncs_side, Client::Producer),
         offset_syncs_consumer: client(syncs_side, Client::Consumer),
         auto_offset_reset,
         group,
+        exactly_once,
     })
 }
 

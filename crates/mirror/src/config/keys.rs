@@ -159,6 +159,7 @@ pub(crate) const STRAIT_KEYS: &[&str] = &[
     "strait.group.id",
     "strait.group.session.timeout.ms",
     "strait.group.heartbeat.interval.ms",
+    "strait.transactional.id.prefix",
 ];
 
 /// Whether MM2 (or strait, for its own keys) reads the top-level `key` anywhere.

@@ -7,6 +7,7 @@
 
 mod client;
 mod error;
+mod exactly_once;
 mod flow;
 mod group;
 mod hierarchy;
@@ -25,6 +26,7 @@ use std::path::Path;
 
 pub use client::ClientProps;
 pub use error::{ConfigError, KeyProblem};
+pub use exactly_once::{ExactlyOnce, TransactionBoundary, TRANSACTIONAL_ID_PREFIX};
 pub use flow::{
     FlowConfig, OffsetReset, SyncsLocation, DEFAULT_CHECKPOINT_INTERVAL,
     DEFAULT_OFFSET_FLUSH_INTERVAL, DEFAULT_REFRESH_GROUPS_INTERVAL,

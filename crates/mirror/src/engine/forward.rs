@@ -1,10 +1,8 @@
 //! What to do with each fetched batch: forward it untouched (the normal case), re-encode it
 //! when it cannot be forwarded as is, or drop it (control markers, aborted transactions).
 
-use std::collections::{BTreeMap, HashSet};
-
 use strait_kafka::batch::{BatchBuilder, BatchError, RawBatch, Record, TimestampType};
-use strait_kafka::{AbortedTransaction, PartitionFetch};
+use strait_kafka::{BatchKind, CommittedFilter, PartitionFetch};
 
 /// Why a batch is not forwarded byte for byte.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -69,10 +67,8 @@ impl Step {
 /// Per-partition forwarding state: open aborted transactions carry over between fetches.
 #[derive(Debug, Default)]
 pub struct Forwarder {
-    /// Aborted transactions announced but not yet started, by first offset.
-    pending_aborts: BTreeMap<(i64, i64), ()>,
-    /// Producers whose current transaction is aborted (until their abort marker).
-    aborting: HashSet<i64>,
+    /// Which transactional batches a read_committed consumer would not see.
+    committed: CommittedFilter,
     /// Re-encode every batch (benchmark of the slow path).
     pub force_reencode: bool,
     /// Largest batch the target accepts, in bytes.
@@ -91,7 +87,7 @@ impl Forwarder {
 
     /// Plans the batches of one fetch response, starting at source offset `position`.
     pub fn plan(&mut self, fetch: &PartitionFetch, position: i64) -> Result<Vec<Step>, BatchError> {
-        self.note_aborted(&fetch.aborted);
+        self.committed.note(&fetch.aborted);
         let mut steps = Vec::new();
         for batch in fetch.batches() {
             let batch = batch?;
@@ -103,45 +99,17 @@ impl Forwarder {
         Ok(steps)
     }
 
-    fn note_aborted(&mut self, aborted: &[AbortedTransaction]) {
-        for a in aborted {
-            self.pending_aborts
-                .insert((a.first_offset, a.producer_id), ());
-        }
-    }
-
     fn step(&mut self, batch: RawBatch, position: i64) -> Result<Vec<Step>, BatchError> {
         let last_offset = batch.last_offset();
-        if batch.is_transactional() {
-            // Aborted transactions that have started by the end of this batch.
-            let started: Vec<_> = self
-                .pending_aborts
-                .range(..=(last_offset, i64::MAX))
-                .map(|(k, _)| *k)
-                .collect();
-            for key in started {
-                self.pending_aborts.remove(&key);
-                self.aborting.insert(key.1);
-            }
-            if batch.is_control() {
-                if is_abort_marker(&batch)? {
-                    self.aborting.remove(&batch.producer_id());
-                }
-                return Ok(vec![Step::Skip {
-                    last_offset,
-                    reason: Drop::Control,
-                }]);
-            }
-            if self.aborting.contains(&batch.producer_id()) {
-                return Ok(vec![Step::Skip {
-                    last_offset,
-                    reason: Drop::Aborted,
-                }]);
-            }
-        } else if batch.is_control() {
+        let dropped = match self.committed.classify(&batch)? {
+            BatchKind::Marker { .. } => Some(Drop::Control),
+            BatchKind::Aborted => Some(Drop::Aborted),
+            BatchKind::Data => None,
+        };
+        if let Some(reason) = dropped {
             return Ok(vec![Step::Skip {
                 last_offset,
-                reason: Drop::Control,
+                reason,
             }]);
         }
         // Legacy entries are never transactional nor control batches.
@@ -247,22 +215,13 @@ impl Forwarder {
     }
 }
 
-/// Whether a control batch holds an ABORT marker (control record key: version i16, type i16).
-fn is_abort_marker(batch: &RawBatch) -> Result<bool, BatchError> {
-    let decoded = batch.decode()?;
-    Ok(decoded
-        .records
-        .first()
-        .and_then(|r| r.key.as_ref())
-        .is_some_and(|k| k.len() >= 4 && i16::from_be_bytes([k[2], k[3]]) == 0))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
     use bytes::{BufMut, Bytes, BytesMut};
     use strait_kafka::batch::legacy_builder::{entry, message, wrapper};
     use strait_kafka::batch::{Compression, ProducerFields};
+    use strait_kafka::AbortedTransaction;
 
     fn records(offsets: &[i64], ts: i64) -> Vec<Record> {
         offsets

@@ -10,7 +10,7 @@ use super::control::FlowControl;
 use super::discovery::PartitionRoute;
 use super::fetcher::{FetchDemand, FetchFailure};
 use super::stats::FlowStats;
-use crate::config::OffsetReset;
+use crate::config::{ExactlyOnce, OffsetReset};
 use crate::internal::{OffsetSyncWriter, ProgressStore};
 use crate::shutdown::{unless_stopped, Shutdown};
 
@@ -31,6 +31,8 @@ pub(crate) struct PartitionContext {
     pub(crate) control: FlowControl,
     /// In a group: the member's write lease, checked before every produce.
     pub(crate) lease: Option<Lease>,
+    /// Exactly-once mode: each partition writes in transactions of its own.
+    pub(crate) exactly_once: Option<ExactlyOnce>,
 }
 
 /// Asks the fetcher for data at `position` (at most `max_bytes`, though a broker returns at

@@ -3,6 +3,9 @@
 //! topic with several in flight, and hand each acknowledgement to the ledger, whose settled
 //! entries become progress, offset syncs and counters. Failures pause this partition only; it
 //! resumes after the last settled batch. The decisions live in `ledger.rs` and `forward.rs`.
+//! In exactly-once mode the writes go into a transaction (`transaction.rs`) and settled entries
+//! count only once it has committed; after a failure the partition fences its transactional id
+//! and resumes from the progress committed last.
 
 use std::collections::VecDeque;
 use std::future::Future;
@@ -22,6 +25,7 @@ use super::partition_context::{ask, PartitionContext};
 use super::partition_stats::{Acked, PartitionStats};
 use super::resume::recognise_written;
 use super::source_gaps::{classify, SourceGap};
+use super::transaction::{committed_position, Transaction};
 use crate::clock::now_ms;
 use crate::config::OffsetReset;
 use crate::formats::{ClaimedSync, OffsetSync};
@@ -75,9 +79,14 @@ pub(crate) async fn run_partition(ctx: Arc<PartitionContext>, route: PartitionRo
         let unsettled = ledger.as_ref().is_some_and(|l| l.in_flight() > 0);
         if matches!(e, EngineError::Produce { .. }) || unsettled {
             producer = None;
-            // What was in flight may have landed: the next run resumes past what the target
-            // holds by then.
-            if let Some(l) = ledger.take() {
+            if ctx.exactly_once.is_some() {
+                // The transaction did not commit: the next producer's fencing aborts it, and
+                // the partition resumes from the progress committed last.
+                ctx.stats.transaction_failed();
+                ledger = None;
+            } else if let Some(l) = ledger.take() {
+                // What was in flight may have landed: the next run resumes past what the
+                // target holds by then.
                 rewound = Some(l.failed_at());
             }
         }
@@ -110,9 +119,15 @@ async fn replicate(
     let producer = match producer {
         Some(p) => p,
         None => {
-            let fresh = Producer::idempotent(&ctx.target)
-                .await
-                .map_err(|e| produce_error(route, None, e))?;
+            let fresh = match &ctx.exactly_once {
+                // Fences every earlier writer of the partition, aborting its open transaction.
+                Some(eos) => {
+                    let id = eos.transactional_id(&route.topic, route.partition);
+                    Producer::transactional(&ctx.target, &id, eos.transaction_timeout).await
+                }
+                None => Producer::idempotent(&ctx.target).await,
+            }
+            .map_err(|e| produce_error(route, None, e))?;
             producer.insert(match &ctx.lease {
                 Some(lease) => fresh.with_lease(lease.clone()),
                 None => fresh,
@@ -136,11 +151,17 @@ async fn replicate(
     state.positioned(ledger.position());
     tracing::debug!(flow = %ctx.label, topic = %route.topic, partition = route.partition, position = ledger.position(), "partition started");
     let mut forwarder = Forwarder::new(route.max_batch_bytes, ctx.force_reencode);
+    let producer: &Producer = producer;
     let mut driver = Driver {
         ctx,
         route,
         state,
         ledger,
+        producer,
+        transaction: ctx
+            .exactly_once
+            .as_ref()
+            .map(|eos| Transaction::new(eos.boundary)),
         pending: VecDeque::new(),
     };
     let mut pause = ctx.control.watch_pause();
@@ -253,6 +274,12 @@ async fn replicate(
                     if !wait_for_lease(ctx, &mut driver).await? {
                         return driver.drain().await;
                     }
+                    if let Some(transaction) = &mut driver.transaction {
+                        transaction
+                            .begin(producer, route, &ctx.progress)
+                            .await
+                            .map_err(|e| produce_error(route, Some(first_offset), e))?;
+                    }
                     let sent = producer
                         .submit(&route.remote_topic, route.partition, &batch)
                         .await
@@ -279,26 +306,45 @@ async fn replicate(
                 }
             }
         }
-        driver.settle_ready().await?;
+        if driver.transaction.as_ref().is_some_and(Transaction::due) {
+            driver.drain().await?;
+        } else {
+            driver.settle_ready().await?;
+        }
     }
 }
 
 /// Moves acknowledgements from the wire to the ledger, and what the ledger settles to the
-/// progress store, the offset-sync writer and the counters.
+/// progress store, the offset-sync writer and the counters (in exactly-once mode once the
+/// transaction has committed).
 struct Driver<'a, 'p> {
     ctx: &'a PartitionContext,
     route: &'a PartitionRoute,
     state: &'a PartitionStats,
     ledger: &'a mut PartitionLedger,
+    producer: &'p Producer,
+    /// Exactly-once mode's transaction.
+    transaction: Option<Transaction>,
     pending: VecDeque<Pending<'p>>,
 }
 
 impl Driver<'_, '_> {
-    /// Waits for every acknowledgement still to come.
+    /// Waits for every acknowledgement still to come, and commits the open transaction.
     async fn drain(&mut self) -> Result<(), EngineError> {
         while !self.pending.is_empty() {
             self.settle_oldest().await?;
         }
+        let Some(transaction) = &mut self.transaction else {
+            return Ok(());
+        };
+        let topic_id = self.ledger.topic_id();
+        let committed = transaction
+            .commit(self.producer, self.route, &self.ctx.progress, topic_id)
+            .await?;
+        if !committed.is_empty() {
+            self.ctx.stats.transaction_committed();
+        }
+        self.record(committed);
         Ok(())
     }
 
@@ -332,23 +378,40 @@ impl Driver<'_, '_> {
         Ok(())
     }
 
-    /// Records what the ledger settled: progress, offset syncs, counters.
+    /// Takes what the ledger settled: recorded at once, or held until the transaction commits.
     fn apply_settled(&mut self) {
+        let settled = self.ledger.settle();
+        match &mut self.transaction {
+            Some(transaction) => transaction.hold(settled),
+            None => self.record(settled),
+        }
+    }
+
+    /// Records settled entries: progress (already stored if committed in a transaction),
+    /// offset syncs, counters.
+    fn record(&mut self, settled: Vec<Settled>) {
         let (ctx, route) = (self.ctx, self.route);
-        for Settled {
-            last_offset,
-            syncs,
-            written,
-            downstream_next,
-        } in self.ledger.settle()
-        {
-            let position = Position {
-                offset: last_offset,
-                target_next: downstream_next,
-                topic_id: self.ledger.topic_id(),
-            };
-            ctx.progress
-                .record_position(&route.topic, route.partition, position);
+        let topic_id = self.ledger.topic_id();
+        for entry in settled {
+            if self.transaction.is_some() {
+                let position = committed_position(&entry, topic_id);
+                ctx.progress
+                    .committed(&route.topic, route.partition, position);
+            } else {
+                let position = Position {
+                    offset: entry.last_offset,
+                    target_next: entry.downstream_next,
+                    topic_id,
+                };
+                ctx.progress
+                    .record_position(&route.topic, route.partition, position);
+            }
+            let Settled {
+                last_offset,
+                syncs,
+                written,
+                ..
+            } = entry;
             if let Some(writer) = &ctx.offset_syncs {
                 for point in syncs {
                     writer.queue(ClaimedSync {
@@ -414,12 +477,18 @@ fn produce_error(
 
 /// The ledger of a partition starting: after its stored progress and what a crashed run wrote
 /// past it, at the start of a topic re-created since, or at `auto.offset.reset` without
-/// progress.
+/// progress. In exactly-once mode the producer has just fenced every earlier writer of the
+/// partition, so the progress they committed is final: it is read again, and nothing past it
+/// counts (what they wrote after it was aborted).
 async fn start(
     ctx: &PartitionContext,
     route: &PartitionRoute,
     state: &PartitionStats,
 ) -> Result<PartitionLedger, EngineError> {
+    if ctx.exactly_once.is_some() {
+        let key = (route.topic.clone(), route.partition);
+        ctx.progress.reload(std::slice::from_ref(&key)).await?;
+    }
     let Some(stored) = ctx.progress.position(&route.topic, route.partition) else {
         let position = reset_position(ctx, route).await?;
         return Ok(PartitionLedger::new(position).with_topic_id(route.topic_id));
@@ -436,6 +505,9 @@ async fn start(
         target_next: stored.target_next,
         topic_id: route.topic_id.or(stored.topic_id),
     };
+    if ctx.exactly_once.is_some() {
+        return Ok(PartitionLedger::new(rewound.position).with_topic_id(rewound.topic_id));
+    }
     Ok(resume(ctx, route, rewound).await)
 }
 

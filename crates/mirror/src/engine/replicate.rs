@@ -6,7 +6,7 @@ use std::collections::{BTreeMap, BTreeSet, HashSet};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use strait_kafka::{Cluster, FetchOptions};
+use strait_kafka::FetchOptions;
 
 use super::discovery::{discover, PartitionRoute};
 use super::error::EngineError;
@@ -106,7 +106,12 @@ pub(super) async fn replicate(
         shutdown: shutdown.clone(),
         control: control.clone(),
         lease: lease.clone(),
+        exactly_once: flow.exactly_once.clone(),
     });
+    stats.set_exactly_once(flow.exactly_once.is_some());
+    if let Some(eos) = &flow.exactly_once {
+        tracing::info!(flow = %label, "exactly-once mode: each partition writes in transactions ({:?} boundary), transactional ids {}-<topic>-<partition>", eos.boundary, eos.transactional_id_prefix);
+    }
     tracing::info!(flow = %label, "flow started");
     stats.set_state(FlowState::Running);
     if group.is_none() {
@@ -153,7 +158,7 @@ pub(super) async fn replicate(
                                 g.tell(GroupCommand::Rejoin).await;
                             }
                         }
-                        reconcile(label, &mut pipelines, &work, &progress, &target_admin, group.is_some()).await;
+                        reconcile(label, &mut pipelines, &work, &progress, group.is_some()).await;
                     }
                     Err(e) => tracing::warn!(flow = %label, "topic discovery failed, retrying at the next refresh: {e}"),
                 }
@@ -170,7 +175,7 @@ pub(super) async fn replicate(
                         singletons.set(leader);
                         work.mine = Some(mine);
                         work.lost = false;
-                        reconcile(label, &mut pipelines, &work, &progress, &target_admin, true).await;
+                        reconcile(label, &mut pipelines, &work, &progress, true).await;
                     }
                     GroupEvent::Lost => {
                         tracing::warn!(flow = %label, "group membership lost: stopping every partition");
@@ -195,7 +200,7 @@ pub(super) async fn replicate(
                     release(label, &mut work, &progress, offset_syncs.as_deref(), group.as_ref(), may_write()).await;
                 }
                 // A partition given back while it drained starts again.
-                reconcile(label, &mut pipelines, &work, &progress, &target_admin, group.is_some()).await;
+                reconcile(label, &mut pipelines, &work, &progress, group.is_some()).await;
             }
             _ = flush.tick() => {
                 if may_write() {
@@ -260,7 +265,6 @@ async fn reconcile(
     pipelines: &mut Pipelines,
     work: &Work,
     progress: &ProgressStore,
-    target_admin: &Cluster,
     in_group: bool,
 ) {
     for key in pipelines.active() {
@@ -297,7 +301,7 @@ async fn reconcile(
             .iter()
             .map(|r| (r.topic.clone(), r.partition))
             .collect();
-        if let Err(e) = progress.reload(target_admin, &keys).await {
+        if let Err(e) = progress.reload(&keys).await {
             tracing::warn!(flow = %label, "reading the progress of {} partitions taken over failed, retrying at the next refresh: {e}", keys.len());
             return;
         }

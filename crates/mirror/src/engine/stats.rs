@@ -2,7 +2,7 @@
 //! errors by code, heartbeat age, sync actions, checkpoint latency.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use serde::Serialize;
@@ -21,6 +21,10 @@ pub struct FlowStats {
     reencoded: AtomicU64,
     dropped: AtomicU64,
     recognised: AtomicU64,
+    /// Whether the flow writes in transactions (exactly-once mode).
+    exactly_once: AtomicBool,
+    transactions_committed: AtomicU64,
+    transactions_failed: AtomicU64,
     source_records_lost: AtomicU64,
     partitions: AtomicU64,
     configs_synced: AtomicU64,
@@ -73,6 +77,11 @@ pub struct StatsSnapshot {
     pub dropped: u64,
     /// Batches found already on the target after a crash or failed write, not written again.
     pub recognised: u64,
+    /// Transactions committed (exactly-once mode).
+    pub transactions_committed: u64,
+    /// Transactions that did not commit (fenced, timed out, a write failed): aborted, their
+    /// batches written again (exactly-once mode).
+    pub transactions_failed: u64,
     /// Records deleted on the source before they were mirrored.
     pub source_records_lost: u64,
     /// Partitions being replicated.
@@ -103,6 +112,23 @@ impl FlowStats {
 
     pub(crate) fn recognised(&self, batches: u64) {
         self.recognised.fetch_add(batches, Ordering::Relaxed);
+    }
+
+    pub(crate) fn set_exactly_once(&self, on: bool) {
+        self.exactly_once.store(on, Ordering::Relaxed);
+    }
+
+    /// Whether the flow writes in transactions (exactly-once mode).
+    pub fn exactly_once(&self) -> bool {
+        self.exactly_once.load(Ordering::Relaxed)
+    }
+
+    pub(crate) fn transaction_committed(&self) {
+        self.transactions_committed.fetch_add(1, Ordering::Relaxed);
+    }
+
+    pub(crate) fn transaction_failed(&self) {
+        self.transactions_failed.fetch_add(1, Ordering::Relaxed);
     }
 
     pub(crate) fn source_records_lost(&self, records: u64) {
@@ -200,6 +226,8 @@ impl FlowStats {
             reencoded: self.reencoded.load(Ordering::Relaxed),
             dropped: self.dropped.load(Ordering::Relaxed),
             recognised: self.recognised.load(Ordering::Relaxed),
+            transactions_committed: self.transactions_committed.load(Ordering::Relaxed),
+            transactions_failed: self.transactions_failed.load(Ordering::Relaxed),
             source_records_lost: self.source_records_lost.load(Ordering::Relaxed),
             partitions: self.partitions.load(Ordering::Relaxed),
             configs_synced: self.configs_synced.load(Ordering::Relaxed),

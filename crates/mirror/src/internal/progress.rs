@@ -1,16 +1,16 @@
 //! Replication progress in MM2's Connect offsets topic (`mm2-offsets.<source>.internal` on the
 //! target), byte-compatible with Java MM2 so either can resume where the other stopped.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::{Mutex, MutexGuard, PoisonError};
 
 use bytes::Bytes;
-use strait_kafka::batch::{Header, Record};
+use strait_kafka::batch::{Header, RawBatch, Record};
 use strait_kafka::Cluster;
 use uuid::Uuid;
 
 use super::producer::{build_records_batch, send_batches, SharedProducer};
-use super::read::read_topic;
+use super::read::{read_partitions, read_topic};
 use super::topics::{ensure_compacted_topic, partition_count};
 use super::InternalTopicError;
 use crate::clock::now_ms;
@@ -134,13 +134,15 @@ impl ProgressStore {
     /// A position this process reached itself and could not store (its membership lapsed, e.g.
     /// through a target outage) wins over an older stored one: every record before it was
     /// written, by this process, so resuming there loses nothing and repeats nothing.
-    pub async fn reload(
-        &self,
-        target: &Cluster,
-        partitions: &[SourcePartition],
-    ) -> Result<(), InternalTopicError> {
+    pub async fn reload(&self, partitions: &[SourcePartition]) -> Result<(), InternalTopicError> {
+        let target = self.producer.cluster();
         let topic = self.producer.topic();
-        let records = read_topic(target, topic).await?;
+        let holding: BTreeSet<i32> = partitions
+            .iter()
+            .map(|(t, p)| self.partition_of(t, *p))
+            .collect();
+        let holding: Vec<i32> = holding.into_iter().collect();
+        let records = read_partitions(target, topic, &holding).await?;
         let stored = load(target.name(), topic, &self.source_alias, &records);
         let mut state = self.state();
         for key in partitions {
@@ -153,6 +155,30 @@ impl ProgressStore {
             }
         }
         Ok(())
+    }
+
+    /// Remembers a position already stored: written by the caller in a transaction that has
+    /// committed (exactly-once mode), so [`flush`](Self::flush) does not write it again.
+    pub fn committed(&self, topic: &str, partition: i32, position: Position) {
+        let key = (topic.to_owned(), partition);
+        let mut state = self.state();
+        state.dirty.remove(&key);
+        state.positions.insert(key, position);
+    }
+
+    /// The record storing `position` of a source partition, and the offsets-topic partition it
+    /// goes to: for a writer that stores progress in its own transaction.
+    pub fn entry(
+        &self,
+        topic: &str,
+        partition: i32,
+        position: Position,
+    ) -> Result<(i32, RawBatch), InternalTopicError> {
+        let (target, record) = self.stored_record(topic, partition, position, 0, now_ms());
+        Ok((
+            target,
+            build_records_batch(&self.producer, target, vec![record])?,
+        ))
     }
 
     /// Drops the positions of `partitions` not yet written: this process lost them without
@@ -204,6 +230,11 @@ impl ProgressStore {
         self.producer.topic()
     }
 
+    /// The offsets-topic partition holding the entry of source partition `topic`-`partition`.
+    pub fn partition_of(&self, topic: &str, partition: i32) -> i32 {
+        partition_for_key(&self.key(topic, partition), self.partitions)
+    }
+
     /// The offsets topic's partition count (what keys are partitioned by).
     pub fn partition_count(&self) -> i32 {
         self.partitions
@@ -217,40 +248,65 @@ impl ProgressStore {
         let timestamp = now_ms();
         let mut by_partition: BTreeMap<i32, Vec<Record>> = BTreeMap::new();
         for ((topic, partition), position) in entries {
-            let key = ConnectOffsetKey::Source {
-                cluster: self.source_alias.clone(),
-                topic: topic.clone(),
-                partition: *partition,
-            }
-            .encode();
+            let key = self.key(topic, *partition);
             let target = partition_for_key(&key, self.partitions);
             let records = by_partition.entry(target).or_default();
-            let target_next = position
-                .target_next
-                .map(|next| (TARGET_OFFSET_HEADER, next.to_string()));
-            let topic_id = position
-                .topic_id
-                .map(|id| (TOPIC_ID_HEADER, id.hyphenated().to_string()));
-            let headers = [target_next, topic_id]
-                .into_iter()
-                .flatten()
-                .map(|(key, value)| Header {
-                    key: Bytes::from_static(key.as_bytes()),
-                    value: Some(Bytes::from(value)),
-                })
-                .collect();
-            records.push(Record {
-                offset: records.len() as i64,
-                timestamp,
-                key: Some(Bytes::from(key)),
-                value: Some(Bytes::from(encode_offset_value(position.offset))),
-                headers,
-            });
+            let offset = records.len() as i64;
+            records.push(
+                self.stored_record(topic, *partition, *position, offset, timestamp)
+                    .1,
+            );
         }
         by_partition
             .into_iter()
             .map(|(p, records)| Ok((p, build_records_batch(&self.producer, p, records)?)))
             .collect()
+    }
+
+    /// Java's exact key bytes of a source partition's entry.
+    fn key(&self, topic: &str, partition: i32) -> Vec<u8> {
+        ConnectOffsetKey::Source {
+            cluster: self.source_alias.clone(),
+            topic: topic.to_owned(),
+            partition,
+        }
+        .encode()
+    }
+
+    /// The entry storing `position` (at batch offset `offset`) and its offsets-topic partition:
+    /// key and value as Java writes them, what strait knows beyond the offset in headers.
+    fn stored_record(
+        &self,
+        topic: &str,
+        partition: i32,
+        position: Position,
+        offset: i64,
+        timestamp: i64,
+    ) -> (i32, Record) {
+        let key = self.key(topic, partition);
+        let target = partition_for_key(&key, self.partitions);
+        let target_next = position
+            .target_next
+            .map(|next| (TARGET_OFFSET_HEADER, next.to_string()));
+        let topic_id = position
+            .topic_id
+            .map(|id| (TOPIC_ID_HEADER, id.hyphenated().to_string()));
+        let headers = [target_next, topic_id]
+            .into_iter()
+            .flatten()
+            .map(|(key, value)| Header {
+                key: Bytes::from_static(key.as_bytes()),
+                value: Some(Bytes::from(value)),
+            })
+            .collect();
+        let record = Record {
+            offset,
+            timestamp,
+            key: Some(Bytes::from(key)),
+            value: Some(Bytes::from(encode_offset_value(position.offset))),
+            headers,
+        };
+        (target, record)
     }
 
     fn state(&self) -> MutexGuard<'_, State> {

@@ -1,10 +1,12 @@
 //! Reading a whole internal topic, from the earliest offset to the latest at call time.
 
+use std::collections::HashMap;
 use std::time::Duration;
 
-use strait_kafka::batch::Record;
+use strait_kafka::batch::{BatchError, RawBatch, Record};
 use strait_kafka::{
-    Cluster, FetchOptions, FetchPosition, Isolation, OffsetSpec, PartitionFetch, ResponseError,
+    marker_is_abort, Cluster, FetchOptions, FetchPosition, Isolation, OffsetSpec, PartitionFetch,
+    ResponseError,
 };
 
 use super::topics::partition_count;
@@ -15,10 +17,12 @@ const FETCH_BYTES: i32 = 4 * 1024 * 1024;
 /// Largest per-partition fetch size tried for one oversized batch.
 const MAX_FETCH_BYTES: i32 = 256 * 1024 * 1024;
 
-/// Every record of every partition of `topic`, per partition in offset order, as
-/// `(partition, record)`; control batches are skipped.
+/// Every committed record of every partition of `topic`, per partition in offset order, as
+/// `(partition, record)`.
 ///
-/// Reads from the earliest offset up to the latest offset at call time (read_uncommitted). A
+/// Reads from the earliest offset up to the latest offset at call time, read_uncommitted, and
+/// settles transactions itself ([`Transactions`]), so a transaction still open (a writer that
+/// died before it was fenced) never holds the read up. A
 /// batch that starts before that offset is returned whole, and reading stops when a fetch
 /// returns no more batches, so a broker that under- or over-reports the latest offset (tansu
 /// reports the last batch's base offset + 1) neither loses records nor hangs the read.
@@ -67,7 +71,7 @@ async fn read_partition(
         isolation: Isolation::ReadUncommitted,
         ..FetchOptions::default()
     };
-    let mut records = Vec::new();
+    let mut records = Transactions::default();
     let mut offset = start.max(0);
     let mut max_bytes = FETCH_BYTES;
     while offset < end {
@@ -101,7 +105,46 @@ async fn read_partition(
             max_bytes = max_bytes.saturating_mul(2).min(MAX_FETCH_BYTES);
         }
     }
-    Ok(records)
+    Ok(records.committed())
+}
+
+/// The records of one partition's batches read in offset order, with transactions settled by
+/// their markers: a transaction's records count once its commit marker is read, are dropped
+/// with an abort marker, and are left out while no marker has come (the transaction is still
+/// open, or its writer died and is not fenced yet: what it wrote may still be aborted).
+/// Kafka's log cleaner keeps a commit marker as long as any record of its transaction is left,
+/// so a committed record is never mistaken for an open one.
+#[derive(Debug, Default)]
+struct Transactions {
+    settled: Vec<Record>,
+    /// Records of open transactions, by producer id.
+    open: HashMap<i64, Vec<Record>>,
+}
+
+impl Transactions {
+    /// Takes the next batch: data of a non-transactional batch counts at once.
+    fn take(&mut self, batch: &RawBatch, records: Vec<Record>) -> Result<(), BatchError> {
+        if batch.is_control() {
+            let open = self.open.remove(&batch.producer_id()).unwrap_or_default();
+            if !marker_is_abort(batch)? {
+                self.settled.extend(open);
+            }
+        } else if batch.is_transactional() {
+            self.open
+                .entry(batch.producer_id())
+                .or_default()
+                .extend(records);
+        } else {
+            self.settled.extend(records);
+        }
+        Ok(())
+    }
+
+    /// The committed records, in offset order.
+    fn committed(mut self) -> Vec<Record> {
+        self.settled.sort_by_key(|r| r.offset);
+        self.settled
+    }
 }
 
 /// Appends the records at or after `offset` of the fetched batches starting before `end`;
@@ -111,7 +154,7 @@ fn take_batches(
     fetched: &PartitionFetch,
     mut offset: i64,
     end: i64,
-    records: &mut Vec<Record>,
+    records: &mut Transactions,
 ) -> Result<i64, InternalTopicError> {
     let (topic, partition) = (fetched.topic.as_str(), fetched.partition);
     for batch in fetched.batches() {
@@ -124,13 +167,18 @@ fn take_batches(
         }
         let from = offset;
         offset = batch.next_offset();
-        if batch.is_control() {
-            continue;
-        }
-        let decoded = batch
-            .decode()
-            .map_err(|e| InternalTopicError::batch(cluster, topic, partition, "decode batch", e))?;
-        records.extend(decoded.records.into_iter().filter(|r| r.offset >= from));
+        let decode = |e| InternalTopicError::batch(cluster, topic, partition, "decode batch", e);
+        let data = if batch.is_control() {
+            Vec::new()
+        } else {
+            let decoded = batch.decode().map_err(decode)?;
+            decoded
+                .records
+                .into_iter()
+                .filter(|r| r.offset >= from)
+                .collect()
+        };
+        records.take(&batch, data).map_err(decode)?;
     }
     Ok(offset)
 }

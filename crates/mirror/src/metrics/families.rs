@@ -35,6 +35,7 @@ pub(super) const NAMES: &[&str] = &[
     "strait_replicated_offset",
     "strait_partition_paused",
     "strait_batches_total",
+    "strait_transactions_total",
     "strait_errors_total",
     "strait_heartbeat_age_seconds",
     "strait_sync_actions_total",
@@ -69,6 +70,7 @@ pub(super) struct Families {
     replicated: Int,
     paused: Int,
     batches: Count,
+    transactions: Count,
     errors: Count,
     heartbeat_age: Value,
     sync_actions: Count,
@@ -166,6 +168,16 @@ impl Families {
             self.batches
                 .get_or_create(&with(&[("path", path.to_owned())]))
                 .inc_by(n);
+        }
+        if flow.stats.exactly_once() {
+            for (outcome, n) in [
+                ("committed", totals.transactions_committed),
+                ("failed", totals.transactions_failed),
+            ] {
+                self.transactions
+                    .get_or_create(&with(&[("outcome", outcome.to_owned())]))
+                    .inc_by(n);
+            }
         }
         for (op, code, n) in flow.stats.errors() {
             self.errors
@@ -292,6 +304,11 @@ impl Families {
             "strait_batches",
             "Batches by path: passed_through (forwarded untouched), reencoded, dropped, recognised (already on the target after a crash, not written again)",
             self.batches.clone(),
+        );
+        r.register(
+            "strait_transactions",
+            "Transactions of exactly-once mode by outcome: committed, failed (fenced, timed out or a write failed: aborted, and its batches written again)",
+            self.transactions.clone(),
         );
         r.register(
             "strait_errors",

@@ -36,8 +36,10 @@ pub const METRICS: &[&str] = families::NAMES;
 
 /// Families exported only once they have a series: errors (after the first error), heartbeat
 /// age (after the first heartbeat), checkpoint latency (once checkpoints are emitted), the
-/// group families (only flows that share their work, `strait.group.enabled`).
+/// group families (only flows that share their work, `strait.group.enabled`), transactions
+/// (only flows in exactly-once mode).
 pub const CONDITIONAL: &[&str] = &[
+    "strait_transactions_total",
     "strait_errors_total",
     "strait_heartbeat_age_seconds",
     "strait_checkpoint_latency_seconds_avg",
