@@ -5,13 +5,10 @@
 mod run_support;
 
 use std::collections::HashSet;
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use run_support::*;
-use strait_kafka::batch::Compression;
-use strait_kafka::{Cluster, Isolation, OffsetSpec, Producer};
+use strait_kafka::{Cluster, Isolation, OffsetSpec};
 use strait_testkit::BrokerKind;
 
 strait_testkit::per_broker!(
@@ -25,6 +22,11 @@ const STREAM_PARTITIONS: i32 = 4;
 const STREAM_BATCH: u64 = 50;
 /// 4 partitions x 100 batches x 50 records = 20k records.
 const STREAM_BATCHES: u64 = 100;
+const STREAM: Stream = Stream {
+    partitions: STREAM_PARTITIONS,
+    batch: STREAM_BATCH,
+    batches: STREAM_BATCHES,
+};
 
 /// SIGTERM while a producer keeps writing: strait drains, stores progress and exits 0; started
 /// again it continues exactly where it stopped: every record once, in order.
@@ -135,7 +137,7 @@ async fn repeated_kills_lose_nothing_and_repeat_at_most_a_batch(kind: BrokerKind
          partition {} ({} in all of {} records)",
         fmt_list(&duplicates),
         duplicates.iter().sum::<usize>(),
-        STREAM_PARTITIONS as u64 * STREAM_BATCHES * STREAM_BATCH,
+        STREAM.records(),
     );
     let bound = KILLS * STREAM_BATCH as usize;
     for (p, d) in duplicates.iter().enumerate() {
@@ -157,7 +159,7 @@ async fn wait_until_mirrored(
     strait: &Strait,
 ) {
     let deadline = Instant::now() + Duration::from_secs(20);
-    let total = STREAM_PARTITIONS as u64 * STREAM_BATCHES * STREAM_BATCH;
+    let total = STREAM.records();
     while feed.produced() < total
         && latest_offsets(&env.target, remote, STREAM_PARTITIONS).await < records
     {
@@ -188,7 +190,7 @@ async fn target_outage_is_ridden_out(kind: BrokerKind) {
 
     // 6k records while the target is up; wait until strait has caught up and stored progress.
     let before_rounds = 30;
-    Feed::rounds(&env.source, topic, 0..before_rounds, 0, pause)
+    Feed::rounds(&env.source, topic, STREAM, 0..before_rounds, 0, pause)
         .finish()
         .await;
     let before = (before_rounds * STREAM_BATCH) as usize * STREAM_PARTITIONS as usize;
@@ -213,7 +215,14 @@ async fn target_outage_is_ridden_out(kind: BrokerKind) {
     .unwrap();
     strait.note("target broker stopped");
     // The other 14k records are produced while the target is down.
-    let feed = Feed::rounds(&env.source, topic, before_rounds..STREAM_BATCHES, 0, pause);
+    let feed = Feed::rounds(
+        &env.source,
+        topic,
+        STREAM,
+        before_rounds..STREAM_BATCHES,
+        0,
+        pause,
+    );
     let down_since = Instant::now();
     let mut peak_rss_kb = 0;
     while down_since.elapsed() < Duration::from_secs(5) {
@@ -295,7 +304,13 @@ async fn start_stream(
 ) -> (Env, Strait, Feed) {
     let env = Env::start(kind).await;
     create_topic(&env.source, topic, STREAM_PARTITIONS).await;
-    let feed = Feed::start(&env.source, topic, backlog_rounds, pace.between_rounds);
+    let feed = Feed::start(
+        &env.source,
+        topic,
+        STREAM,
+        backlog_rounds,
+        pace.between_rounds,
+    );
     let backlog = backlog_rounds * STREAM_BATCH * STREAM_PARTITIONS as u64;
     while feed.produced() < backlog {
         tokio::time::sleep(Duration::from_millis(20)).await;
@@ -317,7 +332,7 @@ async fn start_stream(
             strait.log()
         );
         assert!(
-            produced < STREAM_BATCHES * STREAM_BATCH * STREAM_PARTITIONS as u64,
+            produced < STREAM.records(),
             "the producer finished before strait mirrored {mirrored_at_least} records ({mirrored}):\n{}",
             strait.log()
         );
@@ -327,13 +342,11 @@ async fn start_stream(
 }
 
 fn stream_expected() -> Vec<Partition> {
-    (0..STREAM_PARTITIONS)
-        .map(|p| expected_records(p, 0, STREAM_BATCHES * STREAM_BATCH))
-        .collect()
+    STREAM.expected()
 }
 
 async fn wait_stream_complete(env: &Env, remote: &str, strait: &Strait) -> Vec<Partition> {
-    let total = STREAM_PARTITIONS as usize * (STREAM_BATCHES * STREAM_BATCH) as usize;
+    let total = STREAM.records() as usize;
     wait_for_count(
         &env.target,
         remote,
@@ -343,56 +356,6 @@ async fn wait_stream_complete(env: &Env, remote: &str, strait: &Strait) -> Vec<P
         strait,
     )
     .await
-}
-
-/// A producer writing `STREAM_BATCHES` lz4 batches of `STREAM_BATCH` records to every
-/// partition, round robin: the first `backlog_rounds` rounds at once, then pausing between rounds.
-struct Feed {
-    produced: Arc<AtomicU64>,
-    task: tokio::task::JoinHandle<()>,
-}
-
-impl Feed {
-    fn start(source: &Cluster, topic: &str, backlog_rounds: u64, pause: Duration) -> Feed {
-        Feed::rounds(source, topic, 0..STREAM_BATCHES, backlog_rounds, pause)
-    }
-
-    /// Only rounds `rounds` (batch indexes) of the stream.
-    fn rounds(
-        source: &Cluster,
-        topic: &str,
-        rounds: std::ops::Range<u64>,
-        backlog_rounds: u64,
-        pause: Duration,
-    ) -> Feed {
-        let produced = Arc::new(AtomicU64::new(0));
-        let (cluster, topic, counter) = (source.clone(), topic.to_owned(), produced.clone());
-        let task = tokio::spawn(async move {
-            let producer = Producer::idempotent(&cluster).await.expect("producer id");
-            for b in rounds {
-                for p in 0..STREAM_PARTITIONS {
-                    let batch = numbered_batch(p, b * STREAM_BATCH, STREAM_BATCH, Compression::Lz4);
-                    producer
-                        .send(&topic, p, &batch)
-                        .await
-                        .expect("produce to the source");
-                    counter.fetch_add(STREAM_BATCH, Ordering::Relaxed);
-                }
-                if b >= backlog_rounds {
-                    tokio::time::sleep(pause).await;
-                }
-            }
-        });
-        Feed { produced, task }
-    }
-
-    fn produced(&self) -> u64 {
-        self.produced.load(Ordering::Relaxed)
-    }
-
-    async fn finish(self) {
-        self.task.await.expect("producer task");
-    }
 }
 
 /// The sum of the partitions' latest offsets: cheap, and a lower bound of the records on

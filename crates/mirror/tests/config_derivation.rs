@@ -589,3 +589,61 @@ fn the_instance_id_may_come_from_a_config_provider() {
     assert_eq!(group.instance_id.as_deref(), Some("node-7"));
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+// ---- exactly-once mode (KIP-618 keys) --------------------------------------------------------
+
+#[test]
+fn exactly_once_is_a_worker_key_of_the_target() {
+    use strait_mirror::config::TransactionBoundary;
+    let base = format!("{TWO_CLUSTERS}a->b.enabled = true\n");
+    assert_eq!(flow(&load(&base), "a", "b").exactly_once, None);
+    // A worker key: only the target-prefixed form counts (MM2 ignores the top-level one).
+    let top_level = load(&format!("{base}exactly.once.source.support = enabled\n"));
+    assert_eq!(flow(&top_level, "a", "b").exactly_once, None);
+    let preparing = load(&format!(
+        "{base}b.exactly.once.source.support = preparing\n"
+    ));
+    assert_eq!(flow(&preparing, "a", "b").exactly_once, None);
+
+    let config = load(&format!(
+        "{base}b.exactly.once.source.support = Enabled\n\
+         b.producer.transaction.timeout.ms = 3000\n"
+    ));
+    let eos = flow(&config, "a", "b").exactly_once.clone().expect("on");
+    assert_eq!(eos.transaction_timeout, Duration::from_millis(3000));
+    assert_eq!(eos.boundary, TransactionBoundary::Poll);
+    assert_eq!(eos.transactional_id("orders", 3), "strait-a-b-orders-3");
+    assert_eq!(
+        flow(&config, "b", "a").exactly_once,
+        None,
+        "b->a writes to a, whose workers keep the default"
+    );
+
+    let config = load(&format!(
+        "{base}b.exactly.once.source.support = enabled\n\
+         b.offset.flush.interval.ms = 250\n\
+         a->b.transaction.boundary = interval\n\
+         strait.transactional.id.prefix = dc1-mirror\n"
+    ));
+    let eos = flow(&config, "a", "b").exactly_once.clone().expect("on");
+    assert_eq!(
+        eos.boundary,
+        TransactionBoundary::Interval(Duration::from_millis(250)),
+        "the interval defaults to offset.flush.interval.ms, as in Connect"
+    );
+    assert_eq!(eos.transaction_timeout, Duration::from_secs(60));
+    assert_eq!(eos.transactional_id("orders", 0), "dc1-mirror-orders-0");
+    let config = load(&format!(
+        "{base}b.exactly.once.source.support = enabled\n\
+         a->b.transaction.boundary = interval\n\
+         a->b.transaction.boundary.interval.ms = 40\n\
+         a->b.strait.transactional.id.prefix = only-this-flow\n\
+         strait.transactional.id.prefix = every-flow\n"
+    ));
+    let eos = flow(&config, "a", "b").exactly_once.clone().expect("on");
+    assert_eq!(
+        eos.boundary,
+        TransactionBoundary::Interval(Duration::from_millis(40))
+    );
+    assert_eq!(eos.transactional_id_prefix, "only-this-flow");
+}

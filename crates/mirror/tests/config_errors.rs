@@ -23,6 +23,44 @@ fn with_base(extra: &str) -> String {
 fn cases() -> Vec<Case> {
     vec![
         Case {
+            name: "exactly-once support spelled wrong",
+            config: with_base("B.exactly.once.source.support = on\n"),
+            expected: &[
+                "exactly.once.source.support",
+                "line 5",
+                "enabled, preparing or disabled",
+            ],
+        },
+        Case {
+            name: "connector-defined transaction boundaries",
+            config: with_base(
+                "B.exactly.once.source.support = enabled\nA->B.transaction.boundary = connector\n",
+            ),
+            expected: &[
+                "transaction.boundary",
+                "line 6",
+                "MirrorSourceConnector defines no transaction boundaries",
+            ],
+        },
+        Case {
+            name: "empty transactional id prefix",
+            config: with_base(
+                "B.exactly.once.source.support = enabled\nstrait.transactional.id.prefix =\n",
+            ),
+            expected: &[
+                "strait.transactional.id.prefix",
+                "line 6",
+                "must not be empty",
+            ],
+        },
+        Case {
+            name: "exactly-once support level",
+            config: with_base(
+                "B.exactly.once.source.support = enabled\nA->B.exactly.once.support = sometimes\n",
+            ),
+            expected: &["exactly.once.support", "line 6", "requested or required"],
+        },
+        Case {
             name: "missing clusters",
             config: "A.bootstrap.servers = a:9092\nA->B.enabled = true\n".into(),
             expected: &["missing required key `clusters`"],

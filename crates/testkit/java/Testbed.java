@@ -13,20 +13,30 @@
 //       records (committed) and ABORTED records (aborted), values "c-<p>-<i>" / "a-<p>-<i>".
 //   java Testbed consume BOOTSTRAP TOPIC [key=value ...]
 //       Reads TOPIC from the beginning to its end (read_committed) and prints every record.
+//   java Testbed digest BOOTSTRAP TOPIC [key=value ...]
+//       Reads TOPIC from the beginning to its end (read_committed) and prints per partition the
+//       record count and a SHA-256 over every record's key and value in order (each as a 4-byte
+//       big-endian length, -1 for null, and the bytes): equal digests mean the same records in
+//       the same order, for streams too long to print.
 //   java Testbed delete-records BOOTSTRAP TOPIC PARTITION BEFORE [key=value ...]
 //       Admin.deleteRecords: deletes the records of TOPIC-PARTITION before offset BEFORE and
 //       prints the new low watermark.
 
+import java.nio.ByteBuffer;
 import java.nio.charset.StandardCharsets;
+import java.security.MessageDigest;
+import java.security.NoSuchAlgorithmException;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.Base64;
 import java.util.HashMap;
+import java.util.HexFormat;
 import java.util.List;
 import java.util.Map;
 import java.util.Properties;
 import java.util.TreeMap;
 import java.util.TreeSet;
+import java.util.function.Consumer;
 
 import org.apache.kafka.clients.admin.Admin;
 import org.apache.kafka.clients.admin.RecordsToDelete;
@@ -59,7 +69,7 @@ public final class Testbed {
             case "mirror-client" -> 2;
             case "translate" -> 4;
             case "produce-transactions" -> 6;
-            case "consume" -> 3;
+            case "consume", "digest" -> 3;
             case "delete-records" -> 5;
             default -> {
                 usage("unknown command " + command);
@@ -84,6 +94,7 @@ public final class Testbed {
                         Integer.parseInt(args[3]), Integer.parseInt(args[4]),
                         Integer.parseInt(args[5]));
                 case "consume" -> consume(props, args[2]);
+                case "digest" -> digest(props, args[2]);
                 case "delete-records" -> deleteRecords(props, args[2],
                         Integer.parseInt(args[3]), Long.parseLong(args[4]));
                 default -> throw new IllegalStateException(command);
@@ -97,7 +108,7 @@ public final class Testbed {
 
     private static void usage(String why) {
         System.err.println("Testbed: " + why
-                + "\nusage: Testbed mirror-client|translate|produce-transactions|consume|delete-records BOOTSTRAP ...");
+                + "\nusage: Testbed mirror-client|translate|produce-transactions|consume|digest|delete-records BOOTSTRAP ...");
         System.exit(2);
     }
 
@@ -193,6 +204,58 @@ public final class Testbed {
     }
 
     private static void consume(Map<String, Object> props, String topic) throws Exception {
+        List<Object> records = new ArrayList<>();
+        readCommitted(props, topic, r -> {
+            Map<String, Object> row = new TreeMap<>();
+            row.put("partition", r.partition());
+            row.put("offset", r.offset());
+            row.put("timestamp", r.timestamp());
+            row.put("key", r.key() == null ? null : b64(r.key()));
+            row.put("value", r.value() == null ? null : b64(r.value()));
+            List<Object> headers = new ArrayList<>();
+            for (Header h : r.headers()) {
+                headers.add(List.of(h.key(), h.value() == null ? "" : b64(h.value())));
+            }
+            row.put("headers", headers);
+            records.add(row);
+        });
+        result(json(records));
+    }
+
+    private static void digest(Map<String, Object> props, String topic) throws Exception {
+        Map<Integer, MessageDigest> digests = new TreeMap<>();
+        Map<Integer, Long> counts = new TreeMap<>();
+        readCommitted(props, topic, r -> {
+            MessageDigest d = digests.computeIfAbsent(r.partition(), p -> sha256());
+            for (byte[] part : new byte[][] {r.key(), r.value()}) {
+                d.update(ByteBuffer.allocate(4).putInt(part == null ? -1 : part.length).array());
+                if (part != null) {
+                    d.update(part);
+                }
+            }
+            counts.merge(r.partition(), 1L, Long::sum);
+        });
+        Map<String, Object> out = new TreeMap<>();
+        for (Map.Entry<Integer, MessageDigest> e : digests.entrySet()) {
+            Map<String, Object> row = new TreeMap<>();
+            row.put("records", counts.get(e.getKey()));
+            row.put("sha256", HexFormat.of().formatHex(e.getValue().digest()));
+            out.put(String.valueOf(e.getKey()), row);
+        }
+        result(json(out));
+    }
+
+    private static MessageDigest sha256() {
+        try {
+            return MessageDigest.getInstance("SHA-256");
+        } catch (NoSuchAlgorithmException e) {
+            throw new IllegalStateException(e);
+        }
+    }
+
+    /** Reads every partition of TOPIC from the beginning to its end offsets, read_committed. */
+    private static void readCommitted(Map<String, Object> props, String topic,
+            Consumer<ConsumerRecord<byte[], byte[]>> each) throws Exception {
         Map<String, Object> c = new HashMap<>(props);
         c.put(ConsumerConfig.ISOLATION_LEVEL_CONFIG, "read_committed");
         c.put(ConsumerConfig.ENABLE_AUTO_COMMIT_CONFIG, "false");
@@ -204,28 +267,15 @@ public final class Testbed {
             consumer.assign(parts);
             consumer.seekToBeginning(parts);
             Map<TopicPartition, Long> end = consumer.endOffsets(parts, TIMEOUT);
-            List<Object> records = new ArrayList<>();
             long deadline = System.nanoTime() + TIMEOUT.toNanos();
             while (parts.stream().anyMatch(tp -> consumer.position(tp) < end.get(tp))) {
                 if (System.nanoTime() > deadline) {
                     throw new IllegalStateException("did not reach the end offsets " + end);
                 }
                 for (ConsumerRecord<byte[], byte[]> r : consumer.poll(Duration.ofMillis(200))) {
-                    Map<String, Object> row = new TreeMap<>();
-                    row.put("partition", r.partition());
-                    row.put("offset", r.offset());
-                    row.put("timestamp", r.timestamp());
-                    row.put("key", r.key() == null ? null : b64(r.key()));
-                    row.put("value", r.value() == null ? null : b64(r.value()));
-                    List<Object> headers = new ArrayList<>();
-                    for (Header h : r.headers()) {
-                        headers.add(List.of(h.key(), h.value() == null ? "" : b64(h.value())));
-                    }
-                    row.put("headers", headers);
-                    records.add(row);
+                    each.accept(r);
                 }
             }
-            result(json(records));
         }
     }
 

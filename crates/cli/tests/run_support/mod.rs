@@ -8,12 +8,14 @@
 #![allow(dead_code, unreachable_pub)]
 
 use std::path::PathBuf;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 pub use strait_fixtures::*;
 use strait_kafka::batch::{Compression, RawBatch, Record};
-use strait_kafka::{Cluster, Isolation};
+use strait_kafka::{Cluster, Isolation, Producer};
 use strait_testkit::{BrokerKind, TestCluster};
 
 /// The binary under test.
@@ -230,4 +232,91 @@ fn summarize(partitions: &[Partition]) -> String {
         ));
     }
     out.join("; ")
+}
+
+/// The shape of a produced stream: `batches` lz4 batches of `batch` numbered records per
+/// partition.
+#[derive(Debug, Clone, Copy)]
+pub struct Stream {
+    pub partitions: i32,
+    pub batch: u64,
+    pub batches: u64,
+}
+
+impl Stream {
+    /// Records in all.
+    pub fn records(&self) -> u64 {
+        self.partitions as u64 * self.batch * self.batches
+    }
+
+    /// Every record of the stream, by partition.
+    pub fn expected(&self) -> Vec<Partition> {
+        (0..self.partitions)
+            .map(|p| expected_records(p, 0, self.batches * self.batch))
+            .collect()
+    }
+}
+
+/// A producer writing a [`Stream`] to every partition, round robin (one batch per partition a
+/// round): the first `backlog_rounds` rounds at once, then pausing between rounds.
+pub struct Feed {
+    produced: Arc<AtomicU64>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl Feed {
+    pub fn start(
+        source: &Cluster,
+        topic: &str,
+        stream: Stream,
+        backlog_rounds: u64,
+        pause: Duration,
+    ) -> Feed {
+        Feed::rounds(
+            source,
+            topic,
+            stream,
+            0..stream.batches,
+            backlog_rounds,
+            pause,
+        )
+    }
+
+    /// Only rounds `rounds` (batch indexes) of the stream.
+    pub fn rounds(
+        source: &Cluster,
+        topic: &str,
+        stream: Stream,
+        rounds: std::ops::Range<u64>,
+        backlog_rounds: u64,
+        pause: Duration,
+    ) -> Feed {
+        let produced = Arc::new(AtomicU64::new(0));
+        let (cluster, topic, counter) = (source.clone(), topic.to_owned(), produced.clone());
+        let task = tokio::spawn(async move {
+            let producer = Producer::idempotent(&cluster).await.expect("producer id");
+            for b in rounds {
+                for p in 0..stream.partitions {
+                    let batch = numbered_batch(p, b * stream.batch, stream.batch, Compression::Lz4);
+                    producer
+                        .send(&topic, p, &batch)
+                        .await
+                        .expect("produce to the source");
+                    counter.fetch_add(stream.batch, Ordering::Relaxed);
+                }
+                if b >= backlog_rounds {
+                    tokio::time::sleep(pause).await;
+                }
+            }
+        });
+        Feed { produced, task }
+    }
+
+    pub fn produced(&self) -> u64 {
+        self.produced.load(Ordering::Relaxed)
+    }
+
+    pub async fn finish(self) {
+        self.task.await.expect("producer task");
+    }
 }

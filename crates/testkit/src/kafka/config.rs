@@ -223,6 +223,11 @@ pub(crate) fn server_properties(
         ("transaction.state.log.replication.factor", rf.to_string()),
         ("transaction.state.log.min.isr", min_isr.to_string()),
         ("transaction.state.log.num.partitions", "5".into()),
+        // A transaction past its timeout is aborted within a second, not Kafka's 10 s.
+        (
+            "transaction.abort.timed.out.transaction.cleanup.interval.ms",
+            "1000".into(),
+        ),
         (
             "share.coordinator.state.topic.replication.factor",
             rf.to_string(),

@@ -16,7 +16,7 @@ const RESULT_PREFIX: &str = "TESTBED-RESULT ";
 /// Commands (see the Java file): `mirror-client BOOTSTRAP [k=v…]`,
 /// `translate BOOTSTRAP REMOTE_CLUSTER GROUP [k=v…]`,
 /// `produce-transactions BOOTSTRAP TOPIC PARTITIONS COMMITTED ABORTED [k=v…]`,
-/// `consume BOOTSTRAP TOPIC [k=v…]`, `delete-records BOOTSTRAP TOPIC PARTITION BEFORE [k=v…]`;
+/// `consume BOOTSTRAP TOPIC [k=v…]`, `digest BOOTSTRAP TOPIC [k=v…]`, `delete-records BOOTSTRAP TOPIC PARTITION BEFORE [k=v…]`;
 /// `k=v` pairs are Java client settings.
 pub fn java_peer(version: KafkaVersion, args: &[&str]) -> Result<String, TestkitError> {
     let install = kafka_installation(version)?;

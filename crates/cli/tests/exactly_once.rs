@@ -1,0 +1,226 @@
+//! Exactly-once mode under fire (issue #14 part 1, MM2's `MirrorConnectorsIntegrationExactlyOnceTest`
+//! taken further): a 1M-record stream mirrored while `strait run` is SIGKILLed every few seconds,
+//! the target broker restarts, and strait is frozen past its transaction timeout. A read_committed
+//! consumer of the target (the Java client) then sees every record exactly once, in order.
+
+mod run_support;
+
+use std::collections::BTreeMap;
+use std::time::{Duration, Instant};
+
+use run_support::*;
+use sha2::{Digest, Sha256};
+use strait_kafka::{Cluster, Isolation, OffsetSpec};
+use strait_testkit::{java_peer, BrokerKind, KafkaVersion};
+
+strait_testkit::per_broker!(
+    ;
+    kafka_only: killed_restarted_and_frozen_yet_every_record_once,
+);
+
+/// 4 partitions x 500 batches x 500 records = 1M records.
+const STREAM: Stream = Stream {
+    partitions: 4,
+    batch: 500,
+    batches: 500,
+};
+const TOPIC: &str = "test-topic-eos";
+const REMOTE: &str = "primary.test-topic-eos";
+/// Exactly-once, with transactions that stay open for a second while data flows (so a kill or
+/// a freeze finds one open; the default commits after every fetch), a transaction timeout the
+/// freeze outlasts, and a static member so each restart takes the partitions back at once.
+const EOS: &str = "backup.exactly.once.source.support = enabled\n\
+                   primary->backup.transaction.boundary = interval\n\
+                   primary->backup.transaction.boundary.interval.ms = 1000\n\
+                   backup.producer.transaction.timeout.ms = 3000\n\
+                   strait.group.instance.id = eos-drill\n";
+
+async fn killed_restarted_and_frozen_yet_every_record_once(kind: BrokerKind) {
+    let mut env = Env::start(kind).await;
+    create_topic(&env.source, TOPIC, STREAM.partitions).await;
+    // 10% of the stream before strait starts, the rest paced over about half a minute.
+    let feed = Feed::start(&env.source, TOPIC, STREAM, 50, Duration::from_millis(50));
+    let mut strait = env.start_strait(EOS);
+    wait_for_log(&strait, "strait: mirroring primary->backup");
+    let started = Instant::now();
+    let mut events = Vec::new();
+    let mut step = 0u64;
+    while feed.produced() < STREAM.records() {
+        step += 1;
+        // Every few seconds, at a different point of the transaction cycle each time.
+        tokio::time::sleep(Duration::from_millis(2000 + (step * 733) % 2000)).await;
+        let mirrored = log_end(&env.target).await;
+        match step {
+            4 => {
+                events.push(format!("target broker restart at {mirrored}"));
+                strait.note("stopping the target broker");
+                let node = env.target_node.take().expect("target node");
+                let node = tokio::task::spawn_blocking(move || {
+                    let mut node = node;
+                    node.stop();
+                    std::thread::sleep(Duration::from_secs(2));
+                    node.restart().expect("target broker restarts");
+                    node
+                })
+                .await
+                .unwrap();
+                env.target_node = Some(node);
+                strait.note("target broker restarted");
+            }
+            7 => {
+                // Frozen past transaction.timeout.ms: the coordinator aborts the open
+                // transactions and bumps the epochs; thawed, strait must notice, not commit.
+                events.push(format!("SIGSTOP for 6 s at {mirrored}"));
+                strait.signal("STOP");
+                strait.note("SIGSTOP");
+                tokio::time::sleep(Duration::from_secs(6)).await;
+                strait.signal("CONT");
+                strait.note("SIGCONT");
+                let thawed = wait_for_log(&strait, "(test) SIGCONT");
+                let failed = wait_for_log(&strait, "partition paused, retrying");
+                let why = failed[thawed.len()..]
+                    .lines()
+                    .find_map(|l| l.split_once("partition paused, retrying"))
+                    .map(|(_, why)| why.split('\u{1b}').next().unwrap_or(why).to_owned());
+                events.push(format!("after the thaw: {why:?}"));
+            }
+            _ => {
+                events.push(format!("SIGKILL at {mirrored}"));
+                strait.signal("KILL");
+                tokio::task::block_in_place(|| strait.wait_exit(Duration::from_secs(5)));
+                strait = env.start_strait(EOS);
+                wait_for_log(&strait, "strait: mirroring primary->backup");
+            }
+        }
+    }
+    eprintln!(
+        "{kind}: {} produced in {:.0} s; target log end (records and markers) at each event: {events:?}",
+        STREAM.records(),
+        started.elapsed().as_secs_f64()
+    );
+    assert!(
+        events.iter().filter(|e| e.starts_with("SIGKILL")).count() >= 5
+            && events.iter().any(|e| e.starts_with("SIGSTOP"))
+            && events.iter().any(|e| e.starts_with("target broker")),
+        "the stream ended before every disturbance: {events:?}"
+    );
+    feed.finish().await;
+
+    let expected = expected_digests();
+    let deadline = Instant::now() + Duration::from_secs(120);
+    let seen = loop {
+        let seen = java_digests(&env).await;
+        let complete = seen.values().map(|(n, _)| *n).sum::<u64>() >= STREAM.records();
+        if complete || Instant::now() > deadline {
+            break seen;
+        }
+        tokio::time::sleep(Duration::from_secs(2)).await;
+    };
+    tokio::task::block_in_place(|| strait.stop_gracefully(Duration::from_secs(15)));
+    if seen != expected {
+        let got = read_topic(&env.target, REMOTE, STREAM.partitions)
+            .await
+            .unwrap_or_default();
+        panic!(
+            "{kind}: the Java read_committed consumer saw {seen:?}, expected {expected:?}; \
+             per partition (records, distinct, first out of order): {:?}\n{}",
+            got.iter().map(|p| diagnose(p)).collect::<Vec<_>>(),
+            strait.log()
+        );
+    }
+    // What the disturbances cost: transactions that never committed, their records still in
+    // the log (read_uncommitted sees them), hidden from read_committed consumers.
+    let mut written = 0;
+    for p in 0..STREAM.partitions {
+        let batches = read_batches(&env.target, REMOTE, p, Isolation::ReadUncommitted).await;
+        written += batches
+            .iter()
+            .filter(|b| !b.is_control())
+            .map(|b| u64::from(b.record_count() as u32))
+            .sum::<u64>();
+    }
+    let aborted = written - STREAM.records();
+    eprintln!(
+        "{kind}: the Java read_committed consumer saw all {} records exactly once, in order; \
+         {aborted} records of aborted transactions lie in the target's log beside them",
+        STREAM.records()
+    );
+    assert!(
+        aborted > 0,
+        "no transaction was cut short by a kill or the freeze: the drill did not test them"
+    );
+}
+
+/// Waits (without holding up the producer's task) until strait's log contains `needle`;
+/// returns the log then.
+fn wait_for_log(strait: &Strait, needle: &str) -> String {
+    tokio::task::block_in_place(|| strait.wait_for_log(needle, Duration::from_secs(20)))
+}
+
+/// The sum of the target partitions' log end offsets (records, aborted ones and markers).
+async fn log_end(target: &Cluster) -> i64 {
+    let partitions: Vec<i32> = (0..STREAM.partitions).collect();
+    target
+        .list_offsets(
+            REMOTE,
+            &partitions,
+            OffsetSpec::Latest,
+            Isolation::ReadUncommitted,
+        )
+        .await
+        .map_or(-1, |o| o.iter().map(|(_, o)| o.offset).sum())
+}
+
+/// Per partition: (records, SHA-256 of their keys and values in order), as the Java peer's
+/// `digest` prints them.
+type Digests = BTreeMap<i32, (u64, String)>;
+
+async fn java_digests(env: &Env) -> Digests {
+    let bootstrap = env.target_bootstrap.clone();
+    let out = tokio::task::spawn_blocking(move || {
+        java_peer(KafkaVersion::from_env(), &["digest", &bootstrap, REMOTE])
+    })
+    .await
+    .unwrap()
+    .expect("the Java consumer reads the target");
+    let doc: serde_json::Value = serde_json::from_str(&out).expect("digest JSON");
+    doc.as_object()
+        .expect("an object by partition")
+        .iter()
+        .map(|(p, row)| {
+            (
+                p.parse().expect("partition number"),
+                (
+                    row["records"].as_u64().expect("records"),
+                    row["sha256"].as_str().expect("sha256").to_owned(),
+                ),
+            )
+        })
+        .collect()
+}
+
+fn expected_digests() -> Digests {
+    STREAM
+        .expected()
+        .iter()
+        .enumerate()
+        .map(|(p, records)| {
+            let mut hash = Sha256::new();
+            for (key, value) in records {
+                for part in [key, value] {
+                    hash.update((part.len() as i32).to_be_bytes());
+                    hash.update(part);
+                }
+            }
+            let hex = hash.finalize().iter().map(|b| format!("{b:02x}")).collect();
+            (p as i32, (records.len() as u64, hex))
+        })
+        .collect()
+}
+
+/// (records, distinct records, index of the first record out of order) of a partition.
+fn diagnose(records: &Partition) -> (usize, usize, Option<usize>) {
+    let distinct: std::collections::HashSet<_> = records.iter().collect();
+    let out_of_order = records.windows(2).position(|w| w[0].0 >= w[1].0);
+    (records.len(), distinct.len(), out_of_order)
+}
