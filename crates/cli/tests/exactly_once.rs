@@ -124,7 +124,7 @@ async fn killed_restarted_and_frozen_yet_every_record_once(kind: BrokerKind) {
         panic!(
             "{kind}: the Java read_committed consumer saw {seen:?}, expected {expected:?}; \
              per partition (records, distinct, first out of order): {:?}\n{}",
-            got.iter().map(|p| diagnose(p)).collect::<Vec<_>>(),
+            got.iter().map(diagnose).collect::<Vec<_>>(),
             strait.log()
         );
     }
