@@ -56,7 +56,7 @@ enum Command {
     Demo(demo::DemoArgs),
     /// Measure mirroring throughput and CPU: batches forwarded untouched vs re-encoded.
     #[command(
-        after_help = "Examples:\n  strait bench\n  strait bench --records-per-partition 4000 --codec zstd\n  strait bench --against mm2                 # the real MirrorMaker 2 beside strait, lz4/zstd/none\n  strait bench --members 3                   # one flow shared by 1, 2 and 3 processes (its group)\n\nWithout --against: local noida clusters, pass-through vs re-encode, CPU of this process only.\nWith --against mm2: Apache Kafka and MM2 from Maven Central (needs Java 17 and mvn), each\nmirror its own process, CPU and peak RSS of that process; brokers are never counted."
+        after_help = "Examples:\n  strait bench\n  strait bench --records-per-partition 4000 --codec zstd\n  strait bench --against mm2                 # the real MirrorMaker 2 beside strait, lz4/zstd/none\n  strait bench --members 3                   # one flow shared by 1, 2 and 3 processes (its group)\n  strait bench --exactly-once --codec lz4    # what transactions cost, on Apache Kafka\n\nWithout --against: local noida clusters, pass-through vs re-encode, CPU of this process only.\nWith --exactly-once: Apache Kafka, idempotent pass-through vs exactly-once, CPU of this process.\nWith --against mm2: Apache Kafka and MM2 from Maven Central (needs Java 17 and mvn), each\nmirror its own process, CPU and peak RSS of that process; brokers are never counted."
     )]
     Bench(bench::BenchArgs),
     /// Show a cluster's brokers, topics, partitions, leaders and offsets.

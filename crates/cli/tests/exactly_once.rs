@@ -224,3 +224,40 @@ fn diagnose(records: &Partition) -> (usize, usize, Option<usize>) {
     let out_of_order = records.windows(2).position(|w| w[0].0 >= w[1].0);
     (records.len(), distinct.len(), out_of_order)
 }
+
+/// `strait bench --exactly-once` runs end to end on Apache Kafka: both modes mirror (commit)
+/// every record, and the cost of transactions is printed as a ratio.
+#[test]
+fn bench_prints_the_cost_of_exactly_once() {
+    if !strait_testkit::selected(BrokerKind::Kafka) {
+        return;
+    }
+    let out = STRAIT
+        .command()
+        .args([
+            "bench",
+            "--exactly-once",
+            "--codec",
+            "lz4",
+            "--partitions",
+            "2",
+        ])
+        .args(["--records-per-partition", "5000", "--record-bytes", "200"])
+        .output()
+        .expect("strait bench runs");
+    let text =
+        String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "strait bench failed:\n{text}");
+    for mode in ["pass-through", "exactly-once"] {
+        assert!(
+            text.lines()
+                .any(|l| l.starts_with("lz4") && l.contains(mode) && l.contains(" 10000 ")),
+            "a row for {mode} with every record:\n{text}"
+        );
+    }
+    assert!(
+        text.contains("lz4: exactly-once / pass-through: CPU per GB"),
+        "{text}"
+    );
+    assert!(!text.contains("warning: the target topic"), "{text}");
+}

@@ -16,7 +16,8 @@ strait_testkit::per_broker!(
     ;
     // tansu has no transactions (broker gap: its InitProducerId refuses transactional ids).
     not_tansu: batches_and_progress_commit_together,
-    a_zombie_writer_is_fenced,
+    a_zombie_writer_is_fenced;
+    kafka_only: source_transactions_mirror_as_committed,
 );
 
 const EOS: &str = "backup->primary.enabled = false\n\
@@ -211,4 +212,85 @@ async fn a_zombie_writer_is_fenced(kind: BrokerKind) {
         stats.iter().map(|s| s.transactions_failed).sum::<u64>() > 0,
         "the writers fenced each other: {stats:?}"
     );
+}
+
+/// The Java transactional producer writes committed and aborted transactions to the source: in
+/// exactly-once mode the committed batches reach the target as they are (records untouched,
+/// now in strait's transactions), the aborted ones never, and the Java read_committed consumer
+/// of the target sees exactly the committed records, in order.
+async fn source_transactions_mirror_as_committed(kind: BrokerKind) {
+    let pair = Pair::start(kind).await;
+    let topic = "eos";
+    create_topic(&pair.primary, topic, 2).await;
+    let primary = pair.primary_node.bootstrap();
+    let written = tokio::task::block_in_place(|| {
+        java_peer(
+            KafkaVersion::from_env(),
+            &["produce-transactions", &primary, topic, "2", "7", "4"],
+        )
+    })
+    .expect("the Java producer writes transactions");
+    assert!(written.contains("\"written\":44"), "{written}");
+    let mirror = start_mirror(&pair.properties(EOS));
+    wait_for_records(&pair.backup, "primary.eos", 28).await;
+    let stats = wait_for_stats(
+        &mirror,
+        "primary->backup",
+        "markers and aborts dropped",
+        |s| s.dropped >= 8 && s.transactions_committed > 0,
+    )
+    .await;
+    shutdown(mirror).await;
+    assert_eq!(stats.transactions_failed, 0, "{stats:?}");
+
+    for p in 0..2 {
+        let committed: Vec<RawBatch> =
+            read_batches(&pair.primary, topic, p, Isolation::ReadCommitted)
+                .await
+                .into_iter()
+                .filter(|b| !b.is_control())
+                .collect();
+        let target: Vec<RawBatch> =
+            read_batches(&pair.backup, "primary.eos", p, Isolation::ReadUncommitted)
+                .await
+                .into_iter()
+                .filter(|b| !b.is_control())
+                .collect();
+        let sections = |batches: &[RawBatch]| -> Vec<_> {
+            batches.iter().map(RawBatch::records_section).collect()
+        };
+        assert_eq!(
+            sections(&target),
+            sections(&committed),
+            "partition {p}: the committed batches, untouched, and nothing else"
+        );
+        assert!(target.iter().all(RawBatch::is_transactional));
+    }
+    let backup = pair.backup_node.bootstrap();
+    let seen = tokio::task::block_in_place(|| {
+        java_peer(
+            KafkaVersion::from_env(),
+            &["consume", &backup, "primary.eos"],
+        )
+    })
+    .expect("the Java consumer reads the target");
+    let rows: Vec<serde_json::Value> = serde_json::from_str(&seen).unwrap();
+    for p in 0..2 {
+        let values: Vec<String> = rows
+            .iter()
+            .filter(|r| r["partition"] == p)
+            .map(|r| {
+                use base64::Engine as _;
+                let bytes = base64::engine::general_purpose::STANDARD
+                    .decode(r["value"].as_str().unwrap())
+                    .unwrap();
+                String::from_utf8(bytes).unwrap()
+            })
+            .collect();
+        let want: Vec<String> = (0..14).map(|i| format!("c-{p}-{i}")).collect();
+        assert_eq!(
+            values, want,
+            "partition {p}: the committed records, in order"
+        );
+    }
 }

@@ -1,11 +1,14 @@
-//! `strait bench`: how much CPU forwarding compressed batches untouched saves over re-encoding.
+//! `strait bench`: how much CPU forwarding compressed batches untouched saves over re-encoding,
+//! and (`--exactly-once`) what writing in transactions costs.
 //!
-//! For each codec: a fresh local noida cluster is loaded with a multi-partition topic of
-//! compressed batches (pre-encoded, several idempotent producers in parallel), then the mirror
-//! runs in this process twice, each time into a fresh target cluster: once forwarding batches
-//! untouched (pass-through) and once decoding and re-encoding every batch. Each run is measured
-//! from `Mirror::start` until the target has acknowledged every record: wall time, CPU time of
-//! this process (the brokers are other processes and not counted) and peak resident memory.
+//! For each codec: a fresh local cluster (noida; Apache Kafka with `--exactly-once`) is loaded
+//! with a multi-partition topic of compressed batches (pre-encoded, several idempotent
+//! producers in parallel), then the mirror runs in this process twice, each time into a fresh
+//! target cluster: forwarding batches untouched (pass-through) and, for comparison, decoding
+//! and re-encoding every batch, or forwarding untouched in exactly-once mode. Each run is
+//! measured from `Mirror::start` until the target has acknowledged (in exactly-once mode:
+//! committed) every record: wall time, CPU time of this process (the brokers are other
+//! processes and not counted) and peak resident memory.
 
 mod load;
 mod members;
@@ -19,7 +22,7 @@ use strait_kafka::batch::Compression;
 use strait_kafka::{Cluster, ClusterConfig, Isolation, NewTopic, OffsetSpec};
 use strait_mirror::config::parse_str;
 use strait_mirror::engine::{EngineOptions, Mirror};
-use strait_testkit::{BrokerKind, TestCluster};
+use strait_testkit::{BrokerKind, KafkaCluster, KafkaVersion, TestCluster};
 
 use load::load;
 use procstat::{cpu_seconds, reset_peak_rss, status_kb};
@@ -63,6 +66,10 @@ pub(crate) struct BenchArgs {
     /// through their group on Apache Kafka [codec defaults to lz4; ~1 GB of records].
     #[arg(long, value_name = "N", conflicts_with = "against")]
     members: Option<usize>,
+    /// Compare exactly-once mode (transactions) with the default idempotent writes, on
+    /// Apache Kafka [codecs default to lz4, zstd; ~1 GB of records per codec].
+    #[arg(long, conflicts_with_all = ["against", "members"])]
+    exactly_once: bool,
 }
 
 /// A peer `strait bench` measures against.
@@ -77,10 +84,64 @@ fn parse_codec(s: &str) -> Result<Compression, String> {
         .ok_or_else(|| format!("unknown codec '{s}' (expected none, gzip, snappy, lz4 or zstd)"))
 }
 
+/// How a run mirrors.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Mode {
+    /// Batches forwarded untouched by idempotent producers (the default).
+    PassThrough,
+    /// Every batch decoded and re-encoded (the slow path).
+    Reencode,
+    /// Batches forwarded untouched in transactions (`exactly.once.source.support`).
+    ExactlyOnce,
+}
+
+impl Mode {
+    fn name(self) -> &'static str {
+        match self {
+            Mode::PassThrough => "pass-through",
+            Mode::Reencode => "re-encode",
+            Mode::ExactlyOnce => "exactly-once",
+        }
+    }
+}
+
+/// The brokers a bench runs on.
+#[derive(Clone, Copy, Debug)]
+enum Brokers {
+    Noida,
+    Kafka(KafkaVersion),
+}
+
+/// A started cluster of either kind.
+enum Node {
+    Noida(TestCluster),
+    Kafka(Box<KafkaCluster>),
+}
+
+impl Node {
+    async fn start(brokers: Brokers) -> anyhow::Result<Node> {
+        Ok(match brokers {
+            Brokers::Noida => Node::Noida(
+                tokio::task::spawn_blocking(|| TestCluster::start(BrokerKind::Noida)).await??,
+            ),
+            Brokers::Kafka(version) => {
+                Node::Kafka(Box::new(versus_mm2::start_kafka(version).await?))
+            }
+        })
+    }
+
+    fn bootstrap(&self) -> String {
+        match self {
+            Node::Noida(n) => n.bootstrap(),
+            Node::Kafka(k) => k.bootstrap(),
+        }
+    }
+}
+
 /// What one mirror run measured.
 struct RunResult {
     codec: Compression,
-    reencode: bool,
+    mode: Mode,
     records: u64,
     wire_bytes: u64,
     data_bytes: u64,
@@ -93,14 +154,6 @@ struct RunResult {
 }
 
 impl RunResult {
-    fn mode(&self) -> &'static str {
-        if self.reencode {
-            "re-encode"
-        } else {
-            "pass-through"
-        }
-    }
-
     /// CPU seconds per GB of record data (uncompressed).
     fn cpu_per_gb(&self) -> f64 {
         self.cpu_seconds / (self.data_bytes as f64 / 1e9)
@@ -116,9 +169,9 @@ pub(crate) async fn run(args: BenchArgs) -> anyhow::Result<()> {
         (true, None) => vec![Compression::Lz4, Compression::Zstd],
         (true, Some(_)) => vec![Compression::Lz4, Compression::Zstd, Compression::None],
     };
-    let per_codec = match (args.against, args.members) {
-        (Some(Peer::Mm2), _) | (_, Some(_)) => DEFAULT_BYTES_AGAINST_MM2,
-        (None, None) => DEFAULT_BYTES_PER_CODEC,
+    let per_codec = match (args.against, args.members, args.exactly_once) {
+        (Some(Peer::Mm2), _, _) | (_, Some(_), _) | (_, _, true) => DEFAULT_BYTES_AGAINST_MM2,
+        (None, None, false) => DEFAULT_BYTES_PER_CODEC,
     };
     let records_per_partition = args.records_per_partition.unwrap_or_else(|| {
         (per_codec / args.partitions as u64 / args.record_bytes.max(1) as u64).max(1)
@@ -127,9 +180,17 @@ pub(crate) async fn run(args: BenchArgs) -> anyhow::Result<()> {
         return members::run(&args, members, codecs[0], records_per_partition).await;
     }
     let total = records_per_partition * args.partitions as u64;
-    let runs = match args.against {
-        Some(Peer::Mm2) => "strait, then MirrorMaker 2, on Apache Kafka",
-        None => "pass-through, re-encode, on noida",
+    let (brokers, modes) = match args.exactly_once {
+        true => (
+            Brokers::Kafka(KafkaVersion::from_env()),
+            [Mode::PassThrough, Mode::ExactlyOnce],
+        ),
+        false => (Brokers::Noida, [Mode::PassThrough, Mode::Reencode]),
+    };
+    let runs = match (args.against, args.exactly_once) {
+        (Some(Peer::Mm2), _) => "strait, then MirrorMaker 2, on Apache Kafka",
+        (None, true) => "idempotent pass-through, exactly-once, on Apache Kafka",
+        (None, false) => "pass-through, re-encode, on noida",
     };
     println!(
         "strait bench: {} partitions x {records_per_partition} records of {} bytes = {total} records \
@@ -142,12 +203,21 @@ pub(crate) async fn run(args: BenchArgs) -> anyhow::Result<()> {
     if args.against == Some(Peer::Mm2) {
         return versus_mm2::run(&args, &codecs, records_per_partition).await;
     }
-    println!("installing test brokers (pinned, from PyPI) if needed");
-    tokio::task::spawn_blocking(strait_testkit::ensure_installed).await??;
+    match brokers {
+        Brokers::Noida => {
+            println!("installing test brokers (pinned, from PyPI) if needed");
+            tokio::task::spawn_blocking(strait_testkit::ensure_installed).await??;
+        }
+        Brokers::Kafka(version) => {
+            println!("installing Apache Kafka {version} (pinned, from Maven Central) if needed");
+            tokio::task::spawn_blocking(move || strait_testkit::ensure_kafka_installed(version))
+                .await??;
+        }
+    }
 
     let mut results = Vec::new();
     for &codec in &codecs {
-        let source_node = start_noida().await?;
+        let source_node = Node::start(brokers).await?;
         let source = source_topic(&source_node.bootstrap(), args.partitions).await?;
         let (wire_bytes, seconds) = load(&source, &args, codec, records_per_partition).await?;
         println!(
@@ -157,37 +227,33 @@ pub(crate) async fn run(args: BenchArgs) -> anyhow::Result<()> {
             wire_bytes as f64 / 1e6,
             (total * args.record_bytes as u64) as f64 / wire_bytes as f64,
         );
-        for reencode in [false, true] {
-            let result = mirror_once(&source_node, &args, codec, reencode, total).await?;
+        for mode in modes {
+            let target_node = Node::start(brokers).await?;
+            let result = mirror_once(&source_node, target_node, &args, codec, mode, total).await?;
             results.push(result);
         }
     }
-    print_table(&results);
+    print_table(brokers, &results);
     Ok(())
 }
 
-async fn start_noida() -> anyhow::Result<TestCluster> {
-    Ok(tokio::task::spawn_blocking(|| TestCluster::start(BrokerKind::Noida)).await??)
-}
-
-/// Mirrors the loaded topic once into a fresh target cluster and measures it.
+/// Mirrors the loaded topic once into `target_node` (fresh) and measures it.
 async fn mirror_once(
-    source_node: &TestCluster,
+    source_node: &Node,
+    target_node: Node,
     args: &BenchArgs,
     codec: Compression,
-    reencode: bool,
+    mode: Mode,
     total: u64,
 ) -> anyhow::Result<RunResult> {
-    let mode = if reencode {
-        "re-encode"
-    } else {
-        "pass-through"
-    };
-    let target_node = start_noida().await?;
-    let properties = one_way_properties(&source_node.bootstrap(), &target_node.bootstrap());
+    let mut properties = one_way_properties(&source_node.bootstrap(), &target_node.bootstrap());
+    if mode == Mode::ExactlyOnce {
+        properties.push_str("target.exactly.once.source.support = enabled\n");
+    }
     let config = parse_str(&properties).context("the bench's mm2.properties")?;
+    let mode_name = mode.name();
     println!(
-        "mirroring {codec} {mode}: {} -> {} (fresh target)",
+        "mirroring {codec} {mode_name}: {} -> {} (fresh target)",
         source_node.bootstrap(),
         target_node.bootstrap()
     );
@@ -199,7 +265,7 @@ async fn mirror_once(
     let mut mirror = Mirror::start(
         config,
         EngineOptions {
-            force_reencode: reencode,
+            force_reencode: mode == Mode::Reencode,
             clusters: None,
         },
     );
@@ -207,7 +273,7 @@ async fn mirror_once(
     let mut last_progress = (0, Instant::now());
     let snapshot = loop {
         tokio::select! {
-            e = mirror.failed() => return Err(anyhow::Error::new(e).context(format!("mirroring {codec} {mode}"))),
+            e = mirror.failed() => return Err(anyhow::Error::new(e).context(format!("mirroring {codec} {mode_name}"))),
             _ = tokio::time::sleep(Duration::from_millis(20)) => {}
         }
         let stats = mirror.stats();
@@ -218,12 +284,12 @@ async fn mirror_once(
         if records > last_progress.0 {
             last_progress = (records, Instant::now());
         } else if last_progress.1.elapsed() > STALL_LIMIT {
-            bail!("mirroring {codec} {mode}: stalled at {records} of {total} records for {STALL_LIMIT:?}");
+            bail!("mirroring {codec} {mode_name}: stalled at {records} of {total} records for {STALL_LIMIT:?}");
         }
         if last_report.elapsed() >= Duration::from_secs(1) {
             last_report = Instant::now();
             println!(
-                "  mirroring {codec} {mode}: {records} / {total} records ({:.0}%)",
+                "  mirroring {codec} {mode_name}: {records} / {total} records ({:.0}%)",
                 100.0 * records as f64 / total as f64
             );
         }
@@ -250,16 +316,22 @@ async fn mirror_once(
         .await
         .with_context(|| format!("listing offsets of {remote} on the target"))?;
     let on_target: i64 = latest.iter().map(|(_, o)| o.offset).sum();
-    if on_target as u64 != total {
+    // In exactly-once mode each commit adds a marker to the log.
+    let markers = snapshot
+        .iter()
+        .map(|(_, s)| s.transactions_committed as i64)
+        .sum::<i64>();
+    if on_target - markers != total as i64 {
         println!(
-            "  warning: the target topic {remote} holds {on_target} records, loaded were {total}"
+            "  warning: the target topic {remote} holds {} records, loaded were {total}",
+            on_target - markers
         );
     }
     drop(target);
     drop(target_node);
     Ok(RunResult {
         codec,
-        reencode,
+        mode,
         records,
         wire_bytes: snapshot.iter().map(|(_, s)| s.bytes).sum(),
         data_bytes: records * args.record_bytes as u64,
@@ -272,12 +344,16 @@ async fn mirror_once(
     })
 }
 
-fn print_table(results: &[RunResult]) {
+fn print_table(brokers: Brokers, results: &[RunResult]) {
     let mb = |kb: Option<u64>| kb.map_or("?".to_owned(), |kb| format!("{} MB", kb / 1024));
     println!();
     println!(
-        "strait bench results (CPU: this process only, the brokers excluded; \
-         GB = 1e9 bytes of record values, uncompressed)"
+        "strait bench results on {} (CPU: this process only, the brokers excluded; \
+         GB = 1e9 bytes of record values, uncompressed)",
+        match brokers {
+            Brokers::Noida => "noida".to_owned(),
+            Brokers::Kafka(version) => format!("Apache Kafka {version}"),
+        }
     );
     println!(
         "{:<6} {:<12} {:>9} {:>7} {:>10} {:>10} {:>10} {:>7} {:>9} {:>9} {:>10} {:>14}",
@@ -298,7 +374,7 @@ fn print_table(results: &[RunResult]) {
         println!(
             "{:<6} {:<12} {:>9} {:>7.2} {:>10.0} {:>10.1} {:>10.1} {:>7.2} {:>9.2} {:>9} {:>10} {:>14}",
             r.codec.name(),
-            r.mode(),
+            r.mode.name(),
             r.records,
             r.seconds,
             r.records as f64 / r.seconds,
@@ -313,19 +389,28 @@ fn print_table(results: &[RunResult]) {
     }
     println!(
         "MB/s wire: batch bytes acknowledged by the target; MB/s data: record values. Peak RSS: \
-         VmHWM, reset before each run (RSS before: at that reset). noida answers each fetch with \
-         a partition's whole backlog (it ignores max_bytes), which the peak reflects."
+         VmHWM, reset before each run (RSS before: at that reset).{}",
+        match brokers {
+            Brokers::Noida =>
+                " noida answers each fetch with a partition's whole backlog (it \
+                               ignores max_bytes), which the peak reflects.",
+            Brokers::Kafka(_) => " Exactly-once: records count once committed.",
+        }
     );
     println!();
     for pair in results.chunks(2) {
-        if let [pass, re] = pair {
-            if !pass.reencode && re.reencode && pass.cpu_seconds > 0.0 {
+        if let [pass, other] = pair {
+            if pass.mode == Mode::PassThrough && pass.cpu_seconds > 0.0 {
                 println!(
-                    "{}: re-encode / pass-through CPU per GB = {:.2} / {:.2} = {:.1}x",
+                    "{}: {} / pass-through: CPU per GB {:.2} / {:.2} = {:.2}x; throughput {:.1} / {:.1} MB/s = {:.2}x",
                     pass.codec.name(),
-                    re.cpu_per_gb(),
+                    other.mode.name(),
+                    other.cpu_per_gb(),
                     pass.cpu_per_gb(),
-                    re.cpu_per_gb() / pass.cpu_per_gb()
+                    other.cpu_per_gb() / pass.cpu_per_gb(),
+                    other.data_bytes as f64 / 1e6 / other.seconds,
+                    pass.data_bytes as f64 / 1e6 / pass.seconds,
+                    (other.data_bytes as f64 / other.seconds) / (pass.data_bytes as f64 / pass.seconds),
                 );
             }
         }
