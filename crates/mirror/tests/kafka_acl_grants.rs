@@ -17,6 +17,7 @@ use strait_testkit::BrokerKind;
 strait_testkit::per_broker!(;
     // Only Apache Kafka runs an authorizer here.
     kafka_only: documented_grants_are_enough,
+    documented_grants_are_enough_for_exactly_once,
     a_missing_acl_is_named_and_the_rest_goes_on,
 );
 
@@ -25,12 +26,26 @@ const DOC: &str = include_str!("../../../docs/security.md");
 /// The ACL grants of docs/security.md's example, for a source aliased `source` and a target
 /// aliased `target` (the example's `east` and `west`), by cluster alias.
 fn documented_grants(source: &str, target: &str) -> Vec<(String, AclBinding)> {
+    let grants = grants_after("Example grants with Kafka's tool", source, target);
+    assert!(grants.len() > 10, "parsed {grants:?}");
+    grants
+}
+
+/// What exactly-once mode needs beyond [`documented_grants`] (docs/security.md).
+fn documented_exactly_once_grants(source: &str, target: &str) -> Vec<(String, AclBinding)> {
+    let grants = grants_after("In [exactly-once mode](exactly-once.md)", source, target);
+    assert_eq!(grants.len(), 2, "parsed {grants:?}");
+    grants
+}
+
+/// The grants of the first sh block after `heading` in docs/security.md.
+fn grants_after(heading: &str, source: &str, target: &str) -> Vec<(String, AclBinding)> {
     let block = DOC
-        .split("Example grants with Kafka's tool")
+        .split(heading)
         .nth(1)
         .and_then(|rest| rest.split("```sh").nth(1))
         .and_then(|rest| rest.split("```").next())
-        .expect("docs/security.md has the example grants in a sh block");
+        .unwrap_or_else(|| panic!("docs/security.md has grants in a sh block after {heading:?}"));
     let joined = block.replace("\\\n", " ");
     let mut grants = Vec::new();
     for line in joined.lines().map(str::trim) {
@@ -56,6 +71,7 @@ fn documented_grants(source: &str, target: &str) -> Vec<(String, AclBinding)> {
                 "--topic" => resources.push((resource::TOPIC, value())),
                 "--group" => resources.push((resource::GROUP, value())),
                 "--cluster" => resources.push((resource::CLUSTER, "kafka-cluster".to_owned())),
+                "--transactional-id" => resources.push((resource::TRANSACTIONAL_ID, value())),
                 "--resource-pattern-type" => prefixed = value() == "prefixed",
                 _ => {}
             }
@@ -65,8 +81,10 @@ fn documented_grants(source: &str, target: &str) -> Vec<(String, AclBinding)> {
             .expect("--allow-principal")
             .replace("User:mm2", &format!("User:{MIRROR_USER}"));
         for (resource_type, name) in &resources {
-            // `*` is Kafka's wildcard (a LITERAL pattern); a prefix applies to topics here.
-            let pattern_type = if prefixed && *resource_type == resource::TOPIC {
+            // `*` is Kafka's wildcard (a LITERAL pattern); prefixes name topics and
+            // transactional ids here.
+            let named = [resource::TOPIC, resource::TRANSACTIONAL_ID];
+            let pattern_type = if prefixed && named.contains(resource_type) {
                 pattern::PREFIXED
             } else {
                 pattern::LITERAL
@@ -85,7 +103,6 @@ fn documented_grants(source: &str, target: &str) -> Vec<(String, AclBinding)> {
             }
         }
     }
-    assert!(grants.len() > 10, "parsed {grants:?}");
     grants
 }
 
@@ -108,13 +125,24 @@ fn operation_code(name: &str) -> i8 {
 /// Applies the documented grants to both clusters of `pair`, leaving out those `skip` rejects.
 async fn grant_documented(pair: &SecurePair, skip: impl Fn(&str, &AclBinding) -> bool) {
     let grants = documented_grants(pair.source_alias, pair.target_alias);
+    grant_to(pair, &grants, skip).await;
+}
+
+/// Applies `grants` (by cluster alias), leaving out those `skip` rejects.
+async fn grant_to(
+    pair: &SecurePair,
+    grants: &[(String, AclBinding)],
+    skip: impl Fn(&str, &AclBinding) -> bool,
+) {
     for alias in [pair.source_alias, pair.target_alias] {
         let bindings: Vec<AclBinding> = grants
             .iter()
             .filter(|(c, b)| c == alias && !skip(c, b))
             .map(|(_, b)| b.clone())
             .collect();
-        grant(pair.admin_of(alias), &bindings).await;
+        if !bindings.is_empty() {
+            grant(pair.admin_of(alias), &bindings).await;
+        }
     }
 }
 
@@ -235,6 +263,39 @@ async fn documented_grants_are_enough(_kind: BrokerKind) {
         refusals.join("\n")
     );
     assert_eq!(stats.sync_failures, 0, "{stats:?}");
+}
+
+/// Exactly-once mode with docs/security.md's grants and its transactional-id grant: every
+/// record arrives in committed transactions and no request is refused.
+async fn documented_grants_are_enough_for_exactly_once(_kind: BrokerKind) {
+    captured_logs();
+    let pair = SecurePair::start("dawn", "dusk").await;
+    grant_documented(&pair, |_, _| false).await;
+    let eos = documented_exactly_once_grants(pair.source_alias, pair.target_alias);
+    grant_to(&pair, &eos, |_, _| false).await;
+    create_topic(&pair.source, "orders", 2).await;
+    let producer = Producer::idempotent(&pair.source).await.unwrap();
+    for p in 0..2 {
+        let records = fixture_records("orders", p, 20);
+        produce(&producer, "orders", p, Compression::Lz4, &records).await;
+    }
+    let mirror = start_mirror(&pair.properties("dusk.exactly.once.source.support = enabled\n"));
+    wait_for_records(&pair.target, "dawn.orders", 40).await;
+    let stats = wait_for_stats(&mirror, "dawn->dusk", "committed", |s| {
+        s.records >= 40 && s.transactions_committed > 0
+    })
+    .await;
+    shutdown(mirror).await;
+    let refusals: Vec<String> = flow_logs("dawn->dusk")
+        .into_iter()
+        .filter(|l| l.contains("AuthorizationFailed") || l.contains("lacks the ACL"))
+        .collect();
+    assert!(
+        refusals.is_empty(),
+        "the documented grants lack something for exactly-once mode:\n{}",
+        refusals.join("\n")
+    );
+    assert_eq!(stats.transactions_failed, 0, "{stats:?}");
 }
 
 /// Without the target's Cluster Alter and without Create on one remote topic: each refusal

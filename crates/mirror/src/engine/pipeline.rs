@@ -14,7 +14,9 @@ use std::sync::Arc;
 use std::task::Poll;
 use std::time::Duration;
 
-use strait_kafka::{Isolation, OffsetSpec, ProduceAck, Producer, ResponseError, RetryPolicy};
+use strait_kafka::{
+    Isolation, Lease, OffsetSpec, ProduceAck, Producer, ResponseError, RetryPolicy,
+};
 
 use super::discovery::PartitionRoute;
 use super::error::EngineError;
@@ -120,8 +122,12 @@ async fn replicate(
         Some(p) => p,
         None => {
             let fresh = match &ctx.exactly_once {
-                // Fences every earlier writer of the partition, aborting its open transaction.
+                // Fences every earlier writer of the partition, aborting its open transaction:
+                // only with a valid lease, never the member the partition may have moved to.
                 Some(eos) => {
+                    if !lease_valid_unless_stopped(ctx).await {
+                        return Ok(());
+                    }
                     let id = eos.transactional_id(&route.topic, route.partition);
                     Producer::transactional(&ctx.target, &id, eos.transaction_timeout).await
                 }
@@ -446,20 +452,29 @@ async fn wait_for_lease(
     ctx: &PartitionContext,
     driver: &mut Driver<'_, '_>,
 ) -> Result<bool, EngineError> {
-    let Some(lease) = ctx.lease.as_ref().filter(|l| !l.is_valid()) else {
+    if ctx.lease.as_ref().is_none_or(Lease::is_valid) {
         return Ok(true);
-    };
+    }
     driver.drain().await?;
     driver
         .state
         .set_paused(Some("waiting for the group: write lease lapsed".to_owned()));
+    let valid = lease_valid_unless_stopped(ctx).await;
+    driver.state.set_paused(None);
+    Ok(valid)
+}
+
+/// Waits until this member's write lease (in a group) is valid; false when stopped first.
+async fn lease_valid_unless_stopped(ctx: &PartitionContext) -> bool {
+    let Some(lease) = &ctx.lease else {
+        return true;
+    };
     while !lease.is_valid() {
         if !sleep_unless_stopped(LEASE_POLL, &ctx.shutdown).await {
-            return Ok(false);
+            return false;
         }
     }
-    driver.state.set_paused(None);
-    Ok(true)
+    true
 }
 
 fn produce_error(
