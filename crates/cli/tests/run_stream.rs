@@ -4,7 +4,6 @@
 
 mod run_support;
 
-use std::collections::HashSet;
 use std::time::{Duration, Instant};
 
 use run_support::*;
@@ -371,42 +370,4 @@ async fn latest_offsets(cluster: &Cluster, topic: &str, partitions: i32) -> usiz
         .map_or(0, |offsets| {
             offsets.iter().map(|(_, o)| o.offset.max(0) as usize).sum()
         })
-}
-
-/// Asserts every expected record arrived, nothing else did, and first arrivals are in order;
-/// returns the number of duplicate records per partition.
-fn check_no_loss(expected: &[Partition], got: &[Partition], topic: &str) -> Vec<usize> {
-    assert_eq!(expected.len(), got.len(), "{topic}: partition count");
-    let mut duplicates = Vec::new();
-    for (p, (e, g)) in expected.iter().zip(got).enumerate() {
-        let mut seen = HashSet::new();
-        let mut firsts = Vec::new();
-        for r in g {
-            if seen.insert(r) {
-                firsts.push(r.clone());
-            }
-        }
-        let missing: Vec<_> = e.iter().filter(|r| !seen.contains(r)).collect();
-        assert!(
-            missing.is_empty(),
-            "{topic} partition {p}: {} records lost, the first {:?}",
-            missing.len(),
-            String::from_utf8_lossy(&missing[0].0)
-        );
-        assert_same(
-            std::slice::from_ref(e),
-            std::slice::from_ref(&firsts),
-            &format!("{topic} (first arrivals, partition {p})"),
-        );
-        duplicates.push(g.len() - firsts.len());
-    }
-    duplicates
-}
-
-fn fmt_list(values: &[usize]) -> String {
-    values
-        .iter()
-        .map(usize::to_string)
-        .collect::<Vec<_>>()
-        .join("/")
 }

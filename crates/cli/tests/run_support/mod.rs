@@ -7,6 +7,7 @@
 //! compared record by record with what was produced, duplicates counted and losses named.
 #![allow(dead_code, unreachable_pub)]
 
+use std::collections::HashSet;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
@@ -319,4 +320,43 @@ impl Feed {
     pub async fn finish(self) {
         self.task.await.expect("producer task");
     }
+}
+
+/// Asserts every expected record arrived, nothing else did, and first arrivals are in order;
+/// returns the number of duplicate records per partition.
+pub fn check_no_loss(expected: &[Partition], got: &[Partition], topic: &str) -> Vec<usize> {
+    assert_eq!(expected.len(), got.len(), "{topic}: partition count");
+    let mut duplicates = Vec::new();
+    for (p, (e, g)) in expected.iter().zip(got).enumerate() {
+        let mut seen = HashSet::new();
+        let mut firsts = Vec::new();
+        for r in g {
+            if seen.insert(r) {
+                firsts.push(r.clone());
+            }
+        }
+        let missing: Vec<_> = e.iter().filter(|r| !seen.contains(r)).collect();
+        assert!(
+            missing.is_empty(),
+            "{topic} partition {p}: {} records lost, the first {:?}",
+            missing.len(),
+            String::from_utf8_lossy(&missing[0].0)
+        );
+        assert_same(
+            std::slice::from_ref(e),
+            std::slice::from_ref(&firsts),
+            &format!("{topic} (first arrivals, partition {p})"),
+        );
+        duplicates.push(g.len() - firsts.len());
+    }
+    duplicates
+}
+
+/// `1/2/3`.
+pub fn fmt_list(values: &[usize]) -> String {
+    values
+        .iter()
+        .map(usize::to_string)
+        .collect::<Vec<_>>()
+        .join("/")
 }

@@ -93,7 +93,7 @@ mod tests {
                 transactional: producer.is_some(),
             },
             records: vec![Record {
-                offset: 0,
+                offset,
                 timestamp: 0,
                 key: None,
                 value: Some(Bytes::from_static(b"v")),
@@ -119,7 +119,7 @@ mod tests {
             },
             is_control: true,
             records: vec![Record {
-                offset: 0,
+                offset,
                 timestamp: 0,
                 key: Some(key.freeze()),
                 value: Some(Bytes::from_static(&[0, 0, 0, 0, 0, 0])),
