@@ -380,6 +380,7 @@ pub fn check_forward(data: &[u8]) {
         last_stable_offset: -1,
         log_start_offset: -1,
         aborted,
+        diverging: None,
         records: input.buf,
     };
     let mut forwarder = Forwarder::new(max_batch_bytes, flags & 1 != 0);

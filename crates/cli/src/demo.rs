@@ -314,12 +314,7 @@ async fn read_partition(
                 cluster.name()
             );
         }
-        let position = FetchPosition {
-            topic: topic.to_owned(),
-            partition,
-            offset,
-            max_bytes: 1 << 20,
-        };
+        let position = FetchPosition::new(topic, partition, offset, 1 << 20);
         let fetched = cluster.fetch(&position, &options).await?;
         for batch in fetched.batches() {
             let batch = batch

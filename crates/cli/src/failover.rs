@@ -203,12 +203,7 @@ async fn measure(
         ..FetchOptions::default()
     };
     while offset < end && bytes < MAX_LAG_BYTES_READ {
-        let position = FetchPosition {
-            topic: lag.topic.clone(),
-            partition: lag.partition,
-            offset,
-            max_bytes: 1024 * 1024,
-        };
+        let position = FetchPosition::new(&lag.topic, lag.partition, offset, 1024 * 1024);
         let fetched = within(
             format!("{what}: fetch at {offset}"),
             source.fetch(&position, &options),
@@ -278,12 +273,7 @@ async fn tail(cluster: &Cluster, topic: &str, last: i64) -> anyhow::Result<Vec<R
     };
     let mut out = Vec::new();
     loop {
-        let position = FetchPosition {
-            topic: topic.to_owned(),
-            partition: 0,
-            offset,
-            max_bytes: 4 * 1024 * 1024,
-        };
+        let position = FetchPosition::new(topic, 0, offset, 4 * 1024 * 1024);
         let fetched = within(what.clone(), cluster.fetch(&position, &options)).await?;
         let before = offset;
         for batch in fetched.batches().flatten() {

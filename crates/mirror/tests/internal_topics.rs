@@ -16,7 +16,7 @@ use strait_kafka::{
 use strait_mirror::checkpoint::SyncsTail;
 use strait_mirror::formats::{
     parse_offset_value, partition_for_key, ClaimedSync, ConnectOffsetKey, Heartbeat, OffsetSync,
-    EXACT_SINCE_HEADER, TARGET_OFFSET_HEADER, TOPIC_ID_HEADER,
+    EXACT_SINCE_HEADER, LEADER_EPOCH_HEADER, TARGET_OFFSET_HEADER, TOPIC_ID_HEADER,
 };
 use strait_mirror::internal::{
     ensure_compacted_topic, read_offset_syncs, read_topic, HeartbeatEmitter, OffsetSyncWriter,
@@ -203,9 +203,9 @@ async fn progress_round_trip(kind: BrokerKind) {
     assert_eq!(last[&source_key("B", "orders", 0).encode()], 999);
 }
 
-/// strait stores where the next record goes on the target and the source topic's id beside each
-/// position, in headers Java never reads (key and value stay Java's bytes); a later entry
-/// without them (Java MM2 writing) leaves neither.
+/// strait stores where the next record goes on the target, the source topic's id and the
+/// source leader epoch beside each position, in headers Java never reads (key and value stay
+/// Java's bytes); a later entry without them (Java MM2 writing) leaves none.
 async fn progress_carries_target_position_and_topic_id_in_headers(kind: BrokerKind) {
     let (_node, cluster) = start(kind).await;
     let topic = "mm2-offsets.A.internal";
@@ -217,6 +217,7 @@ async fn progress_carries_target_position_and_topic_id_in_headers(kind: BrokerKi
         offset: 10,
         target_next: Some(500),
         topic_id: Some(id),
+        leader_epoch: Some(3),
     };
     store.record_position("orders", 0, full);
     store.record("orders", 1, 20);
@@ -248,6 +249,7 @@ async fn progress_carries_target_position_and_topic_id_in_headers(kind: BrokerKi
                 TOPIC_ID_HEADER.as_bytes(),
                 Some(&b"2f1c44d1-9a6e-4b8f-a0e2-7c1d55aa0b13"[..])
             ),
+            (LEADER_EPOCH_HEADER.as_bytes(), Some(&b"3"[..])),
         ]
     );
 
@@ -496,12 +498,7 @@ async fn batch_record_counts(cluster: &Cluster, topic: &str, from: i64) -> Vec<i
     let mut counts = Vec::new();
     let mut offset = from;
     while counts.iter().sum::<i32>() < 1203 {
-        let position = FetchPosition {
-            topic: topic.into(),
-            partition: 0,
-            offset,
-            max_bytes: 1 << 20,
-        };
+        let position = FetchPosition::new(topic, 0, offset, 1 << 20);
         let fetched = cluster.fetch(&position, &options).await.expect("fetch");
         let before = counts.len();
         for batch in fetched.batches() {

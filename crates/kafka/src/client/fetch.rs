@@ -58,6 +58,34 @@ pub struct FetchPosition {
     pub offset: i64,
     /// Upper bound of bytes for this partition.
     pub max_bytes: i32,
+    /// The leader epoch of the last batch read before `offset`, if known: the leader then says
+    /// when its log no longer holds that epoch up to `offset` (KIP-320, Fetch v12), as after an
+    /// unclean leader election.
+    pub last_fetched_epoch: Option<i32>,
+}
+
+impl FetchPosition {
+    /// Up to `max_bytes` of `topic`-`partition` from `offset`, no epoch to validate.
+    pub fn new(topic: &str, partition: i32, offset: i64, max_bytes: i32) -> Self {
+        FetchPosition {
+            topic: topic.to_owned(),
+            partition,
+            offset,
+            max_bytes,
+            last_fetched_epoch: None,
+        }
+    }
+}
+
+/// Where the leader's log stops agreeing with what was read (Fetch v12's diverging epoch): the
+/// largest epoch up to the last fetched one, and its end offset; records from `end_offset` on
+/// are not the ones read before.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct DivergingEpoch {
+    /// The epoch.
+    pub epoch: i32,
+    /// Its end offset on the leader.
+    pub end_offset: i64,
 }
 
 /// A transaction the broker reports as aborted within the fetched range.
@@ -88,6 +116,8 @@ pub struct PartitionFetch {
     pub log_start_offset: i64,
     /// Aborted transactions overlapping the returned records (read_committed only).
     pub aborted: Vec<AbortedTransaction>,
+    /// Set when the position's last fetched epoch no longer leads up to it on the leader.
+    pub diverging: Option<DivergingEpoch>,
     /// Raw record batches, possibly ending in a truncated batch.
     pub records: Bytes,
 }
@@ -139,6 +169,7 @@ impl Cluster {
                 FetchPartition::default()
                     .with_partition(p.partition)
                     .with_fetch_offset(p.offset)
+                    .with_last_fetched_epoch(p.last_fetched_epoch.unwrap_or(-1))
                     .with_partition_max_bytes(p.max_bytes),
             );
         }
@@ -199,6 +230,11 @@ impl Cluster {
                             first_offset: a.first_offset,
                         })
                         .collect(),
+                    diverging: (p.diverging_epoch.epoch >= 0 && p.diverging_epoch.end_offset >= 0)
+                        .then_some(DivergingEpoch {
+                            epoch: p.diverging_epoch.epoch,
+                            end_offset: p.diverging_epoch.end_offset,
+                        }),
                     records: p.records.unwrap_or_default(),
                 });
             }

@@ -23,6 +23,10 @@ pub struct PartitionMetadata {
     pub leader: i32,
     /// Leader epoch, -1 when unknown.
     pub leader_epoch: i32,
+    /// The brokers holding replicas.
+    pub replicas: Vec<i32>,
+    /// The replicas in sync with the leader.
+    pub isr: Vec<i32>,
     /// Error reported for this partition.
     pub error: Option<ResponseError>,
 }
@@ -81,6 +85,8 @@ impl Metadata {
                         partition: p.partition_index,
                         leader: p.leader_id.0,
                         leader_epoch: p.leader_epoch,
+                        replicas: p.replica_nodes.iter().map(|b| b.0).collect(),
+                        isr: p.isr_nodes.iter().map(|b| b.0).collect(),
                         error: ResponseError::try_from_code(p.error_code),
                     })
                     .collect();

@@ -22,7 +22,9 @@ pub use cluster::Cluster;
 pub use committed::{marker_is_abort, BatchKind, CommittedFilter};
 pub use config::ClusterConfig;
 pub use coordinator::CoordinatorType;
-pub use fetch::{AbortedTransaction, FetchOptions, FetchPosition, Isolation, PartitionFetch};
+pub use fetch::{
+    AbortedTransaction, DivergingEpoch, FetchOptions, FetchPosition, Isolation, PartitionFetch,
+};
 pub use groups::*;
 pub use lease::Lease;
 pub use membership::{GroupAnswer, Joined, Membership, MembershipTimeouts};

@@ -49,12 +49,7 @@ impl SyncsTail {
             return Ok(out);
         }
         loop {
-            let position = FetchPosition {
-                topic: self.topic.clone(),
-                partition: 0,
-                offset: self.next,
-                max_bytes: FETCH_BYTES,
-            };
+            let position = FetchPosition::new(&self.topic, 0, self.next, FETCH_BYTES);
             let fetched = match cluster.fetch(&position, &options).await {
                 Ok(f) => f,
                 Err(e) if e.code() == Some(ResponseError::UnknownTopicOrPartition) => {

@@ -51,6 +51,9 @@ pub(crate) struct FetchDemand {
     /// At most this many bytes for this partition, if less than `max.partition.fetch.bytes`
     /// (a paused partition only needs the high watermark and its first waiting batch).
     pub(crate) max_bytes: Option<i32>,
+    /// The leader epoch of the record before `offset`, when known (the leader says if its log
+    /// diverged since).
+    pub(crate) last_epoch: Option<i32>,
     pub(crate) reply: oneshot::Sender<Result<PartitionFetch, FetchFailure>>,
 }
 
@@ -133,6 +136,7 @@ async fn fetch(
             max_bytes: d
                 .max_bytes
                 .map_or(partition_max_bytes, |m| m.min(partition_max_bytes)),
+            last_fetched_epoch: d.last_epoch,
         })
         .collect();
     match source.fetch_from(leader, &positions, options).await {

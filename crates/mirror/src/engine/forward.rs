@@ -45,6 +45,8 @@ pub enum Step {
         last_offset: i64,
         /// `None` when forwarded untouched.
         reencoded: Option<Reencode>,
+        /// The source batch's partition leader epoch (-1 for legacy message sets).
+        leader_epoch: i32,
     },
     /// Nothing to send; progress moves to `last_offset`.
     Skip {
@@ -52,6 +54,8 @@ pub enum Step {
         last_offset: i64,
         /// Why.
         reason: Drop,
+        /// The source batch's partition leader epoch.
+        leader_epoch: i32,
     },
 }
 
@@ -60,6 +64,15 @@ impl Step {
     pub fn last_offset(&self) -> i64 {
         match self {
             Step::Send { last_offset, .. } | Step::Skip { last_offset, .. } => *last_offset,
+        }
+    }
+
+    /// The leader epoch the source wrote the step's batch under, if known.
+    pub fn leader_epoch(&self) -> Option<i32> {
+        match self {
+            Step::Send { leader_epoch, .. } | Step::Skip { leader_epoch, .. } => {
+                (*leader_epoch >= 0).then_some(*leader_epoch)
+            }
         }
     }
 }
@@ -101,6 +114,7 @@ impl Forwarder {
 
     fn step(&mut self, batch: RawBatch, position: i64) -> Result<Vec<Step>, BatchError> {
         let last_offset = batch.last_offset();
+        let leader_epoch = batch.partition_leader_epoch();
         let dropped = match self.committed.classify(&batch)? {
             BatchKind::Marker { .. } => Some(Drop::Control),
             BatchKind::Aborted => Some(Drop::Aborted),
@@ -110,6 +124,7 @@ impl Forwarder {
             return Ok(vec![Step::Skip {
                 last_offset,
                 reason,
+                leader_epoch,
             }]);
         }
         // Legacy entries are never transactional nor control batches.
@@ -134,6 +149,7 @@ impl Forwarder {
                 last_offset,
                 batch,
                 reencoded: None,
+                leader_epoch,
             }]),
             Some(reason) => self.reencode(&batch, position, reason),
         }
@@ -147,6 +163,7 @@ impl Forwarder {
     ) -> Result<Vec<Step>, BatchError> {
         let decoded = batch.decode()?;
         let last_offset = batch.last_offset();
+        let leader_epoch = batch.partition_leader_epoch();
         let log_append = decoded.timestamp_type == TimestampType::LogAppendTime;
         let records: Vec<Record> = decoded
             .records
@@ -165,6 +182,7 @@ impl Forwarder {
             return Ok(vec![Step::Skip {
                 last_offset,
                 reason: Drop::Empty,
+                leader_epoch,
             }]);
         }
         let mut steps = Vec::new();
@@ -197,6 +215,7 @@ impl Forwarder {
                 first_offset,
                 last_offset: chunk_last,
                 reencoded: Some(reason),
+                leader_epoch,
             });
         }
         let split = steps.len() > 1;
@@ -290,6 +309,7 @@ mod tests {
             last_stable_offset: -1,
             log_start_offset: 0,
             aborted,
+            diverging: None,
             records: buf.freeze(),
         }
     }
@@ -311,6 +331,7 @@ mod tests {
                 Step::Skip {
                     last_offset,
                     reason,
+                    ..
                 } => (-1, *last_offset, None, Some(*reason)),
             })
             .collect()

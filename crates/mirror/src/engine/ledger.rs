@@ -29,6 +29,8 @@ pub(crate) struct Written {
     pub(crate) max_timestamp: i64,
     /// Whether it was decoded and re-encoded rather than forwarded untouched.
     pub(crate) reencoded: bool,
+    /// The leader epoch the source wrote it under, if known.
+    pub(crate) leader_epoch: Option<i32>,
 }
 
 /// Identifies a ledger entry between writing and acknowledging it.
@@ -42,7 +44,10 @@ enum Entry {
         base_offset: Option<i64>,
     },
     /// Source offsets up to `last_offset` that produce nothing (markers, aborted data).
-    Skipped { last_offset: i64 },
+    Skipped {
+        last_offset: i64,
+        leader_epoch: Option<i32>,
+    },
 }
 
 /// What one settled entry yields.
@@ -59,6 +64,9 @@ pub(crate) struct Settled {
     /// write), when known: stored with the progress so a restart can recognise what a crashed
     /// run wrote after it.
     pub(crate) downstream_next: Option<i64>,
+    /// The source leader epoch of `last_offset`, if known: stored with the progress so a
+    /// restart can ask the source whether its log still leads there (KIP-320).
+    pub(crate) leader_epoch: Option<i32>,
 }
 
 /// One offset sync to write, and what strait knows about the span before it.
@@ -78,6 +86,8 @@ pub(crate) struct Rewound {
     /// Where the record at `position` would go on the target, if known.
     pub(crate) target_next: Option<i64>,
     pub(crate) topic_id: Option<Uuid>,
+    /// The source leader epoch of the record before `position`, if known.
+    pub(crate) leader_epoch: Option<i32>,
 }
 
 /// The bookkeeping of one source partition.
@@ -96,6 +106,10 @@ pub(crate) struct PartitionLedger {
     downstream_next: Option<i64>,
     /// The id of the source topic incarnation replicated, when known.
     topic_id: Option<Uuid>,
+    /// The source leader epoch of the record before `next`, when known.
+    last_epoch: Option<i32>,
+    /// The source leader epoch of the record before `replicated`, when known.
+    replicated_epoch: Option<i32>,
 }
 
 impl PartitionLedger {
@@ -109,7 +123,22 @@ impl PartitionLedger {
             last_sync: None,
             downstream_next: None,
             topic_id: None,
+            last_epoch: None,
+            replicated_epoch: None,
         }
+    }
+
+    /// The same ledger, knowing the source leader epoch of the record before its position.
+    pub(crate) fn with_leader_epoch(mut self, epoch: Option<i32>) -> Self {
+        self.last_epoch = epoch;
+        self.replicated_epoch = epoch;
+        self
+    }
+
+    /// The source leader epoch of the record before [`position`](Self::position), when known:
+    /// what the next fetch asks the leader to confirm.
+    pub(crate) fn last_epoch(&self) -> Option<i32> {
+        self.last_epoch
     }
 
     /// The same ledger, replicating incarnation `topic_id` of the source topic.
@@ -155,17 +184,23 @@ impl PartitionLedger {
     pub(crate) fn written(&mut self, batch: Written) -> EntryId {
         debug_assert!(batch.first_offset >= self.next && batch.last_offset >= batch.first_offset);
         self.next = batch.last_offset + 1;
+        self.last_epoch = batch.leader_epoch;
         self.push(Entry::Written {
             batch,
             base_offset: None,
         })
     }
 
-    /// Notes source offsets up to `last_offset` that produce nothing.
-    pub(crate) fn skipped(&mut self, last_offset: i64) -> EntryId {
+    /// Notes source offsets up to `last_offset` (written under `leader_epoch`) that produce
+    /// nothing.
+    pub(crate) fn skipped(&mut self, last_offset: i64, leader_epoch: Option<i32>) -> EntryId {
         debug_assert!(last_offset >= self.next - 1);
         self.next = last_offset + 1;
-        self.push(Entry::Skipped { last_offset })
+        self.last_epoch = leader_epoch;
+        self.push(Entry::Skipped {
+            last_offset,
+            leader_epoch,
+        })
     }
 
     fn push(&mut self, entry: Entry) -> EntryId {
@@ -190,11 +225,15 @@ impl PartitionLedger {
         let mut settled = Vec::new();
         while let Some(front) = self.window.front() {
             let done = match front {
-                Entry::Skipped { last_offset } => Settled {
+                Entry::Skipped {
+                    last_offset,
+                    leader_epoch,
+                } => Settled {
                     last_offset: *last_offset,
                     syncs: Vec::new(),
                     written: None,
                     downstream_next: self.downstream_next,
+                    leader_epoch: *leader_epoch,
                 },
                 Entry::Written {
                     base_offset: None, ..
@@ -229,10 +268,12 @@ impl PartitionLedger {
                         syncs,
                         written: Some(batch.clone()),
                         downstream_next: Some(next),
+                        leader_epoch: batch.leader_epoch,
                     }
                 }
             };
             self.replicated = done.last_offset + 1;
+            self.replicated_epoch = done.leader_epoch;
             self.window.pop_front();
             self.front_id += 1;
             settled.push(done);
@@ -246,6 +287,7 @@ impl PartitionLedger {
         self.front_id += self.window.len() as u64;
         self.window.clear();
         self.next = self.replicated;
+        self.last_epoch = self.replicated_epoch;
         self.last_sync = None;
         self.next
     }
@@ -257,6 +299,7 @@ impl PartitionLedger {
             position: self.failed(),
             target_next: self.downstream_next,
             topic_id: self.topic_id,
+            leader_epoch: self.last_epoch,
         }
     }
 
@@ -267,6 +310,8 @@ impl PartitionLedger {
         debug_assert!(self.window.is_empty(), "reposition with entries in flight");
         self.next = position;
         self.replicated = position;
+        self.last_epoch = None;
+        self.replicated_epoch = None;
         self.last_sync = None;
     }
 }
@@ -285,6 +330,7 @@ mod tests {
             bytes: 100,
             max_timestamp: 7,
             reencoded: false,
+            leader_epoch: None,
         }
     }
 
@@ -340,12 +386,12 @@ mod tests {
     #[test]
     fn settled_entries_say_where_the_next_record_goes_on_the_target() {
         let mut l = PartitionLedger::new(10);
-        l.skipped(11);
+        l.skipped(11, None);
         assert_eq!(l.settle()[0].downstream_next, None, "nothing known yet");
         let mut l = PartitionLedger::new(10).with_downstream(Some(500));
-        l.skipped(11);
+        l.skipped(11, None);
         let a = l.written(batch(12, 15));
-        l.skipped(16);
+        l.skipped(16, None);
         l.acknowledged(a, 700);
         let next: Vec<_> = l.settle().iter().map(|s| s.downstream_next).collect();
         assert_eq!(next, [Some(500), Some(704), Some(704)]);
@@ -370,7 +416,7 @@ mod tests {
     fn spans_with_offsets_dropped_or_added_are_not_claimed() {
         let mut l = PartitionLedger::new(0);
         let a = l.written(batch(0, 4));
-        l.skipped(5);
+        l.skipped(5, None);
         let b = l.written(batch(6, 9));
         let c = l.written(batch(10, 11));
         l.acknowledged(a, 0);
@@ -394,12 +440,12 @@ mod tests {
     #[test]
     fn skips_settle_at_once_unless_behind_a_waiting_write() {
         let mut l = PartitionLedger::new(0);
-        l.skipped(3);
+        l.skipped(3, None);
         let s = l.settle();
         assert_eq!((s[0].last_offset, s[0].written.clone()), (3, None));
         assert!(s[0].syncs.is_empty());
         let id = l.written(batch(4, 8));
-        l.skipped(9);
+        l.skipped(9, None);
         assert!(
             l.settle().is_empty(),
             "the marker waits for the batch before it"
@@ -449,6 +495,32 @@ mod tests {
         );
         assert_eq!(points(&s[1]), [(20, 110, Some(19)), (29, 119, Some(20))]);
         assert_eq!(l.replicated(), 30);
+    }
+
+    #[test]
+    fn the_epoch_before_the_position_follows_writes_skips_rewinds_and_repositions() {
+        let epoch = |first, last, e| Written {
+            leader_epoch: Some(e),
+            ..batch(first, last)
+        };
+        let mut l = PartitionLedger::new(10).with_leader_epoch(Some(3));
+        assert_eq!(l.last_epoch(), Some(3), "from the stored progress");
+        let a = l.written(epoch(10, 14, 3));
+        l.skipped(15, Some(4));
+        let _b = l.written(epoch(16, 19, 4));
+        assert_eq!(l.last_epoch(), Some(4), "the last planned batch's");
+        l.acknowledged(a, 0);
+        let settled = l.settle();
+        let epochs: Vec<_> = settled.iter().map(|s| s.leader_epoch).collect();
+        assert_eq!(epochs, [Some(3), Some(4)], "each settled entry its own");
+        assert_eq!(l.failed(), 16);
+        assert_eq!(
+            l.last_epoch(),
+            Some(4),
+            "a rewind goes back to the last settled entry's epoch"
+        );
+        l.reposition(100, None);
+        assert_eq!(l.last_epoch(), None, "nothing known after a gap");
     }
 
     #[test]
@@ -519,7 +591,7 @@ mod tests {
                         pending.push((id, w));
                     }
                     Op::Skip(n) => {
-                        l.skipped(first + n - 1);
+                        l.skipped(first + n - 1, None);
                     }
                 }
                 settled.extend(l.settle());

@@ -36,12 +36,15 @@ pub(crate) struct PartitionContext {
 }
 
 /// Asks the fetcher for data at `position` (at most `max_bytes`, though a broker returns at
-/// least one whole batch); `None` when the flow is stopping.
+/// least one whole batch), with the source leader epoch of the record before it when known (the
+/// leader answers a diverging epoch if its log no longer leads there); `None` when the flow is
+/// stopping.
 pub(crate) async fn ask(
     ctx: &PartitionContext,
     route: &PartitionRoute,
     position: i64,
     max_bytes: Option<i32>,
+    last_epoch: Option<i32>,
 ) -> Option<Result<PartitionFetch, FetchFailure>> {
     let (reply, answer) = oneshot::channel();
     let demand = FetchDemand {
@@ -49,6 +52,7 @@ pub(crate) async fn ask(
         partition: route.partition,
         offset: position,
         max_bytes,
+        last_epoch,
         reply,
     };
     ctx.fetcher.send(demand).await.ok()?;

@@ -274,6 +274,7 @@ mod tests {
             last_stable_offset: hw,
             log_start_offset: 0,
             aborted: vec![],
+            diverging: None,
             records: records.freeze(),
         };
         (fetch, lens)

@@ -183,7 +183,8 @@ async fn replicate(
             // true while paused; nothing is produced. One byte asked: the broker still sends
             // the first waiting batch (KIP-74), whose timestamp is the lag in seconds.
             let position = driver.ledger.position();
-            if let Some(Ok(fetched)) = ask(ctx, route, position, Some(1)).await {
+            let epoch = driver.ledger.last_epoch();
+            if let Some(Ok(fetched)) = ask(ctx, route, position, Some(1), epoch).await {
                 if fetched.error.is_none() {
                     state.fetched(&fetched, position, now_ms());
                 }
@@ -205,7 +206,8 @@ async fn replicate(
         }
         state.set_paused(None);
         let position = driver.ledger.position();
-        let Some(fetched) = ask(ctx, route, position, None).await else {
+        let epoch = driver.ledger.last_epoch();
+        let Some(fetched) = ask(ctx, route, position, None, epoch).await else {
             return driver.drain().await;
         };
         let failure = |cause| EngineError::Fetch {
@@ -222,6 +224,24 @@ async fn replicate(
                 return Err(failure(cause));
             }
         };
+        if let Some(diverging) = fetched.diverging {
+            // The source's log no longer leads to `position` (an unclean leader election): the
+            // records from where it diverges are not the ones mirrored.
+            driver.drain().await?;
+            let gap = SourceGap::Diverged {
+                position,
+                from: diverging.end_offset.min(position),
+                epoch: diverging.epoch,
+            };
+            if gap.resume_at() < position {
+                report_gap(ctx, route, state, &gap);
+            }
+            driver
+                .ledger
+                .reposition(gap.resume_at(), driver.ledger.topic_id());
+            state.positioned(gap.resume_at());
+            continue;
+        }
         match fetched.error {
             None => state.fetched(&fetched, position, now_ms()),
             Some(ResponseError::OffsetOutOfRange) => {
@@ -267,6 +287,7 @@ async fn replicate(
             continue;
         }
         for step in steps {
+            let step_epoch = step.leader_epoch();
             while !driver.ledger.has_room() {
                 driver.settle_oldest().await?;
             }
@@ -276,6 +297,7 @@ async fn replicate(
                     first_offset,
                     last_offset,
                     reencoded,
+                    leader_epoch,
                 } => {
                     if !wait_for_lease(ctx, &mut driver).await? {
                         return driver.drain().await;
@@ -298,6 +320,7 @@ async fn replicate(
                         bytes: batch.len() as u64,
                         max_timestamp: batch.max_timestamp(),
                         reencoded: reencoded.is_some(),
+                        leader_epoch: (leader_epoch >= 0).then_some(leader_epoch),
                     });
                     driver.pending.push_back(Pending {
                         id,
@@ -307,7 +330,7 @@ async fn replicate(
                 }
                 Step::Skip { last_offset, .. } => {
                     ctx.stats.dropped();
-                    driver.ledger.skipped(last_offset);
+                    driver.ledger.skipped(last_offset, step_epoch);
                     driver.apply_settled();
                 }
             }
@@ -408,6 +431,7 @@ impl Driver<'_, '_> {
                     offset: entry.last_offset,
                     target_next: entry.downstream_next,
                     topic_id,
+                    leader_epoch: entry.leader_epoch,
                 };
                 ctx.progress
                     .record_position(&route.topic, route.partition, position);
@@ -519,9 +543,12 @@ async fn start(
         position: stored.offset + 1,
         target_next: stored.target_next,
         topic_id: route.topic_id.or(stored.topic_id),
+        leader_epoch: stored.leader_epoch,
     };
     if ctx.exactly_once.is_some() {
-        return Ok(PartitionLedger::new(rewound.position).with_topic_id(rewound.topic_id));
+        return Ok(PartitionLedger::new(rewound.position)
+            .with_topic_id(rewound.topic_id)
+            .with_leader_epoch(rewound.leader_epoch));
     }
     Ok(resume(ctx, route, rewound).await)
 }
@@ -537,9 +564,12 @@ async fn resume(
         position,
         target_next,
         topic_id,
+        leader_epoch,
     } = rewound;
     let Some(target_next) = target_next else {
-        return PartitionLedger::new(position).with_topic_id(topic_id);
+        return PartitionLedger::new(position)
+            .with_topic_id(topic_id)
+            .with_leader_epoch(leader_epoch);
     };
     let found = recognise_written(ctx, route, position, target_next).await;
     if found.batches > 0 {
@@ -550,9 +580,12 @@ async fn resume(
             found.batches, found.records, found.position
         );
     }
+    // Past recognised batches the epoch of the record before the position is not known.
+    let leader_epoch = leader_epoch.filter(|_| found.batches == 0);
     PartitionLedger::new(found.position)
         .with_downstream(Some(found.target_next))
         .with_topic_id(topic_id)
+        .with_leader_epoch(leader_epoch)
 }
 
 /// After a failure (the source topic may have been deleted meanwhile): the topic must exist,

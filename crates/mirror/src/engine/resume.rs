@@ -139,7 +139,7 @@ pub(crate) async fn recognise_written(
             }
         }
         if steps.is_empty() {
-            let Some(Ok(fetched)) = ask(ctx, route, source_next, None).await else {
+            let Some(Ok(fetched)) = ask(ctx, route, source_next, None, None).await else {
                 return walk;
             };
             if fetched.error.is_some() {
@@ -180,12 +180,12 @@ async fn read_target(
     route: &PartitionRoute,
     offset: i64,
 ) -> Option<Vec<RawBatch>> {
-    let position = FetchPosition {
-        topic: route.remote_topic.clone(),
-        partition: route.partition,
+    let position = FetchPosition::new(
+        &route.remote_topic,
+        route.partition,
         offset,
-        max_bytes: TARGET_FETCH_BYTES,
-    };
+        TARGET_FETCH_BYTES,
+    );
     // Not zero: tansu leaves the partition out of a fetch answered without waiting.
     let options = FetchOptions {
         max_wait: TARGET_FETCH_WAIT,
@@ -254,6 +254,7 @@ mod tests {
         Step::Send {
             last_offset: batch.last_offset(),
             first_offset,
+            leader_epoch: batch.partition_leader_epoch(),
             batch,
             reencoded: None,
         }
@@ -275,6 +276,7 @@ mod tests {
             Step::Skip {
                 last_offset: 12,
                 reason: Drop::Control,
+                leader_epoch: 0,
             },
             send(b.clone()),
             send(c.clone()),

@@ -14,6 +14,14 @@ pub(crate) enum SourceGap {
     Deleted { position: i64, start: i64 },
     /// The log ends at `end`, below `position`: records strait mirrored are gone from the source.
     Truncated { position: i64, end: i64 },
+    /// The leader's log leads up to `position` under another history: epoch `epoch` ends at
+    /// `from` there, so the records mirrored from `from` are gone and new ones stand in their
+    /// offsets (an unclean leader election, detected by the leader epoch, KIP-320).
+    Diverged {
+        position: i64,
+        from: i64,
+        epoch: i32,
+    },
 }
 
 impl SourceGap {
@@ -22,6 +30,7 @@ impl SourceGap {
         match *self {
             SourceGap::Recreated { start, .. } | SourceGap::Deleted { start, .. } => start,
             SourceGap::Truncated { end, .. } => end,
+            SourceGap::Diverged { from, .. } => from,
         }
     }
 
@@ -30,7 +39,7 @@ impl SourceGap {
         match self {
             SourceGap::Recreated { .. } => "TopicRecreated",
             SourceGap::Deleted { .. } => "RecordsDeleted",
-            SourceGap::Truncated { .. } => "LogTruncated",
+            SourceGap::Truncated { .. } | SourceGap::Diverged { .. } => "LogTruncated",
         }
     }
 
@@ -63,6 +72,19 @@ impl SourceGap {
                  leader election?); continuing at {end}, the remote topic keeps the lost records",
                 position - end
             ),
+            SourceGap::Diverged {
+                position,
+                from,
+                epoch,
+            } => format!(
+                "{topic}-{partition} diverged on the source at offset {from} (its leader's \
+                 epoch {epoch} ends there; an unclean leader election?): the {} records strait \
+                 mirrored from {from} to {} are gone from the source and new records stand at \
+                 those offsets; continuing at {from}, the remote topic keeps the lost records \
+                 before the new ones",
+                position - from,
+                position - 1
+            ),
         }
     }
 }
@@ -94,6 +116,25 @@ pub(crate) fn classify(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_diverged_log_resumes_where_it_diverged_and_says_what_is_gone() {
+        let gap = SourceGap::Diverged {
+            position: 150,
+            from: 100,
+            epoch: 0,
+        };
+        assert_eq!(
+            (gap.resume_at(), gap.code(), gap.records_lost()),
+            (100, "LogTruncated", 0)
+        );
+        let text = gap.describe("orders", 2);
+        assert!(
+            text.contains("orders-2 diverged on the source at offset 100")
+                && text.contains("the 50 records strait mirrored from 100 to 149"),
+            "{text}"
+        );
+    }
 
     const A: Uuid = Uuid::from_u128(1);
     const B: Uuid = Uuid::from_u128(2);

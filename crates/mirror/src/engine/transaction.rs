@@ -115,5 +115,6 @@ pub(crate) fn committed_position(settled: &Settled, topic_id: Option<Uuid>) -> P
         offset: settled.last_offset,
         target_next: None,
         topic_id,
+        leader_epoch: settled.leader_epoch,
     }
 }

@@ -26,6 +26,11 @@ pub const TARGET_OFFSET_HEADER: &str = "strait.target-offset";
 /// (hyphenated UUID), so a topic deleted and re-created under the same name is recognised.
 pub const TOPIC_ID_HEADER: &str = "strait.topic-id";
 
+/// Header of strait's progress records: the source partition's leader epoch of the stored
+/// offset's batch (decimal), so a restart can ask the source whether its log still leads there
+/// (KIP-320; an unclean leader election replaces it).
+pub const LEADER_EPOCH_HEADER: &str = "strait.leader-epoch";
+
 /// A Connect offsets topic key: connector name plus its source-partition map.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub enum ConnectOffsetKey {

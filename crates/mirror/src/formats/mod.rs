@@ -20,7 +20,8 @@ pub mod wire;
 pub use checkpoint::Checkpoint;
 pub use connect_offsets::{
     encode_offset_value, parse_offset_value, ConnectOffsetKey, CHECKPOINT_CONNECTOR,
-    HEARTBEAT_CONNECTOR, SOURCE_CONNECTOR, TARGET_OFFSET_HEADER, TOPIC_ID_HEADER,
+    HEARTBEAT_CONNECTOR, LEADER_EPOCH_HEADER, SOURCE_CONNECTOR, TARGET_OFFSET_HEADER,
+    TOPIC_ID_HEADER,
 };
 pub use error::FormatError;
 pub use heartbeat::Heartbeat;

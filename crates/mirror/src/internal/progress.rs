@@ -16,7 +16,7 @@ use super::InternalTopicError;
 use crate::clock::now_ms;
 use crate::formats::{
     encode_offset_value, parse_offset_value, partition_for_key, ConnectOffsetKey,
-    TARGET_OFFSET_HEADER, TOPIC_ID_HEADER,
+    LEADER_EPOCH_HEADER, TARGET_OFFSET_HEADER, TOPIC_ID_HEADER,
 };
 
 /// A source topic-partition: `(topic, partition)`.
@@ -40,8 +40,9 @@ struct State {
 }
 
 /// A partition's stored position: the last replicated upstream offset and, when strait wrote
-/// it, where the next record goes on the target and which incarnation of the source topic it
-/// counts in (headers [`TARGET_OFFSET_HEADER`] and [`TOPIC_ID_HEADER`]; Java MM2 says neither).
+/// it, where the next record goes on the target, which incarnation of the source topic it
+/// counts in and under which leader epoch the source wrote it (headers
+/// [`TARGET_OFFSET_HEADER`], [`TOPIC_ID_HEADER`], [`LEADER_EPOCH_HEADER`]; Java MM2 says none).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Position {
     /// The last replicated upstream offset (resume at +1).
@@ -50,6 +51,8 @@ pub struct Position {
     pub target_next: Option<i64>,
     /// The source topic's id when `offset` was replicated.
     pub topic_id: Option<Uuid>,
+    /// The source partition's leader epoch of the batch holding `offset`.
+    pub leader_epoch: Option<i32>,
 }
 
 impl Position {
@@ -59,6 +62,7 @@ impl Position {
             offset,
             target_next: None,
             topic_id: None,
+            leader_epoch: None,
         }
     }
 }
@@ -291,7 +295,10 @@ impl ProgressStore {
         let topic_id = position
             .topic_id
             .map(|id| (TOPIC_ID_HEADER, id.hyphenated().to_string()));
-        let headers = [target_next, topic_id]
+        let leader_epoch = position
+            .leader_epoch
+            .map(|epoch| (LEADER_EPOCH_HEADER, epoch.to_string()));
+        let headers = [target_next, topic_id, leader_epoch]
             .into_iter()
             .flatten()
             .map(|(key, value)| Header {
@@ -371,6 +378,9 @@ fn load(
                 .and_then(|v| v.parse().ok())
                 .filter(|&next: &i64| next >= 0),
             topic_id: header(&record.headers, TOPIC_ID_HEADER).and_then(|v| v.parse().ok()),
+            leader_epoch: header(&record.headers, LEADER_EPOCH_HEADER)
+                .and_then(|v| v.parse().ok())
+                .filter(|&epoch: &i32| epoch >= 0),
         });
         let entry = entries
             .entry((source_topic.clone(), partition))

@@ -75,12 +75,7 @@ async fn read_partition(
     let mut offset = start.max(0);
     let mut max_bytes = FETCH_BYTES;
     while offset < end {
-        let position = FetchPosition {
-            topic: topic.to_owned(),
-            partition,
-            offset,
-            max_bytes,
-        };
+        let position = FetchPosition::new(topic, partition, offset, max_bytes);
         let fetched = match cluster.fetch(&position, &options).await {
             Ok(fetched) => fetched,
             Err(e) if e.code() == Some(ResponseError::OffsetOutOfRange) => {
