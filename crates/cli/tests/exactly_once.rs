@@ -295,22 +295,20 @@ fn bench_prints_the_cost_of_exactly_once() {
     if !strait_testkit::selected(BrokerKind::Kafka) {
         return;
     }
-    let out = STRAIT
-        .command()
-        .args([
-            "bench",
-            "--exactly-once",
-            "--codec",
-            "lz4",
-            "--partitions",
-            "2",
-        ])
-        .args(["--records-per-partition", "5000", "--record-bytes", "200"])
-        .output()
-        .expect("strait bench runs");
-    let text =
-        String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr);
-    assert!(out.status.success(), "strait bench failed:\n{text}");
+    let (code, stdout, stderr) = STRAIT.run(&[
+        "bench",
+        "--exactly-once",
+        "--codec",
+        "lz4",
+        "--partitions",
+        "2",
+        "--records-per-partition",
+        "5000",
+        "--record-bytes",
+        "200",
+    ]);
+    let text = stdout + &stderr;
+    assert_eq!(code, Some(0), "strait bench failed:\n{text}");
     for mode in ["pass-through", "exactly-once"] {
         assert!(
             text.lines()

@@ -10,8 +10,8 @@ use std::time::{Duration, Instant};
 use bytes::Bytes;
 use strait_fixtures::*;
 use strait_kafka::batch::{Compression, Record};
-use strait_kafka::{Cluster, ClusterConfig, Producer};
-use strait_testkit::{BrokerKind, KafkaCluster, KafkaOptions};
+use strait_kafka::{Cluster, Producer};
+use strait_testkit::{BrokerKind, KafkaCluster};
 use tokio::sync::watch;
 
 strait_testkit::per_broker!(;
@@ -29,19 +29,6 @@ const RATE: usize = 20_000;
 /// At most this many batches per partition may arrive twice per broker failure: the in-flight
 /// window of the partition's producer, re-sent when a new producer takes over after a failure.
 const DUPLICATE_BATCHES_PER_FAILURE: usize = 5;
-
-async fn start_cluster() -> KafkaCluster {
-    tokio::task::spawn_blocking(|| KafkaCluster::start(KafkaOptions::default().brokers(3)))
-        .await
-        .unwrap()
-        .expect("a 3-broker Kafka cluster starts")
-}
-
-async fn connect(name: &str, node: &KafkaCluster) -> Cluster {
-    Cluster::connect(ClusterConfig::new(name, &node.bootstrap()).unwrap())
-        .await
-        .expect("client connects")
-}
 
 fn properties(source: &KafkaCluster, target: &KafkaCluster) -> String {
     format!(
@@ -152,9 +139,10 @@ fn compare(source: &[Record], target: &[Record]) -> Comparison {
 }
 
 async fn leaders_fail_while_records_stream(_kind: BrokerKind) {
-    let (mut source_node, mut target_node) = tokio::join!(start_cluster(), start_cluster());
-    let source = connect("source", &source_node).await;
-    let target = connect("target", &target_node).await;
+    let (mut source_node, mut target_node) =
+        tokio::join!(start_kafka_brokers(3), start_kafka_brokers(3));
+    let source = connect("source", &source_node.bootstrap()).await;
+    let target = connect("target", &target_node.bootstrap()).await;
     create_topic(&source, TOPIC, PARTITIONS).await;
 
     let started = Instant::now();

@@ -8,8 +8,8 @@ use std::time::Duration;
 
 use strait_fixtures::*;
 use strait_kafka::batch::{Compression, Record};
-use strait_kafka::{Cluster, ClusterConfig, NewTopic, Producer};
-use strait_testkit::{BrokerKind, KafkaCluster, KafkaOptions};
+use strait_kafka::{Cluster, NewTopic, Producer};
+use strait_testkit::{BrokerKind, KafkaCluster};
 
 strait_testkit::per_broker!(;
     // Only Apache Kafka runs clusters of several brokers with replicated partitions here.
@@ -36,15 +36,9 @@ async fn an_unclean_election_while_strait_is_stopped_is_found_at_restart(_kind: 
 
 async fn election(restart: bool) {
     // Five voters: with two nodes down the controller quorum still stands.
-    let mut source_node =
-        tokio::task::spawn_blocking(|| KafkaCluster::start(KafkaOptions::default().brokers(5)))
-            .await
-            .unwrap()
-            .expect("a 5-broker Kafka cluster starts");
+    let mut source_node = start_kafka_brokers(5).await;
     let target_node = start_node(BrokerKind::Kafka).await;
-    let source = Cluster::connect(ClusterConfig::new("source", &source_node.bootstrap()).unwrap())
-        .await
-        .unwrap();
+    let source = connect("source", &source_node.bootstrap()).await;
     let target = connect("target", &target_node.bootstrap()).await;
     source
         .create_topic(&NewTopic {

@@ -10,7 +10,7 @@ use strait_fixtures::*;
 use strait_kafka::batch::{Compression, RawBatch, Record};
 use strait_kafka::{Isolation, Producer};
 use strait_mirror::internal::{read_offset_syncs, read_topic};
-use strait_testkit::{java_peer, BrokerKind, KafkaVersion};
+use strait_testkit::BrokerKind;
 
 strait_testkit::per_broker!(
     ;
@@ -156,17 +156,9 @@ async fn batches_and_progress_commit_together(kind: BrokerKind) {
     }
 
     if kind == BrokerKind::Kafka {
-        let backup = pair.backup_node.bootstrap();
-        let seen = tokio::task::block_in_place(|| {
-            java_peer(
-                KafkaVersion::from_env(),
-                &["consume", &backup, "primary.eos"],
-            )
-        })
-        .expect("the Java consumer reads the target");
-        let rows: Vec<serde_json::Value> = serde_json::from_str(&seen).unwrap();
+        let seen = java_consume(&pair.backup_node.bootstrap(), "primary.eos");
         assert_eq!(
-            rows.len(),
+            seen.values().map(Vec::len).sum::<usize>(),
             240,
             "the Java read_committed consumer sees every record once"
         );
@@ -222,15 +214,8 @@ async fn source_transactions_mirror_as_committed(kind: BrokerKind) {
     let pair = Pair::start(kind).await;
     let topic = "eos";
     create_topic(&pair.primary, topic, 2).await;
-    let primary = pair.primary_node.bootstrap();
-    let written = tokio::task::block_in_place(|| {
-        java_peer(
-            KafkaVersion::from_env(),
-            &["produce-transactions", &primary, topic, "2", "7", "4"],
-        )
-    })
-    .expect("the Java producer writes transactions");
-    assert!(written.contains("\"written\":44"), "{written}");
+    let written = java_produce_transactions(&pair.primary_node.bootstrap(), topic, 2, 7, 4);
+    assert_eq!(written, 44);
     let mirror = start_mirror(&pair.properties(EOS));
     wait_for_records(&pair.backup, "primary.eos", 28).await;
     let stats = wait_for_stats(
@@ -266,27 +251,9 @@ async fn source_transactions_mirror_as_committed(kind: BrokerKind) {
         );
         assert!(target.iter().all(RawBatch::is_transactional));
     }
-    let backup = pair.backup_node.bootstrap();
-    let seen = tokio::task::block_in_place(|| {
-        java_peer(
-            KafkaVersion::from_env(),
-            &["consume", &backup, "primary.eos"],
-        )
-    })
-    .expect("the Java consumer reads the target");
-    let rows: Vec<serde_json::Value> = serde_json::from_str(&seen).unwrap();
+    let seen = java_consume(&pair.backup_node.bootstrap(), "primary.eos");
     for p in 0..2 {
-        let values: Vec<String> = rows
-            .iter()
-            .filter(|r| r["partition"] == p)
-            .map(|r| {
-                use base64::Engine as _;
-                let bytes = base64::engine::general_purpose::STANDARD
-                    .decode(r["value"].as_str().unwrap())
-                    .unwrap();
-                String::from_utf8(bytes).unwrap()
-            })
-            .collect();
+        let values: Vec<&str> = seen[&p].iter().map(|(_, v)| v.as_str()).collect();
         let want: Vec<String> = (0..14).map(|i| format!("c-{p}-{i}")).collect();
         assert_eq!(
             values, want,

@@ -11,7 +11,7 @@ use strait_kafka::batch::Record;
 use strait_kafka::batch::{Compression, RawBatch, TimestampType};
 use strait_kafka::{Isolation, OffsetSpec, Producer};
 use strait_mirror::internal::{read_offset_syncs, read_topic};
-use strait_testkit::{java_peer, BrokerKind, KafkaVersion};
+use strait_testkit::BrokerKind;
 
 strait_testkit::per_broker!(
     records_arrive_exactly_once_in_order,
@@ -836,15 +836,8 @@ async fn java_transactions_arrive_committed_only(kind: BrokerKind) {
     let pair = Pair::start(kind).await;
     let topic = "java-txn";
     create_topic(&pair.primary, topic, 2).await;
-    let primary = pair.primary_node.bootstrap();
-    let written = tokio::task::block_in_place(|| {
-        java_peer(
-            KafkaVersion::from_env(),
-            &["produce-transactions", &primary, topic, "2", "7", "4"],
-        )
-    })
-    .expect("the Java producer writes transactions");
-    assert!(written.contains("\"written\":44"), "{written}");
+    let written = java_produce_transactions(&pair.primary_node.bootstrap(), topic, 2, 7, 4);
+    assert_eq!(written, 44);
     let mirror = start_mirror(&pair.properties(&format!("{ONE_WAY}\ntopics = java-txn")));
     wait_for_records(&pair.backup, "primary.java-txn", 28).await;
     let stats = wait_for_stats(&mirror, "primary->backup", "markers dropped", |s| {
@@ -853,39 +846,15 @@ async fn java_transactions_arrive_committed_only(kind: BrokerKind) {
     .await;
     shutdown(mirror).await;
 
-    let backup = pair.backup_node.bootstrap();
-    let seen = tokio::task::block_in_place(|| {
-        java_peer(
-            KafkaVersion::from_env(),
-            &["consume", &backup, "primary.java-txn"],
-        )
-    })
-    .expect("the Java consumer reads the target");
-    let rows: Vec<serde_json::Value> = serde_json::from_str(&seen).unwrap();
-    let text = |v: &serde_json::Value| {
-        use base64::Engine as _;
-        let bytes = base64::engine::general_purpose::STANDARD
-            .decode(v.as_str().unwrap())
-            .unwrap();
-        String::from_utf8(bytes).unwrap()
-    };
+    let seen = java_consume(&pair.backup_node.bootstrap(), "primary.java-txn");
     for p in 0..2 {
-        let values: Vec<String> = rows
-            .iter()
-            .filter(|r| r["partition"] == p)
-            .map(|r| text(&r["value"]))
-            .collect();
+        let values: Vec<&str> = seen[&p].iter().map(|(_, v)| v.as_str()).collect();
         let want: Vec<String> = (0..14).map(|i| format!("c-{p}-{i}")).collect();
         assert_eq!(
             values, want,
             "partition {p}: the committed records, in order"
         );
-        let keys: Vec<String> = rows
-            .iter()
-            .filter(|r| r["partition"] == p)
-            .map(|r| text(&r["key"]))
-            .collect();
-        assert_eq!(keys[0], format!("k-{p}-0"));
+        assert_eq!(seen[&p][0].0, format!("k-{p}-0"));
     }
     assert!(stats.dropped >= 8, "{stats:?}");
 }
