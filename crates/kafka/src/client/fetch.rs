@@ -1,6 +1,6 @@
 //! Fetch of raw record batches (read_committed by default), per partition, without decoding them.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::time::Duration;
 
 use bytes::Bytes;
@@ -205,14 +205,19 @@ impl Cluster {
         ) {
             return Err(e);
         }
+        // One lookup per answered partition: a fetch may carry thousands.
+        let asked: HashMap<(&str, i32), i64> = positions
+            .iter()
+            .map(|p| ((p.topic.as_str(), p.partition), p.offset))
+            .collect();
         let mut out = Vec::with_capacity(positions.len());
         for topic in response.responses {
             let name = topic.topic.0.to_string();
             for p in topic.partitions {
-                let fetch_offset = positions
-                    .iter()
-                    .find(|pos| pos.topic == name && pos.partition == p.partition_index)
-                    .map_or(-1, |pos| pos.offset);
+                let fetch_offset = asked
+                    .get(&(name.as_str(), p.partition_index))
+                    .copied()
+                    .unwrap_or(-1);
                 out.push(PartitionFetch {
                     topic: name.clone(),
                     partition: p.partition_index,

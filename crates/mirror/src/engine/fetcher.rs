@@ -140,12 +140,19 @@ async fn fetch(
         })
         .collect();
     match source.fetch_from(leader, &positions, options).await {
-        Ok(mut fetched) => {
+        Ok(fetched) => {
+            // One lookup per ask: a fetch may carry thousands of partitions.
+            let mut by_topic: HashMap<String, HashMap<i32, PartitionFetch>> = HashMap::new();
+            for f in fetched {
+                by_topic
+                    .entry(f.topic.clone())
+                    .or_default()
+                    .insert(f.partition, f);
+            }
             for ask in asks {
-                let found = fetched
-                    .iter()
-                    .position(|f| f.topic == ask.topic && f.partition == ask.partition)
-                    .map(|i| fetched.swap_remove(i));
+                let found = by_topic
+                    .get_mut(ask.topic.as_str())
+                    .and_then(|partitions| partitions.remove(&ask.partition));
                 let answer = match found {
                     Some(f) => Ok(f),
                     None => Err(FetchFailure::NotAnswered { leader }),
