@@ -233,6 +233,8 @@ async fn replicate(
                 from: diverging.end_offset.min(position),
                 epoch: diverging.epoch,
             };
+            // Diverging only after `position` is no gap for what was mirrored: ask again
+            // without the epoch (the reposition forgets it).
             if gap.resume_at() < position {
                 report_gap(ctx, route, state, &gap);
             }
@@ -297,7 +299,7 @@ async fn replicate(
                     first_offset,
                     last_offset,
                     reencoded,
-                    leader_epoch,
+                    ..
                 } => {
                     if !wait_for_lease(ctx, &mut driver).await? {
                         return driver.drain().await;
@@ -320,7 +322,7 @@ async fn replicate(
                         bytes: batch.len() as u64,
                         max_timestamp: batch.max_timestamp(),
                         reencoded: reencoded.is_some(),
-                        leader_epoch: (leader_epoch >= 0).then_some(leader_epoch),
+                        leader_epoch: step_epoch,
                     });
                     driver.pending.push_back(Pending {
                         id,
@@ -534,7 +536,8 @@ async fn start(
     };
     if let (Some(old), Some(new)) = (stored.topic_id, route.topic_id) {
         if old != new {
-            let start = list_offset(ctx, route, OffsetSpec::Earliest).await?;
+            let start =
+                list_offset(ctx, route, OffsetSpec::Earliest, Isolation::ReadUncommitted).await?;
             report_gap(ctx, route, state, &SourceGap::Recreated { old, new, start });
             return Ok(PartitionLedger::new(start).with_topic_id(Some(new)));
         }
@@ -615,7 +618,8 @@ async fn check_incarnation(
         });
     };
     if !new.is_nil() && new != old {
-        let start = list_offset(ctx, route, OffsetSpec::Earliest).await?;
+        let start =
+            list_offset(ctx, route, OffsetSpec::Earliest, Isolation::ReadUncommitted).await?;
         report_gap(ctx, route, state, &SourceGap::Recreated { old, new, start });
         ledger.reposition(start, Some(new));
     }
@@ -630,8 +634,8 @@ async fn source_gap(
     position: i64,
     topic_id: Option<Uuid>,
 ) -> Result<Option<(SourceGap, Option<Uuid>)>, EngineError> {
-    let start = list_offset(ctx, route, OffsetSpec::Earliest).await?;
-    let end = list_offset(ctx, route, OffsetSpec::Latest).await?;
+    let start = list_offset(ctx, route, OffsetSpec::Earliest, Isolation::ReadUncommitted).await?;
+    let end = list_offset(ctx, route, OffsetSpec::Latest, Isolation::ReadUncommitted).await?;
     let metadata = ctx.source.refresh_topics(&[route.topic.as_str()]).await?;
     let current = metadata
         .topic(&route.topic)
@@ -656,20 +660,17 @@ fn report_gap(
     state.failed(note, now_ms());
 }
 
-/// The source partition's earliest or latest offset (read uncommitted: the log's bounds).
+/// The source partition's earliest or latest offset: read uncommitted, the log's bounds (where
+/// gaps are judged); read committed, where a consumer starts (`auto.offset.reset`).
 async fn list_offset(
     ctx: &PartitionContext,
     route: &PartitionRoute,
     spec: OffsetSpec,
+    isolation: Isolation,
 ) -> Result<i64, EngineError> {
     let listed = ctx
         .source
-        .list_offsets(
-            &route.topic,
-            &[route.partition],
-            spec,
-            Isolation::ReadUncommitted,
-        )
+        .list_offsets(&route.topic, &[route.partition], spec, isolation)
         .await?;
     Ok(listed.first().map_or(0, |(_, o)| o.offset.max(0)))
 }
@@ -682,14 +683,5 @@ async fn reset_position(
         OffsetReset::Earliest => OffsetSpec::Earliest,
         OffsetReset::Latest => OffsetSpec::Latest,
     };
-    let listed = ctx
-        .source
-        .list_offsets(
-            &route.topic,
-            &[route.partition],
-            spec,
-            Isolation::ReadCommitted,
-        )
-        .await?;
-    Ok(listed.first().map_or(0, |(_, o)| o.offset.max(0)))
+    list_offset(ctx, route, spec, Isolation::ReadCommitted).await
 }

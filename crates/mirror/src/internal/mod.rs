@@ -27,3 +27,12 @@ pub(crate) use producer::{build_batch, SharedProducer};
 pub use progress::{Position, ProgressStore};
 pub use read::read_topic;
 pub use topics::ensure_compacted_topic;
+
+use strait_kafka::batch::Header;
+
+/// The text of a record's header `key`, if it has one and it is UTF-8 (what strait adds beside
+/// MM2's keys and values: Java reads neither).
+pub(crate) fn header_text<'a>(headers: &'a [Header], key: &str) -> Option<&'a str> {
+    let header = headers.iter().find(|h| h.key.as_ref() == key.as_bytes())?;
+    std::str::from_utf8(header.value.as_deref()?).ok()
+}

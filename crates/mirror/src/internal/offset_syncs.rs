@@ -167,9 +167,5 @@ pub async fn read_offset_syncs(
 
 /// The claim a sync record carries in its [`EXACT_SINCE_HEADER`] header, if any.
 pub fn exact_since(headers: &[Header]) -> Option<i64> {
-    headers
-        .iter()
-        .find(|h| h.key.as_ref() == EXACT_SINCE_HEADER.as_bytes())
-        .and_then(|h| h.value.as_deref())
-        .and_then(ClaimedSync::parse_header)
+    ClaimedSync::parse_header(super::header_text(headers, EXACT_SINCE_HEADER)?.as_bytes())
 }

@@ -9,6 +9,7 @@ use strait_kafka::batch::{Header, RawBatch, Record};
 use strait_kafka::Cluster;
 use uuid::Uuid;
 
+use super::header_text;
 use super::producer::{build_records_batch, send_batches, SharedProducer};
 use super::read::{read_partitions, read_topic};
 use super::topics::{ensure_compacted_topic, partition_count};
@@ -374,11 +375,11 @@ fn load(
         };
         let position = offset.map(|offset| Position {
             offset,
-            target_next: header(&record.headers, TARGET_OFFSET_HEADER)
+            target_next: header_text(&record.headers, TARGET_OFFSET_HEADER)
                 .and_then(|v| v.parse().ok())
                 .filter(|&next: &i64| next >= 0),
-            topic_id: header(&record.headers, TOPIC_ID_HEADER).and_then(|v| v.parse().ok()),
-            leader_epoch: header(&record.headers, LEADER_EPOCH_HEADER)
+            topic_id: header_text(&record.headers, TOPIC_ID_HEADER).and_then(|v| v.parse().ok()),
+            leader_epoch: header_text(&record.headers, LEADER_EPOCH_HEADER)
                 .and_then(|v| v.parse().ok())
                 .filter(|&epoch: &i32| epoch >= 0),
         });
@@ -395,10 +396,4 @@ fn load(
         .into_iter()
         .filter_map(|(k, e)| e.exact.unwrap_or(e.variant.flatten()).map(|o| (k, o)))
         .collect()
-}
-
-/// The text of header `key`, if present and UTF-8.
-fn header<'a>(headers: &'a [Header], key: &str) -> Option<&'a str> {
-    let header = headers.iter().find(|h| h.key.as_ref() == key.as_bytes())?;
-    std::str::from_utf8(header.value.as_deref()?).ok()
 }
