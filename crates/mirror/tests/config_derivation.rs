@@ -647,3 +647,39 @@ fn exactly_once_is_a_worker_key_of_the_target() {
     );
     assert_eq!(eos.transactional_id_prefix, "only-this-flow");
 }
+
+// ---- throttling (strait keys) ------------------------------------------------------------------
+
+#[test]
+fn throttle_keys_for_all_flows_or_one() {
+    let base = format!("{TWO_CLUSTERS}a->b.enabled = true\nb->a.enabled = true\n");
+    assert!(flow(&load(&base), "a", "b").throttle.is_empty());
+    let config = load(&format!(
+        "{base}strait.throttle.bytes.per.second = 50000000\n\
+         b->a.strait.throttle.bytes.per.second = 1000\n\
+         strait.throttle.rules = audit, big\n\
+         strait.throttle.rule.audit.topics = audit\\..*, logs\n\
+         strait.throttle.rule.audit.bytes.per.second = 100\n\
+         strait.throttle.rule.big.topics = .*\n\
+         strait.throttle.rule.big.bytes.per.second = 200\n"
+    ));
+    let ab = &flow(&config, "a", "b").throttle;
+    assert_eq!(ab.flow, Some(50_000_000));
+    assert_eq!(
+        flow(&config, "b", "a").throttle.flow,
+        Some(1000),
+        "the flow's own wins"
+    );
+    let names: Vec<&str> = ab.rules.iter().map(|r| r.name.as_str()).collect();
+    assert_eq!(names, ["audit", "big"]);
+    assert_eq!(
+        ab.rule_for("audit.eu").map(|r| r.bytes_per_second),
+        Some(100)
+    );
+    assert_eq!(ab.rule_for("logs").map(|r| r.name.as_str()), Some("audit"));
+    assert_eq!(
+        ab.rule_for("orders").map(|r| r.name.as_str()),
+        Some("big"),
+        "the first rule that matches"
+    );
+}

@@ -23,6 +23,34 @@ fn with_base(extra: &str) -> String {
 fn cases() -> Vec<Case> {
     vec![
         Case {
+            name: "throttle of no bytes",
+            config: with_base("strait.throttle.bytes.per.second = 0\n"),
+            expected: &[
+                "strait.throttle.bytes.per.second",
+                "line 5",
+                "positive number of bytes per second",
+            ],
+        },
+        Case {
+            name: "throttle rule without its limit",
+            config: with_base(
+                "strait.throttle.rules = audit\nstrait.throttle.rule.audit.topics = audit.*\n",
+            ),
+            expected: &[
+                "strait.throttle.rule.audit.bytes.per.second",
+                "line 5",
+                "throttle rule audit",
+            ],
+        },
+        Case {
+            name: "throttle rule with a regex Rust cannot run",
+            config: with_base(
+                "strait.throttle.rules = a\nstrait.throttle.rule.a.topics = (?<=x)y\n\
+                 strait.throttle.rule.a.bytes.per.second = 10\n",
+            ),
+            expected: &["strait.throttle.rule.a.topics", "line 6"],
+        },
+        Case {
             name: "exactly-once support spelled wrong",
             config: with_base("B.exactly.once.source.support = on\n"),
             expected: &[

@@ -13,6 +13,7 @@
 mod load;
 mod members;
 mod procstat;
+mod throttle;
 mod versus_mm2;
 
 use std::time::{Duration, Instant};
@@ -70,6 +71,11 @@ pub(crate) struct BenchArgs {
     /// Apache Kafka [codecs default to lz4, zstd; ~1 GB of records per codec].
     #[arg(long, conflicts_with_all = ["against", "members"])]
     exactly_once: bool,
+    /// Throttle one of two flows from one source to this many bytes per second
+    /// (`strait.throttle.bytes.per.second`) and show the limit held and the other flow
+    /// unaffected, on Apache Kafka [codec defaults to lz4].
+    #[arg(long, value_name = "BYTES_PER_SECOND", conflicts_with_all = ["against", "members", "exactly_once"])]
+    throttle: Option<u64>,
 }
 
 /// A peer `strait bench` measures against.
@@ -169,15 +175,23 @@ pub(crate) async fn run(args: BenchArgs) -> anyhow::Result<()> {
         (true, None) => vec![Compression::Lz4, Compression::Zstd],
         (true, Some(_)) => vec![Compression::Lz4, Compression::Zstd, Compression::None],
     };
-    let per_codec = match (args.against, args.members, args.exactly_once) {
-        (Some(Peer::Mm2), _, _) | (_, Some(_), _) | (_, _, true) => DEFAULT_BYTES_AGAINST_MM2,
-        (None, None, false) => DEFAULT_BYTES_PER_CODEC,
+    let on_kafka = args.against.is_some()
+        || args.members.is_some()
+        || args.exactly_once
+        || args.throttle.is_some();
+    let per_codec = if on_kafka {
+        DEFAULT_BYTES_AGAINST_MM2
+    } else {
+        DEFAULT_BYTES_PER_CODEC
     };
     let records_per_partition = args.records_per_partition.unwrap_or_else(|| {
         (per_codec / args.partitions as u64 / args.record_bytes.max(1) as u64).max(1)
     });
     if let Some(members) = args.members {
         return members::run(&args, members, codecs[0], records_per_partition).await;
+    }
+    if let Some(limit) = args.throttle {
+        return throttle::run(&args, limit, codecs[0], records_per_partition).await;
     }
     let total = records_per_partition * args.partitions as u64;
     let (brokers, modes) = match args.exactly_once {

@@ -6,8 +6,9 @@ use std::time::Duration;
 
 use super::client::ClientProps;
 use super::error::{ConfigError, KeyProblem};
+use super::group::strait_keys;
 use super::properties::Properties;
-use super::values::{java_trim, key_error, Layer, Typed, Val};
+use super::values::{java_trim, key_error, Layer, Typed};
 
 /// `strait.transactional.id.prefix`: what every transactional id of a flow starts with
 /// (default `strait-<source>-<target>`; the id is `<prefix>-<topic>-<partition>`).
@@ -145,15 +146,8 @@ fn transactional_id_prefix(
     source: &str,
     target: &str,
 ) -> Result<String, ConfigError> {
-    let flow_value = connector.get(TRANSACTIONAL_ID_PREFIX).cloned();
-    let value = flow_value.or_else(|| {
-        props
-            .iter()
-            .filter(|p| p.key == TRANSACTIONAL_ID_PREFIX)
-            .last()
-            .map(Val::from_property)
-    });
-    match value {
+    let layer = strait_keys(props, connector, TRANSACTIONAL_ID_PREFIX);
+    match layer.get(TRANSACTIONAL_ID_PREFIX) {
         None => Ok(format!("strait-{source}-{target}")),
         Some(v) if java_trim(&v.value).is_empty() => Err(v.error(
             TRANSACTIONAL_ID_PREFIX,

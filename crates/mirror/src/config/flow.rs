@@ -10,6 +10,7 @@ use super::hierarchy::{
     cluster_props, connector_client, connector_config, worker_config, worker_producer, Client, Side,
 };
 use super::properties::Properties;
+use super::throttle::{throttle_settings, ThrottleSettings};
 use super::values::{java_parse_boolean, java_trim, key_error, Layer, Typed, Val};
 use crate::filter::{
     FilterError, GroupFilter, PatternList, TopicFilter, DEFAULT_CONFIG_PROPERTIES_EXCLUDE,
@@ -146,6 +147,8 @@ pub struct FlowConfig {
     /// Exactly-once mode (`<target>.exactly.once.source.support = enabled`); `None`: batches
     /// are written by idempotent producers, progress stored every `offset_flush_interval`.
     pub exactly_once: Option<ExactlyOnce>,
+    /// Bytes-per-second limits on the flow and on groups of its topics (strait keys).
+    pub throttle: ThrottleSettings,
 }
 
 impl FlowConfig {
@@ -358,6 +361,7 @@ pub(crate) fn build_flow(
         auto_offset_reset,
         group,
         exactly_once,
+        throttle: throttle_settings(props, &connector)?,
     })
 }
 

@@ -45,17 +45,7 @@ pub(crate) fn group_settings(
     target: &str,
     mm2_group: &str,
 ) -> Result<Option<GroupSettings>, ConfigError> {
-    let mut layer: Layer = props
-        .iter()
-        .filter(|p| p.key.starts_with("strait.group."))
-        .map(|p| (p.key.clone(), Val::from_property(p)))
-        .collect();
-    layer.extend(
-        connector
-            .iter()
-            .filter(|(k, _)| k.starts_with("strait.group."))
-            .map(|(k, v)| (k.clone(), v.clone())),
-    );
+    let layer = strait_keys(props, connector, "strait.group.");
     let g = Typed(&layer);
     if !g.boolean(GROUP_ENABLED, true)? {
         return Ok(None);
@@ -127,6 +117,23 @@ fn invalid_instance_id(id: &str) -> Option<String> {
     id.chars()
         .find(|c| !(c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-')))
         .map(|c| format!("contains {c:?}: Kafka allows ASCII letters, digits, '.', '_' and '-'"))
+}
+
+/// The strait keys starting with `prefix` as a flow sees them: top-level ones, overridden by the
+/// flow's own (`A->B.strait…`, in `connector`).
+pub(crate) fn strait_keys(props: &Properties, connector: &Layer, prefix: &str) -> Layer {
+    let mut layer: Layer = props
+        .iter()
+        .filter(|p| p.key.starts_with(prefix))
+        .map(|p| (p.key.clone(), Val::from_property(p)))
+        .collect();
+    layer.extend(
+        connector
+            .iter()
+            .filter(|(k, _)| k.starts_with(prefix))
+            .map(|(k, v)| (k.clone(), v.clone())),
+    );
+    layer
 }
 
 fn out_of_range(layer: &Layer, key: &str, value: i64, requirement: &'static str) -> ConfigError {

@@ -160,12 +160,15 @@ pub(crate) const STRAIT_KEYS: &[&str] = &[
     "strait.group.session.timeout.ms",
     "strait.group.heartbeat.interval.ms",
     "strait.transactional.id.prefix",
+    "strait.throttle.bytes.per.second",
+    "strait.throttle.rules",
 ];
 
 /// Whether MM2 (or strait, for its own keys) reads the top-level `key` anywhere.
 pub(crate) fn is_known_top_level(key: &str) -> bool {
     DEDICATED_KEYS.contains(&key)
         || STRAIT_KEYS.contains(&key)
+        || key.starts_with("strait.throttle.rule.")
         || key.starts_with("config.providers")
         || is_connector_key(key)
         || is_client_key(key)

@@ -20,6 +20,7 @@ mod properties;
 mod providers;
 mod redact;
 mod security;
+mod throttle;
 mod values;
 
 use std::path::Path;
@@ -44,6 +45,9 @@ pub use observe::{
 pub use properties::{Properties, Property};
 pub use redact::{is_secret_key, redact, REDACTED};
 pub use security::{client_security, ClientSecurity, SecurityProtocol};
+pub use throttle::{
+    ThrottleRule, ThrottleSettings, THROTTLE_BYTES, THROTTLE_RULES, THROTTLE_RULE_PREFIX,
+};
 pub use values::Origin;
 
 /// Reads and derives an `mm2.properties` file (bytes decoded as ISO-8859-1, like Java).

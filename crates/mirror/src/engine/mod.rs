@@ -18,6 +18,7 @@ mod singletons;
 mod source_gaps;
 mod stats;
 mod status;
+mod throttle;
 mod transaction;
 mod window;
 

@@ -10,6 +10,7 @@ use super::control::FlowControl;
 use super::discovery::PartitionRoute;
 use super::fetcher::{FetchDemand, FetchFailure};
 use super::stats::FlowStats;
+use super::throttle::Throttle;
 use crate::config::{ExactlyOnce, OffsetReset};
 use crate::internal::{OffsetSyncWriter, ProgressStore};
 use crate::shutdown::{unless_stopped, Shutdown};
@@ -33,6 +34,8 @@ pub(crate) struct PartitionContext {
     pub(crate) lease: Option<Lease>,
     /// Exactly-once mode: each partition writes in transactions of its own.
     pub(crate) exactly_once: Option<ExactlyOnce>,
+    /// The flow's bytes-per-second limits, shared by its partitions.
+    pub(crate) throttle: Arc<Throttle>,
 }
 
 /// Asks the fetcher for data at `position` (at most `max_bytes`, though a broker returns at

@@ -157,6 +157,7 @@ async fn replicate(
     state.positioned(ledger.position());
     tracing::debug!(flow = %ctx.label, topic = %route.topic, partition = route.partition, position = ledger.position(), "partition started");
     let mut forwarder = Forwarder::new(route.max_batch_bytes, ctx.force_reencode);
+    let rule = ctx.throttle.rule_of(&route.topic);
     let producer: &Producer = producer;
     let mut driver = Driver {
         ctx,
@@ -301,6 +302,12 @@ async fn replicate(
                     reencoded,
                     ..
                 } => {
+                    if let Some((wait, bucket)) = ctx.throttle.reserve(rule, batch.len() as u64) {
+                        ctx.stats.throttled(bucket, wait);
+                        if !sleep_unless_stopped(wait, &ctx.shutdown).await {
+                            return driver.drain().await;
+                        }
+                    }
                     if !wait_for_lease(ctx, &mut driver).await? {
                         return driver.drain().await;
                     }

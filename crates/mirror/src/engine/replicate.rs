@@ -16,6 +16,7 @@ use super::partition_context::PartitionContext;
 use super::pipelines::Pipelines;
 use super::singletons::Singletons;
 use super::stats::FlowState;
+use super::throttle::Throttle;
 use crate::clients::connect;
 use crate::config::SyncsLocation;
 use crate::group::assignor::PartitionKey;
@@ -93,6 +94,8 @@ pub(super) async fn replicate(
         .get_i32("max.partition.fetch.bytes")?
         .unwrap_or(4 * 1024 * 1024);
     let lease = group.as_ref().map(|g| g.lease.clone());
+    let throttle = Arc::new(Throttle::new(&flow.throttle));
+    stats.set_throttles(&throttle.labels());
     let shared = Arc::new(PartitionContext {
         label: label.to_owned(),
         source: source.clone(),
@@ -107,6 +110,7 @@ pub(super) async fn replicate(
         control: control.clone(),
         lease: lease.clone(),
         exactly_once: flow.exactly_once.clone(),
+        throttle,
     });
     stats.set_exactly_once(flow.exactly_once.is_some());
     if let Some(eos) = &flow.exactly_once {

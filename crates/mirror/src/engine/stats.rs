@@ -38,6 +38,8 @@ pub struct FlowStats {
     state: Mutex<FlowState>,
     checkpoints: Mutex<BTreeMap<CheckpointKey, Window>>,
     group: Mutex<Option<GroupStatus>>,
+    /// Seconds writes waited for each throttle bucket (`flow` or a rule's name).
+    throttle_waits: Mutex<BTreeMap<String, f64>>,
 }
 
 /// What a flow is doing.
@@ -121,6 +123,27 @@ impl FlowStats {
     /// Whether the flow writes in transactions (exactly-once mode).
     pub fn exactly_once(&self) -> bool {
         self.exactly_once.load(Ordering::Relaxed)
+    }
+
+    /// Registers the flow's throttle buckets (their wait counters start at 0).
+    pub(crate) fn set_throttles(&self, labels: &[String]) {
+        let mut waits = lock(&self.throttle_waits);
+        waits.clear();
+        waits.extend(labels.iter().map(|l| (l.clone(), 0.0)));
+    }
+
+    pub(crate) fn throttled(&self, label: &str, wait: std::time::Duration) {
+        *lock(&self.throttle_waits)
+            .entry(label.to_owned())
+            .or_default() += wait.as_secs_f64();
+    }
+
+    /// Seconds writes waited per throttle bucket; empty when the flow is not throttled.
+    pub fn throttle_waits(&self) -> Vec<(String, f64)> {
+        lock(&self.throttle_waits)
+            .iter()
+            .map(|(k, v)| (k.clone(), *v))
+            .collect()
     }
 
     pub(crate) fn transaction_committed(&self) {

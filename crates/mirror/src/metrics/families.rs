@@ -17,6 +17,7 @@ type Labels = Vec<(String, String)>;
 type Count = Family<Labels, Counter>;
 type Value = Family<Labels, Gauge<f64, AtomicU64>>;
 type Int = Family<Labels, Gauge>;
+type Seconds = Family<Labels, Counter<f64, AtomicU64>>;
 
 /// Names as scraped, in registration order.
 pub(super) const NAMES: &[&str] = &[
@@ -36,6 +37,7 @@ pub(super) const NAMES: &[&str] = &[
     "strait_partition_paused",
     "strait_batches_total",
     "strait_transactions_total",
+    "strait_throttle_wait_seconds_total",
     "strait_errors_total",
     "strait_heartbeat_age_seconds",
     "strait_sync_actions_total",
@@ -71,6 +73,7 @@ pub(super) struct Families {
     paused: Int,
     batches: Count,
     transactions: Count,
+    throttle_waits: Seconds,
     errors: Count,
     heartbeat_age: Value,
     sync_actions: Count,
@@ -178,6 +181,11 @@ impl Families {
                     .get_or_create(&with(&[("outcome", outcome.to_owned())]))
                     .inc_by(n);
             }
+        }
+        for (rule, seconds) in flow.stats.throttle_waits() {
+            self.throttle_waits
+                .get_or_create(&with(&[("rule", rule)]))
+                .inc_by(seconds);
         }
         for (op, code, n) in flow.stats.errors() {
             self.errors
@@ -309,6 +317,11 @@ impl Families {
             "strait_transactions",
             "Transactions of exactly-once mode by outcome: committed, failed (fenced, timed out or a write failed: aborted, and its batches written again)",
             self.transactions.clone(),
+        );
+        r.register(
+            "strait_throttle_wait_seconds",
+            "Seconds writes waited for a throttle (strait.throttle.*), by rule (flow: the flow's own limit)",
+            self.throttle_waits.clone(),
         );
         r.register(
             "strait_errors",

@@ -37,9 +37,10 @@ pub const METRICS: &[&str] = families::NAMES;
 /// Families exported only once they have a series: errors (after the first error), heartbeat
 /// age (after the first heartbeat), checkpoint latency (once checkpoints are emitted), the
 /// group families (only flows that share their work, `strait.group.enabled`), transactions
-/// (only flows in exactly-once mode).
+/// (only flows in exactly-once mode), throttle waits (only throttled flows).
 pub const CONDITIONAL: &[&str] = &[
     "strait_transactions_total",
+    "strait_throttle_wait_seconds_total",
     "strait_errors_total",
     "strait_heartbeat_age_seconds",
     "strait_checkpoint_latency_seconds_avg",

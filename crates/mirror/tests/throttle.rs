@@ -1,0 +1,78 @@
+//! Throttling (`strait.throttle.*`, issue #16 part 2): a flow limited as a whole and a group of
+//! its topics limited by a rule still mirror every record once, in order, and say how long their
+//! writes waited (`strait_throttle_wait_seconds_total{rule}`). Rates are shown by
+//! `strait bench --throttle`, not asserted here.
+
+use std::collections::BTreeMap;
+
+use strait_fixtures::*;
+use strait_kafka::batch::{Compression, Record};
+use strait_kafka::Producer;
+use strait_mirror::metrics::{render, PartitionLabels};
+use strait_testkit::BrokerKind;
+
+strait_testkit::per_broker!(throttled_topics_arrive_whole_and_report_their_waits);
+
+/// 300 KB into `slow` (its rule: 100 KB/s) and 300 KB into `bulk` (only the flow's 200 KB/s):
+/// both wait, both arrive whole.
+async fn throttled_topics_arrive_whole_and_report_their_waits(kind: BrokerKind) {
+    let pair = Pair::start(kind).await;
+    let producer = Producer::idempotent(&pair.primary).await.unwrap();
+    let mut expected: BTreeMap<&str, Vec<Record>> = BTreeMap::new();
+    for topic in ["slow", "bulk"] {
+        create_topic(&pair.primary, topic, 1).await;
+        for b in 0..30 {
+            // 10 records of about 1 KB: batches of about 10 KB, uncompressed.
+            let records: Vec<Record> = (0..10)
+                .map(|i| {
+                    record(
+                        now_ms(),
+                        Some(format!("{topic}-{b}-{i}").into()),
+                        Some(format!("{}-{}", "v".repeat(1000), b * 10 + i).into()),
+                    )
+                })
+                .collect();
+            produce(&producer, topic, 0, Compression::None, &records).await;
+            expected.entry(topic).or_default().extend(records);
+        }
+    }
+    let mirror = start_mirror(&pair.properties(
+        "backup->primary.enabled = false\n\
+         topics = slow, bulk\n\
+         strait.throttle.bytes.per.second = 200000\n\
+         strait.throttle.rules = slowpoke\n\
+         strait.throttle.rule.slowpoke.topics = slo.*\n\
+         strait.throttle.rule.slowpoke.bytes.per.second = 100000\n",
+    ));
+    for topic in ["slow", "bulk"] {
+        wait_for_records(&pair.backup, &format!("primary.{topic}"), 300).await;
+    }
+    let flow = mirror.flow("primary", "backup").expect("the flow");
+    let waits: BTreeMap<String, f64> = flow.stats.throttle_waits().into_iter().collect();
+    let text = render(mirror.flows(), PartitionLabels::Partition);
+    shutdown(mirror).await;
+
+    for (topic, records) in &expected {
+        assert_same_records(
+            &format!("primary.{topic}"),
+            records,
+            &read_partition(&pair.backup, &format!("primary.{topic}"), 0).await,
+        );
+    }
+    // Each 300 KB is two bursts' worth or more: both buckets made writes wait.
+    for rule in ["flow", "slowpoke"] {
+        assert!(
+            waits.get(rule).is_some_and(|s| *s > 0.0),
+            "writes waited for {rule}: {waits:?}"
+        );
+        let served = metric_sample(
+            &text,
+            "strait_throttle_wait_seconds_total",
+            &[("rule", rule)],
+        );
+        assert!(
+            served.is_some_and(|s| s > 0.0),
+            "/metrics shows the waits for {rule}: {served:?}"
+        );
+    }
+}
