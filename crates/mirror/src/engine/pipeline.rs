@@ -304,6 +304,11 @@ async fn replicate(
                 } => {
                     if let Some((wait, bucket)) = ctx.throttle.reserve(rule, batch.len() as u64) {
                         ctx.stats.throttled(bucket, wait);
+                        // No transaction stays open through a throttle's wait, so a tight limit
+                        // never outlasts transaction.timeout.ms.
+                        if driver.transaction.is_some() {
+                            driver.drain().await?;
+                        }
                         if !sleep_unless_stopped(wait, &ctx.shutdown).await {
                             return driver.drain().await;
                         }
