@@ -161,7 +161,7 @@ impl KafkaCluster {
         let config = node.dir.join("server.properties");
         let mut cmd = self
             .install
-            .command(JvmProfile::Tool, 256, "kafka.tools.StorageTool");
+            .command(JvmProfile::Tool, 256, &[], "kafka.tools.StorageTool");
         cmd.arg("format")
             .args(["-t", &self.cluster_id, "-c"])
             .arg(&config);
@@ -222,16 +222,18 @@ impl KafkaCluster {
 
     /// Spawns node `id`'s JVM with `jvm_args` added; returns where its log of this run starts.
     fn spawn_with(&mut self, id: i32, jvm_args: &[String]) -> Result<u64, TestkitError> {
-        let mut cmd =
-            self.install
-                .command(self.options.profile, self.options.heap_mb, "kafka.Kafka");
+        let mut cmd = self.install.command(
+            self.options.profile,
+            self.options.heap_mb,
+            jvm_args,
+            "kafka.Kafka",
+        );
         let node = self.node_mut(id);
         let (offset, stdout, stderr) = node.log.start_run(&format!(
             "starting Kafka node {id} on 127.0.0.1:{}",
             node.layout.port
         ))?;
-        cmd.args(jvm_args)
-            .arg(node.dir.join("server.properties"))
+        cmd.arg(node.dir.join("server.properties"))
             .current_dir(&node.dir)
             .stdin(Stdio::null())
             .stdout(stdout)

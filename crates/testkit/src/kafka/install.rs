@@ -56,9 +56,15 @@ impl KafkaInstall {
     /// A `java` command for `main` with the jars on the class path, the logging config, the
     /// profile's heap and GC flags, and (for brokers and tools in the test profile) the
     /// class-data archive.
-    pub(crate) fn command(&self, profile: JvmProfile, heap_mb: u32, main: &str) -> Command {
+    pub(crate) fn command(
+        &self,
+        profile: JvmProfile,
+        heap_mb: u32,
+        jvm_args: &[String],
+        main: &str,
+    ) -> Command {
         let mut cmd = self.java.command();
-        cmd.args(profile.flags(heap_mb));
+        cmd.args(profile.flags(heap_mb)).args(jvm_args);
         let (_, _, flag) = self.version.log_config();
         cmd.arg(format!("{flag}{}", self.log_config.display()));
         let archived = matches!(profile, JvmProfile::Test | JvmProfile::Tool);

@@ -33,6 +33,9 @@ pub struct Mm2Options {
     pub profile: JvmProfile,
     /// Heap in MiB.
     pub heap_mb: u32,
+    /// More JVM flags (system properties such as Kafka 4's
+    /// `-Dorg.apache.kafka.sasl.oauthbearer.allowed.urls=...`).
+    pub jvm_args: Vec<String>,
 }
 
 impl Default for Mm2Options {
@@ -42,6 +45,7 @@ impl Default for Mm2Options {
             clusters: Vec::new(),
             profile: JvmProfile::Test,
             heap_mb: 512,
+            jvm_args: Vec::new(),
         }
     }
 }
@@ -79,7 +83,12 @@ impl Mm2Process {
         let log_err = log
             .try_clone()
             .map_err(|e| TestkitError::io("duplicating the log file handle", e))?;
-        let mut cmd = install.command(options.profile, options.heap_mb, MIRROR_MAKER);
+        let mut cmd = install.command(
+            options.profile,
+            options.heap_mb,
+            &options.jvm_args,
+            MIRROR_MAKER,
+        );
         cmd.arg(&config);
         if !options.clusters.is_empty() {
             cmd.arg("--clusters").args(&options.clusters);
