@@ -38,6 +38,9 @@ pub enum Error {
         mechanism: &'static str,
         reason: String,
     },
+    /// No OAUTHBEARER token could be had from the token endpoint or file.
+    #[error(transparent)]
+    OAuth(#[from] crate::net::sasl::OAuthError),
     /// None of the bootstrap servers answered.
     #[error("cluster {cluster}: no bootstrap server reachable (tried {tried}): {last}")]
     Bootstrap {
@@ -169,6 +172,7 @@ impl Error {
             Error::Metadata { .. } => "Metadata".to_owned(),
             Error::Tls { .. } => "Tls".to_owned(),
             Error::Auth { .. } => "Auth".to_owned(),
+            Error::OAuth(_) => "OAuth".to_owned(),
             Error::Protocol { .. } => "Protocol".to_owned(),
             Error::UnsupportedApi { .. } => "UnsupportedApi".to_owned(),
             Error::UnsupportedVersion { .. } => "UnsupportedVersion".to_owned(),
@@ -196,7 +200,10 @@ impl Error {
     /// Whether the error is a TLS or SASL failure: retrying at once will not help (callers
     /// retry such errors slowly, if at all).
     pub fn is_security(&self) -> bool {
-        matches!(self, Error::Tls { .. } | Error::Auth { .. })
+        matches!(
+            self,
+            Error::Tls { .. } | Error::Auth { .. } | Error::OAuth(_)
+        )
     }
 
     /// Whether retrying the same operation later may succeed.
@@ -208,6 +215,7 @@ impl Error {
             | Error::Timeout { .. } => true,
             Error::Broker { code, .. } => is_retriable_code(*code),
             Error::Metadata { .. } => true,
+            Error::OAuth(e) => e.is_retriable(),
             _ => false,
         }
     }

@@ -14,6 +14,7 @@ pub use error::{is_retriable_code, is_stale_metadata_code, Error, ErrorKind, Res
 /// The underlying codec, for request and response types.
 pub use kafka_protocol as protocol;
 pub use kafka_protocol::error::ResponseError;
+pub use net::sasl::{OAuthError, OAuthLogin, TokenSource};
 pub use net::{
     ClientIdentity, SaslConfig, SaslMechanism, Secret, TlsConnector, TlsSettings, TlsSettingsError,
     TrustRoots,

@@ -22,11 +22,7 @@ use strait_testkit::{
 const PASSWORD: &str = "pw-Zq9!secret";
 
 fn sasl(mechanism: SaslMechanism, user: &str, password: &str) -> SaslConfig {
-    SaslConfig {
-        mechanism,
-        username: user.into(),
-        password: Secret::new(password),
-    }
+    SaslConfig::new(mechanism, user, Secret::new(password))
 }
 
 fn tls(ca: &TestCa, identity: Option<&CertKey>, verify_hostname: bool) -> Arc<TlsConnector> {

@@ -42,6 +42,7 @@ mod error;
 mod install;
 mod kafka;
 mod kind;
+mod oidc;
 mod ports;
 mod probe;
 mod process;
@@ -60,5 +61,6 @@ pub use kafka::{
     KafkaVersion, Mm2Options, Mm2Process, ScramUser, SecureListener, KAFKA_MARKER,
 };
 pub use kind::{kinds_under_test, selected, BrokerKind};
+pub use oidc::{IdentityProvider, IdentityProviderOptions};
 pub use probe::{probe, AdvertisedBroker};
 pub use tls_proxy::{ProxyOptions, ProxySasl, ProxyStats, ProxyTls, SecureProxy};

@@ -1,8 +1,9 @@
 //! A pipelined connection to one broker: requests are written in call order, each tagged with a
-//! correlation id; a reader task routes responses back to their callers.
+//! correlation id; a reader task routes responses back to their callers. A SASL session with a
+//! lifetime is renewed on the same connection before it ends (KIP-368 re-authentication).
 
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicI32, Ordering};
+use std::sync::atomic::{AtomicI32, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -15,6 +16,7 @@ use kafka_protocol::protocol::{Decodable, Encodable, Request, StrBytes};
 use tokio::io::{AsyncReadExt, AsyncWriteExt, ReadHalf, WriteHalf};
 use tokio::sync::oneshot;
 
+use super::sasl::oauth::refresh::reauthenticate_after_ms;
 use super::sasl::{SaslConfig, SaslSession};
 use super::tls::tls_error;
 use super::transport::{BoxStream, Connector};
@@ -59,6 +61,12 @@ pub struct Connection {
     next_correlation_id: AtomicI32,
     versions: ApiVersions,
     reader: tokio::task::JoinHandle<()>,
+    /// Held shared by every request write, exclusively by a re-authentication, during which
+    /// nothing else may be sent (KIP-368).
+    auth_gate: tokio::sync::RwLock<()>,
+    /// When the SASL session must be renewed, if the broker gave it a lifetime.
+    reauthenticate_at: Mutex<Option<tokio::time::Instant>>,
+    reauthentications: AtomicU64,
 }
 
 impl std::fmt::Debug for Connection {
@@ -167,6 +175,9 @@ impl Connection {
             next_correlation_id: AtomicI32::new(1),
             versions: ApiVersions::default(),
             reader,
+            auth_gate: tokio::sync::RwLock::new(()),
+            reauthenticate_at: Mutex::new(None),
+            reauthentications: AtomicU64::new(0),
         };
         let timeout = conn.options.connect_timeout;
         conn.versions = match tokio::time::timeout(timeout, conn.negotiate()).await {
@@ -196,7 +207,8 @@ impl Connection {
         Ok(conn)
     }
 
-    /// SaslHandshake v1 then SaslAuthenticate rounds until the mechanism is done.
+    /// SaslHandshake v1 then SaslAuthenticate rounds until the mechanism is done; notes when
+    /// the session must be renewed if the broker limits its lifetime.
     async fn authenticate(&self, sasl: &SaslConfig) -> Result<()> {
         let mechanism = sasl.mechanism.name();
         let fail = |reason: String| Error::Auth {
@@ -211,16 +223,19 @@ impl Connection {
         let version = self
             .version_for::<SaslHandshakeRequest>()
             .map_or(0, |v| v.min(1));
-        if version < 1 || self.version_for::<SaslAuthenticateRequest>().is_err() {
-            return Err(fail(
-                "the broker does not support SaslHandshake v1 and SaslAuthenticate".into(),
-            ));
-        }
-        let response = self
-            .submit_version(&handshake, version)
-            .await?
-            .wait()
-            .await?;
+        let authenticate_version = match self.version_for::<SaslAuthenticateRequest>() {
+            Ok(v) if version >= 1 => v,
+            _ => {
+                return Err(fail(
+                    "the broker does not support SaslHandshake v1 and SaslAuthenticate".into(),
+                ))
+            }
+        };
+        let token = match &sasl.oauth {
+            Some(source) => Some(source.token().await?.value),
+            None => None,
+        };
+        let response = self.exchange(&handshake, version).await?;
         if response.error_code != 0 {
             let enabled: Vec<&str> = response.mechanisms.iter().map(|m| m.as_str()).collect();
             return Err(fail(format!(
@@ -232,24 +247,93 @@ impl Connection {
                 }
             )));
         }
-        let (mut session, mut message) = SaslSession::start(sasl);
+        let (mut session, mut message) = SaslSession::start(sasl, token.as_ref());
         loop {
             let request = SaslAuthenticateRequest::default().with_auth_bytes(message.into());
-            let response = self.send(&request).await?;
+            let response = self.exchange(&request, authenticate_version).await?;
             if response.error_code != 0 {
                 let detail = response
                     .error_message
                     .as_ref()
                     .map(|m| m.to_string())
                     .unwrap_or_else(|| format!("error code {}", response.error_code));
-                return Err(fail(format!("rejected by the broker: {detail}")));
+                let challenge = session
+                    .challenge()
+                    .filter(|c| !detail.contains(c))
+                    .map(|c| format!(" (the broker's challenge: {c})"))
+                    .unwrap_or_default();
+                return Err(fail(format!("rejected by the broker: {detail}{challenge}")));
             }
             match session.step(&response.auth_bytes).map_err(fail)? {
                 Some(next) => message = next,
-                None if session.is_done() => return Ok(()),
+                None if session.is_done() => {
+                    let lifetime = response.session_lifetime_ms;
+                    *self.reauthenticate_at.lock().expect("reauth lock") =
+                        (lifetime > 0).then(|| {
+                            let after = reauthenticate_after_ms(lifetime, rand::random());
+                            tokio::time::Instant::now() + Duration::from_millis(after as u64)
+                        });
+                    return Ok(());
+                }
                 None => return Err(fail("the exchange ended early".into())),
             }
         }
+    }
+
+    /// Renews the SASL session on this connection when its time has come (KIP-368): nothing
+    /// else is written meanwhile. A failed renewal closes the connection.
+    async fn reauthenticate_if_due(&self) -> Result<()> {
+        let due = || {
+            self.reauthenticate_at
+                .lock()
+                .expect("reauth lock")
+                .is_some_and(|at| tokio::time::Instant::now() >= at)
+        };
+        if !due() {
+            return Ok(());
+        }
+        let _exclusive = self.auth_gate.write().await;
+        if !due() {
+            return Ok(());
+        }
+        let Some(sasl) = self.options.sasl.clone() else {
+            return Ok(());
+        };
+        let timeout = self.options.connect_timeout;
+        let result = match tokio::time::timeout(timeout, self.authenticate(&sasl)).await {
+            Ok(result) => result,
+            Err(_) => Err(Error::Timeout {
+                cluster: self.options.cluster.to_string(),
+                broker: self.broker.clone(),
+                api: "SaslAuthenticate",
+                timeout,
+            }),
+        };
+        match result {
+            Ok(()) => {
+                self.reauthentications.fetch_add(1, Ordering::Relaxed);
+                tracing::debug!(cluster = %self.options.cluster, broker = %self.broker, "SASL session renewed");
+                Ok(())
+            }
+            Err(error) => {
+                fail_all(&self.pending, format!("re-authentication failed: {error}"));
+                Err(error)
+            }
+        }
+    }
+
+    /// How many times this connection renewed its SASL session.
+    pub fn reauthentications(&self) -> u64 {
+        self.reauthentications.load(Ordering::Relaxed)
+    }
+
+    /// Writes a request and waits for its answer, bypassing the re-authentication gate (for
+    /// the handshakes themselves).
+    async fn exchange<R: Request>(&self, request: &R, version: i16) -> Result<R::Response> {
+        self.write_request(request, version, Duration::ZERO)
+            .await?
+            .wait()
+            .await
     }
 
     async fn negotiate(&self) -> Result<ApiVersions> {
@@ -257,10 +341,10 @@ impl Connection {
             .with_client_software_name(StrBytes::from_static_str("strait"))
             .with_client_software_version(StrBytes::from_static_str(env!("CARGO_PKG_VERSION")));
         // v3 first; a broker that does not know it answers with an error and its own ranges (v0 shape).
-        let v3 = self.submit_version(&request, 3).await?.wait().await;
+        let v3 = self.exchange(&request, 3).await;
         let response = match v3 {
             Ok(r) if r.error_code == 0 => r,
-            _ => self.submit_version(&request, 0).await?.wait().await?,
+            _ => self.exchange(&request, 0).await?,
         };
         if response.error_code != 0 {
             return Err(self.protocol_error(
@@ -325,6 +409,17 @@ impl Connection {
 
     /// Writes a request whose broker-side wait may last up to `broker_wait`.
     pub async fn submit_with_wait<R: Request>(
+        &self,
+        request: &R,
+        version: i16,
+        broker_wait: Duration,
+    ) -> Result<PendingResponse<R>> {
+        self.reauthenticate_if_due().await?;
+        let _shared = self.auth_gate.read().await;
+        self.write_request(request, version, broker_wait).await
+    }
+
+    async fn write_request<R: Request>(
         &self,
         request: &R,
         version: i16,

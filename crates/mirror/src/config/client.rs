@@ -112,6 +112,11 @@ impl ClientProps {
         self.number(key, "long")
     }
 
+    /// `key` as a `double`.
+    pub fn get_f64(&self, key: &str) -> Result<Option<f64>, ConfigError> {
+        self.number(key, "double")
+    }
+
     /// `key` as a non-negative number of milliseconds.
     pub fn get_duration_ms(&self, key: &str) -> Result<Option<Duration>, ConfigError> {
         match self.get_i64(key)? {

@@ -15,6 +15,7 @@ mod jaas;
 mod keys;
 mod keystore;
 mod model;
+mod oauth;
 mod observe;
 mod properties;
 mod providers;

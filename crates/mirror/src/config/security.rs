@@ -1,7 +1,8 @@
 //! A client's security settings from its properties: `security.protocol`, `ssl.*` (PEM files
 //! or inline PEM, PKCS12 stores; JKS gets a conversion hint), `sasl.mechanism` with credentials from
-//! `sasl.jaas.config` or `sasl.username`/`sasl.password`. Values may use `${file:..}` and
-//! `${env:..}` providers; errors name the key, never a resolved value.
+//! `sasl.jaas.config` or `sasl.username`/`sasl.password` (OAUTHBEARER: [`super::oauth`]).
+//! Values may use `${file:..}` and `${env:..}` providers; errors name the key, never a resolved
+//! value.
 
 use std::sync::Arc;
 
@@ -13,7 +14,7 @@ use strait_kafka::{
 
 use super::client::ClientProps;
 use super::error::{ConfigError, KeyProblem};
-use super::{jaas, keystore, providers};
+use super::{jaas, keystore, oauth, providers};
 
 /// `security.protocol`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -92,14 +93,14 @@ pub fn client_security(props: &ClientProps) -> Result<ClientSecurity, ConfigErro
 }
 
 /// The value of `key` with config providers resolved.
-fn value(props: &ClientProps, key: &str) -> Result<Option<String>, ConfigError> {
+pub(super) fn value(props: &ClientProps, key: &str) -> Result<Option<String>, ConfigError> {
     props
         .get(key)
         .map(|v| providers::resolve(v).map_err(|reason| invalid(props, key, reason)))
         .transpose()
 }
 
-fn invalid(props: &ClientProps, key: &str, reason: String) -> ConfigError {
+pub(super) fn invalid(props: &ClientProps, key: &str, reason: String) -> ConfigError {
     props.error(key, KeyProblem::Invalid { reason })
 }
 
@@ -107,7 +108,7 @@ fn read_file(props: &ClientProps, key: &str, path: &str) -> Result<Vec<u8>, Conf
     std::fs::read(path).map_err(|e| invalid(props, key, format!("cannot read {path}: {e}")))
 }
 
-fn tls_connector(props: &ClientProps) -> Result<Arc<dyn Connector>, ConfigError> {
+pub(super) fn tls_connector(props: &ClientProps) -> Result<Arc<dyn Connector>, ConfigError> {
     let (trust, trust_key) = trust_roots(props)?;
     let (identity, identity_key) = client_identity(props)?;
     let verify_hostname = match value(props, "ssl.endpoint.identification.algorithm")? {
@@ -325,7 +326,7 @@ fn sasl_config(props: &ClientProps) -> Result<SaslConfig, ConfigError> {
             .map_err(|reason| invalid(props, "sasl.mechanism", reason))?,
     };
     if mechanism == SaslMechanism::OAuthBearer {
-        return oauth_config(props);
+        return oauth::oauth_config(props);
     }
     let (username, password) = match value(props, "sasl.jaas.config")? {
         Some(text) => {
@@ -387,36 +388,7 @@ fn sasl_config(props: &ClientProps) -> Result<SaslConfig, ConfigError> {
             }
         }
     };
-    Ok(SaslConfig {
-        mechanism,
-        username,
-        password: Secret::new(password),
-    })
-}
-
-/// OAUTHBEARER with a token obtained outside strait: `sasl.oauthbearer.token` (a strait key;
-/// use `${file:..}` or `${env:..}`). The client-credentials flow is not implemented.
-fn oauth_config(props: &ClientProps) -> Result<SaslConfig, ConfigError> {
-    if let Some(token) = value(props, "sasl.oauthbearer.token")? {
-        return Ok(SaslConfig {
-            mechanism: SaslMechanism::OAuthBearer,
-            username: String::new(),
-            password: Secret::new(token.trim()),
-        });
-    }
-    let key = if props.get("sasl.oauthbearer.token.endpoint.url").is_some() {
-        "sasl.oauthbearer.token.endpoint.url"
-    } else {
-        "sasl.jaas.config"
-    };
-    Err(invalid(
-        props,
-        key,
-        "OAUTHBEARER: strait does not fetch tokens (no client-credentials flow, no unsecured \
-         tokens); set sasl.oauthbearer.token to the bearer token, e.g. \
-         sasl.oauthbearer.token=${file:/path/token.properties:token}"
-            .into(),
-    ))
+    Ok(SaslConfig::new(mechanism, &username, Secret::new(password)))
 }
 
 #[cfg(test)]
@@ -576,25 +548,5 @@ mod tests {
             assert!(!printed.contains(secret), "{secret} in {printed}");
         }
         assert!(printed.contains("[redacted]") && printed.contains("max.poll.records"));
-    }
-
-    #[test]
-    fn oauthbearer_needs_a_token() {
-        let s = client_security(&props(&[
-            ("security.protocol", "SASL_SSL"),
-            ("sasl.mechanism", "OAUTHBEARER"),
-            ("sasl.oauthbearer.token", "abc"),
-        ]))
-        .unwrap();
-        assert!(s.connector.is_some());
-        assert_eq!(s.sasl.unwrap().password.expose(), "abc");
-        let e = client_security(&props(&[
-            ("security.protocol", "SASL_SSL"),
-            ("sasl.mechanism", "OAUTHBEARER"),
-            ("sasl.oauthbearer.token.endpoint.url", "https://idp/token"),
-        ]))
-        .unwrap_err()
-        .to_string();
-        assert!(e.contains("client-credentials"), "{e}");
     }
 }

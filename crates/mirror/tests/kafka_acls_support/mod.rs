@@ -105,11 +105,11 @@ impl SecurePair {
     /// A client of `node`'s SASL listener as `user`.
     pub async fn client_as(&self, node: &KafkaCluster, user: &str) -> Cluster {
         let mut config = ClusterConfig::new(user, &node.secure_bootstrap().unwrap()).unwrap();
-        config.sasl = Some(SaslConfig {
-            mechanism: SaslMechanism::ScramSha512,
-            username: user.to_owned(),
-            password: Secret::new(USER_PASSWORD),
-        });
+        config.sasl = Some(SaslConfig::new(
+            SaslMechanism::ScramSha512,
+            user,
+            Secret::new(USER_PASSWORD),
+        ));
         config.retry.max_attempts = 3;
         Cluster::connect(config).await.expect("user connects")
     }

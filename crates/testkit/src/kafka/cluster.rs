@@ -222,10 +222,17 @@ impl KafkaCluster {
 
     /// Spawns node `id`'s JVM with `jvm_args` added; returns where its log of this run starts.
     fn spawn_with(&mut self, id: i32, jvm_args: &[String]) -> Result<u64, TestkitError> {
+        let mut args = self
+            .options
+            .secure
+            .as_ref()
+            .map(|s| s.jvm_args())
+            .unwrap_or_default();
+        args.extend_from_slice(jvm_args);
         let mut cmd = self.install.command(
             self.options.profile,
             self.options.heap_mb,
-            jvm_args,
+            &args,
             "kafka.Kafka",
         );
         let node = self.node_mut(id);

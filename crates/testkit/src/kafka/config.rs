@@ -100,6 +100,16 @@ pub enum SecureListener {
         /// `ssl.client.auth=required`.
         client_auth: bool,
     },
+    /// SASL_PLAINTEXT with OAUTHBEARER: tokens are validated against an identity provider's
+    /// JWKS (Kafka's `OAuthBearerValidatorCallbackHandler`, issuer and audience checked).
+    OAuthBearer {
+        /// `sasl.oauthbearer.jwks.endpoint.url` (also the one URL the broker JVM may fetch).
+        jwks_url: String,
+        /// `sasl.oauthbearer.expected.issuer`.
+        issuer: String,
+        /// `sasl.oauthbearer.expected.audience`.
+        audience: String,
+    },
 }
 
 impl SecureListener {
@@ -107,20 +117,37 @@ impl SecureListener {
     pub fn protocol(&self) -> &'static str {
         match self {
             SecureListener::SaslSsl(_) => "SASL_SSL",
-            SecureListener::SaslPlaintext(_) => "SASL_PLAINTEXT",
+            SecureListener::SaslPlaintext(_) | SecureListener::OAuthBearer { .. } => {
+                "SASL_PLAINTEXT"
+            }
             SecureListener::Ssl { .. } => "SSL",
+        }
+    }
+
+    /// JVM system properties the listener needs (Kafka 4 fetches only allowed OAuth URLs).
+    pub(crate) fn jvm_args(&self) -> Vec<String> {
+        match self {
+            SecureListener::OAuthBearer { jwks_url, .. } => {
+                vec![format!(
+                    "-Dorg.apache.kafka.sasl.oauthbearer.allowed.urls={jwks_url}"
+                )]
+            }
+            _ => Vec::new(),
         }
     }
 
     pub(crate) fn users(&self) -> &[ScramUser] {
         match self {
             SecureListener::SaslSsl(users) | SecureListener::SaslPlaintext(users) => users,
-            SecureListener::Ssl { .. } => &[],
+            SecureListener::Ssl { .. } | SecureListener::OAuthBearer { .. } => &[],
         }
     }
 
     pub(crate) fn uses_tls(&self) -> bool {
-        !matches!(self, SecureListener::SaslPlaintext(_))
+        matches!(
+            self,
+            SecureListener::SaslSsl(_) | SecureListener::Ssl { .. }
+        )
     }
 }
 
@@ -280,6 +307,39 @@ pub(crate) fn server_properties(
                 ));
             }
         }
+    }
+    if let Some(SecureListener::OAuthBearer {
+        jwks_url,
+        issuer,
+        audience,
+    }) = &options.secure
+    {
+        let prefix = "listener.name.secure";
+        lines.extend([
+            (
+                format!("{prefix}.sasl.enabled.mechanisms"),
+                "OAUTHBEARER".into(),
+            ),
+            (
+                format!("{prefix}.oauthbearer.sasl.jaas.config"),
+                "org.apache.kafka.common.security.oauthbearer.OAuthBearerLoginModule required;"
+                    .into(),
+            ),
+            (
+                format!("{prefix}.oauthbearer.sasl.server.callback.handler.class"),
+                "org.apache.kafka.common.security.oauthbearer.OAuthBearerValidatorCallbackHandler"
+                    .into(),
+            ),
+            (
+                "sasl.oauthbearer.jwks.endpoint.url".into(),
+                jwks_url.clone(),
+            ),
+            ("sasl.oauthbearer.expected.issuer".into(), issuer.clone()),
+            (
+                "sasl.oauthbearer.expected.audience".into(),
+                audience.clone(),
+            ),
+        ]);
     }
     if options.authorizer {
         lines.extend([

@@ -1,11 +1,16 @@
-//! SASL client side: PLAIN, SCRAM-SHA-256/512 and OAUTHBEARER (static token), run by
-//! [`super::Connection::open`] after ApiVersions through SaslHandshake + SaslAuthenticate.
+//! SASL client side: PLAIN, SCRAM-SHA-256/512 and OAUTHBEARER (a static token, or tokens from
+//! an OAuth token endpoint), run by [`super::Connection::open`] after ApiVersions through
+//! SaslHandshake + SaslAuthenticate, and again when the broker's session ends (KIP-368).
 
+pub mod oauth;
 mod scram;
 mod secret;
 
 use std::fmt;
 use std::str::FromStr;
+use std::sync::Arc;
+
+pub use oauth::{OAuthError, OAuthLogin, TokenSource};
 
 pub use scram::ScramClient;
 pub use secret::Secret;
@@ -19,7 +24,7 @@ pub enum SaslMechanism {
     ScramSha256,
     /// `SCRAM-SHA-512`.
     ScramSha512,
-    /// `OAUTHBEARER` with a token obtained beforehand.
+    /// `OAUTHBEARER`: a bearer token, static or from a token endpoint.
     OAuthBearer,
 }
 
@@ -66,8 +71,32 @@ pub struct SaslConfig {
     pub mechanism: SaslMechanism,
     /// User name (PLAIN, SCRAM); for OAUTHBEARER an optional authorization id (may be empty).
     pub username: String,
-    /// Password (PLAIN, SCRAM) or bearer token (OAUTHBEARER).
+    /// Password (PLAIN, SCRAM) or a static bearer token (OAUTHBEARER without `oauth`).
     pub password: Secret,
+    /// OAUTHBEARER tokens from a token endpoint or file, refreshed before they expire.
+    pub oauth: Option<Arc<TokenSource>>,
+}
+
+impl SaslConfig {
+    /// Credentials for PLAIN, SCRAM or a static OAUTHBEARER token.
+    pub fn new(mechanism: SaslMechanism, username: &str, password: Secret) -> SaslConfig {
+        SaslConfig {
+            mechanism,
+            username: username.to_owned(),
+            password,
+            oauth: None,
+        }
+    }
+
+    /// OAUTHBEARER with tokens from `source`.
+    pub fn oauth(source: Arc<TokenSource>) -> SaslConfig {
+        SaslConfig {
+            mechanism: SaslMechanism::OAuthBearer,
+            username: String::new(),
+            password: Secret::new(""),
+            oauth: Some(source),
+        }
+    }
 }
 
 /// One authentication exchange, message by message.
@@ -75,13 +104,20 @@ pub struct SaslConfig {
 pub enum SaslSession {
     /// One message, the server answers success or failure.
     Single,
+    /// OAUTHBEARER (RFC 7628): success, or an error challenge (a JSON status) that the client
+    /// acknowledges with `\x01` before the server fails the exchange.
+    Bearer {
+        /// The server's error challenge, once received.
+        challenge: Option<String>,
+    },
     /// The SCRAM conversation.
     Scram(Box<ScramClient>),
 }
 
 impl SaslSession {
-    /// Starts a session; returns it and the first client message.
-    pub fn start(config: &SaslConfig) -> (SaslSession, Vec<u8>) {
+    /// Starts a session; returns it and the first client message. `token` is the bearer token
+    /// for OAUTHBEARER with a token source (the static one otherwise).
+    pub fn start(config: &SaslConfig, token: Option<&Secret>) -> (SaslSession, Vec<u8>) {
         match config.mechanism {
             SaslMechanism::Plain => {
                 let mut msg = Vec::new();
@@ -97,11 +133,14 @@ impl SaslSession {
                 } else {
                     format!("a={}", config.username)
                 };
-                let msg = format!(
-                    "n,{authzid},\x01auth=Bearer {}\x01\x01",
-                    config.password.expose()
-                );
-                (SaslSession::Single, msg.into_bytes())
+                let token = token.unwrap_or(&config.password);
+                let mut msg = format!("n,{authzid},\x01auth=Bearer {}\x01", token.expose());
+                let extensions = config.oauth.as_ref().map(|s| &s.login().extensions);
+                for (key, value) in extensions.into_iter().flatten() {
+                    msg.push_str(&format!("{key}={value}\x01"));
+                }
+                msg.push('\x01');
+                (SaslSession::Bearer { challenge: None }, msg.into_bytes())
             }
             SaslMechanism::ScramSha256 | SaslMechanism::ScramSha512 => {
                 let (client, first) = ScramClient::start(
@@ -120,6 +159,13 @@ impl SaslSession {
     pub fn step(&mut self, server: &[u8]) -> Result<Option<Vec<u8>>, String> {
         match self {
             SaslSession::Single => Ok(None),
+            SaslSession::Bearer { challenge } => {
+                if server.is_empty() || challenge.is_some() {
+                    return Ok(None);
+                }
+                *challenge = Some(String::from_utf8_lossy(server).into_owned());
+                Ok(Some(vec![0x01]))
+            }
             SaslSession::Scram(client) => client.step(server),
         }
     }
@@ -128,7 +174,16 @@ impl SaslSession {
     pub fn is_done(&self) -> bool {
         match self {
             SaslSession::Single => true,
+            SaslSession::Bearer { challenge } => challenge.is_none(),
             SaslSession::Scram(client) => client.is_done(),
+        }
+    }
+
+    /// The server's error challenge (OAUTHBEARER), to explain a failure.
+    pub fn challenge(&self) -> Option<&str> {
+        match self {
+            SaslSession::Bearer { challenge } => challenge.as_deref(),
+            _ => None,
         }
     }
 }
@@ -139,12 +194,8 @@ mod tests {
 
     #[test]
     fn plain_message_and_debug_without_password() {
-        let config = SaslConfig {
-            mechanism: SaslMechanism::Plain,
-            username: "alice".into(),
-            password: Secret::new("s3cret-pw"),
-        };
-        let (_, msg) = SaslSession::start(&config);
+        let config = SaslConfig::new(SaslMechanism::Plain, "alice", Secret::new("s3cret-pw"));
+        let (_, msg) = SaslSession::start(&config, None);
         assert_eq!(msg, b"\0alice\0s3cret-pw");
         let debug = format!("{config:?}");
         assert!(
@@ -155,13 +206,44 @@ mod tests {
 
     #[test]
     fn oauthbearer_message_follows_rfc7628() {
-        let config = SaslConfig {
-            mechanism: SaslMechanism::OAuthBearer,
-            username: String::new(),
-            password: Secret::new("tok.en"),
-        };
-        let (_, msg) = SaslSession::start(&config);
+        let config = SaslConfig::new(SaslMechanism::OAuthBearer, "", Secret::new("tok.en"));
+        let (_, msg) = SaslSession::start(&config, None);
         assert_eq!(msg, b"n,,\x01auth=Bearer tok.en\x01\x01");
+        let (mut session, msg) = SaslSession::start(&config, Some(&Secret::new("fresh")));
+        assert_eq!(msg, b"n,,\x01auth=Bearer fresh\x01\x01");
+        // An error challenge is acknowledged with 0x01 and leaves the exchange unfinished.
+        let challenge = br#"{"status":"invalid_token"}"#;
+        assert_eq!(session.step(challenge).unwrap(), Some(vec![0x01]));
+        assert!(!session.is_done());
+        assert_eq!(session.challenge(), Some(r#"{"status":"invalid_token"}"#));
+        let (mut ok, _) = SaslSession::start(&config, None);
+        assert_eq!(ok.step(b"").unwrap(), None);
+        assert!(ok.is_done());
+    }
+
+    #[test]
+    fn oauthbearer_sends_the_logins_extensions() {
+        use std::time::Duration;
+        let login = OAuthLogin {
+            cluster: "east".into(),
+            url: "file:/token".into(),
+            endpoint: oauth::TokenEndpoint::File("/token".into()),
+            client_id: String::new(),
+            client_secret: Secret::new(""),
+            scope: None,
+            urlencode_header: false,
+            subject_claim: "sub".into(),
+            extensions: vec![("logicalCluster".into(), "lkc-1".into())],
+            refresh: oauth::refresh::RefreshConfig::default(),
+            connect_timeout: Duration::from_secs(1),
+            read_timeout: Duration::from_secs(1),
+            retry_backoff: Duration::from_millis(1),
+            retry_backoff_max: Duration::from_millis(1),
+            connector: Arc::new(crate::net::TcpConnector),
+        };
+        let config = SaslConfig::oauth(Arc::new(TokenSource::new(login)));
+        let (_, msg) = SaslSession::start(&config, Some(&Secret::new("t")));
+        assert_eq!(msg, b"n,,\x01auth=Bearer t\x01logicalCluster=lkc-1\x01\x01");
     }
 
     #[test]
