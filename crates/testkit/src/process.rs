@@ -35,6 +35,28 @@ impl BrokerProcess {
         self.child.id()
     }
 
+    /// Sends signal `name` (`STOP`, `CONT`, ...) to the broker.
+    pub(crate) fn signal(&mut self, name: &str) {
+        if self.exit_status().is_some() {
+            return;
+        }
+        // Not reaped yet, so the pid is still ours.
+        let pid = self.child.id().to_string();
+        let sent = Command::new("sh")
+            .args([
+                "-c",
+                r#"kill -"$1" "$2""#,
+                "strait-testkit-kill",
+                name,
+                &pid,
+            ])
+            .stdin(Stdio::null())
+            .status();
+        if !matches!(sent, Ok(s) if s.success()) {
+            tracing::warn!(?sent, "sending SIG{name} to broker {pid} failed");
+        }
+    }
+
     /// The exit status if the broker has exited.
     pub(crate) fn exit_status(&mut self) -> Option<ExitStatus> {
         self.child.try_wait().ok().flatten()
@@ -43,6 +65,8 @@ impl BrokerProcess {
     /// Sends SIGTERM, waits up to `grace` for the exit, then SIGKILLs; returns how it ended.
     pub(crate) fn terminate(mut self, grace: Duration) -> String {
         self.stop_watchdog();
+        // A frozen broker handles SIGTERM only once it runs again.
+        self.signal("CONT");
         if self.exit_status().is_none() {
             // Not reaped yet, so the pid is still ours. std can only SIGKILL: use sh's kill.
             let pid = self.child.id().to_string();

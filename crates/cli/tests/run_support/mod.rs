@@ -292,13 +292,34 @@ impl Feed {
         backlog_rounds: u64,
         pause: Duration,
     ) -> Feed {
+        Feed::compressed(
+            source,
+            topic,
+            stream,
+            rounds,
+            backlog_rounds,
+            pause,
+            Compression::Lz4,
+        )
+    }
+
+    /// [`Feed::rounds`] with batches compressed by `compression`.
+    pub fn compressed(
+        source: &Cluster,
+        topic: &str,
+        stream: Stream,
+        rounds: std::ops::Range<u64>,
+        backlog_rounds: u64,
+        pause: Duration,
+        compression: Compression,
+    ) -> Feed {
         let produced = Arc::new(AtomicU64::new(0));
         let (cluster, topic, counter) = (source.clone(), topic.to_owned(), produced.clone());
         let task = tokio::spawn(async move {
             let producer = Producer::idempotent(&cluster).await.expect("producer id");
             for b in rounds {
                 for p in 0..stream.partitions {
-                    let batch = numbered_batch(p, b * stream.batch, stream.batch, Compression::Lz4);
+                    let batch = numbered_batch(p, b * stream.batch, stream.batch, compression);
                     producer
                         .send(&topic, p, &batch)
                         .await

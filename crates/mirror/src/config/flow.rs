@@ -2,6 +2,7 @@
 
 use std::time::Duration;
 
+use super::buffer::buffer_max_bytes;
 use super::client::ClientProps;
 use super::error::{ConfigError, KeyProblem};
 use super::exactly_once::{exactly_once, ExactlyOnce};
@@ -149,6 +150,9 @@ pub struct FlowConfig {
     pub exactly_once: Option<ExactlyOnce>,
     /// Bytes-per-second limits on the flow and on groups of its topics (strait keys).
     pub throttle: ThrottleSettings,
+    /// The most bytes fetched from the source and not yet written to the target
+    /// (`strait.buffer.max.bytes`).
+    pub buffer_max_bytes: u32,
 }
 
 impl FlowConfig {
@@ -362,6 +366,7 @@ pub(crate) fn build_flow(
         group,
         exactly_once,
         throttle: throttle_settings(props, &connector)?,
+        buffer_max_bytes: buffer_max_bytes(props, &connector)?,
     })
 }
 

@@ -162,6 +162,7 @@ pub(crate) const STRAIT_KEYS: &[&str] = &[
     "strait.transactional.id.prefix",
     "strait.throttle.bytes.per.second",
     "strait.throttle.rules",
+    "strait.buffer.max.bytes",
 ];
 
 /// Whether MM2 (or strait, for its own keys) reads the top-level `key` anywhere.

@@ -5,6 +5,7 @@
 //! (cluster props, connector config, client configs, worker config) and types every setting a
 //! flow needs ([`FlowConfig`]). Errors name the key and the line ([`ConfigError`]).
 
+mod buffer;
 mod client;
 mod error;
 mod exactly_once;
@@ -26,6 +27,7 @@ mod values;
 
 use std::path::Path;
 
+pub use buffer::{BUFFER_MAX_BYTES, DEFAULT_BUFFER_MAX_BYTES};
 pub use client::ClientProps;
 pub use error::{ConfigError, KeyProblem};
 pub use exactly_once::{ExactlyOnce, TransactionBoundary, TRANSACTIONAL_ID_PREFIX};

@@ -2,7 +2,8 @@
 //! asks of all partitions led by the same source broker into one Fetch request, so idle
 //! partitions cost one long-poll per broker, not one per partition. The fetcher routes by
 //! leader; the client refreshes the source's metadata itself when a leader is unknown or a
-//! response shows it stale. Partitions only report and back off.
+//! response shows it stale. Partitions only report and back off. Every request first reserves
+//! its bytes in the flow's budget (`buffer.rs`); each answer carries its share back.
 
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
@@ -10,6 +11,8 @@ use std::sync::Arc;
 use strait_kafka::{Cluster, FetchOptions, FetchPosition, PartitionFetch, ResponseError};
 use tokio::sync::{mpsc, oneshot};
 use tokio::task::JoinSet;
+
+use super::buffer::{FetchBudget, Held};
 
 /// Why a fetch gave nothing for a partition.
 #[derive(Debug, Clone, thiserror::Error)]
@@ -54,26 +57,31 @@ pub(crate) struct FetchDemand {
     /// The leader epoch of the record before `offset`, when known (the leader says if its log
     /// diverged since).
     pub(crate) last_epoch: Option<i32>,
-    pub(crate) reply: oneshot::Sender<Result<PartitionFetch, FetchFailure>>,
+    pub(crate) reply: oneshot::Sender<Result<Fetched, FetchFailure>>,
+}
+
+/// A partition's answer, and the budget its bytes hold until it is dropped.
+pub(crate) type Fetched = (PartitionFetch, Held);
+
+/// How the fetch loop asks.
+#[derive(Clone)]
+pub(crate) struct FetchSettings {
+    /// The request settings (`fetch.max.bytes`, `fetch.max.wait.ms`, isolation).
+    pub(crate) options: FetchOptions,
+    /// `max.partition.fetch.bytes`.
+    pub(crate) partition_max_bytes: i32,
+    /// The flow's budget of fetched, unwritten bytes.
+    pub(crate) budget: FetchBudget,
 }
 
 /// Starts the fetch loop on `source`; it ends when every sender is dropped.
-pub(crate) fn spawn_fetcher(
-    source: Cluster,
-    options: FetchOptions,
-    partition_max_bytes: i32,
-) -> mpsc::Sender<FetchDemand> {
+pub(crate) fn spawn_fetcher(source: Cluster, settings: FetchSettings) -> mpsc::Sender<FetchDemand> {
     let (tx, rx) = mpsc::channel(1024);
-    tokio::spawn(run(source, options, partition_max_bytes, rx));
+    tokio::spawn(run(source, settings, rx));
     tx
 }
 
-async fn run(
-    source: Cluster,
-    options: FetchOptions,
-    partition_max_bytes: i32,
-    mut demands: mpsc::Receiver<FetchDemand>,
-) {
+async fn run(source: Cluster, settings: FetchSettings, mut demands: mpsc::Receiver<FetchDemand>) {
     let mut waiting: HashMap<i32, Vec<FetchDemand>> = HashMap::new();
     let mut busy: HashSet<i32> = HashSet::new();
     let mut in_flight: JoinSet<i32> = JoinSet::new();
@@ -99,8 +107,9 @@ async fn run(
             let asks = waiting.remove(&leader).unwrap_or_default();
             busy.insert(leader);
             let source = source.clone();
+            let settings = settings.clone();
             in_flight.spawn(async move {
-                fetch(&source, leader, asks, &options, partition_max_bytes).await;
+                fetch(&source, leader, asks, &settings).await;
                 leader
             });
         }
@@ -120,13 +129,8 @@ async fn route(
     }
 }
 
-async fn fetch(
-    source: &Cluster,
-    leader: i32,
-    asks: Vec<FetchDemand>,
-    options: &FetchOptions,
-    partition_max_bytes: i32,
-) {
+async fn fetch(source: &Cluster, leader: i32, asks: Vec<FetchDemand>, settings: &FetchSettings) {
+    let partition_max_bytes = settings.partition_max_bytes;
     let positions: Vec<FetchPosition> = asks
         .iter()
         .map(|d| FetchPosition {
@@ -139,7 +143,14 @@ async fn fetch(
             last_fetched_epoch: d.last_epoch,
         })
         .collect();
-    match source.fetch_from(leader, &positions, options).await {
+    let wanted: i64 = positions.iter().map(|p| i64::from(p.max_bytes)).sum();
+    let wanted = wanted.min(settings.options.max_bytes.into()) as i32;
+    let mut reservation = settings.budget.reserve(wanted).await;
+    let options = FetchOptions {
+        max_bytes: settings.budget.clamp(wanted),
+        ..settings.options
+    };
+    match source.fetch_from(leader, &positions, &options).await {
         Ok(fetched) => {
             // One lookup per ask: a fetch may carry thousands of partitions.
             let mut by_topic: HashMap<String, HashMap<i32, PartitionFetch>> = HashMap::new();
@@ -154,7 +165,10 @@ async fn fetch(
                     .get_mut(ask.topic.as_str())
                     .and_then(|partitions| partitions.remove(&ask.partition));
                 let answer = match found {
-                    Some(f) => Ok(f),
+                    Some(f) => {
+                        let held = reservation.take(f.records.len());
+                        Ok((f, held))
+                    }
                     None => Err(FetchFailure::NotAnswered { leader }),
                 };
                 let _ = ask.reply.send(answer);

@@ -1,6 +1,7 @@
 //! The replication engine: one task per flow, inside it a discovery loop, a fetcher and one
 //! pipeline per source partition.
 
+mod buffer;
 mod control;
 mod discovery;
 mod error;

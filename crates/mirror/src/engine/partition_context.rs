@@ -3,12 +3,12 @@
 
 use std::sync::Arc;
 
-use strait_kafka::{Cluster, Lease, PartitionFetch};
+use strait_kafka::{Cluster, Lease};
 use tokio::sync::{mpsc, oneshot};
 
 use super::control::FlowControl;
 use super::discovery::PartitionRoute;
-use super::fetcher::{FetchDemand, FetchFailure};
+use super::fetcher::{FetchDemand, FetchFailure, Fetched};
 use super::stats::FlowStats;
 use super::throttle::Throttle;
 use crate::config::{ExactlyOnce, OffsetReset};
@@ -41,14 +41,14 @@ pub(crate) struct PartitionContext {
 /// Asks the fetcher for data at `position` (at most `max_bytes`, though a broker returns at
 /// least one whole batch), with the source leader epoch of the record before it when known (the
 /// leader answers a diverging epoch if its log no longer leads there); `None` when the flow is
-/// stopping.
+/// stopping. The answer holds its bytes in the flow's budget until it is dropped.
 pub(crate) async fn ask(
     ctx: &PartitionContext,
     route: &PartitionRoute,
     position: i64,
     max_bytes: Option<i32>,
     last_epoch: Option<i32>,
-) -> Option<Result<PartitionFetch, FetchFailure>> {
+) -> Option<Result<Fetched, FetchFailure>> {
     let (reply, answer) = oneshot::channel();
     let demand = FetchDemand {
         topic: route.topic.clone(),

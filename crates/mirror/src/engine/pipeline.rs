@@ -185,7 +185,7 @@ async fn replicate(
             // the first waiting batch (KIP-74), whose timestamp is the lag in seconds.
             let position = driver.ledger.position();
             let epoch = driver.ledger.last_epoch();
-            if let Some(Ok(fetched)) = ask(ctx, route, position, Some(1), epoch).await {
+            if let Some(Ok((fetched, _held))) = ask(ctx, route, position, Some(1), epoch).await {
                 if fetched.error.is_none() {
                     state.fetched(&fetched, position, now_ms());
                 }
@@ -218,8 +218,10 @@ async fn replicate(
             offset: position,
             cause,
         };
-        let fetched = match fetched {
-            Ok(f) => f,
+        // `_held` keeps the answer's bytes counted in the flow's budget until its batches are
+        // written (the end of this round).
+        let (fetched, _held) = match fetched {
+            Ok(answer) => answer,
             Err(cause) => {
                 driver.drain().await?;
                 return Err(failure(cause));

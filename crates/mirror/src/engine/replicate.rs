@@ -8,9 +8,10 @@ use std::time::{Duration, Instant};
 
 use strait_kafka::FetchOptions;
 
+use super::buffer::FetchBudget;
 use super::discovery::{discover, PartitionRoute};
 use super::error::EngineError;
-use super::fetcher::spawn_fetcher;
+use super::fetcher::{spawn_fetcher, FetchSettings};
 use super::flow::{Admins, FlowRun, GroupLink};
 use super::partition_context::PartitionContext;
 use super::pipelines::Pipelines;
@@ -95,12 +96,21 @@ pub(super) async fn replicate(
         .unwrap_or(4 * 1024 * 1024);
     let lease = group.as_ref().map(|g| g.lease.clone());
     let throttle = Arc::new(Throttle::new(&flow.throttle));
+    let budget = FetchBudget::new(flow.buffer_max_bytes);
+    stats.set_buffer(&budget);
     stats.set_throttles(&throttle.labels());
     let shared = Arc::new(PartitionContext {
         label: label.to_owned(),
         source: source.clone(),
         target,
-        fetcher: spawn_fetcher(source, fetch_options, partition_max_bytes),
+        fetcher: spawn_fetcher(
+            source,
+            FetchSettings {
+                options: fetch_options,
+                partition_max_bytes,
+                budget,
+            },
+        ),
         progress: progress.clone(),
         offset_syncs: offset_syncs.clone(),
         stats: stats.clone(),

@@ -139,7 +139,7 @@ pub(crate) async fn recognise_written(
             }
         }
         if steps.is_empty() {
-            let Some(Ok(fetched)) = ask(ctx, route, source_next, None, None).await else {
+            let Some(Ok((fetched, _held))) = ask(ctx, route, source_next, None, None).await else {
                 return walk;
             };
             if fetched.error.is_some() {

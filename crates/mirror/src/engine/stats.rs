@@ -7,6 +7,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 
 use serde::Serialize;
 
+use super::buffer::FetchBudget;
 use super::partition_stats::{ErrorNote, PartitionStats};
 use super::window::{Aggregate, Window};
 use crate::group::GroupStatus;
@@ -40,6 +41,8 @@ pub struct FlowStats {
     group: Mutex<Option<GroupStatus>>,
     /// Seconds writes waited for each throttle bucket (`flow` or a rule's name).
     throttle_waits: Mutex<BTreeMap<String, f64>>,
+    /// The replication loop's fetch buffer budget, while it runs.
+    buffer: Mutex<Option<FetchBudget>>,
 }
 
 /// What a flow is doing.
@@ -123,6 +126,19 @@ impl FlowStats {
     /// Whether the flow writes in transactions (exactly-once mode).
     pub fn exactly_once(&self) -> bool {
         self.exactly_once.load(Ordering::Relaxed)
+    }
+
+    /// Registers the replication loop's fetch buffer budget.
+    pub(crate) fn set_buffer(&self, budget: &FetchBudget) {
+        *lock(&self.buffer) = Some(budget.clone());
+    }
+
+    /// Bytes fetched and not yet written, and the budget (`strait.buffer.max.bytes`), while
+    /// the flow replicates.
+    pub fn buffer(&self) -> Option<(u64, u64)> {
+        lock(&self.buffer)
+            .as_ref()
+            .map(|b| (b.held() as u64, u64::from(b.limit())))
     }
 
     /// Registers the flow's throttle buckets (their wait counters start at 0).

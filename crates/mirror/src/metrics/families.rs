@@ -44,6 +44,8 @@ pub(super) const NAMES: &[&str] = &[
     "strait_sync_failures_total",
     "strait_source_records_lost_total",
     "strait_partitions",
+    "strait_buffer_bytes",
+    "strait_buffer_limit_bytes",
     "strait_flow_state",
     "strait_orphaned_topics",
     "strait_checkpoint_latency_seconds_avg",
@@ -80,6 +82,8 @@ pub(super) struct Families {
     sync_failures: Count,
     source_records_lost: Count,
     partitions: Int,
+    buffer: Int,
+    buffer_limit: Int,
     state: Int,
     orphaned: Int,
     checkpoint: [Value; 3],
@@ -213,6 +217,10 @@ impl Families {
         self.partitions
             .get_or_create(&base)
             .set(totals.partitions as i64);
+        if let Some((held, limit)) = flow.stats.buffer() {
+            self.buffer.get_or_create(&base).set(held as i64);
+            self.buffer_limit.get_or_create(&base).set(limit as i64);
+        }
         let state = match flow.stats.state() {
             FlowState::Starting => "starting",
             FlowState::Running => "running",
@@ -352,6 +360,16 @@ impl Families {
             "strait_partitions",
             "Source partitions being replicated",
             self.partitions.clone(),
+        );
+        r.register(
+            "strait_buffer_bytes",
+            "Bytes fetched from the source and not yet written to the target (reserved by fetches in flight included)",
+            self.buffer.clone(),
+        );
+        r.register(
+            "strait_buffer_limit_bytes",
+            "The flow's fetch buffer budget, strait.buffer.max.bytes",
+            self.buffer_limit.clone(),
         );
         r.register(
             "strait_flow_state",

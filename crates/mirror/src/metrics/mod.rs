@@ -37,8 +37,11 @@ pub const METRICS: &[&str] = families::NAMES;
 /// Families exported only once they have a series: errors (after the first error), heartbeat
 /// age (after the first heartbeat), checkpoint latency (once checkpoints are emitted), the
 /// group families (only flows that share their work, `strait.group.enabled`), transactions
-/// (only flows in exactly-once mode), throttle waits (only throttled flows).
+/// (only flows in exactly-once mode), throttle waits (only throttled flows), the fetch buffer
+/// (only flows that replicate, once their replication loop runs).
 pub const CONDITIONAL: &[&str] = &[
+    "strait_buffer_bytes",
+    "strait_buffer_limit_bytes",
     "strait_transactions_total",
     "strait_throttle_wait_seconds_total",
     "strait_errors_total",

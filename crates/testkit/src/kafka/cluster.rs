@@ -412,6 +412,25 @@ impl KafkaCluster {
         }
     }
 
+    /// Freezes node `id` with SIGSTOP: its connections stay open and nothing answers (a hung
+    /// broker, a long GC pause). [`KafkaCluster::thaw_node`] lets it run on.
+    pub fn freeze_node(&mut self, id: i32) {
+        let node = self.node_mut(id);
+        if let Some(process) = node.process.as_mut() {
+            process.signal("STOP");
+            node.log.mark("frozen with SIGSTOP");
+        }
+    }
+
+    /// Lets a frozen node run on (SIGCONT).
+    pub fn thaw_node(&mut self, id: i32) {
+        let node = self.node_mut(id);
+        if let Some(process) = node.process.as_mut() {
+            process.signal("CONT");
+            node.log.mark("thawed with SIGCONT");
+        }
+    }
+
     /// Kills node `id` with SIGKILL (a crash: no controlled shutdown).
     pub fn kill_node(&mut self, id: i32) {
         let node = self.node_mut(id);

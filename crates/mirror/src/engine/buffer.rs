@@ -1,0 +1,135 @@
+//! A flow's fetch buffer budget (`strait.buffer.max.bytes`): the fetcher reserves a request's
+//! most bytes before it asks the source, keeps what each partition's answer holds with that
+//! answer until the pipeline has written it, and returns the rest at once. A flow whose target
+//! stalls fills its own budget and stops fetching; other flows have budgets of their own.
+
+use std::sync::Arc;
+
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
+
+/// Bytes a flow may hold fetched and not yet written.
+#[derive(Debug, Clone)]
+pub(crate) struct FetchBudget {
+    bytes: Arc<Semaphore>,
+    limit: u32,
+}
+
+/// Budget held by bytes in memory; returned when dropped (the permit is only ever dropped).
+#[derive(Debug)]
+pub(crate) struct Held(#[allow(dead_code)] Option<OwnedSemaphorePermit>);
+
+impl Held {
+    /// Nothing held (an answer with no records).
+    pub(crate) fn none() -> Held {
+        Held(None)
+    }
+
+    /// How many bytes this holds.
+    #[cfg(test)]
+    fn bytes(&self) -> usize {
+        self.0.as_ref().map_or(0, OwnedSemaphorePermit::num_permits)
+    }
+}
+
+impl FetchBudget {
+    /// A budget of `limit` bytes.
+    pub(crate) fn new(limit: u32) -> FetchBudget {
+        FetchBudget {
+            bytes: Arc::new(Semaphore::new(limit as usize)),
+            limit,
+        }
+    }
+
+    /// The most bytes one request may ask for: `wanted`, or the whole budget if less.
+    pub(crate) fn clamp(&self, wanted: i32) -> i32 {
+        wanted.clamp(1, i32::try_from(self.limit).unwrap_or(i32::MAX))
+    }
+
+    /// Waits until `bytes` (at most the whole budget) are free and reserves them.
+    pub(crate) async fn reserve(&self, bytes: i32) -> Reservation {
+        let bytes = u32::try_from(self.clamp(bytes)).unwrap_or(1);
+        let permit = self
+            .bytes
+            .clone()
+            .acquire_many_owned(bytes)
+            .await
+            .expect("the budget's semaphore is never closed");
+        Reservation(permit)
+    }
+
+    /// Bytes reserved or held now.
+    pub(crate) fn held(&self) -> usize {
+        self.limit as usize - self.bytes.available_permits()
+    }
+
+    /// The budget.
+    pub(crate) fn limit(&self) -> u32 {
+        self.limit
+    }
+}
+
+/// Bytes reserved for one request's answer, handed out to its partitions.
+#[derive(Debug)]
+pub(crate) struct Reservation(OwnedSemaphorePermit);
+
+impl Reservation {
+    /// Takes `bytes` of the reservation for one partition's answer (what is left, if less: a
+    /// broker returns a first batch larger than asked, KIP-74).
+    pub(crate) fn take(&mut self, bytes: usize) -> Held {
+        let bytes = bytes.min(self.0.num_permits());
+        if bytes == 0 {
+            return Held::none();
+        }
+        Held(self.0.split(bytes))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn what_answers_hold_is_returned_when_they_are_dropped() {
+        let budget = FetchBudget::new(100);
+        let mut reservation = budget.reserve(80).await;
+        assert_eq!((100 - budget.held()), 20);
+        let a = reservation.take(30);
+        let b = reservation.take(70);
+        assert_eq!(
+            (a.bytes(), b.bytes()),
+            (30, 50),
+            "the second gets what is left"
+        );
+        assert_eq!(reservation.take(10).bytes(), 0);
+        drop(reservation);
+        assert_eq!((100 - budget.held()), 20);
+        drop(a);
+        assert_eq!((100 - budget.held()), 50);
+        drop(b);
+        assert_eq!((100 - budget.held()), 100);
+    }
+
+    #[tokio::test]
+    async fn a_full_budget_makes_the_next_request_wait() {
+        let budget = FetchBudget::new(100);
+        let mut first = budget.reserve(1000).await;
+        assert_eq!(
+            (100 - budget.held()),
+            0,
+            "a request asks at most the whole budget"
+        );
+        let held = first.take(60);
+        drop(first);
+        let waiting = tokio::spawn({
+            let budget = budget.clone();
+            async move { budget.reserve(50).await }
+        });
+        tokio::task::yield_now().await;
+        assert!(!waiting.is_finished(), "40 free, 50 wanted");
+        drop(held);
+        let second = waiting.await.unwrap();
+        assert_eq!((100 - budget.held()), 50);
+        drop(second);
+        assert_eq!(budget.clamp(1 << 30), 100);
+    }
+}
