@@ -13,11 +13,12 @@ use strait_kafka::net::sasl::oauth::refresh::RefreshConfig;
 use strait_kafka::net::sasl::oauth::TokenEndpoint;
 use strait_kafka::net::{Connection, ConnectionOptions, TcpConnector};
 use strait_kafka::{
-    Cluster, ClusterConfig, Error, OAuthError, OAuthLogin, SaslConfig, Secret, TokenSource,
+    Cluster, ClusterConfig, Error, OAuthError, OAuthLogin, SaslConfig, Secret, TlsConnector,
+    TlsSettings, TokenSource, TrustRoots,
 };
 use strait_testkit::{
     BrokerKind, IdentityProvider, IdentityProviderOptions, KafkaCluster, KafkaOptions,
-    SecureListener,
+    SecureListener, TestCa, Usage,
 };
 
 strait_testkit::per_broker!(;
@@ -114,6 +115,7 @@ async fn tokens_refresh_and_sessions_renew_on_the_same_connection(_kind: BrokerK
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
     assert!(!conn.is_closed(), "the connection was closed");
+    let renewed = conn.reauthentications();
     assert!(
         conn.reauthentications() >= 4,
         "25 s of 4 s sessions renew at least 4 times on the connection, got {}",
@@ -144,6 +146,23 @@ async fn tokens_refresh_and_sessions_renew_on_the_same_connection(_kind: BrokerK
         .expect("produce over OAUTHBEARER");
     let read = read_from(&cluster, "oauth-data", 0, ack.base_offset).await;
     assert_same_records("oauth-data", &records, &read);
+    // Idle past its session's end, the connection counts as closed (the broker would drop it
+    // at the next request): clients open a new one instead of failing a request on it.
+    tokio::time::sleep(Duration::from_secs(5)).await;
+    assert!(
+        conn.is_closed(),
+        "a connection idle past its session is replaced"
+    );
+    assert_eq!(conn.reauthentications(), renewed);
+    let again = producer
+        .send(
+            "oauth-data",
+            0,
+            &batch(strait_kafka::batch::Compression::Lz4, &records),
+        )
+        .await
+        .expect("produce after an idle spell");
+    assert_eq!(again.base_offset, ack.base_offset + 20);
 }
 
 /// A wrong client secret: the identity provider answers 401; the error names the cluster and
@@ -234,4 +253,41 @@ async fn an_outage_keeps_the_current_token_until_a_refresh_succeeds() {
     let err = fresh.token().await.expect_err("no token while down");
     assert!(err.is_retriable(), "{err}");
     assert!(err.to_string().contains("HTTP 503"), "{err}");
+}
+
+/// An HTTPS token endpoint is verified against the cluster's trusted CAs: a certificate of the
+/// trusted CA gives a token; one of another CA fails, says why, and is not retriable.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_https_endpoint_is_verified_like_a_broker() {
+    let ca = TestCa::new("idp-ca");
+    let idp = IdentityProvider::start(IdentityProviderOptions {
+        clients: vec![(CLIENT.into(), SECRET.into())],
+        tls: Some(ca.issue(&["127.0.0.1", "localhost"], Usage::Server)),
+        ..IdentityProviderOptions::default()
+    })
+    .expect("the identity provider starts");
+    assert!(idp.token_url().starts_with("https://"));
+    let trusting = |ca_pem: &str| {
+        let settings = TlsSettings {
+            trust: TrustRoots::Pem(ca_pem.as_bytes().to_vec()),
+            ..TlsSettings::default()
+        };
+        let mut login = login(&idp, SECRET);
+        login.connector = Arc::new(TlsConnector::new(&settings).unwrap());
+        TokenSource::new(login)
+    };
+    let token = trusting(&ca.cert_pem)
+        .token()
+        .await
+        .expect("a token over HTTPS");
+    assert_eq!(token.claims.subject, CLIENT);
+
+    let stranger = TestCa::new("another-ca");
+    let err = trusting(&stranger.cert_pem)
+        .token()
+        .await
+        .expect_err("an endpoint certificate of an untrusted CA");
+    assert!(!err.is_retriable(), "{err}");
+    assert!(err.to_string().contains("TLS handshake failed"), "{err}");
+    assert_eq!(idp.issued_to(CLIENT), 1);
 }

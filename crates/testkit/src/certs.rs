@@ -18,6 +18,12 @@ pub struct CertKey {
     pub key_pem: String,
 }
 
+impl std::fmt::Debug for CertKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("CertKey").finish_non_exhaustive()
+    }
+}
+
 impl CertKey {
     /// Writes `<name>.crt` and `<name>.key` into `dir`; returns both paths.
     pub fn write(&self, dir: &Path, name: &str) -> (PathBuf, PathBuf) {

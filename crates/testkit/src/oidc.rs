@@ -1,7 +1,7 @@
 //! A small OAuth 2 / OIDC identity provider for OAUTHBEARER tests: a client-credentials token
 //! endpoint issuing ES256-signed JWTs with a short lifetime, and the JWKS a Kafka broker
-//! validates them with (`OAuthBearerValidatorCallbackHandler`). It counts what it issued and
-//! can be made to fail, so tests see refreshes and outages.
+//! validates them with (`OAuthBearerValidatorCallbackHandler`), over HTTP or HTTPS. It counts
+//! what it issued and can be made to fail, so tests see refreshes and outages.
 
 use std::collections::BTreeMap;
 use std::io::{BufRead, BufReader, Read, Write};
@@ -14,7 +14,11 @@ use base64::Engine as _;
 use ring::rand::SystemRandom;
 use ring::signature::{EcdsaKeyPair, KeyPair, ECDSA_P256_SHA256_FIXED_SIGNING};
 
-use crate::TestkitError;
+use rustls::pki_types::pem::PemObject;
+use rustls::pki_types::{CertificateDer, PrivateKeyDer};
+use rustls::{ServerConfig, ServerConnection, StreamOwned};
+
+use crate::{CertKey, TestkitError};
 
 /// The key id in the JWKS and in every token's header.
 const KEY_ID: &str = "strait-test-key-1";
@@ -30,6 +34,8 @@ pub struct IdentityProviderOptions {
     pub issuer: String,
     /// The `aud` claim.
     pub audience: String,
+    /// Serve HTTPS with this certificate (HTTP when `None`).
+    pub tls: Option<CertKey>,
 }
 
 impl Default for IdentityProviderOptions {
@@ -39,12 +45,14 @@ impl Default for IdentityProviderOptions {
             token_lifetime: Duration::from_secs(3600),
             issuer: "strait-test-idp".into(),
             audience: "kafka".into(),
+            tls: None,
         }
     }
 }
 
 struct State {
     options: IdentityProviderOptions,
+    tls: Option<Arc<ServerConfig>>,
     key: EcdsaKeyPair,
     rng: SystemRandom,
     issued: Mutex<BTreeMap<String, u64>>,
@@ -73,10 +81,17 @@ impl IdentityProvider {
             .map_err(|e| io("generate a key", &e))?;
         let key = EcdsaKeyPair::from_pkcs8(&ECDSA_P256_SHA256_FIXED_SIGNING, pkcs8.as_ref(), &rng)
             .map_err(|e| io("load the key", &e))?;
+        let tls = match &options.tls {
+            None => None,
+            Some(cert) => Some(Arc::new(
+                server_config(cert).map_err(|e| io("configure TLS", &e))?,
+            )),
+        };
         let listener = TcpListener::bind("127.0.0.1:0").map_err(|e| io("bind", &e))?;
         let addr = listener.local_addr().map_err(|e| io("bind", &e))?;
         let state = Arc::new(State {
             options,
+            tls,
             key,
             rng,
             issued: Mutex::new(BTreeMap::new()),
@@ -96,7 +111,22 @@ impl IdentityProvider {
                     if let Ok(stream) = stream {
                         let state = serving.clone();
                         std::thread::spawn(move || {
-                            let _ = serve(&state, stream);
+                            let _ = stream.set_read_timeout(Some(Duration::from_secs(10)));
+                            match &state.tls {
+                                None => {
+                                    let _ = serve(&state, stream);
+                                }
+                                Some(config) => {
+                                    let Ok(conn) = ServerConnection::new(config.clone()) else {
+                                        return;
+                                    };
+                                    let mut tls = StreamOwned::new(conn, stream);
+                                    if serve(&state, &mut tls).is_ok() {
+                                        tls.conn.send_close_notify();
+                                        let _ = tls.flush();
+                                    }
+                                }
+                            }
                         });
                     }
                 }
@@ -111,12 +141,20 @@ impl IdentityProvider {
 
     /// The token endpoint (`sasl.oauthbearer.token.endpoint.url`).
     pub fn token_url(&self) -> String {
-        format!("http://{}/oauth2/token", self.addr)
+        format!("{}://{}/oauth2/token", self.scheme(), self.addr)
     }
 
     /// The JWKS endpoint (the broker's `sasl.oauthbearer.jwks.endpoint.url`).
     pub fn jwks_url(&self) -> String {
-        format!("http://{}/oauth2/jwks", self.addr)
+        format!("{}://{}/oauth2/jwks", self.scheme(), self.addr)
+    }
+
+    fn scheme(&self) -> &'static str {
+        if self.state.tls.is_some() {
+            "https"
+        } else {
+            "http"
+        }
     }
 
     /// The `iss` claim of its tokens.
@@ -162,9 +200,8 @@ impl Drop for IdentityProvider {
 }
 
 /// One HTTP/1.1 exchange per connection.
-fn serve(state: &State, stream: TcpStream) -> std::io::Result<()> {
-    stream.set_read_timeout(Some(Duration::from_secs(10)))?;
-    let mut reader = BufReader::new(stream.try_clone()?);
+fn serve(state: &State, stream: impl Read + Write) -> std::io::Result<()> {
+    let mut reader = BufReader::new(stream);
     let mut request_line = String::new();
     reader.read_line(&mut request_line)?;
     let mut headers = BTreeMap::new();
@@ -200,7 +237,7 @@ fn serve(state: &State, stream: TcpStream) -> std::io::Result<()> {
         503 => "Service Unavailable",
         _ => "Not Found",
     };
-    let mut out = stream;
+    let out = reader.get_mut();
     write!(
         out,
         "HTTP/1.1 {status} {reason}\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\
@@ -262,6 +299,19 @@ fn token_response(state: &State, headers: &BTreeMap<String, String>, body: &[u8]
             r#"{{"access_token":"{token}","token_type":"Bearer","expires_in":{lifetime},"scope":"{scope}"}}"#
         ),
     )
+}
+
+fn server_config(cert: &CertKey) -> Result<ServerConfig, String> {
+    let chain = CertificateDer::pem_slice_iter(cert.cert_pem.as_bytes())
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|e| e.to_string())?;
+    let key = PrivateKeyDer::from_pem_slice(cert.key_pem.as_bytes()).map_err(|e| e.to_string())?;
+    ServerConfig::builder_with_provider(Arc::new(rustls::crypto::ring::default_provider()))
+        .with_safe_default_protocol_versions()
+        .map_err(|e| e.to_string())?
+        .with_no_client_auth()
+        .with_single_cert(chain, key)
+        .map_err(|e| e.to_string())
 }
 
 fn b64(bytes: &[u8]) -> String {

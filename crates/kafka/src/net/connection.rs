@@ -46,6 +46,13 @@ pub struct ConnectionOptions {
 
 type Waiter = oneshot::Sender<std::result::Result<Bytes, String>>;
 
+/// A SASL session's renewal time and end (KIP-368).
+#[derive(Debug, Clone, Copy)]
+struct SessionTimes {
+    renew_at: tokio::time::Instant,
+    ends_at: tokio::time::Instant,
+}
+
 #[derive(Default)]
 struct Pending {
     waiters: HashMap<i32, Waiter>,
@@ -64,8 +71,9 @@ pub struct Connection {
     /// Held shared by every request write, exclusively by a re-authentication, during which
     /// nothing else may be sent (KIP-368).
     auth_gate: tokio::sync::RwLock<()>,
-    /// When the SASL session must be renewed, if the broker gave it a lifetime.
-    reauthenticate_at: Mutex<Option<tokio::time::Instant>>,
+    /// When the SASL session must be renewed and when it ends, if the broker gave it a
+    /// lifetime.
+    reauthenticate_at: Mutex<Option<SessionTimes>>,
     reauthentications: AtomicU64,
 }
 
@@ -235,6 +243,8 @@ impl Connection {
             Some(source) => Some(source.token().await?.value),
             None => None,
         };
+        // The broker counts the session from its start, before our answer arrives.
+        let started = tokio::time::Instant::now();
         let response = self.exchange(&handshake, version).await?;
         if response.error_code != 0 {
             let enabled: Vec<&str> = response.mechanisms.iter().map(|m| m.as_str()).collect();
@@ -271,7 +281,10 @@ impl Connection {
                     *self.reauthenticate_at.lock().expect("reauth lock") =
                         (lifetime > 0).then(|| {
                             let after = reauthenticate_after_ms(lifetime, rand::random());
-                            tokio::time::Instant::now() + Duration::from_millis(after as u64)
+                            SessionTimes {
+                                renew_at: started + Duration::from_millis(after as u64),
+                                ends_at: started + Duration::from_millis(lifetime as u64),
+                            }
                         });
                     return Ok(());
                 }
@@ -287,7 +300,7 @@ impl Connection {
             self.reauthenticate_at
                 .lock()
                 .expect("reauth lock")
-                .is_some_and(|at| tokio::time::Instant::now() >= at)
+                .is_some_and(|t| tokio::time::Instant::now() >= t.renew_at)
         };
         if !due() {
             return Ok(());
@@ -366,9 +379,17 @@ impl Connection {
         &self.versions
     }
 
-    /// Whether the connection has failed and must be replaced.
+    /// Whether the connection has failed and must be replaced (also when its SASL session
+    /// ended while it sat idle: the broker would close it at the next request).
     pub fn is_closed(&self) -> bool {
-        self.pending.lock().expect("pending lock").closed.is_some() || self.reader.is_finished()
+        let expired = self
+            .reauthenticate_at
+            .lock()
+            .expect("reauth lock")
+            .is_some_and(|t| tokio::time::Instant::now() >= t.ends_at);
+        expired
+            || self.pending.lock().expect("pending lock").closed.is_some()
+            || self.reader.is_finished()
     }
 
     /// The version negotiated for request type `R`.

@@ -211,7 +211,7 @@ impl Connector for TlsConnector {
 }
 
 /// The rustls error inside an I/O error from a TLS handshake, if that is what failed.
-pub(super) fn tls_error(e: &io::Error) -> Option<&rustls::Error> {
+pub(crate) fn tls_error(e: &io::Error) -> Option<&rustls::Error> {
     e.get_ref()?.downcast_ref::<rustls::Error>()
 }
 

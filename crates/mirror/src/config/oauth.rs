@@ -3,7 +3,8 @@
 //! `sasl.oauthbearer.client.credentials.*` keys or the JAAS `clientId`/`clientSecret`), a token
 //! file (`file:` URL), or strait's static `sasl.oauthbearer.token`.
 
-use std::sync::Arc;
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, OnceLock, Weak};
 use std::time::Duration;
 
 use strait_kafka::net::sasl::oauth::http::HttpUrl;
@@ -128,7 +129,32 @@ pub(super) fn oauth_config(props: &ClientProps) -> Result<SaslConfig, ConfigErro
         retry_backoff_max: duration(props, "sasl.login.retry.backoff.max.ms", 10_000)?,
         connector,
     };
-    Ok(SaslConfig::oauth(Arc::new(TokenSource::new(login))))
+    Ok(SaslConfig::oauth(shared_source(props, login)))
+}
+
+/// One token source per login in the process, as Kafka's Java clients share a login per JAAS
+/// config: a flow's consumer, producer and admin clients of a cluster (and flows that reach the
+/// same cluster with the same settings) ask the provider once per refresh, not once each.
+fn shared_source(props: &ClientProps, login: OAuthLogin) -> Arc<TokenSource> {
+    static SOURCES: OnceLock<Mutex<HashMap<String, Weak<TokenSource>>>> = OnceLock::new();
+    // Everything the login is made of: the cluster, its SASL and TLS keys as written.
+    let mut fingerprint = props.cluster.clone();
+    for (key, value) in &props.props {
+        if key.starts_with("sasl.") || key.starts_with("ssl.") {
+            fingerprint.push_str(&format!("\0{key}={value}"));
+        }
+    }
+    let mut sources = SOURCES
+        .get_or_init(Default::default)
+        .lock()
+        .expect("token source cache lock");
+    sources.retain(|_, source| source.strong_count() > 0);
+    if let Some(source) = sources.get(&fingerprint).and_then(Weak::upgrade) {
+        return source;
+    }
+    let source = Arc::new(TokenSource::new(login));
+    sources.insert(fingerprint, Arc::downgrade(&source));
+    source
 }
 
 /// Kafka's client picks the login through classes; strait knows the client-credentials and
@@ -313,6 +339,47 @@ mod tests {
         assert_eq!(l.subject_claim, "client_id");
         assert_eq!((l.refresh.window_factor, l.refresh.buffer_secs), (0.6, 10));
         assert_eq!(l.retry_backoff_max, Duration::from_secs(2));
+    }
+
+    #[test]
+    fn the_clients_of_one_login_share_its_tokens() {
+        let settings = [
+            (ENDPOINT_KEY, "http://127.0.0.1:8080/token"),
+            ("sasl.jaas.config", JAAS),
+        ];
+        let source = || {
+            client_security(&props(&settings))
+                .unwrap()
+                .sasl
+                .unwrap()
+                .oauth
+                .unwrap()
+        };
+        let (a, b) = (source(), source());
+        assert!(
+            Arc::ptr_eq(&a, &b),
+            "two clients of one login share a source"
+        );
+        let other = client_security(&props(&[
+            (ENDPOINT_KEY, "http://127.0.0.1:8080/token"),
+            ("sasl.jaas.config", JAAS),
+            ("sasl.oauthbearer.client.credentials.client.id", "another"),
+        ]))
+        .unwrap()
+        .sasl
+        .unwrap()
+        .oauth
+        .unwrap();
+        assert!(
+            !Arc::ptr_eq(&a, &other),
+            "another client id is another login"
+        );
+        let weak = Arc::downgrade(&a);
+        drop((a, b));
+        assert!(
+            weak.upgrade().is_none(),
+            "the cache does not keep a source alive"
+        );
     }
 
     #[test]

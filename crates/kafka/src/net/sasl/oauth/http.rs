@@ -70,6 +70,25 @@ impl HttpUrl {
     }
 }
 
+/// Why a request got no answer; a failed TLS handshake (an untrusted certificate) is not
+/// worth retrying, a refused or broken connection is.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HttpFailure {
+    /// What went wrong.
+    pub reason: String,
+    /// Whether a later attempt may succeed.
+    pub retriable: bool,
+}
+
+impl HttpFailure {
+    fn retriable(reason: String) -> HttpFailure {
+        HttpFailure {
+            reason,
+            retriable: true,
+        }
+    }
+}
+
 /// A status code and body.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct HttpResponse {
@@ -88,11 +107,17 @@ pub async fn post_form(
     body: &str,
     connect_timeout: Duration,
     read_timeout: Duration,
-) -> Result<HttpResponse, String> {
+) -> Result<HttpResponse, HttpFailure> {
     let mut stream = connector
         .connect(&url.host, url.port, connect_timeout)
         .await
-        .map_err(|e| format!("cannot connect: {e}"))?;
+        .map_err(|e| match crate::net::tls::tls_error(&e) {
+            Some(tls) => HttpFailure {
+                reason: format!("TLS handshake failed: {tls}"),
+                retriable: false,
+            },
+            None => HttpFailure::retriable(format!("cannot connect: {e}")),
+        })?;
     let host = if url.host.contains(':') {
         format!("[{}]:{}", url.host, url.port)
     } else {
@@ -121,12 +146,14 @@ pub async fn post_form(
     };
     let raw = tokio::time::timeout(read_timeout, exchange)
         .await
-        .map_err(|_| format!("no complete answer within {read_timeout:?}"))?
-        .map_err(|e| format!("exchange failed: {e}"))?;
+        .map_err(|_| HttpFailure::retriable(format!("no complete answer within {read_timeout:?}")))?
+        .map_err(|e| HttpFailure::retriable(format!("exchange failed: {e}")))?;
     if raw.len() > MAX_RESPONSE {
-        return Err(format!("the answer is larger than {MAX_RESPONSE} bytes"));
+        return Err(HttpFailure::retriable(format!(
+            "the answer is larger than {MAX_RESPONSE} bytes"
+        )));
     }
-    parse_response(&raw)
+    parse_response(&raw).map_err(HttpFailure::retriable)
 }
 
 /// Splits a complete HTTP/1.1 response into status and body (`Content-Length`, chunked, or

@@ -277,7 +277,7 @@ impl TokenSource {
                 login.read_timeout,
             )
             .await
-            .map_err(|reason| self.endpoint_error(reason, true))
+            .map_err(|failure| self.endpoint_error(failure.reason, failure.retriable))
             .and_then(|response| self.access_token(response));
             match attempt {
                 Err(e) if e.is_retriable() && tokio::time::Instant::now() + wait < deadline => {
