@@ -7,13 +7,11 @@
 
 mod run_support;
 
-use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
 use run_support::*;
-use sha2::{Digest, Sha256};
 use strait_kafka::{Cluster, Isolation, OffsetSpec};
-use strait_testkit::{java_peer, BrokerKind, KafkaVersion};
+use strait_testkit::BrokerKind;
 
 strait_testkit::per_broker!(
     ;
@@ -128,16 +126,14 @@ async fn drill(kind: BrokerKind, mode: &str) {
     );
     feed.finish().await;
 
-    let expected = expected_digests();
-    let deadline = Instant::now() + Duration::from_secs(120);
-    let seen = loop {
-        let seen = java_digests(&env).await;
-        let complete = seen.values().map(|(n, _)| *n).sum::<u64>() >= STREAM.records();
-        if complete || Instant::now() > deadline {
-            break seen;
-        }
-        tokio::time::sleep(Duration::from_secs(2)).await;
-    };
+    let expected = expected_digests(STREAM);
+    let seen = wait_for_digests(
+        &env.target_bootstrap,
+        REMOTE,
+        STREAM.records(),
+        Duration::from_secs(120),
+    )
+    .await;
     tokio::task::block_in_place(|| strait.stop_gracefully(Duration::from_secs(15)));
     if exactly_once {
         assert_every_record_once(&env, kind, &seen, &expected, &strait).await;
@@ -232,53 +228,6 @@ async fn log_end(target: &Cluster) -> i64 {
         )
         .await
         .map_or(-1, |o| o.iter().map(|(_, o)| o.offset).sum())
-}
-
-/// Per partition: (records, SHA-256 of their keys and values in order), as the Java peer's
-/// `digest` prints them.
-type Digests = BTreeMap<i32, (u64, String)>;
-
-async fn java_digests(env: &Env) -> Digests {
-    let bootstrap = env.target_bootstrap.clone();
-    let out = tokio::task::spawn_blocking(move || {
-        java_peer(KafkaVersion::from_env(), &["digest", &bootstrap, REMOTE])
-    })
-    .await
-    .unwrap()
-    .expect("the Java consumer reads the target");
-    let doc: serde_json::Value = serde_json::from_str(&out).expect("digest JSON");
-    doc.as_object()
-        .expect("an object by partition")
-        .iter()
-        .map(|(p, row)| {
-            (
-                p.parse().expect("partition number"),
-                (
-                    row["records"].as_u64().expect("records"),
-                    row["sha256"].as_str().expect("sha256").to_owned(),
-                ),
-            )
-        })
-        .collect()
-}
-
-fn expected_digests() -> Digests {
-    STREAM
-        .expected()
-        .iter()
-        .enumerate()
-        .map(|(p, records)| {
-            let mut hash = Sha256::new();
-            for (key, value) in records {
-                for part in [key, value] {
-                    hash.update((part.len() as i32).to_be_bytes());
-                    hash.update(part);
-                }
-            }
-            let hex = hash.finalize().iter().map(|b| format!("{b:02x}")).collect();
-            (p as i32, (records.len() as u64, hex))
-        })
-        .collect()
 }
 
 /// (records, distinct records, index of the first record out of order) of a partition.

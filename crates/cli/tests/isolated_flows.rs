@@ -6,14 +6,12 @@
 
 mod run_support;
 
-use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
 use run_support::*;
-use sha2::{Digest, Sha256};
 use strait_kafka::batch::Compression;
 use strait_kafka::{Cluster, Isolation, OffsetSpec};
-use strait_testkit::{java_peer, BrokerKind, KafkaCluster, KafkaOptions, KafkaVersion};
+use strait_testkit::{BrokerKind, KafkaCluster, KafkaOptions};
 
 strait_testkit::per_broker!(; kafka_only: a_frozen_target_slows_no_other_flow);
 
@@ -159,9 +157,15 @@ async fn a_frozen_target_slows_no_other_flow(_kind: BrokerKind) {
 
     // The frozen flow catches up alone; neither target lost or reordered a record.
     feed.finish().await;
-    let expected = expected_digests();
+    let expected = expected_digests(STREAM);
     for (target, node) in [("backup", &clusters.backup), ("dr", &clusters.dr)] {
-        let seen = wait_for_digests(&node.bootstrap()).await;
+        let seen = wait_for_digests(
+            &node.bootstrap(),
+            REMOTE,
+            STREAM.records(),
+            Duration::from_secs(240),
+        )
+        .await;
         if seen == expected {
             eprintln!("{target}: all {} records once, in order", STREAM.records());
             continue;
@@ -217,55 +221,4 @@ async fn log_end(cluster: &Cluster) -> u64 {
         )
         .await
         .map_or(0, |o| o.iter().map(|(_, o)| o.offset.max(0) as u64).sum())
-}
-
-/// Per partition: (records, SHA-256 of their keys and values in order), from the Java consumer.
-type Digests = BTreeMap<i32, (u64, String)>;
-
-async fn wait_for_digests(bootstrap: &str) -> Digests {
-    let deadline = Instant::now() + Duration::from_secs(240);
-    loop {
-        let bootstrap = bootstrap.to_owned();
-        let out = tokio::task::spawn_blocking(move || {
-            java_peer(KafkaVersion::from_env(), &["digest", &bootstrap, REMOTE])
-        })
-        .await
-        .unwrap()
-        .expect("the Java consumer reads the target");
-        let doc: serde_json::Value = serde_json::from_str(&out).expect("digest JSON");
-        let seen: Digests = doc
-            .as_object()
-            .expect("an object by partition")
-            .iter()
-            .map(|(p, row)| {
-                let records = row["records"].as_u64().expect("records");
-                let sha = row["sha256"].as_str().expect("sha256").to_owned();
-                (p.parse().expect("partition"), (records, sha))
-            })
-            .collect();
-        let complete = seen.values().map(|(n, _)| *n).sum::<u64>() >= STREAM.records();
-        if complete || Instant::now() > deadline {
-            return seen;
-        }
-        tokio::time::sleep(Duration::from_secs(3)).await;
-    }
-}
-
-fn expected_digests() -> Digests {
-    STREAM
-        .expected()
-        .iter()
-        .enumerate()
-        .map(|(p, records)| {
-            let mut hash = Sha256::new();
-            for (key, value) in records {
-                for part in [key, value] {
-                    hash.update((part.len() as i32).to_be_bytes());
-                    hash.update(part);
-                }
-            }
-            let hex = hash.finalize().iter().map(|b| format!("{b:02x}")).collect();
-            (p as i32, (records.len() as u64, hex))
-        })
-        .collect()
 }

@@ -7,17 +7,18 @@
 //! compared record by record with what was produced, duplicates counted and losses named.
 #![allow(dead_code, unreachable_pub)]
 
-use std::collections::HashSet;
+use std::collections::{BTreeMap, HashSet};
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
+use sha2::{Digest, Sha256};
 pub use strait_fixtures::*;
 use strait_kafka::batch::{Compression, RawBatch, Record};
 use strait_kafka::{Cluster, Isolation, Producer};
-use strait_testkit::{BrokerKind, TestCluster};
+use strait_testkit::{java_peer, BrokerKind, KafkaVersion, TestCluster};
 
 /// The binary under test.
 pub const STRAIT: StraitBin = StraitBin(env!("CARGO_BIN_EXE_strait"));
@@ -380,4 +381,67 @@ pub fn fmt_list(values: &[usize]) -> String {
         .map(usize::to_string)
         .collect::<Vec<_>>()
         .join("/")
+}
+
+/// Per partition: (records, SHA-256 of their keys and values in order), as the Java peer's
+/// `digest` prints them (each part: big-endian length, then the bytes).
+pub type Digests = BTreeMap<i32, (u64, String)>;
+
+/// What the Java consumer (read_committed) reads of `topic` on `bootstrap`.
+pub async fn java_digests(bootstrap: &str, topic: &str) -> Digests {
+    let (bootstrap, topic) = (bootstrap.to_owned(), topic.to_owned());
+    let out = tokio::task::spawn_blocking(move || {
+        java_peer(KafkaVersion::from_env(), &["digest", &bootstrap, &topic])
+    })
+    .await
+    .unwrap()
+    .expect("the Java consumer reads the target");
+    let doc: serde_json::Value = serde_json::from_str(&out).expect("digest JSON");
+    doc.as_object()
+        .expect("an object by partition")
+        .iter()
+        .map(|(p, row)| {
+            let records = row["records"].as_u64().expect("records");
+            let sha = row["sha256"].as_str().expect("sha256").to_owned();
+            (p.parse().expect("partition number"), (records, sha))
+        })
+        .collect()
+}
+
+/// [`java_digests`] again every 2 s until they count `records` in all or `limit` has passed.
+pub async fn wait_for_digests(
+    bootstrap: &str,
+    topic: &str,
+    records: u64,
+    limit: Duration,
+) -> Digests {
+    let deadline = Instant::now() + limit;
+    loop {
+        let seen = java_digests(bootstrap, topic).await;
+        let complete = seen.values().map(|(n, _)| *n).sum::<u64>() >= records;
+        if complete || Instant::now() > deadline {
+            return seen;
+        }
+        tokio::time::sleep(Duration::from_secs(2)).await;
+    }
+}
+
+/// The digests of `stream`'s records, as [`java_digests`] reports them when all arrived once.
+pub fn expected_digests(stream: Stream) -> Digests {
+    stream
+        .expected()
+        .iter()
+        .enumerate()
+        .map(|(p, records)| {
+            let mut hash = Sha256::new();
+            for (key, value) in records {
+                for part in [key, value] {
+                    hash.update((part.len() as i32).to_be_bytes());
+                    hash.update(part);
+                }
+            }
+            let hex = hash.finalize().iter().map(|b| format!("{b:02x}")).collect();
+            (p as i32, (records.len() as u64, hex))
+        })
+        .collect()
 }
