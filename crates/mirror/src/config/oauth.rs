@@ -15,8 +15,7 @@ use strait_kafka::{OAuthLogin, SaslConfig, SaslMechanism, Secret, TokenSource};
 
 use super::client::ClientProps;
 use super::error::{ConfigError, KeyProblem};
-use super::jaas;
-use super::security::{invalid, tls_connector, value};
+use super::security::{invalid, jaas_login, tls_connector, value};
 
 const ENDPOINT_KEY: &str = "sasl.oauthbearer.token.endpoint.url";
 
@@ -41,30 +40,11 @@ pub(super) fn oauth_config(props: &ClientProps) -> Result<SaslConfig, ConfigErro
         ));
     };
     check_handler_classes(props)?;
-    let jaas = match value(props, "sasl.jaas.config")? {
-        None => None,
-        Some(text) => {
-            let config = jaas::parse(&text).map_err(|reason| {
-                invalid(
-                    props,
-                    "sasl.jaas.config",
-                    format!("invalid JAAS config: {reason}"),
-                )
-            })?;
-            if !config.module.ends_with("OAuthBearerLoginModule") {
-                return Err(invalid(
-                    props,
-                    "sasl.jaas.config",
-                    format!(
-                        "login module {} does not provide OAUTHBEARER tokens (expected \
-                         org.apache.kafka.common.security.oauthbearer.OAuthBearerLoginModule)",
-                        config.module
-                    ),
-                ));
-            }
-            Some(config)
-        }
-    };
+    let jaas = jaas_login(
+        props,
+        "org.apache.kafka.common.security.oauthbearer.OAuthBearerLoginModule",
+        "OAUTHBEARER tokens",
+    )?;
     let jaas_option = |name: &str| jaas.as_ref().and_then(|j| j.options.get(name).cloned());
     let endpoint = if let Some(path) = url.strip_prefix("file:") {
         TokenEndpoint::File(path.trim_start_matches("//").into())

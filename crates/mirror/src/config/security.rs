@@ -92,6 +92,37 @@ pub fn client_security(props: &ClientProps) -> Result<ClientSecurity, ConfigErro
     })
 }
 
+/// `sasl.jaas.config`, parsed, if set; its login module must be `module` (by class name), which
+/// provides `what`.
+pub(super) fn jaas_login(
+    props: &ClientProps,
+    module: &str,
+    what: &str,
+) -> Result<Option<jaas::JaasConfig>, ConfigError> {
+    let Some(text) = value(props, "sasl.jaas.config")? else {
+        return Ok(None);
+    };
+    let config = jaas::parse(&text).map_err(|reason| {
+        invalid(
+            props,
+            "sasl.jaas.config",
+            format!("invalid JAAS config: {reason}"),
+        )
+    })?;
+    let class = module.rsplit('.').next().unwrap_or(module);
+    if !config.module.ends_with(class) {
+        return Err(invalid(
+            props,
+            "sasl.jaas.config",
+            format!(
+                "login module {} does not provide {what} (expected {module})",
+                config.module
+            ),
+        ));
+    }
+    Ok(Some(config))
+}
+
 /// The value of `key` with config providers resolved.
 pub(super) fn value(props: &ClientProps, key: &str) -> Result<Option<String>, ConfigError> {
     props
@@ -328,35 +359,13 @@ fn sasl_config(props: &ClientProps) -> Result<SaslConfig, ConfigError> {
     if mechanism == SaslMechanism::OAuthBearer {
         return oauth::oauth_config(props);
     }
-    let (username, password) = match value(props, "sasl.jaas.config")? {
-        Some(text) => {
-            let config = jaas::parse(&text).map_err(|reason| {
-                invalid(
-                    props,
-                    "sasl.jaas.config",
-                    format!("invalid JAAS config: {reason}"),
-                )
-            })?;
-            let expected = match mechanism {
-                SaslMechanism::Plain => "PlainLoginModule",
-                _ => "ScramLoginModule",
-            };
-            if !config.module.ends_with(expected) {
-                return Err(invalid(
-                    props,
-                    "sasl.jaas.config",
-                    format!(
-                        "login module {} does not provide {mechanism} credentials (expected \
-                         org.apache.kafka.common.security.{}.{expected})",
-                        config.module,
-                        if expected == "PlainLoginModule" {
-                            "plain"
-                        } else {
-                            "scram"
-                        },
-                    ),
-                ));
-            }
+    let module = match mechanism {
+        SaslMechanism::Plain => "org.apache.kafka.common.security.plain.PlainLoginModule",
+        _ => "org.apache.kafka.common.security.scram.ScramLoginModule",
+    };
+    let (username, password) = match jaas_login(props, module, &format!("{mechanism} credentials"))?
+    {
+        Some(config) => {
             let option = |name: &str| {
                 config.options.get(name).cloned().ok_or_else(|| {
                     invalid(
