@@ -320,26 +320,31 @@ async fn mirror_once(
     let target = Cluster::connect(ClusterConfig::new("target", &target_node.bootstrap())?).await?;
     let remote = format!("source.{TOPIC}");
     target.refresh_metadata().await?;
-    let latest = target
-        .list_offsets(
-            &remote,
-            &(0..args.partitions).collect::<Vec<_>>(),
-            OffsetSpec::Latest,
-            Isolation::ReadUncommitted,
-        )
-        .await
-        .with_context(|| format!("listing offsets of {remote} on the target"))?;
-    let on_target: i64 = latest.iter().map(|(_, o)| o.offset).sum();
-    // In exactly-once mode each commit adds a marker to the log.
+    // In exactly-once mode each commit adds a marker to the log. Kafka answers EndTxn once the
+    // commit is decided and writes the markers after that: the last ones may still be coming.
     let markers = snapshot
         .iter()
         .map(|(_, s)| s.transactions_committed as i64)
         .sum::<i64>();
-    if on_target - markers != total as i64 {
-        println!(
-            "  warning: the target topic {remote} holds {} records, loaded were {total}",
-            on_target - markers
-        );
+    let markers_landed = Instant::now();
+    let held = loop {
+        let latest = target
+            .list_offsets(
+                &remote,
+                &(0..args.partitions).collect::<Vec<_>>(),
+                OffsetSpec::Latest,
+                Isolation::ReadUncommitted,
+            )
+            .await
+            .with_context(|| format!("listing offsets of {remote} on the target"))?;
+        let held = latest.iter().map(|(_, o)| o.offset).sum::<i64>() - markers;
+        if held == total as i64 || markers_landed.elapsed() > Duration::from_secs(10) {
+            break held;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    if held != total as i64 {
+        println!("  warning: the target topic {remote} holds {held} records, loaded were {total}");
     }
     drop(target);
     drop(target_node);
