@@ -4,6 +4,7 @@ use std::time::Duration;
 
 use super::buffer::buffer_max_bytes;
 use super::client::ClientProps;
+use super::cycles::{cycle_detection, CycleDetection};
 use super::error::{ConfigError, KeyProblem};
 use super::exactly_once::{exactly_once, ExactlyOnce};
 use super::group::{group_settings, GroupSettings};
@@ -153,6 +154,8 @@ pub struct FlowConfig {
     /// The most bytes fetched from the source and not yet written to the target
     /// (`strait.buffer.max.bytes`).
     pub buffer_max_bytes: u32,
+    /// How records going back where they came from are recognised (`strait.cycle.detection`).
+    pub cycle_detection: CycleDetection,
 }
 
 impl FlowConfig {
@@ -280,6 +283,7 @@ pub(crate) fn build_flow(
         offset_flush_interval,
         (source, target),
     )?;
+    let cycle_detection = cycle_detection(props, &connector, exactly_once.as_ref())?;
     let syncs_side = match offset_syncs_location {
         SyncsLocation::Source => Side::Source,
         SyncsLocation::Target => Side::Target,
@@ -367,6 +371,7 @@ pub(crate) fn build_flow(
         exactly_once,
         throttle: throttle_settings(props, &connector)?,
         buffer_max_bytes: buffer_max_bytes(props, &connector)?,
+        cycle_detection,
     })
 }
 

@@ -163,6 +163,7 @@ pub(crate) const STRAIT_KEYS: &[&str] = &[
     "strait.throttle.bytes.per.second",
     "strait.throttle.rules",
     "strait.buffer.max.bytes",
+    "strait.cycle.detection",
 ];
 
 /// Whether MM2 (or strait, for its own keys) reads the top-level `key` anywhere.

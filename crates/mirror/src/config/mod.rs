@@ -7,6 +7,7 @@
 
 mod buffer;
 mod client;
+mod cycles;
 mod error;
 mod exactly_once;
 mod flow;
@@ -29,6 +30,7 @@ use std::path::Path;
 
 pub use buffer::{BUFFER_MAX_BYTES, DEFAULT_BUFFER_MAX_BYTES};
 pub use client::ClientProps;
+pub use cycles::{CycleDetection, CYCLE_DETECTION};
 pub use error::{ConfigError, KeyProblem};
 pub use exactly_once::{ExactlyOnce, TransactionBoundary, TRANSACTIONAL_ID_PREFIX};
 pub use flow::{

@@ -1,5 +1,8 @@
 //! What to do with each fetched batch: forward it untouched (the normal case), re-encode it
-//! when it cannot be forwarded as is, or drop it (control markers, aborted transactions).
+//! when it cannot be forwarded as is, or drop it (control markers, aborted transactions, and
+//! with `strait.cycle.detection = producer.id` batches a mirror brought from the target).
+
+use std::sync::Arc;
 
 use strait_kafka::batch::{BatchBuilder, BatchError, RawBatch, Record, TimestampType};
 use strait_kafka::{BatchKind, CommittedFilter, PartitionFetch};
@@ -30,6 +33,20 @@ pub enum Drop {
     Aborted,
     /// Nothing left after cutting records before the fetch position.
     Empty,
+    /// Written by a mirror whose records came from this flow's target: a replication cycle.
+    Cycle,
+}
+
+/// Who wrote a source batch, as far as the flow's cycle detection tells.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Provenance {
+    /// An application (or the flow does not look: `strait.cycle.detection = topic.name`).
+    Application,
+    /// A mirror writer: the ids of the clusters its records were on before the source, in
+    /// order, comma-separated.
+    Relayed(Arc<str>),
+    /// A mirror writer whose records were on this flow's target before.
+    Returning,
 }
 
 /// One decision, in source order.
@@ -47,6 +64,9 @@ pub enum Step {
         reencoded: Option<Reencode>,
         /// The source batch's partition leader epoch (-1 for legacy message sets).
         leader_epoch: i32,
+        /// When a mirror wrote the records to the source: the clusters they were on before
+        /// ([`Provenance::Relayed`]); `None`: an application did, or the flow does not look.
+        relayed: Option<Arc<str>>,
     },
     /// Nothing to send; progress moves to `last_offset`.
     Skip {
@@ -100,6 +120,16 @@ impl Forwarder {
 
     /// Plans the batches of one fetch response, starting at source offset `position`.
     pub fn plan(&mut self, fetch: &PartitionFetch, position: i64) -> Result<Vec<Step>, BatchError> {
+        self.plan_with(fetch, position, &|_| Provenance::Application)
+    }
+
+    /// Like [`Forwarder::plan`], asking `provenance` who wrote each batch by its producer id.
+    pub fn plan_with(
+        &mut self,
+        fetch: &PartitionFetch,
+        position: i64,
+        provenance: &dyn Fn(i64) -> Provenance,
+    ) -> Result<Vec<Step>, BatchError> {
         self.committed.note(&fetch.aborted);
         let mut steps = Vec::new();
         for batch in fetch.batches() {
@@ -107,12 +137,17 @@ impl Forwarder {
             if batch.last_offset() < position {
                 continue;
             }
-            steps.extend(self.step(batch, position)?);
+            steps.extend(self.step(batch, position, provenance)?);
         }
         Ok(steps)
     }
 
-    fn step(&mut self, batch: RawBatch, position: i64) -> Result<Vec<Step>, BatchError> {
+    fn step(
+        &mut self,
+        batch: RawBatch,
+        position: i64,
+        provenance: &dyn Fn(i64) -> Provenance,
+    ) -> Result<Vec<Step>, BatchError> {
         let last_offset = batch.last_offset();
         let leader_epoch = batch.partition_leader_epoch();
         let dropped = match self.committed.classify(&batch)? {
@@ -127,6 +162,23 @@ impl Forwarder {
                 leader_epoch,
             }]);
         }
+        // Legacy entries and non-idempotent batches carry no producer id.
+        let written_by = if batch.magic() == 2 && batch.producer_id() >= 0 {
+            provenance(batch.producer_id())
+        } else {
+            Provenance::Application
+        };
+        let relayed = match written_by {
+            Provenance::Returning => {
+                return Ok(vec![Step::Skip {
+                    last_offset,
+                    reason: Drop::Cycle,
+                    leader_epoch,
+                }])
+            }
+            Provenance::Relayed(path) => Some(path),
+            Provenance::Application => None,
+        };
         // Legacy entries are never transactional nor control batches.
         let reason = if batch.magic() != 2 {
             Some(Reencode::LegacyFormat)
@@ -150,8 +202,9 @@ impl Forwarder {
                 batch,
                 reencoded: None,
                 leader_epoch,
+                relayed,
             }]),
-            Some(reason) => self.reencode(&batch, position, reason),
+            Some(reason) => self.reencode(&batch, position, reason, relayed),
         }
     }
 
@@ -160,6 +213,7 @@ impl Forwarder {
         batch: &RawBatch,
         position: i64,
         reason: Reencode,
+        relayed: Option<Arc<str>>,
     ) -> Result<Vec<Step>, BatchError> {
         let decoded = batch.decode()?;
         let last_offset = batch.last_offset();
@@ -216,6 +270,7 @@ impl Forwarder {
                 last_offset: chunk_last,
                 reencoded: Some(reason),
                 leader_epoch,
+                relayed: relayed.clone(),
             });
         }
         let split = steps.len() > 1;
@@ -600,6 +655,89 @@ mod tests {
                 (2, 3, Some(Reencode::LegacyFormat), None),
                 (4, 5, None, None),
             ]
+        );
+    }
+
+    fn idempotent(builder: BatchBuilder, pid: i64) -> BatchBuilder {
+        BatchBuilder {
+            producer: ProducerFields {
+                producer_id: pid,
+                producer_epoch: 0,
+                base_sequence: 0,
+                transactional: false,
+            },
+            ..builder
+        }
+    }
+
+    #[test]
+    fn batches_a_mirror_brought_from_the_target_are_dropped_relayed_ones_keep_their_path() {
+        // 7: an application; 8: a mirror with records from the target; 9: a mirror relaying
+        // records of a third cluster; -1: a producer without idempotence.
+        let f = fetch(
+            &[
+                idempotent(batch(0, &[0, 1]), 7),
+                idempotent(batch(2, &[2, 3]), 8),
+                idempotent(batch(4, &[4]), 9),
+                batch(5, &[5]),
+                idempotent(batch(6, &[6, 7]), 8),
+            ],
+            vec![],
+        );
+        let third: Arc<str> = Arc::from("third-cluster-id");
+        let asked = std::cell::RefCell::new(Vec::new());
+        let provenance = |pid: i64| {
+            asked.borrow_mut().push(pid);
+            match pid {
+                8 => Provenance::Returning,
+                9 => Provenance::Relayed(third.clone()),
+                _ => Provenance::Application,
+            }
+        };
+        let steps = Forwarder::new(1 << 20, false)
+            .plan_with(&f, 0, &provenance)
+            .unwrap();
+        assert_eq!(
+            summary(&steps),
+            vec![
+                (0, 1, None, None),
+                (-1, 3, None, Some(Drop::Cycle)),
+                (4, 4, None, None),
+                (5, 5, None, None),
+                (-1, 7, None, Some(Drop::Cycle)),
+            ]
+        );
+        let paths: Vec<_> = steps
+            .iter()
+            .filter_map(|s| match s {
+                Step::Send { relayed, .. } => Some(relayed.clone()),
+                Step::Skip { .. } => None,
+            })
+            .collect();
+        assert_eq!(paths, vec![None, Some(third.clone()), None]);
+        assert_eq!(
+            *asked.borrow(),
+            vec![7, 8, 9, 8],
+            "no producer id asked for -1"
+        );
+
+        // Cut by the position, a relayed batch keeps its path; a returning one stays dropped.
+        let steps = Forwarder::new(1 << 20, false)
+            .plan_with(&f, 3, &provenance)
+            .unwrap();
+        assert_eq!(summary(&steps)[0], (-1, 3, None, Some(Drop::Cycle)));
+        let steps = Forwarder::new(1 << 20, true)
+            .plan_with(&f, 4, &provenance)
+            .unwrap();
+        let Step::Send {
+            relayed, reencoded, ..
+        } = &steps[0]
+        else {
+            panic!("{steps:?}")
+        };
+        assert_eq!(
+            (relayed.clone(), *reencoded),
+            (Some(third), Some(Reencode::Forced))
         );
     }
 }

@@ -3,6 +3,7 @@
 
 mod buffer;
 mod control;
+mod cycles;
 mod discovery;
 mod error;
 mod fetcher;

@@ -7,6 +7,7 @@ use strait_kafka::{Cluster, Lease};
 use tokio::sync::{mpsc, oneshot};
 
 use super::control::FlowControl;
+use super::cycles::Cycles;
 use super::discovery::PartitionRoute;
 use super::fetcher::{FetchDemand, FetchFailure, Fetched};
 use super::stats::FlowStats;
@@ -36,6 +37,9 @@ pub(crate) struct PartitionContext {
     pub(crate) exactly_once: Option<ExactlyOnce>,
     /// The flow's bytes-per-second limits, shared by its partitions.
     pub(crate) throttle: Arc<Throttle>,
+    /// `strait.cycle.detection = producer.id`: who wrote each source batch; the target's
+    /// registry of this flow's producers.
+    pub(crate) cycles: Option<Arc<Cycles>>,
 }
 
 /// Asks the fetcher for data at `position` (at most `max_bytes`, though a broker returns at

@@ -12,16 +12,17 @@ use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::task::Poll;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use strait_kafka::{
     Isolation, Lease, OffsetSpec, ProduceAck, Producer, ResponseError, RetryPolicy,
 };
 
+use super::cycles::producer_ids;
 use super::discovery::PartitionRoute;
 use super::error::EngineError;
 use super::fetcher::FetchFailure;
-use super::forward::{Forwarder, Step};
+use super::forward::{self, Forwarder, Provenance, Step};
 use super::ledger::{EntryId, PartitionLedger, Rewound, Settled, Written};
 use super::partition_context::{ask, PartitionContext};
 use super::partition_stats::{Acked, PartitionStats};
@@ -53,12 +54,18 @@ struct Pending<'a> {
     ack: AckFuture<'a>,
 }
 
+/// The producers relaying records that mirrors wrote to the source, by the clusters the records
+/// were on before (`strait.cycle.detection = producer.id`, [`Provenance::Relayed`]).
+type Relays = Vec<(Arc<str>, Producer)>;
+
 /// Replicates one partition until shutdown, resuming after failures with backoff. The
 /// idempotent producer survives source-side failures; after a produce failure a new one is
 /// taken, since the old one's sequence state on the target is unknown.
 pub(crate) async fn run_partition(ctx: Arc<PartitionContext>, route: PartitionRoute) {
     let state = ctx.stats.partition_started(&route.topic, route.partition);
     let mut producer: Option<Producer> = None;
+    let mut relays = Relays::new();
+    let mut needs_relay = None;
     let mut ledger: Option<PartitionLedger> = None;
     let mut rewound = None;
     let mut failures = 0;
@@ -67,13 +74,24 @@ pub(crate) async fn run_partition(ctx: Arc<PartitionContext>, route: PartitionRo
             &ctx,
             &route,
             &state,
-            &mut producer,
+            (&mut producer, &relays, &mut needs_relay),
             &mut ledger,
             &mut rewound,
         )
         .await;
         let e = match result {
-            Ok(()) => return,
+            Ok(()) => match needs_relay.take() {
+                None => return,
+                // Records that came along another path arrived: they get a producer of their
+                // own, registered with that path, before the run goes on.
+                Some(path) => match idempotent_producer(&ctx, &route, Some(&path)).await {
+                    Ok(relay) => {
+                        relays.push((path, relay));
+                        continue;
+                    }
+                    Err(e) => e,
+                },
+            },
             Err(e) => e,
         };
         // After a produce failure (or with batches whose fate is unknown) the producer's
@@ -81,6 +99,7 @@ pub(crate) async fn run_partition(ctx: Arc<PartitionContext>, route: PartitionRo
         let unsettled = ledger.as_ref().is_some_and(|l| l.in_flight() > 0);
         if matches!(e, EngineError::Produce { .. }) || unsettled {
             producer = None;
+            relays.clear();
             if ctx.exactly_once.is_some() {
                 // The transaction did not commit: the next producer's fencing aborts it, and
                 // the partition resumes from the progress committed last.
@@ -109,12 +128,13 @@ pub(crate) async fn run_partition(ctx: Arc<PartitionContext>, route: PartitionRo
     }
 }
 
-/// One run of the partition until shutdown or the first failure.
+/// One run of the partition until shutdown, the first failure, or the first batch whose path
+/// has no producer among `relays` yet (the path is left in `needs_relay`).
 async fn replicate(
     ctx: &PartitionContext,
     route: &PartitionRoute,
     state: &PartitionStats,
-    producer: &mut Option<Producer>,
+    (producer, relays, needs_relay): (&mut Option<Producer>, &Relays, &mut Option<Arc<str>>),
     ledger: &mut Option<PartitionLedger>,
     rewound: &mut Option<Rewound>,
 ) -> Result<(), EngineError> {
@@ -129,15 +149,17 @@ async fn replicate(
                         return Ok(());
                     }
                     let id = eos.transactional_id(&route.topic, route.partition);
-                    Producer::transactional(&ctx.target, &id, eos.transaction_timeout).await
+                    let fresh = Producer::transactional(&ctx.target, &id, eos.transaction_timeout)
+                        .await
+                        .map_err(|e| produce_error(route, None, e))?;
+                    match &ctx.lease {
+                        Some(lease) => fresh.with_lease(lease.clone()),
+                        None => fresh,
+                    }
                 }
-                None => Producer::idempotent(&ctx.target).await,
-            }
-            .map_err(|e| produce_error(route, None, e))?;
-            producer.insert(match &ctx.lease {
-                Some(lease) => fresh.with_lease(lease.clone()),
-                None => fresh,
-            })
+                None => idempotent_producer(ctx, route, None).await?,
+            };
+            producer.insert(fresh)
         }
     };
     let ledger = match ledger {
@@ -165,6 +187,7 @@ async fn replicate(
         state,
         ledger,
         producer,
+        last_writer: None,
         transaction: ctx
             .exactly_once
             .as_ref()
@@ -211,6 +234,7 @@ async fn replicate(
         let Some(fetched) = ask(ctx, route, position, None, epoch).await else {
             return driver.drain().await;
         };
+        let fetched_at = Instant::now();
         let failure = |cause| EngineError::Fetch {
             cluster: ctx.source.name().to_owned(),
             topic: route.topic.clone(),
@@ -273,7 +297,18 @@ async fn replicate(
                 return Err(failure(FetchFailure::Code(code)));
             }
         }
-        let steps = match forwarder.plan(&fetched, position) {
+        if let Some(cycles) = &ctx.cycles {
+            if let Err(e) = cycles.learn(producer_ids(&fetched), fetched_at).await {
+                driver.drain().await?;
+                return Err(e);
+            }
+        }
+        let provenance = |producer_id| {
+            ctx.cycles
+                .as_ref()
+                .map_or(Provenance::Application, |c| c.provenance(producer_id))
+        };
+        let steps = match forwarder.plan_with(&fetched, position, &provenance) {
             Ok(steps) => steps,
             Err(source) => {
                 driver.drain().await?;
@@ -302,8 +337,20 @@ async fn replicate(
                     first_offset,
                     last_offset,
                     reencoded,
+                    relayed,
                     ..
                 } => {
+                    let writer = match &relayed {
+                        None => producer,
+                        Some(path) => match relays.iter().find(|(p, _)| p == path) {
+                            Some((_, relay)) => relay,
+                            None => {
+                                driver.drain().await?;
+                                *needs_relay = Some(path.clone());
+                                return Ok(());
+                            }
+                        },
+                    };
                     if let Some((wait, bucket)) = ctx.throttle.reserve(rule, batch.len() as u64) {
                         ctx.stats.throttled(bucket, wait);
                         // No transaction stays open through a throttle's wait, so a tight limit
@@ -318,13 +365,19 @@ async fn replicate(
                     if !wait_for_lease(ctx, &mut driver).await? {
                         return driver.drain().await;
                     }
+                    // Two producers' batches in flight together could land out of order: one
+                    // producer's settle before the next one writes.
+                    if driver.last_writer != Some(writer.producer_id()) {
+                        driver.settle_all().await?;
+                        driver.last_writer = Some(writer.producer_id());
+                    }
                     if let Some(transaction) = &mut driver.transaction {
                         transaction
                             .begin(producer, route, &ctx.progress)
                             .await
                             .map_err(|e| produce_error(route, Some(first_offset), e))?;
                     }
-                    let sent = producer
+                    let sent = writer
                         .submit(&route.remote_topic, route.partition, &batch)
                         .await
                         .map_err(|e| produce_error(route, Some(first_offset), e))?;
@@ -344,8 +397,15 @@ async fn replicate(
                         ack: Box::pin(sent.wait()),
                     });
                 }
-                Step::Skip { last_offset, .. } => {
-                    ctx.stats.dropped();
+                Step::Skip {
+                    last_offset,
+                    reason,
+                    ..
+                } => {
+                    match reason {
+                        forward::Drop::Cycle => ctx.stats.cycle_skipped(),
+                        _ => ctx.stats.dropped(),
+                    }
                     driver.ledger.skipped(last_offset, step_epoch);
                     driver.apply_settled();
                 }
@@ -368,6 +428,8 @@ struct Driver<'a, 'p> {
     state: &'a PartitionStats,
     ledger: &'a mut PartitionLedger,
     producer: &'p Producer,
+    /// The producer id of the last batch written.
+    last_writer: Option<i64>,
     /// Exactly-once mode's transaction.
     transaction: Option<Transaction>,
     pending: VecDeque<Pending<'p>>,
@@ -376,9 +438,7 @@ struct Driver<'a, 'p> {
 impl Driver<'_, '_> {
     /// Waits for every acknowledgement still to come, and commits the open transaction.
     async fn drain(&mut self) -> Result<(), EngineError> {
-        while !self.pending.is_empty() {
-            self.settle_oldest().await?;
-        }
+        self.settle_all().await?;
         let Some(transaction) = &mut self.transaction else {
             return Ok(());
         };
@@ -390,6 +450,14 @@ impl Driver<'_, '_> {
             self.ctx.stats.transaction_committed();
         }
         self.record(committed);
+        Ok(())
+    }
+
+    /// Waits for every acknowledgement still to come.
+    async fn settle_all(&mut self) -> Result<(), EngineError> {
+        while !self.pending.is_empty() {
+            self.settle_oldest().await?;
+        }
         Ok(())
     }
 
@@ -515,6 +583,26 @@ async fn lease_valid_unless_stopped(ctx: &PartitionContext) -> bool {
         }
     }
     true
+}
+
+/// A new idempotent producer on the target for records that were on the clusters `relayed`
+/// before the source (`None`: written to the source by an application); with
+/// `strait.cycle.detection = producer.id` registered before it writes.
+async fn idempotent_producer(
+    ctx: &PartitionContext,
+    route: &PartitionRoute,
+    relayed: Option<&Arc<str>>,
+) -> Result<Producer, EngineError> {
+    let producer = Producer::idempotent(&ctx.target)
+        .await
+        .map_err(|e| produce_error(route, None, e))?;
+    if let Some(cycles) = &ctx.cycles {
+        cycles.register(producer.producer_id(), relayed).await?;
+    }
+    Ok(match &ctx.lease {
+        Some(lease) => producer.with_lease(lease.clone()),
+        None => producer,
+    })
 }
 
 fn produce_error(

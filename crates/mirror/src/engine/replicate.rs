@@ -9,6 +9,7 @@ use std::time::{Duration, Instant};
 use strait_kafka::FetchOptions;
 
 use super::buffer::FetchBudget;
+use super::cycles::Cycles;
 use super::discovery::{discover, PartitionRoute};
 use super::error::EngineError;
 use super::fetcher::{spawn_fetcher, FetchSettings};
@@ -19,10 +20,11 @@ use super::singletons::Singletons;
 use super::stats::FlowState;
 use super::throttle::Throttle;
 use crate::clients::connect;
-use crate::config::SyncsLocation;
+use crate::config::{CycleDetection, SyncsLocation};
 use crate::group::assignor::PartitionKey;
 use crate::group::member::{GroupCommand, GroupEvent};
 use crate::internal::{OffsetSyncWriter, ProgressStore};
+use crate::policy::ReplicationPolicy;
 use crate::shutdown::stopped;
 
 /// What the flow runs: everything (alone), or what the group assigned.
@@ -94,6 +96,23 @@ pub(super) async fn replicate(
         .source_consumer
         .get_i32("max.partition.fetch.bytes")?
         .unwrap_or(4 * 1024 * 1024);
+    let cycles = match flow.cycle_detection {
+        CycleDetection::ProducerId => Some(Arc::new(
+            Cycles::open(
+                &source,
+                &target,
+                flow.offset_storage_replication_factor,
+                label,
+            )
+            .await?,
+        )),
+        CycleDetection::TopicName => {
+            if matches!(flow.policy, ReplicationPolicy::Identity { .. }) {
+                tracing::warn!(flow = %label, "IdentityReplicationPolicy keeps topic names, so cycles are not detected (as in MirrorMaker 2): a topic mirrored {}->{} and back again goes round forever. Set strait.cycle.detection = producer.id on both flows to mirror same-name topics both ways (docs/active-active.md)", flow.source, flow.target);
+            }
+            None
+        }
+    };
     let lease = group.as_ref().map(|g| g.lease.clone());
     let throttle = Arc::new(Throttle::new(&flow.throttle));
     let budget = FetchBudget::new(flow.buffer_max_bytes);
@@ -121,6 +140,7 @@ pub(super) async fn replicate(
         lease: lease.clone(),
         exactly_once: flow.exactly_once.clone(),
         throttle,
+        cycles,
     });
     stats.set_exactly_once(flow.exactly_once.is_some());
     if let Some(eos) = &flow.exactly_once {

@@ -8,13 +8,14 @@
 //! what is not recognised is written again, so the worst case is a duplicate, never a loss.
 
 use std::collections::VecDeque;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use strait_kafka::batch::RawBatch;
 use strait_kafka::{FetchOptions, FetchPosition, Isolation, OffsetSpec};
 
+use super::cycles::producer_ids;
 use super::discovery::PartitionRoute;
-use super::forward::{Forwarder, Step};
+use super::forward::{Forwarder, Provenance, Step};
 use super::partition_context::{ask, PartitionContext};
 
 /// Bytes asked of the target per fetch while recognising.
@@ -145,7 +146,23 @@ pub(crate) async fn recognise_written(
             if fetched.error.is_some() {
                 return walk;
             }
-            let Ok(planned) = forwarder.plan(&fetched, source_next) else {
+            // Planned as the pipeline will: batches brought from the target are skipped.
+            let fetched_at = Instant::now();
+            if let Some(cycles) = &ctx.cycles {
+                if cycles
+                    .learn(producer_ids(&fetched), fetched_at)
+                    .await
+                    .is_err()
+                {
+                    return walk;
+                }
+            }
+            let provenance = |producer_id| {
+                ctx.cycles
+                    .as_ref()
+                    .map_or(Provenance::Application, |c| c.provenance(producer_id))
+            };
+            let Ok(planned) = forwarder.plan_with(&fetched, source_next, &provenance) else {
                 return walk;
             };
             let Some(last) = planned.last() else {
@@ -257,6 +274,7 @@ mod tests {
             leader_epoch: batch.partition_leader_epoch(),
             batch,
             reencoded: None,
+            relayed: None,
         }
     }
 

@@ -21,6 +21,7 @@ pub struct FlowStats {
     passed_through: AtomicU64,
     reencoded: AtomicU64,
     dropped: AtomicU64,
+    cycle: AtomicU64,
     recognised: AtomicU64,
     /// Whether the flow writes in transactions (exactly-once mode).
     exactly_once: AtomicBool,
@@ -80,6 +81,9 @@ pub struct StatsSnapshot {
     pub reencoded: u64,
     /// Batches not forwarded (transaction markers, aborted data).
     pub dropped: u64,
+    /// Batches not forwarded because a mirror brought them from the target
+    /// (`strait.cycle.detection = producer.id`).
+    pub cycle: u64,
     /// Batches found already on the target after a crash or failed write, not written again.
     pub recognised: u64,
     /// Transactions committed (exactly-once mode).
@@ -113,6 +117,10 @@ impl FlowStats {
 
     pub(crate) fn dropped(&self) {
         self.dropped.fetch_add(1, Ordering::Relaxed);
+    }
+
+    pub(crate) fn cycle_skipped(&self) {
+        self.cycle.fetch_add(1, Ordering::Relaxed);
     }
 
     pub(crate) fn recognised(&self, batches: u64) {
@@ -264,6 +272,7 @@ impl FlowStats {
             passed_through: self.passed_through.load(Ordering::Relaxed),
             reencoded: self.reencoded.load(Ordering::Relaxed),
             dropped: self.dropped.load(Ordering::Relaxed),
+            cycle: self.cycle.load(Ordering::Relaxed),
             recognised: self.recognised.load(Ordering::Relaxed),
             transactions_committed: self.transactions_committed.load(Ordering::Relaxed),
             transactions_failed: self.transactions_failed.load(Ordering::Relaxed),

@@ -7,6 +7,7 @@
 //!   (`mm2-offsets.<source>.internal` on the target), byte-compatible with Java MM2.
 //! * [`OffsetSyncWriter`]: offset-sync records (`mm2-offset-syncs.<alias>.internal`).
 //! * [`HeartbeatEmitter`]: heartbeat records (`heartbeats` on the target).
+//! * [`WriterRegistry`]: mirror writers' producer ids (`strait-writers.internal`, strait's own).
 //!
 //! Every writer owns an idempotent producer (acks=all), writes uncompressed batches and never
 //! writes a tombstone or a null key to the offset-syncs or heartbeats topics (Java readers crash
@@ -19,6 +20,7 @@ mod producer;
 mod progress;
 mod read;
 mod topics;
+mod writers;
 
 pub use error::InternalTopicError;
 pub use heartbeats::HeartbeatEmitter;
@@ -27,6 +29,7 @@ pub(crate) use producer::{build_batch, SharedProducer};
 pub use progress::{Position, ProgressStore};
 pub use read::read_topic;
 pub use topics::ensure_compacted_topic;
+pub use writers::{ensure_writers_topic, read_writers, WriterRegistry, WRITERS_TOPIC};
 
 use strait_kafka::batch::Header;
 

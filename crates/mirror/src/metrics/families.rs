@@ -170,6 +170,7 @@ impl Families {
             ("passed_through", totals.passed_through),
             ("reencoded", totals.reencoded),
             ("dropped", totals.dropped),
+            ("cycle", totals.cycle),
             ("recognised", totals.recognised),
         ] {
             self.batches
@@ -318,7 +319,7 @@ impl Families {
         );
         r.register(
             "strait_batches",
-            "Batches by path: passed_through (forwarded untouched), reencoded, dropped, recognised (already on the target after a crash, not written again)",
+            "Batches by path: passed_through (forwarded untouched), reencoded, dropped, cycle (a mirror brought it from the target: not sent back), recognised (already on the target after a crash, not written again)",
             self.batches.clone(),
         );
         r.register(
