@@ -134,44 +134,90 @@ pub(crate) async fn recognise_written(
             return walk;
         }
         if written.is_empty() {
-            match read_target(ctx, route, walk.target_next).await {
-                Some(batches) if !batches.is_empty() => written.extend(batches),
-                _ => return walk,
+            let mut read = read_target(ctx, route, walk.target_next).await;
+            if read.is_err() {
+                tokio::time::sleep(RETRY_PAUSE).await;
+                read = read_target(ctx, route, walk.target_next).await;
+            }
+            match read {
+                Ok(batches) if !batches.is_empty() => written.extend(batches),
+                Ok(_) => return walk,
+                Err(reason) => return stopped_early(ctx, route, walk, &reason),
             }
         }
         if steps.is_empty() {
-            let Some(Ok((fetched, _held))) = ask(ctx, route, source_next, None, None).await else {
-                return walk;
-            };
-            if fetched.error.is_some() {
-                return walk;
+            let mut planned = plan_source(ctx, route, &mut forwarder, source_next).await;
+            if planned.is_err() {
+                tokio::time::sleep(RETRY_PAUSE).await;
+                planned = plan_source(ctx, route, &mut forwarder, source_next).await;
             }
-            // Planned as the pipeline will: batches brought from the target are skipped.
-            let fetched_at = Instant::now();
-            if let Some(cycles) = &ctx.cycles {
-                if cycles
-                    .learn(producer_ids(&fetched), fetched_at)
-                    .await
-                    .is_err()
-                {
-                    return walk;
+            match planned {
+                Ok(planned) => {
+                    let Some(last) = planned.last() else {
+                        return walk;
+                    };
+                    source_next = last.last_offset() + 1;
+                    steps.extend(planned);
                 }
+                Err(reason) => return stopped_early(ctx, route, walk, &reason),
             }
-            let provenance = |producer_id| {
-                ctx.cycles
-                    .as_ref()
-                    .map_or(Provenance::Application, |c| c.provenance(producer_id))
-            };
-            let Ok(planned) = forwarder.plan_with(&fetched, source_next, &provenance) else {
-                return walk;
-            };
-            let Some(last) = planned.last() else {
-                return walk;
-            };
-            source_next = last.last_offset() + 1;
-            steps.extend(planned);
         }
     }
+}
+
+/// How long a failed read of the walk waits before its one retry (a broker just restarted, a
+/// slow answer): each give-up writes again everything after the walk's position.
+const RETRY_PAUSE: Duration = Duration::from_millis(200);
+
+/// The walk ends on a read that failed twice: what was not recognised is written again.
+fn stopped_early(
+    ctx: &PartitionContext,
+    route: &PartitionRoute,
+    walk: Recognition,
+    reason: &str,
+) -> Recognition {
+    tracing::info!(
+        flow = %ctx.label, topic = %route.topic, partition = route.partition,
+        "looking for batches already on the target stopped at source offset {} (target offset {}) after {} recognised: {reason}; what follows is written again",
+        walk.position, walk.target_next, walk.batches
+    );
+    walk
+}
+
+/// The steps the pipeline would take for the source's batches at `source_next` (planned as the
+/// pipeline will: with cycle detection, batches brought from the target are skipped). Empty when
+/// the source holds nothing there; `Err` when it could not be read.
+async fn plan_source(
+    ctx: &PartitionContext,
+    route: &PartitionRoute,
+    forwarder: &mut Forwarder,
+    source_next: i64,
+) -> Result<Vec<Step>, String> {
+    let fetched = match ask(ctx, route, source_next, None, None).await {
+        None => return Ok(Vec::new()),
+        Some(Err(e)) => return Err(format!("fetching the source at offset {source_next}: {e}")),
+        Some(Ok((fetched, _held))) => fetched,
+    };
+    if let Some(code) = fetched.error {
+        return Err(format!(
+            "fetching the source at offset {source_next}: {code:?}"
+        ));
+    }
+    let fetched_at = Instant::now();
+    if let Some(cycles) = &ctx.cycles {
+        cycles
+            .learn(producer_ids(&fetched), fetched_at)
+            .await
+            .map_err(|e| e.to_string())?;
+    }
+    let provenance = |producer_id| {
+        ctx.cycles
+            .as_ref()
+            .map_or(Provenance::Application, |c| c.provenance(producer_id))
+    };
+    forwarder
+        .plan_with(&fetched, source_next, &provenance)
+        .map_err(|e| format!("source offset {source_next}: {e}"))
 }
 
 /// Whether the remote partition holds anything at or after `offset` (true if unsure).
@@ -191,12 +237,12 @@ async fn written_after(ctx: &PartitionContext, route: &PartitionRoute, offset: i
     }
 }
 
-/// The whole batches of the remote partition from `offset`, or `None` if it cannot be read.
+/// The whole batches of the remote partition from `offset`, or why they cannot be read.
 async fn read_target(
     ctx: &PartitionContext,
     route: &PartitionRoute,
     offset: i64,
-) -> Option<Vec<RawBatch>> {
+) -> Result<Vec<RawBatch>, String> {
     let position = FetchPosition::new(
         &route.remote_topic,
         route.partition,
@@ -210,16 +256,15 @@ async fn read_target(
         max_bytes: TARGET_FETCH_BYTES,
         isolation: Isolation::ReadUncommitted,
     };
-    match ctx.target.fetch(&position, &options).await {
-        Ok(fetched) => fetched.batches().collect::<Result<Vec<_>, _>>().ok(),
-        Err(e) => {
-            tracing::debug!(
-                flow = %ctx.label, topic = %route.remote_topic, partition = route.partition,
-                "reading the target after offset {offset} failed: {e}"
-            );
-            None
-        }
-    }
+    let fetched = ctx
+        .target
+        .fetch(&position, &options)
+        .await
+        .map_err(|e| format!("reading the target at offset {offset}: {e}"))?;
+    fetched
+        .batches()
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|e| format!("the target's batches at offset {offset}: {e}"))
 }
 
 #[cfg(test)]
