@@ -67,7 +67,7 @@ impl Known {
             .map(|(producer_id, path)| {
                 let joined = paths
                     .entry(path)
-                    .or_insert_with_key(|p| Arc::from(p.join(",")))
+                    .or_insert_with_key(|p| Arc::from(p.join(&PATH_SEPARATOR.to_string())))
                     .clone();
                 (producer_id, joined)
             })
@@ -137,16 +137,19 @@ impl Cycles {
         })
     }
 
-    /// Makes every producer id in `producer_ids` known, reading the source's registry again
-    /// (unless a read started after `fetched_at`, when the batches were fetched) if one is not.
+    /// Makes the producer id of every data batch in `fetch` known, reading the source's
+    /// registry again (unless a read started after `fetched_at`, when the batches were fetched)
+    /// if one is not.
     pub(crate) async fn learn(
         &self,
-        producer_ids: impl Iterator<Item = i64>,
+        fetch: &PartitionFetch,
         fetched_at: Instant,
     ) -> Result<(), EngineError> {
         let unknown: Vec<i64> = {
             let known = self.known();
-            producer_ids.filter(|&p| !known.is_known(p)).collect()
+            producer_ids(fetch)
+                .filter(|&p| !known.is_known(p))
+                .collect()
         };
         if unknown.is_empty() {
             return Ok(());
@@ -189,7 +192,7 @@ impl Cycles {
 }
 
 /// The producer ids of a fetch's data batches (legacy and non-idempotent batches have none).
-pub(crate) fn producer_ids(fetch: &PartitionFetch) -> impl Iterator<Item = i64> + '_ {
+fn producer_ids(fetch: &PartitionFetch) -> impl Iterator<Item = i64> + '_ {
     fetch
         .batches()
         .filter_map(Result::ok)
@@ -200,10 +203,10 @@ pub(crate) fn producer_ids(fetch: &PartitionFetch) -> impl Iterator<Item = i64> 
 
 /// The cluster's id from metadata; a cluster that reports none is known by its alias.
 async fn cluster_id(cluster: &Cluster) -> Result<String, EngineError> {
-    let metadata = match cluster.metadata().cluster_id.is_some() {
-        true => cluster.metadata(),
-        false => cluster.refresh_metadata().await?,
-    };
+    let mut metadata = cluster.metadata();
+    if metadata.cluster_id.is_none() {
+        metadata = cluster.refresh_metadata().await?;
+    }
     Ok(match &metadata.cluster_id {
         Some(id) if !id.is_empty() && !id.contains(PATH_SEPARATOR) => id.clone(),
         _ => {

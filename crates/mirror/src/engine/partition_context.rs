@@ -2,14 +2,17 @@
 //! topics' writers, counters and signals; and how a pipeline asks the fetcher for data.
 
 use std::sync::Arc;
+use std::time::Instant;
 
-use strait_kafka::{Cluster, Lease};
+use strait_kafka::{Cluster, Lease, PartitionFetch};
 use tokio::sync::{mpsc, oneshot};
 
 use super::control::FlowControl;
 use super::cycles::Cycles;
 use super::discovery::PartitionRoute;
+use super::error::EngineError;
 use super::fetcher::{FetchDemand, FetchFailure, Fetched};
+use super::forward::Provenance;
 use super::stats::FlowStats;
 use super::throttle::Throttle;
 use crate::config::{ExactlyOnce, OffsetReset};
@@ -40,6 +43,28 @@ pub(crate) struct PartitionContext {
     /// `strait.cycle.detection = producer.id`: who wrote each source batch; the target's
     /// registry of this flow's producers.
     pub(crate) cycles: Option<Arc<Cycles>>,
+}
+
+impl PartitionContext {
+    /// With cycle detection, makes the writers of `fetch`'s batches (fetched at `fetched_at`)
+    /// known before it is planned; nothing to do without.
+    pub(crate) async fn learn_writers(
+        &self,
+        fetch: &PartitionFetch,
+        fetched_at: Instant,
+    ) -> Result<(), EngineError> {
+        match &self.cycles {
+            Some(cycles) => cycles.learn(fetch, fetched_at).await,
+            None => Ok(()),
+        }
+    }
+
+    /// Who wrote a batch with `producer_id` (learnt by [`PartitionContext::learn_writers`]).
+    pub(crate) fn provenance(&self, producer_id: i64) -> Provenance {
+        self.cycles
+            .as_ref()
+            .map_or(Provenance::Application, |c| c.provenance(producer_id))
+    }
 }
 
 /// Asks the fetcher for data at `position` (at most `max_bytes`, though a broker returns at

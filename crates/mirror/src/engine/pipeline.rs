@@ -18,11 +18,10 @@ use strait_kafka::{
     Isolation, Lease, OffsetSpec, ProduceAck, Producer, ResponseError, RetryPolicy,
 };
 
-use super::cycles::producer_ids;
 use super::discovery::PartitionRoute;
 use super::error::EngineError;
 use super::fetcher::FetchFailure;
-use super::forward::{self, Forwarder, Provenance, Step};
+use super::forward::{self, Forwarder, Step};
 use super::ledger::{EntryId, PartitionLedger, Rewound, Settled, Written};
 use super::partition_context::{ask, PartitionContext};
 use super::partition_stats::{Acked, PartitionStats};
@@ -297,18 +296,11 @@ async fn replicate(
                 return Err(failure(FetchFailure::Code(code)));
             }
         }
-        if let Some(cycles) = &ctx.cycles {
-            if let Err(e) = cycles.learn(producer_ids(&fetched), fetched_at).await {
-                driver.drain().await?;
-                return Err(e);
-            }
+        if let Err(e) = ctx.learn_writers(&fetched, fetched_at).await {
+            driver.drain().await?;
+            return Err(e);
         }
-        let provenance = |producer_id| {
-            ctx.cycles
-                .as_ref()
-                .map_or(Provenance::Application, |c| c.provenance(producer_id))
-        };
-        let steps = match forwarder.plan_with(&fetched, position, &provenance) {
+        let steps = match forwarder.plan_with(&fetched, position, &|p| ctx.provenance(p)) {
             Ok(steps) => steps,
             Err(source) => {
                 driver.drain().await?;

@@ -13,9 +13,8 @@ use std::time::{Duration, Instant};
 use strait_kafka::batch::RawBatch;
 use strait_kafka::{FetchOptions, FetchPosition, Isolation, OffsetSpec};
 
-use super::cycles::producer_ids;
 use super::discovery::PartitionRoute;
-use super::forward::{Forwarder, Provenance, Step};
+use super::forward::{Forwarder, Step};
 use super::partition_context::{ask, PartitionContext};
 
 /// Bytes asked of the target per fetch while recognising.
@@ -203,20 +202,11 @@ async fn plan_source(
             "fetching the source at offset {source_next}: {code:?}"
         ));
     }
-    let fetched_at = Instant::now();
-    if let Some(cycles) = &ctx.cycles {
-        cycles
-            .learn(producer_ids(&fetched), fetched_at)
-            .await
-            .map_err(|e| e.to_string())?;
-    }
-    let provenance = |producer_id| {
-        ctx.cycles
-            .as_ref()
-            .map_or(Provenance::Application, |c| c.provenance(producer_id))
-    };
+    ctx.learn_writers(&fetched, Instant::now())
+        .await
+        .map_err(|e| e.to_string())?;
     forwarder
-        .plan_with(&fetched, source_next, &provenance)
+        .plan_with(&fetched, source_next, &|p| ctx.provenance(p))
         .map_err(|e| format!("source offset {source_next}: {e}"))
 }
 
