@@ -12,6 +12,11 @@
 //!   ([`PINNED_PACKAGES`]), installed into a venv (`<workspace>/.strait/brokers`, env
 //!   `STRAIT_BROKERS_DIR`; Python from env `STRAIT_PYTHON`, default `python3`).
 //!
+//! Beside the brokers, a real schema registry: **Apicurio Registry 2.4.2.Final**
+//! ([`SchemaRegistry`]), serving the Confluent-compatible API (`SchemaRegistry::url()`,
+//! `http://127.0.0.1:PORT/apis/ccompat/v7`) from memory, built once from Maven Central with `mvn`
+//! (`<workspace>/.strait/registry`, env `STRAIT_REGISTRY_DIR`); [`http`] talks to it.
+//!
 //! Every cluster runs on free 127.0.0.1 ports:
 //!
 //! ```no_run
@@ -24,15 +29,16 @@
 //! }
 //! ```
 //!
-//! Failures to install or start are errors, never silent skips. A [`TestCluster`] or
-//! [`KafkaCluster`] kills its brokers when dropped, and prints their log tails if the test is
-//! panicking; a watchdog kills them if the test process dies without dropping them.
+//! Failures to install or start are errors, never silent skips. A [`TestCluster`],
+//! [`KafkaCluster`] or [`SchemaRegistry`] kills its processes when dropped, and prints their log
+//! tails if the test is panicking; a watchdog kills them if the test process dies without
+//! dropping them.
 //!
 //! Environment: `STRAIT_TEST_BROKERS` (which kinds [`kinds_under_test`] returns),
 //! `STRAIT_KAFKA_VERSION` (the Kafka release of kind `kafka`), `STRAIT_KAFKA_DIR`,
-//! `STRAIT_MVN`, `STRAIT_JAVA_HOME` / `JAVA_HOME`, `STRAIT_BROKERS_DIR`, `STRAIT_PYTHON`,
-//! `STRAIT_BROKER_RUST_LOG` (passed to noida and tansu as `RUST_LOG`; a plain `RUST_LOG` is
-//! not passed on).
+//! `STRAIT_MVN`, `STRAIT_JAVA_HOME` / `JAVA_HOME`, `STRAIT_REGISTRY_DIR`, `STRAIT_BROKERS_DIR`,
+//! `STRAIT_PYTHON`, `STRAIT_BROKER_RUST_LOG` (passed to noida and tansu as `RUST_LOG`; a plain
+//! `RUST_LOG` is not passed on).
 
 mod acl_peer;
 mod broker_log;
@@ -47,6 +53,7 @@ mod ports;
 mod probe;
 mod process;
 mod python;
+mod registry;
 mod tls_proxy;
 
 pub use acl_peer::{AclPeer, PeerAcl};
@@ -63,4 +70,8 @@ pub use kafka::{
 pub use kind::{kinds_under_test, selected, BrokerKind};
 pub use oidc::{IdentityProvider, IdentityProviderOptions};
 pub use probe::{probe, AdvertisedBroker};
+pub use registry::{
+    default_registry_dir, ensure_registry_installed, http, SchemaRegistry, APICURIO_VERSION,
+    REGISTRY_CONTENT_TYPE, REGISTRY_MARKER,
+};
 pub use tls_proxy::{ProxyOptions, ProxySasl, ProxyStats, ProxyTls, SecureProxy};

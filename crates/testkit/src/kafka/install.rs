@@ -169,9 +169,7 @@ fn install(
     write(&install.log_config, log_text)?;
 
     let m2 = root.join("m2");
-    let mvn = std::env::var_os("STRAIT_MVN")
-        .filter(|m| !m.is_empty())
-        .unwrap_or_else(|| "mvn".into());
+    let mvn = mvn();
     let mut cmd = Command::new(&mvn);
     cmd.current_dir(&dir)
         .args(["-B", "-q", "-f", "pom.xml"])
@@ -266,12 +264,25 @@ fn read_marker(marker: &Path, fingerprint: &str) -> Option<Option<PathBuf>> {
         .then(|| field("cds").filter(|c| !c.is_empty()).map(PathBuf::from))
 }
 
+/// The Maven executable: env `STRAIT_MVN`, else `mvn` on PATH.
+pub(crate) fn mvn() -> std::ffi::OsString {
+    std::env::var_os("STRAIT_MVN")
+        .filter(|m| !m.is_empty())
+        .unwrap_or_else(|| "mvn".into())
+}
+
 fn write(path: &Path, contents: &str) -> Result<(), TestkitError> {
     fs::write(path, contents)
         .map_err(|e| TestkitError::io(format!("writing {}", path.display()), e))
 }
 
-fn run(dir: &Path, step: &str, cmd: &mut Command, hint: &'static str) -> Result<(), TestkitError> {
+/// Runs one install step in `dir`; a failure is a [`TestkitError::Install`] with the output tails.
+pub(crate) fn run(
+    dir: &Path,
+    step: &str,
+    cmd: &mut Command,
+    hint: &'static str,
+) -> Result<(), TestkitError> {
     let out = cmd
         .stdin(Stdio::null())
         .output()

@@ -10,6 +10,9 @@ mod jvm;
 mod mm2;
 mod version;
 
+pub(crate) use install::{mvn, run as run_install_step};
+pub(crate) use jvm::Java;
+
 pub use cluster::{ensure_kafka_installed, KafkaCluster};
 pub use config::{KafkaOptions, ScramUser, SecureListener};
 pub use install::{default_kafka_dir, KAFKA_MARKER};
