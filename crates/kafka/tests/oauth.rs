@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 
 use kafka_protocol::messages::MetadataRequest;
 use strait_fixtures::*;
-use strait_kafka::net::sasl::oauth::http::HttpUrl;
+use strait_kafka::net::http::HttpUrl;
 use strait_kafka::net::sasl::oauth::refresh::RefreshConfig;
 use strait_kafka::net::sasl::oauth::TokenEndpoint;
 use strait_kafka::net::{Connection, ConnectionOptions, TcpConnector};

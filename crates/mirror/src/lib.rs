@@ -20,3 +20,5 @@ pub mod mirror_view;
 pub mod policy;
 mod shutdown;
 mod sync;
+
+pub use sync::schemas;

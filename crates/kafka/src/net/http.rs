@@ -1,5 +1,6 @@
-//! The one HTTP call a client-credentials login makes: a form POST to the token endpoint, over
-//! TCP or TLS (through the same [`Connector`] seam as broker connections), `Connection: close`.
+//! A small HTTP/1.1 client for the few HTTP services strait talks to (an OAuth token endpoint,
+//! a Schema Registry): one request per connection (`Connection: close`), over TCP or TLS through
+//! the same [`Connector`] seam as broker connections.
 
 use std::time::Duration;
 
@@ -7,8 +8,8 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 use crate::net::Connector;
 
-/// Largest token endpoint answer read (tokens are a few KiB).
-const MAX_RESPONSE: usize = 1024 * 1024;
+/// Largest answer read (tokens are a few KiB, a registry's subject list may be larger).
+const MAX_RESPONSE: usize = 16 * 1024 * 1024;
 
 /// An `http://` or `https://` URL split into what a request needs.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -108,6 +109,38 @@ pub async fn post_form(
     connect_timeout: Duration,
     read_timeout: Duration,
 ) -> Result<HttpResponse, HttpFailure> {
+    let request = HttpRequest {
+        method: "POST",
+        target: &url.target,
+        headers,
+        body: Some(("application/x-www-form-urlencoded", body.as_bytes())),
+    };
+    send(connector, url, &request, connect_timeout, read_timeout).await
+}
+
+/// One request: method, target (path and query), extra headers and an optional body with its
+/// content type.
+#[derive(Debug, Clone, Copy)]
+pub struct HttpRequest<'a> {
+    /// `GET`, `POST`, `PUT`, `DELETE`.
+    pub method: &'a str,
+    /// Path and query, starting with `/`.
+    pub target: &'a str,
+    /// Extra headers.
+    pub headers: &'a [(&'a str, String)],
+    /// Content type and body.
+    pub body: Option<(&'a str, &'a [u8])>,
+}
+
+/// Sends `request` to `url`'s host and reads the whole answer; `connect_timeout` bounds
+/// connect, `read_timeout` separately the exchange.
+pub async fn send(
+    connector: &dyn Connector,
+    url: &HttpUrl,
+    request: &HttpRequest<'_>,
+    connect_timeout: Duration,
+    read_timeout: Duration,
+) -> Result<HttpResponse, HttpFailure> {
     let mut stream = connector
         .connect(&url.host, url.port, connect_timeout)
         .await
@@ -123,19 +156,26 @@ pub async fn post_form(
     } else {
         format!("{}:{}", url.host, url.port)
     };
-    let mut request = format!(
-        "POST {} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\
-         Content-Type: application/x-www-form-urlencoded\r\nContent-Length: {}\r\n",
-        url.target,
-        body.len()
+    let mut head = format!(
+        "{} {} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n",
+        request.method, request.target
     );
-    for (name, value) in headers {
-        request.push_str(&format!("{name}: {value}\r\n"));
+    if let Some((content_type, body)) = request.body {
+        head.push_str(&format!(
+            "Content-Type: {content_type}\r\nContent-Length: {}\r\n",
+            body.len()
+        ));
     }
-    request.push_str("\r\n");
-    request.push_str(body);
+    for (name, value) in request.headers {
+        head.push_str(&format!("{name}: {value}\r\n"));
+    }
+    head.push_str("\r\n");
+    let mut bytes = head.into_bytes();
+    if let Some((_, body)) = request.body {
+        bytes.extend_from_slice(body);
+    }
     let exchange = async {
-        stream.write_all(request.as_bytes()).await?;
+        stream.write_all(&bytes).await?;
         stream.flush().await?;
         let mut raw = Vec::new();
         (&mut stream)
@@ -217,6 +257,20 @@ fn dechunk(mut rest: &[u8]) -> Result<Vec<u8>, String> {
     }
 }
 
+/// Percent-escaping of one path segment (everything but RFC 3986's unreserved characters).
+pub fn path_encode(segment: &str) -> String {
+    let mut out = String::with_capacity(segment.len());
+    for byte in segment.bytes() {
+        match byte {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' => {
+                out.push(byte as char)
+            }
+            _ => out.push_str(&format!("%{byte:02X}")),
+        }
+    }
+    out
+}
+
 /// `application/x-www-form-urlencoded` escaping of one value.
 pub fn form_encode(value: &str) -> String {
     let mut out = String::with_capacity(value.len());
@@ -270,5 +324,6 @@ mod tests {
     #[test]
     fn form_values_are_escaped() {
         assert_eq!(form_encode("a b&c=d/é"), "a+b%26c%3Dd%2F%C3%A9");
+        assert_eq!(path_encode(":.ctx:a b/c~é"), "%3A.ctx%3Aa%20b%2Fc~%C3%A9");
     }
 }

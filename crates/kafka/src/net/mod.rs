@@ -1,7 +1,8 @@
 //! One broker connection: transport (TCP, TLS), framing, correlation ids, pipelining,
-//! ApiVersions, SASL.
+//! ApiVersions, SASL; and the small HTTP client of the token endpoint and the Schema Registry.
 
 mod connection;
+pub mod http;
 pub mod sasl;
 mod tls;
 mod transport;

@@ -12,6 +12,7 @@ use super::hierarchy::{
     cluster_props, connector_client, connector_config, worker_config, worker_producer, Client, Side,
 };
 use super::properties::Properties;
+use super::schemas::{schema_sync, SchemaSyncSettings};
 use super::throttle::{throttle_settings, ThrottleSettings};
 use super::values::{java_parse_boolean, java_trim, key_error, Layer, Typed, Val};
 use crate::filter::{
@@ -156,6 +157,9 @@ pub struct FlowConfig {
     pub buffer_max_bytes: u32,
     /// How records going back where they came from are recognised (`strait.cycle.detection`).
     pub cycle_detection: CycleDetection,
+    /// Schema Registry sync from the source's registry to the target's
+    /// (`strait.schemas.sync.enabled`), `None` when off.
+    pub schema_sync: Option<SchemaSyncSettings>,
 }
 
 impl FlowConfig {
@@ -372,6 +376,7 @@ pub(crate) fn build_flow(
         throttle: throttle_settings(props, &connector)?,
         buffer_max_bytes: buffer_max_bytes(props, &connector)?,
         cycle_detection,
+        schema_sync: schema_sync(props, &connector, (source, target))?,
     })
 }
 

@@ -22,6 +22,7 @@ mod observe;
 mod properties;
 mod providers;
 mod redact;
+mod schemas;
 mod security;
 mod throttle;
 mod values;
@@ -49,6 +50,11 @@ pub use observe::{
 };
 pub use properties::{Properties, Property};
 pub use redact::{is_secret_key, redact, REDACTED};
+pub use schemas::{
+    RegistryEndpoint, SchemaSyncSettings, DEFAULT_SCHEMAS_SYNC_INTERVAL, REGISTRY_TRUSTSTORE,
+    REGISTRY_URL, REGISTRY_USER_INFO, SCHEMAS_SUBJECTS, SCHEMAS_SUBJECTS_EXCLUDE,
+    SCHEMAS_SYNC_ENABLED, SCHEMAS_SYNC_GLOBAL, SCHEMAS_SYNC_INTERVAL,
+};
 pub use security::{client_security, ClientSecurity, SecurityProtocol};
 pub use throttle::{
     ThrottleRule, ThrottleSettings, THROTTLE_BYTES, THROTTLE_RULES, THROTTLE_RULE_PREFIX,

@@ -7,7 +7,7 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex, OnceLock, Weak};
 use std::time::Duration;
 
-use strait_kafka::net::sasl::oauth::http::HttpUrl;
+use strait_kafka::net::http::HttpUrl;
 use strait_kafka::net::sasl::oauth::refresh::RefreshConfig;
 use strait_kafka::net::sasl::oauth::TokenEndpoint;
 use strait_kafka::net::{Connector, TcpConnector};

@@ -18,13 +18,14 @@ use super::stats::{FlowState, FlowStats};
 use crate::checkpoint::{run_checkpoints, OnCheckpoint};
 use crate::clients::{check, connect, ConnectError};
 use crate::clock::now_ms;
-use crate::config::FlowConfig;
+use crate::config::{FlowConfig, SchemaSyncSettings};
 use crate::formats::Checkpoint;
 use crate::group::assignor::PartitionKey;
 use crate::group::member::{run_member, GroupCommand, GroupEvent, MemberContext, OnStatus};
 use crate::group::protocol::this_host;
 use crate::internal::HeartbeatEmitter;
 use crate::shutdown::{every, sleep_unless_stopped, stopped, Shutdown, SETUP_RETRY};
+use crate::sync::schemas::{SchemaReport, SchemaSync};
 use crate::sync::{sync_topic_configs, AclSync};
 
 /// Runs a flow until shutdown; setup failures (a cluster down at start) are retried.
@@ -294,6 +295,9 @@ fn spawn_syncs(
             .await
         });
     }
+    if let Some(settings) = &flow.schema_sync {
+        spawn_schema_sync(tasks, &flow.name(), settings, stats, shutdown);
+    }
     if let Some(interval) = flow.sync_topic_acls_interval {
         let c = context;
         let shutdown = shutdown.clone();
@@ -308,6 +312,37 @@ fn spawn_syncs(
             .await
         });
     }
+}
+
+/// Starts the periodic Schema Registry sync of a flow; a registry that cannot be used (an
+/// unreadable trust store) is logged and counted, and the flow runs on without it.
+fn spawn_schema_sync(
+    tasks: &mut JoinSet<()>,
+    label: &str,
+    settings: &SchemaSyncSettings,
+    stats: &Arc<FlowStats>,
+    shutdown: &watch::Receiver<bool>,
+) {
+    let sync = match SchemaSync::new(label, settings) {
+        Ok(sync) => Arc::new(sync),
+        Err(e) => {
+            tracing::error!(flow = %label, "schema sync off: {e}");
+            stats.schema_pass(&SchemaReport {
+                failures: vec![e.to_string()],
+                ..SchemaReport::default()
+            });
+            return;
+        }
+    };
+    let (stats, shutdown) = (stats.clone(), shutdown.clone());
+    let interval = settings.interval;
+    tasks.spawn(async move {
+        every(interval, &shutdown, move || {
+            let (sync, stats) = (sync.clone(), stats.clone());
+            async move { stats.schema_pass(&sync.pass().await) }
+        })
+        .await
+    });
 }
 
 /// Starts the checkpoint loop; like MM2, no checkpoints without offset syncs to translate with.

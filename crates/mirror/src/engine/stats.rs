@@ -31,7 +31,11 @@ pub struct FlowStats {
     partitions: AtomicU64,
     configs_synced: AtomicU64,
     acls_synced: AtomicU64,
+    schemas_synced: AtomicU64,
     sync_failures: AtomicU64,
+    /// Schema versions in conflict and renumbered on the target's registry at the last schema
+    /// sync pass (`None`: no pass yet, or schema sync is off).
+    schema_standing: Mutex<Option<(u64, u64)>>,
     /// Last heartbeat written, ms since the epoch (0: none yet).
     heartbeat_ms: AtomicI64,
     orphaned: Mutex<BTreeSet<String>>,
@@ -99,6 +103,8 @@ pub struct StatsSnapshot {
     pub configs_synced: u64,
     /// ACL bindings created on the target.
     pub acls_synced: u64,
+    /// Schema versions registered and compatibility levels set on the target's registry.
+    pub schemas_synced: u64,
     /// Config or ACL sync attempts that failed (retried at the next interval).
     pub sync_failures: u64,
 }
@@ -227,6 +233,26 @@ impl FlowStats {
             .fetch_add(report.failures, Ordering::Relaxed);
     }
 
+    /// Counts a schema sync pass and keeps its standing conflicts and renumberings.
+    pub(crate) fn schema_pass(&self, report: &crate::sync::schemas::SchemaReport) {
+        self.schemas_synced.fetch_add(
+            (report.registered + report.configs_set) as u64,
+            Ordering::Relaxed,
+        );
+        self.sync_failures
+            .fetch_add(report.failures.len() as u64, Ordering::Relaxed);
+        *lock(&self.schema_standing) = Some((
+            report.conflicts.len() as u64,
+            report.renumbered_count() as u64,
+        ));
+    }
+
+    /// Schema versions in conflict and renumbered on the target at the last schema sync pass
+    /// (`None` before the first pass, or with schema sync off).
+    pub fn schema_standing(&self) -> Option<(u64, u64)> {
+        *lock(&self.schema_standing)
+    }
+
     /// Counts an error of operation `op` (`fetch`, `produce`) with Kafka code or kind `code`.
     pub(crate) fn error(&self, op: &'static str, code: String) {
         *lock(&self.errors).entry((op, code)).or_default() += 1;
@@ -280,6 +306,7 @@ impl FlowStats {
             partitions: self.partitions.load(Ordering::Relaxed),
             configs_synced: self.configs_synced.load(Ordering::Relaxed),
             acls_synced: self.acls_synced.load(Ordering::Relaxed),
+            schemas_synced: self.schemas_synced.load(Ordering::Relaxed),
             sync_failures: self.sync_failures.load(Ordering::Relaxed),
         }
     }

@@ -42,6 +42,8 @@ pub(super) const NAMES: &[&str] = &[
     "strait_heartbeat_age_seconds",
     "strait_sync_actions_total",
     "strait_sync_failures_total",
+    "strait_schema_conflicts",
+    "strait_schema_renumbered",
     "strait_source_records_lost_total",
     "strait_partitions",
     "strait_buffer_bytes",
@@ -80,6 +82,8 @@ pub(super) struct Families {
     heartbeat_age: Value,
     sync_actions: Count,
     sync_failures: Count,
+    schema_conflicts: Int,
+    schema_renumbered: Int,
     source_records_lost: Count,
     partitions: Int,
     buffer: Int,
@@ -204,6 +208,7 @@ impl Families {
         for (kind, n) in [
             ("topic_config", totals.configs_synced),
             ("acl", totals.acls_synced),
+            ("schema", totals.schemas_synced),
         ] {
             self.sync_actions
                 .get_or_create(&with(&[("kind", kind.to_owned())]))
@@ -212,6 +217,14 @@ impl Families {
         self.sync_failures
             .get_or_create(&base)
             .inc_by(totals.sync_failures);
+        if let Some((conflicts, renumbered)) = flow.stats.schema_standing() {
+            self.schema_conflicts
+                .get_or_create(&base)
+                .set(conflicts as i64);
+            self.schema_renumbered
+                .get_or_create(&base)
+                .set(renumbered as i64);
+        }
         self.source_records_lost
             .get_or_create(&base)
             .inc_by(totals.source_records_lost);
@@ -344,13 +357,23 @@ impl Families {
         );
         r.register(
             "strait_sync_actions",
-            "Topic config changes and ACL bindings applied to the target",
+            "Topic config changes, ACL bindings and schema registrations or compatibility levels applied to the target",
             self.sync_actions.clone(),
         );
         r.register(
             "strait_sync_failures",
-            "Config or ACL sync passes that failed",
+            "Config, ACL or schema sync steps that failed (retried at the next pass)",
             self.sync_failures.clone(),
+        );
+        r.register(
+            "strait_schema_conflicts",
+            "Schema versions not copied to the target's registry at the last pass: the target holds another schema under the version, or refused it",
+            self.schema_conflicts.clone(),
+        );
+        r.register(
+            "strait_schema_renumbered",
+            "Schema versions the target's registry holds under another schema id or version number than the source's, at the last pass",
+            self.schema_renumbered.clone(),
         );
         r.register(
             "strait_source_records_lost",

@@ -1,11 +1,13 @@
 //! Reconcilers that keep a flow's target in step with its source beside the data path: remote
-//! topics created and grown (`topics`), topic configs (`configs`) and ACLs (`acls`). They read
+//! topics created and grown (`topics`), topic configs (`configs`), ACLs (`acls`) and the
+//! Schema Registry (`schemas`). They read
 //! the flow's config and talk to both clusters, never touch records, and import nothing from
 //! `engine` (which runs them): each pass reports what it did.
 
 mod acls;
 mod config_rules;
 mod configs;
+pub mod schemas;
 mod topics;
 
 use std::ops::AddAssign;

@@ -2,7 +2,6 @@
 //! client-credentials grant, or from a file, cached and refreshed before they expire.
 //! Connections ask [`TokenSource::token`] each time they authenticate or re-authenticate.
 
-pub mod http;
 pub mod jwt;
 pub mod refresh;
 
@@ -14,10 +13,10 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use base64::Engine as _;
 
-use self::http::{form_encode, post_form, HttpUrl};
 use self::jwt::TokenClaims;
 use self::refresh::{refresh_at_ms, RefreshConfig};
 use super::Secret;
+use crate::net::http::{self, form_encode, post_form, HttpUrl};
 use crate::net::Connector;
 
 /// Where tokens come from (`sasl.oauthbearer.token.endpoint.url`).
