@@ -8,6 +8,7 @@ mod failover;
 mod inspect;
 mod offsets;
 mod run;
+mod schemas;
 mod serve;
 mod status;
 
@@ -95,6 +96,12 @@ enum Command {
         after_help = "Examples:\n  strait failover status mm2.properties\n  strait failover status mm2.properties --flow 'primary->backup' --json"
     )]
     Failover(failover::FailoverCommand),
+    /// Sync a flow's Schema Registry subjects, versions and compatibility levels now.
+    #[command(
+        subcommand,
+        after_help = "Examples:\n  strait schemas sync mm2.properties\n  strait schemas sync mm2.properties --flow 'primary->backup' --json"
+    )]
+    Schemas(schemas::SchemasCommand),
 }
 
 #[tokio::main]
@@ -122,6 +129,7 @@ async fn run() -> anyhow::Result<()> {
         Command::Refresh(args) => control::refresh(args).await,
         Command::Offsets(command) => offsets::run(command).await,
         Command::Failover(command) => failover::run(command).await,
+        Command::Schemas(command) => schemas::run(command).await,
     }
 }
 

@@ -22,7 +22,7 @@ use crate::config::SchemaSyncSettings;
 use plan::{decide, references_first, Decision};
 
 /// A version the target holds a different schema under, or refused.
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, serde::Serialize)]
 pub struct SchemaConflict {
     /// The subject.
     pub subject: String,
@@ -43,7 +43,7 @@ impl fmt::Display for SchemaConflict {
 }
 
 /// A version on both registries under another id or version number.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
 pub struct Renumbered {
     /// The source's version.
     pub version: i32,
@@ -54,7 +54,7 @@ pub struct Renumbered {
 }
 
 /// What one pass found and did.
-#[derive(Debug, Default, Clone, PartialEq, Eq)]
+#[derive(Debug, Default, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct SchemaReport {
     /// Subjects the pass looked at.
     pub subjects: usize,
@@ -104,6 +104,11 @@ impl SchemaSync {
             label: label.to_owned(),
             logged: Mutex::new(BTreeSet::new()),
         })
+    }
+
+    /// `registry of cluster A (url)` of the source and of the target.
+    pub fn registries(&self) -> (String, String) {
+        (self.source.describe(), self.target.describe())
     }
 
     /// One pass; logs what changed since the last one.

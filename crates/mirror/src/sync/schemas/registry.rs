@@ -121,7 +121,7 @@ impl SchemaVersion {
 }
 
 /// Where a schema sits in a subject.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
 pub struct Found {
     /// Its version there.
     pub version: i32,
