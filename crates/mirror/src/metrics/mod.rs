@@ -38,7 +38,8 @@ pub const METRICS: &[&str] = families::NAMES;
 /// age (after the first heartbeat), checkpoint latency (once checkpoints are emitted), the
 /// group families (only flows that share their work, `strait.group.enabled`), transactions
 /// (only flows in exactly-once mode), throttle waits (only throttled flows), the fetch buffer
-/// (only flows that replicate, once their replication loop runs).
+/// (only flows that replicate, once their replication loop runs), the schema gauges (only
+/// flows with `strait.schemas.sync.enabled`, after their first pass).
 pub const CONDITIONAL: &[&str] = &[
     "strait_buffer_bytes",
     "strait_buffer_limit_bytes",
@@ -46,6 +47,8 @@ pub const CONDITIONAL: &[&str] = &[
     "strait_throttle_wait_seconds_total",
     "strait_errors_total",
     "strait_heartbeat_age_seconds",
+    "strait_schema_conflicts",
+    "strait_schema_renumbered",
     "strait_checkpoint_latency_seconds_avg",
     "strait_checkpoint_latency_seconds_min",
     "strait_checkpoint_latency_seconds_max",
