@@ -130,10 +130,20 @@ async fn subjects_versions_and_levels_arrive_and_ids_are_mapped() {
         "stock-value",
         json!({"schemaType": "JSON", "schema": json_schema.to_string()}),
     );
+    // prices-value imports a schema of a subject sorting after it: synced first all the same.
+    register(
+        &source,
+        "zz-money",
+        json!({"schemaType": "PROTOBUF", "schema": "syntax = \"proto3\";\npackage money;\nmessage Cents { int64 value = 1; }\n"}),
+    );
     register(
         &source,
         "prices-value",
-        json!({"schemaType": "PROTOBUF", "schema": "syntax = \"proto3\";\nmessage Price { string sku = 1; int64 cents = 2; }\n"}),
+        json!({
+            "schemaType": "PROTOBUF",
+            "schema": "syntax = \"proto3\";\nimport \"money.proto\";\nmessage Price { string sku = 1; money.Cents cents = 2; }\n",
+            "references": [{"name": "money.proto", "subject": "zz-money", "version": 1}],
+        }),
     );
     register(
         &source,
@@ -141,7 +151,7 @@ async fn subjects_versions_and_levels_arrive_and_ids_are_mapped() {
         avro("Scratch", order_fields(false)),
     );
     // The target's own schemas take its first two ids: every id the sync registers there
-    // differs from the source's (they are given in order, and the source's run 1..=5).
+    // differs from the source's (both registries give ids in order).
     register(&target, "audit-value", avro("Audit", order_fields(false)));
     register(&target, "audit-value", avro("Audit", order_fields(true)));
 
@@ -157,7 +167,7 @@ async fn subjects_versions_and_levels_arrive_and_ids_are_mapped() {
     let first = pass(&sync).await;
     assert_eq!(
         (first.subjects, first.registered, first.in_sync),
-        (3, 4, 0),
+        (4, 5, 0),
         "{first:?}"
     );
     assert!(first.conflicts.is_empty(), "{:?}", first.conflicts);
@@ -165,9 +175,15 @@ async fn subjects_versions_and_levels_arrive_and_ids_are_mapped() {
 
     assert_eq!(
         subjects(&target),
-        ["audit-value", "orders-value", "prices-value", "stock-value"]
+        [
+            "audit-value",
+            "orders-value",
+            "prices-value",
+            "stock-value",
+            "zz-money"
+        ]
     );
-    for subject in ["orders-value", "prices-value", "stock-value"] {
+    for subject in ["orders-value", "prices-value", "stock-value", "zz-money"] {
         assert_eq!(
             versions(&target, subject),
             versions(&source, subject),
@@ -186,7 +202,18 @@ async fn subjects_versions_and_levels_arrive_and_ids_are_mapped() {
 
     // Every version is renumbered (the target's id 1 was taken), and each reported target id
     // resolves on the target to the schema the source id names on the source.
-    assert_eq!(first.renumbered_count(), 4, "{:?}", first.renumbered);
+    assert_eq!(first.renumbered_count(), 5, "{:?}", first.renumbered);
+    let target_id = |subject: &str| first.renumbered[subject][0].target.id;
+    assert!(
+        target_id("zz-money") < target_id("prices-value"),
+        "the referenced subject is registered first: {:?}",
+        first.renumbered
+    );
+    let prices = ok(&target, "GET", "/subjects/prices-value/versions/1", None);
+    assert_eq!(
+        prices["references"],
+        json!([{"name": "money.proto", "subject": "zz-money", "version": 1}])
+    );
     for (subject, renumbered) in &first.renumbered {
         for r in renumbered {
             assert_ne!(r.target.id, r.source_id, "{subject} {r:?}");
@@ -202,7 +229,7 @@ async fn subjects_versions_and_levels_arrive_and_ids_are_mapped() {
     let again = pass(&sync).await;
     assert_eq!(
         (again.registered, again.configs_set, again.in_sync),
-        (0, 0, 4),
+        (0, 0, 5),
         "a second pass changes nothing: {again:?}"
     );
     assert_eq!(again.renumbered, first.renumbered);
