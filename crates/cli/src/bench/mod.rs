@@ -15,6 +15,7 @@ mod members;
 mod procstat;
 mod throttle;
 mod versus_mm2;
+mod wan;
 
 use std::time::{Duration, Instant};
 
@@ -35,6 +36,8 @@ const DEFAULT_BYTES_PER_CODEC: u64 = 256 * 1024 * 1024;
 /// Default data per codec with `--against mm2`: ~1 GiB, so that strait's run (a few seconds)
 /// spans enough CPU ticks to measure.
 const DEFAULT_BYTES_AGAINST_MM2: u64 = 1024 * 1024 * 1024;
+/// Default data with `--wan`: ~200 MB of records (each of the two runs crosses the link).
+const DEFAULT_BYTES_WAN: u64 = 200 * 1024 * 1024;
 /// A run fails when the target acknowledges nothing new for this long.
 pub(super) const STALL_LIMIT: Duration = Duration::from_secs(120);
 
@@ -76,6 +79,11 @@ pub(crate) struct BenchArgs {
     /// unaffected, on Apache Kafka [codec defaults to lz4].
     #[arg(long, value_name = "BYTES_PER_SECOND", conflicts_with_all = ["against", "members", "exactly_once"])]
     throttle: Option<u64>,
+    /// Put the source behind a delay proxy with this round-trip time and show the share of
+    /// throughput strait keeps against the same proxy without delay, on Apache Kafka [codec
+    /// defaults to lz4; ~200 MB of records].
+    #[arg(long, value_name = "RTT_MS", conflicts_with_all = ["against", "members", "exactly_once", "throttle"])]
+    wan: Option<u64>,
 }
 
 /// A peer `strait bench` measures against.
@@ -152,6 +160,9 @@ struct RunResult {
     wire_bytes: u64,
     data_bytes: u64,
     seconds: f64,
+    /// Seconds from the start to the first record acknowledged (start-up: connections,
+    /// metadata, topic creation, the group), at the 20 ms the counters are polled.
+    first_ack: f64,
     cpu_seconds: f64,
     peak_rss_kb: Option<u64>,
     start_rss_kb: Option<u64>,
@@ -184,9 +195,17 @@ pub(crate) async fn run(args: BenchArgs) -> anyhow::Result<()> {
     } else {
         DEFAULT_BYTES_PER_CODEC
     };
+    let per_codec = if args.wan.is_some() {
+        DEFAULT_BYTES_WAN
+    } else {
+        per_codec
+    };
     let records_per_partition = args.records_per_partition.unwrap_or_else(|| {
         (per_codec / args.partitions as u64 / args.record_bytes.max(1) as u64).max(1)
     });
+    if let Some(rtt_ms) = args.wan {
+        return wan::run(&args, rtt_ms, codecs[0], records_per_partition).await;
+    }
     if let Some(members) = args.members {
         return members::run(&args, members, codecs[0], records_per_partition).await;
     }
@@ -243,7 +262,15 @@ pub(crate) async fn run(args: BenchArgs) -> anyhow::Result<()> {
         );
         for mode in modes {
             let target_node = Node::start(brokers).await?;
-            let result = mirror_once(&source_node, target_node, &args, codec, mode, total).await?;
+            let result = mirror_once(
+                &source_node.bootstrap(),
+                target_node,
+                &args,
+                codec,
+                mode,
+                total,
+            )
+            .await?;
             results.push(result);
         }
     }
@@ -251,24 +278,24 @@ pub(crate) async fn run(args: BenchArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Mirrors the loaded topic once into `target_node` (fresh) and measures it.
+/// Mirrors the loaded topic once from `source` (a bootstrap) into `target_node` (fresh) and
+/// measures it.
 async fn mirror_once(
-    source_node: &Node,
+    source: &str,
     target_node: Node,
     args: &BenchArgs,
     codec: Compression,
     mode: Mode,
     total: u64,
 ) -> anyhow::Result<RunResult> {
-    let mut properties = one_way_properties(&source_node.bootstrap(), &target_node.bootstrap());
+    let mut properties = one_way_properties(source, &target_node.bootstrap());
     if mode == Mode::ExactlyOnce {
         properties.push_str("target.exactly.once.source.support = enabled\n");
     }
     let config = parse_str(&properties).context("the bench's mm2.properties")?;
     let mode_name = mode.name();
     println!(
-        "mirroring {codec} {mode_name}: {} -> {} (fresh target)",
-        source_node.bootstrap(),
+        "mirroring {codec} {mode_name}: {source} -> {} (fresh target)",
         target_node.bootstrap()
     );
 
@@ -285,6 +312,7 @@ async fn mirror_once(
     );
     let mut last_report = Instant::now();
     let mut last_progress = (0, Instant::now());
+    let mut first_ack = None;
     let snapshot = loop {
         tokio::select! {
             e = mirror.failed() => return Err(anyhow::Error::new(e).context(format!("mirroring {codec} {mode_name}"))),
@@ -292,6 +320,9 @@ async fn mirror_once(
         }
         let stats = mirror.stats();
         let records: u64 = stats.iter().map(|(_, s)| s.records).sum();
+        if records > 0 && first_ack.is_none() {
+            first_ack = Some(started.elapsed().as_secs_f64());
+        }
         if records >= total {
             break stats;
         }
@@ -355,6 +386,7 @@ async fn mirror_once(
         wire_bytes: snapshot.iter().map(|(_, s)| s.bytes).sum(),
         data_bytes: records * args.record_bytes as u64,
         seconds,
+        first_ack: first_ack.unwrap_or(seconds),
         cpu_seconds: cpu,
         peak_rss_kb,
         start_rss_kb,

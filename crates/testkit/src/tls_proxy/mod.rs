@@ -8,6 +8,7 @@
 //! ([`SecureProxy::spoil_topic_config`]), a Produce request refused with an error code without
 //! reaching the partition ([`SecureProxy::refuse_next_produce`]).
 
+mod delay;
 mod frames;
 mod sasl_server;
 
@@ -28,6 +29,7 @@ pub use sasl_server::ProxySasl;
 
 use crate::certs::CertKey;
 use crate::TestkitError;
+use delay::Output;
 use frames::{read_frame, request_header, write_frame};
 use sasl_server::{ServerSession, Step};
 
@@ -47,6 +49,9 @@ pub struct ProxyOptions {
     pub tls: Option<ProxyTls>,
     /// SASL, or none when `None`.
     pub sasl: Option<ProxySasl>,
+    /// A one-way delay added to every frame in each direction (an RTT of twice this), frames
+    /// overlapping as on a long link; `None`: frames are written at once.
+    pub delay: Option<std::time::Duration>,
 }
 
 /// Counters of what went through the proxy.
@@ -132,6 +137,7 @@ struct Shared {
     port: u16,
     tls: Option<tokio_rustls::TlsAcceptor>,
     sasl: Option<ProxySasl>,
+    delay: Option<std::time::Duration>,
     stats: Arc<ProxyStats>,
     spoiled_config: SpoiledConfig,
     refusal: ProduceRefusal,
@@ -156,6 +162,7 @@ impl SecureProxy {
             port: addr.port(),
             tls: tls.map(|c| tokio_rustls::TlsAcceptor::from(Arc::new(c))),
             sasl: options.sasl,
+            delay: options.delay,
             stats: stats.clone(),
             spoiled_config: spoiled_config.clone(),
             refusal: refusal.clone(),
@@ -274,6 +281,8 @@ async fn relay<S: AsyncRead + AsyncWrite + Unpin + Send + 'static>(shared: &Shar
         }
     }
     let pending: Arc<Mutex<HashMap<i32, Rewrite>>> = Default::default();
+    let mut to_broker = Output::new(up_write, shared.delay);
+    let mut to_client = Output::new(client_write, shared.delay);
     let requests = {
         let pending = pending.clone();
         async move {
@@ -316,11 +325,7 @@ async fn relay<S: AsyncRead + AsyncWrite + Unpin + Send + 'static>(shared: &Shar
                             .insert(correlation_id, refused);
                     }
                 }
-                if up_write
-                    .write_all(&frames::with_size(&frame))
-                    .await
-                    .is_err()
-                {
+                if to_broker.send(frames::with_size(&frame)).await.is_err() {
                     break;
                 }
             }
@@ -341,7 +346,7 @@ async fn relay<S: AsyncRead + AsyncWrite + Unpin + Send + 'static>(shared: &Shar
                 }) => frames::refuse_produce(frame, version, &topic, code),
                 None => frame,
             };
-            if write_frame(&mut client_write, &frame).await.is_err() {
+            if to_client.send(frames::with_size(&frame)).await.is_err() {
                 break;
             }
         }
