@@ -7,6 +7,7 @@
 
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use strait_kafka::{Cluster, FetchOptions, FetchPosition, PartitionFetch, ResponseError};
 use tokio::sync::{mpsc, oneshot};
@@ -81,55 +82,106 @@ pub(crate) fn spawn_fetcher(source: Cluster, settings: FetchSettings) -> mpsc::S
     tx
 }
 
+/// How long a leader's next fetch waits for the partitions its last fetch brought data to to
+/// ask again: they ask at once (before writing what they got), so one fetch carries them all
+/// instead of the first asker going alone and the rest waiting a round trip for the next.
+const GATHER: Duration = Duration::from_millis(2);
+
+/// Fetch requests in flight to one broker at most, each for other partitions: while one
+/// answer crosses the link (and is written), the next request is already on its way, so a long
+/// link carries data while the other answer is read. On one connection the broker answers them
+/// in order.
+const FETCHES_PER_BROKER: usize = 2;
+
+/// The fetch loop's state for one source broker.
+#[derive(Default)]
+struct Leader {
+    /// One ask per partition: a newer one replaces an older one still waiting (a partition
+    /// that dropped a fetch it asked ahead for), so a request never names a partition twice.
+    asks: HashMap<(String, i32), FetchDemand>,
+    /// Fetch requests in flight to it.
+    in_flight: usize,
+    /// Partitions the last fetch brought data to that have not asked again yet.
+    expected: HashSet<(String, i32)>,
+    /// When the next fetch goes out even if some of them have not asked.
+    gather_until: Option<Instant>,
+}
+
+impl Leader {
+    fn ready(&self, now: Instant) -> bool {
+        self.in_flight < FETCHES_PER_BROKER
+            && !self.asks.is_empty()
+            && (self.expected.is_empty() || self.gather_until.is_none_or(|t| now >= t))
+    }
+
+    /// The last fetch ended having brought data to `answered`.
+    fn done(&mut self, answered: Vec<(String, i32)>) {
+        self.in_flight -= 1;
+        self.expected = answered
+            .into_iter()
+            .filter(|key| !self.asks.contains_key(key))
+            .collect();
+        self.gather_until = Some(Instant::now() + GATHER);
+    }
+}
+
 async fn run(source: Cluster, settings: FetchSettings, mut demands: mpsc::Receiver<FetchDemand>) {
-    let mut waiting: HashMap<i32, Vec<FetchDemand>> = HashMap::new();
-    let mut busy: HashSet<i32> = HashSet::new();
-    let mut in_flight: JoinSet<i32> = JoinSet::new();
+    let mut leaders: HashMap<i32, Leader> = HashMap::new();
+    let mut in_flight: JoinSet<(i32, Vec<(String, i32)>)> = JoinSet::new();
     let mut open = true;
     while open || !in_flight.is_empty() {
+        let gather_until = leaders
+            .values()
+            .filter(|l| l.in_flight < FETCHES_PER_BROKER && !l.asks.is_empty())
+            .filter_map(|l| l.gather_until)
+            .min();
         tokio::select! {
             demand = demands.recv(), if open => match demand {
-                Some(d) => route(&source, d, &mut waiting).await,
+                Some(d) => route(&source, d, &mut leaders).await,
                 None => open = false,
             },
             Some(done) = in_flight.join_next() => {
-                if let Ok(leader) = done {
-                    busy.remove(&leader);
+                if let Ok((leader, answered)) = done {
+                    leaders.entry(leader).or_default().done(answered);
                 }
             }
+            _ = tokio::time::sleep_until(gather_until.unwrap_or_else(Instant::now).into()),
+                if gather_until.is_some() => {}
         }
-        let ready: Vec<i32> = waiting
-            .iter()
-            .filter(|(leader, asks)| !asks.is_empty() && !busy.contains(leader))
-            .map(|(leader, _)| *leader)
-            .collect();
-        for leader in ready {
-            let asks = waiting.remove(&leader).unwrap_or_default();
-            busy.insert(leader);
+        let now = Instant::now();
+        for (&leader, state) in leaders.iter_mut().filter(|(_, l)| l.ready(now)) {
+            let asks = std::mem::take(&mut state.asks).into_values().collect();
+            state.in_flight += 1;
+            state.expected.clear();
+            state.gather_until = None;
             let source = source.clone();
             let settings = settings.clone();
-            in_flight.spawn(async move {
-                fetch(&source, leader, asks, &settings).await;
-                leader
-            });
+            in_flight.spawn(async move { (leader, fetch(&source, leader, asks, &settings).await) });
         }
     }
 }
 
-async fn route(
-    source: &Cluster,
-    demand: FetchDemand,
-    waiting: &mut HashMap<i32, Vec<FetchDemand>>,
-) {
+async fn route(source: &Cluster, demand: FetchDemand, leaders: &mut HashMap<i32, Leader>) {
     match source.leader_id(&demand.topic, demand.partition).await {
-        Ok(leader) => waiting.entry(leader).or_default().push(demand),
+        Ok(leader) => {
+            let state = leaders.entry(leader).or_default();
+            let key = (demand.topic.clone(), demand.partition);
+            state.expected.remove(&key);
+            state.asks.insert(key, demand);
+        }
         Err(_) => {
             let _ = demand.reply.send(Err(FetchFailure::NoLeader));
         }
     }
 }
 
-async fn fetch(source: &Cluster, leader: i32, asks: Vec<FetchDemand>, settings: &FetchSettings) {
+/// One Fetch request for `asks`, its answers sent back; returns the partitions it brought data.
+async fn fetch(
+    source: &Cluster,
+    leader: i32,
+    asks: Vec<FetchDemand>,
+    settings: &FetchSettings,
+) -> Vec<(String, i32)> {
     let partition_max_bytes = settings.partition_max_bytes;
     let positions: Vec<FetchPosition> = asks
         .iter()
@@ -160,12 +212,16 @@ async fn fetch(source: &Cluster, leader: i32, asks: Vec<FetchDemand>, settings: 
                     .or_default()
                     .insert(f.partition, f);
             }
+            let mut answered = Vec::new();
             for ask in asks {
                 let found = by_topic
                     .get_mut(ask.topic.as_str())
                     .and_then(|partitions| partitions.remove(&ask.partition));
                 let answer = match found {
                     Some(f) => {
+                        if f.error.is_none() && !f.records.is_empty() {
+                            answered.push((ask.topic.clone(), ask.partition));
+                        }
                         let held = reservation.take(f.records.len());
                         Ok((f, held))
                     }
@@ -173,12 +229,60 @@ async fn fetch(source: &Cluster, leader: i32, asks: Vec<FetchDemand>, settings: 
                 };
                 let _ = ask.reply.send(answer);
             }
+            answered
         }
         Err(e) => {
             let failure = FetchFailure::Request(Arc::new(e));
             for ask in asks {
                 let _ = ask.reply.send(Err(failure.clone()));
             }
+            Vec::new()
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn demand(partition: i32) -> ((String, i32), FetchDemand) {
+        let (reply, _) = oneshot::channel();
+        let demand = FetchDemand {
+            topic: "t".into(),
+            partition,
+            offset: 0,
+            max_bytes: None,
+            last_epoch: None,
+            reply,
+        };
+        (("t".into(), partition), demand)
+    }
+
+    #[test]
+    fn a_fetch_waits_briefly_for_the_partitions_that_just_got_data() {
+        let mut leader = Leader::default();
+        let (key, d) = demand(0);
+        leader.asks.insert(key, d);
+        assert!(leader.ready(Instant::now()), "nothing expected: at once");
+        leader.in_flight = 1;
+        // The fetch brought data to partitions 0, 1 and 2; 0 asked again before it ended.
+        leader.done(vec![("t".into(), 0), ("t".into(), 1), ("t".into(), 2)]);
+        assert_eq!(leader.expected.len(), 2, "{:?}", leader.expected);
+        assert!(!leader.ready(Instant::now()), "1 and 2 will ask at once");
+        assert!(
+            leader.ready(Instant::now() + GATHER),
+            "not longer than GATHER"
+        );
+        for p in [1, 2] {
+            let (key, d) = demand(p);
+            leader.expected.remove(&key);
+            leader.asks.insert(key, d);
+        }
+        assert!(leader.ready(Instant::now()), "all asked: at once");
+        leader.in_flight = FETCHES_PER_BROKER;
+        assert!(
+            !leader.ready(Instant::now() + GATHER),
+            "at most two in flight"
+        );
     }
 }

@@ -67,17 +67,40 @@ impl PartitionContext {
     }
 }
 
+/// A fetch asked for and not answered yet.
+pub(crate) struct Asked {
+    position: i64,
+    last_epoch: Option<i32>,
+    answer: oneshot::Receiver<Result<Fetched, FetchFailure>>,
+}
+
+impl Asked {
+    /// Whether it asks for `position`, after a record of `last_epoch`.
+    pub(crate) fn is_for(&self, position: i64, last_epoch: Option<i32>) -> bool {
+        self.position == position && self.last_epoch == last_epoch
+    }
+
+    /// Waits for the answer; `None` when the flow is stopping. The answer holds its bytes in
+    /// the flow's budget until it is dropped.
+    pub(crate) async fn answer(
+        self,
+        ctx: &PartitionContext,
+    ) -> Option<Result<Fetched, FetchFailure>> {
+        unless_stopped(self.answer, &ctx.shutdown).await?.ok()
+    }
+}
+
 /// Asks the fetcher for data at `position` (at most `max_bytes`, though a broker returns at
 /// least one whole batch), with the source leader epoch of the record before it when known (the
 /// leader answers a diverging epoch if its log no longer leads there); `None` when the flow is
-/// stopping. The answer holds its bytes in the flow's budget until it is dropped.
-pub(crate) async fn ask(
+/// stopping.
+pub(crate) async fn request(
     ctx: &PartitionContext,
     route: &PartitionRoute,
     position: i64,
     max_bytes: Option<i32>,
     last_epoch: Option<i32>,
-) -> Option<Result<Fetched, FetchFailure>> {
+) -> Option<Asked> {
     let (reply, answer) = oneshot::channel();
     let demand = FetchDemand {
         topic: route.topic.clone(),
@@ -88,5 +111,112 @@ pub(crate) async fn ask(
         reply,
     };
     ctx.fetcher.send(demand).await.ok()?;
-    unless_stopped(answer, &ctx.shutdown).await?.ok()
+    Some(Asked {
+        position,
+        last_epoch,
+        answer,
+    })
+}
+
+/// [`request`], then its answer.
+pub(crate) async fn ask(
+    ctx: &PartitionContext,
+    route: &PartitionRoute,
+    position: i64,
+    max_bytes: Option<i32>,
+    last_epoch: Option<i32>,
+) -> Option<Result<Fetched, FetchFailure>> {
+    request(ctx, route, position, max_bytes, last_epoch)
+        .await?
+        .answer(ctx)
+        .await
+}
+
+/// Where the partition's next fetch starts once `fetched`'s whole batches are planned, and the
+/// leader epoch of the record before it: what a fetch asked ahead asks for. `None` when the
+/// answer holds no whole batch past `position`.
+pub(crate) fn read_ahead(fetched: &PartitionFetch, position: i64) -> Option<(i64, Option<i32>)> {
+    if fetched.error.is_some() || fetched.diverging.is_some() {
+        return None;
+    }
+    let last = fetched.batches().map_while(Result::ok).last()?;
+    let epoch = last.partition_leader_epoch();
+    (last.next_offset() > position).then_some((last.next_offset(), (epoch >= 0).then_some(epoch)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use bytes::{BufMut, Bytes, BytesMut};
+    use strait_kafka::batch::{BatchBuilder, Record};
+
+    fn batch(base: i64, count: i64, epoch: i32) -> Bytes {
+        let records = (base..base + count)
+            .map(|offset| Record {
+                offset,
+                timestamp: 1_700_000_000_000,
+                key: None,
+                value: Some(Bytes::from_static(b"v")),
+                headers: vec![],
+            })
+            .collect();
+        let builder = BatchBuilder {
+            base_offset: base,
+            partition_leader_epoch: epoch,
+            records,
+            ..BatchBuilder::default()
+        };
+        builder.encode().unwrap().bytes().clone()
+    }
+
+    fn fetch(at: i64, parts: &[Bytes]) -> PartitionFetch {
+        let mut buf = BytesMut::new();
+        for part in parts {
+            buf.put_slice(part);
+        }
+        PartitionFetch {
+            topic: "t".into(),
+            partition: 0,
+            fetch_offset: at,
+            error: None,
+            high_watermark: -1,
+            last_stable_offset: -1,
+            log_start_offset: 0,
+            aborted: vec![],
+            diverging: None,
+            records: buf.freeze(),
+        }
+    }
+
+    #[test]
+    fn the_next_fetch_starts_after_the_last_whole_batch() {
+        let (a, b, c) = (batch(10, 5, 3), batch(15, 5, 4), batch(20, 5, 4));
+        assert_eq!(
+            read_ahead(&fetch(10, &[a.clone(), b.clone()]), 10),
+            Some((20, Some(4)))
+        );
+        // A broker may end an answer with a batch cut short: it is fetched again.
+        let cut = c.slice(..c.len() - 3);
+        assert_eq!(
+            read_ahead(&fetch(10, &[a.clone(), b.clone(), cut]), 10),
+            Some((20, Some(4)))
+        );
+        // Asked mid-batch: the batch still ends where it ends.
+        assert_eq!(
+            read_ahead(&fetch(12, &[a.clone()]), 12),
+            Some((15, Some(3)))
+        );
+        assert_eq!(read_ahead(&fetch(10, &[]), 10), None, "nothing new");
+        assert_eq!(
+            read_ahead(&fetch(10, &[batch(10, 5, -1)]), 10),
+            Some((15, None))
+        );
+        let mut failed = fetch(10, &[a]);
+        failed.error = Some(strait_kafka::ResponseError::NotLeaderOrFollower);
+        assert_eq!(
+            read_ahead(&failed, 10),
+            None,
+            "an error answer is asked again"
+        );
+    }
 }

@@ -23,7 +23,7 @@ use super::error::EngineError;
 use super::fetcher::FetchFailure;
 use super::forward::{self, Forwarder, Step};
 use super::ledger::{EntryId, PartitionLedger, Rewound, Settled, Written};
-use super::partition_context::{ask, PartitionContext};
+use super::partition_context::{ask, read_ahead, request, Asked, PartitionContext};
 use super::partition_stats::{Acked, PartitionStats};
 use super::resume::recognise_written;
 use super::source_gaps::{classify, SourceGap};
@@ -194,12 +194,17 @@ async fn replicate(
         pending: VecDeque::new(),
     };
     let mut pause = ctx.control.watch_pause();
+    // The next fetch, asked for as soon as an answer came (before planning and writing it), so
+    // it crosses the link while this one is written: on a long link the partition waits one
+    // round trip per fetch only when it writes faster than the link carries.
+    let mut ahead: Option<Asked> = None;
     loop {
         if *ctx.shutdown.borrow() {
             return driver.drain().await;
         }
         let paused = pause.borrow_and_update().reason(&route.topic);
         if let Some(reason) = paused {
+            ahead = None;
             driver.drain().await?;
             state.set_paused(Some(reason));
             // Keep the source's log end and the oldest waiting record known, so lag stays
@@ -230,7 +235,14 @@ async fn replicate(
         state.set_paused(None);
         let position = driver.ledger.position();
         let epoch = driver.ledger.last_epoch();
-        let Some(fetched) = ask(ctx, route, position, None, epoch).await else {
+        let asked = match ahead.take() {
+            Some(asked) if asked.is_for(position, epoch) => Some(asked),
+            _ => request(ctx, route, position, None, epoch).await,
+        };
+        let Some(asked) = asked else {
+            return driver.drain().await;
+        };
+        let Some(fetched) = asked.answer(ctx).await else {
             return driver.drain().await;
         };
         let fetched_at = Instant::now();
@@ -250,6 +262,9 @@ async fn replicate(
                 return Err(failure(cause));
             }
         };
+        if let Some((next, next_epoch)) = read_ahead(&fetched, position) {
+            ahead = request(ctx, route, next, None, next_epoch).await;
+        }
         if let Some(diverging) = fetched.diverging {
             // The source's log no longer leads to `position` (an unclean leader election): the
             // records from where it diverges are not the ones mirrored.
