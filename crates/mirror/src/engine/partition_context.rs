@@ -203,7 +203,7 @@ mod tests {
         );
         // Asked mid-batch: the batch still ends where it ends.
         assert_eq!(
-            read_ahead(&fetch(12, &[a.clone()]), 12),
+            read_ahead(&fetch(12, std::slice::from_ref(&a)), 12),
             Some((15, Some(3)))
         );
         assert_eq!(read_ahead(&fetch(10, &[]), 10), None, "nothing new");
