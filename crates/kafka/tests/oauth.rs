@@ -231,10 +231,16 @@ async fn the_broker_refuses_a_token_signed_by_another_key(_kind: BrokerKind) {
 async fn an_outage_keeps_the_current_token_until_a_refresh_succeeds() {
     let idp = identity_provider(Duration::from_secs(10));
     let source = TokenSource::new(login(&idp, SECRET));
-    let first = source.token().await.expect("first token").value;
+    let first = source.token().await.expect("first token");
+    let obtained = now_ms();
     idp.set_down(true);
-    // Past 80-85 % of 10 s the refresh is due; its retries end within 1 s, before expiry.
-    tokio::time::sleep(Duration::from_millis(8600)).await;
+    // The refresh is due at 80-85 % of what is left of the token's life when it came (`exp` is
+    // whole seconds: 9 to 10 s); just past that, its retries (within 1 s) end before the
+    // remaining 14.5 % (1.3 s or more) run out. A fixed 8.6 s left as little as 0.4 s.
+    let due = obtained + (first.claims.expires_ms - obtained) * 855 / 1000;
+    let wait = u64::try_from(due - now_ms()).unwrap_or(0);
+    tokio::time::sleep(Duration::from_millis(wait)).await;
+    let first = first.value;
     let during = source
         .token()
         .await
