@@ -82,16 +82,27 @@ pub(crate) fn spawn_fetcher(source: Cluster, settings: FetchSettings) -> mpsc::S
     tx
 }
 
-/// How long a leader's next fetch waits for the partitions its last fetch brought data to to
-/// ask again: they ask at once (before writing what they got), so one fetch carries them all
-/// instead of the first asker going alone and the rest waiting a round trip for the next.
+/// How long a leader's next fetch waits for the partitions its last fetch answered to ask
+/// again: they ask at once (one that got data before writing it), so one request carries them
+/// all instead of the first asker going alone and the rest waiting behind its long-poll.
 const GATHER: Duration = Duration::from_millis(2);
 
-/// Fetch requests in flight to one broker at most, each for other partitions: while one
-/// answer crosses the link (and is written), the next request is already on its way, so a long
-/// link carries data while the other answer is read. On one connection the broker answers them
-/// in order.
-const FETCHES_PER_BROKER: usize = 2;
+/// Fetch requests in flight to one broker while its answers are big, each for half of its
+/// partitions: while one answer crosses the link (and is written), the other half's request is
+/// already on its way. On one connection the broker answers them in order, so a long-poll
+/// would hold the other request up: with small answers (an idle or slow topic) one request
+/// carries every partition.
+const FETCHES_PER_BUSY_BROKER: usize = 2;
+/// An answer at least this big means the broker has more waiting: data, not a long-poll.
+const BUSY_ANSWER_BYTES: usize = 1024 * 1024;
+
+/// What a fetch answered: the partitions that got an answer without error (they ask again
+/// at once), and its bytes.
+#[derive(Debug, Default)]
+struct Answered {
+    partitions: Vec<(String, i32)>,
+    bytes: usize,
+}
 
 /// The fetch loop's state for one source broker.
 #[derive(Default)]
@@ -101,23 +112,35 @@ struct Leader {
     asks: HashMap<(String, i32), FetchDemand>,
     /// Fetch requests in flight to it.
     in_flight: usize,
-    /// Partitions the last fetch brought data to that have not asked again yet.
+    /// Whether its last answer was big ([`BUSY_ANSWER_BYTES`]).
+    busy: bool,
+    /// Partitions the last fetch answered that have not asked again yet.
     expected: HashSet<(String, i32)>,
     /// When the next fetch goes out even if some of them have not asked.
     gather_until: Option<Instant>,
 }
 
 impl Leader {
-    fn ready(&self, now: Instant) -> bool {
-        self.in_flight < FETCHES_PER_BROKER
-            && !self.asks.is_empty()
-            && (self.expected.is_empty() || self.gather_until.is_none_or(|t| now >= t))
+    /// Whether another request may go out now (asks waiting).
+    fn may_send(&self) -> bool {
+        let limit = if self.busy {
+            FETCHES_PER_BUSY_BROKER
+        } else {
+            1
+        };
+        self.in_flight < limit && !self.asks.is_empty()
     }
 
-    /// The last fetch ended having brought data to `answered`.
-    fn done(&mut self, answered: Vec<(String, i32)>) {
+    fn ready(&self, now: Instant) -> bool {
+        self.may_send() && (self.expected.is_empty() || self.gather_until.is_none_or(|t| now >= t))
+    }
+
+    /// A fetch ended with `answered`.
+    fn done(&mut self, answered: Answered) {
         self.in_flight -= 1;
+        self.busy = answered.bytes >= BUSY_ANSWER_BYTES;
         self.expected = answered
+            .partitions
             .into_iter()
             .filter(|key| !self.asks.contains_key(key))
             .collect();
@@ -127,12 +150,12 @@ impl Leader {
 
 async fn run(source: Cluster, settings: FetchSettings, mut demands: mpsc::Receiver<FetchDemand>) {
     let mut leaders: HashMap<i32, Leader> = HashMap::new();
-    let mut in_flight: JoinSet<(i32, Vec<(String, i32)>)> = JoinSet::new();
+    let mut in_flight: JoinSet<(i32, Answered)> = JoinSet::new();
     let mut open = true;
     while open || !in_flight.is_empty() {
         let gather_until = leaders
             .values()
-            .filter(|l| l.in_flight < FETCHES_PER_BROKER && !l.asks.is_empty())
+            .filter(|l| l.may_send())
             .filter_map(|l| l.gather_until)
             .min();
         tokio::select! {
@@ -150,13 +173,24 @@ async fn run(source: Cluster, settings: FetchSettings, mut demands: mpsc::Receiv
         }
         let now = Instant::now();
         for (&leader, state) in leaders.iter_mut().filter(|(_, l)| l.ready(now)) {
-            let asks = std::mem::take(&mut state.asks).into_values().collect();
-            state.in_flight += 1;
+            let mut asks: Vec<FetchDemand> =
+                std::mem::take(&mut state.asks).into_values().collect();
             state.expected.clear();
             state.gather_until = None;
-            let source = source.clone();
-            let settings = settings.clone();
-            in_flight.spawn(async move { (leader, fetch(&source, leader, asks, &settings).await) });
+            // A busy broker with nothing in flight gets two requests, each for half of the
+            // partitions: from then on each half asks again while the other's answer crosses.
+            let mut requests = Vec::new();
+            if state.busy && state.in_flight == 0 && asks.len() > 1 {
+                requests.push(asks.split_off(asks.len() / 2));
+            }
+            requests.push(asks);
+            for asks in requests {
+                state.in_flight += 1;
+                let source = source.clone();
+                let settings = settings.clone();
+                in_flight
+                    .spawn(async move { (leader, fetch(&source, leader, asks, &settings).await) });
+            }
         }
     }
 }
@@ -175,13 +209,13 @@ async fn route(source: &Cluster, demand: FetchDemand, leaders: &mut HashMap<i32,
     }
 }
 
-/// One Fetch request for `asks`, its answers sent back; returns the partitions it brought data.
+/// One Fetch request for `asks`, its answers sent back.
 async fn fetch(
     source: &Cluster,
     leader: i32,
     asks: Vec<FetchDemand>,
     settings: &FetchSettings,
-) -> Vec<(String, i32)> {
+) -> Answered {
     let partition_max_bytes = settings.partition_max_bytes;
     let positions: Vec<FetchPosition> = asks
         .iter()
@@ -212,16 +246,17 @@ async fn fetch(
                     .or_default()
                     .insert(f.partition, f);
             }
-            let mut answered = Vec::new();
+            let mut answered = Answered::default();
             for ask in asks {
                 let found = by_topic
                     .get_mut(ask.topic.as_str())
                     .and_then(|partitions| partitions.remove(&ask.partition));
                 let answer = match found {
                     Some(f) => {
-                        if f.error.is_none() && !f.records.is_empty() {
-                            answered.push((ask.topic.clone(), ask.partition));
+                        if f.error.is_none() {
+                            answered.partitions.push((ask.topic.clone(), ask.partition));
                         }
+                        answered.bytes += f.records.len();
                         let held = reservation.take(f.records.len());
                         Ok((f, held))
                     }
@@ -236,7 +271,7 @@ async fn fetch(
             for ask in asks {
                 let _ = ask.reply.send(Err(failure.clone()));
             }
-            Vec::new()
+            Answered::default()
         }
     }
 }
@@ -259,14 +294,22 @@ mod tests {
     }
 
     #[test]
-    fn a_fetch_waits_briefly_for_the_partitions_that_just_got_data() {
+    fn a_fetch_waits_briefly_for_the_partitions_just_answered() {
         let mut leader = Leader::default();
         let (key, d) = demand(0);
         leader.asks.insert(key, d);
         assert!(leader.ready(Instant::now()), "nothing expected: at once");
         leader.in_flight = 1;
-        // The fetch brought data to partitions 0, 1 and 2; 0 asked again before it ended.
-        leader.done(vec![("t".into(), 0), ("t".into(), 1), ("t".into(), 2)]);
+        assert!(
+            !leader.ready(Instant::now()),
+            "one request at a time while idle"
+        );
+        // The fetch answered partitions 0, 1 and 2; 0 asked again before it ended.
+        let answered = |bytes| Answered {
+            partitions: vec![("t".into(), 0), ("t".into(), 1), ("t".into(), 2)],
+            bytes,
+        };
+        leader.done(answered(100));
         assert_eq!(leader.expected.len(), 2, "{:?}", leader.expected);
         assert!(!leader.ready(Instant::now()), "1 and 2 will ask at once");
         assert!(
@@ -279,10 +322,18 @@ mod tests {
             leader.asks.insert(key, d);
         }
         assert!(leader.ready(Instant::now()), "all asked: at once");
-        leader.in_flight = FETCHES_PER_BROKER;
+        leader.in_flight = 1;
         assert!(
             !leader.ready(Instant::now() + GATHER),
-            "at most two in flight"
+            "small answers: one in flight"
         );
+        leader.in_flight = 2;
+        leader.done(answered(BUSY_ANSWER_BYTES));
+        assert!(
+            leader.ready(Instant::now() + GATHER),
+            "big answers: a second one"
+        );
+        leader.in_flight = FETCHES_PER_BUSY_BROKER;
+        assert!(!leader.ready(Instant::now() + GATHER), "never more");
     }
 }
