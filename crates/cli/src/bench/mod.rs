@@ -10,6 +10,7 @@
 //! committed) every record: wall time, CPU time of this process (the brokers are other
 //! processes and not counted) and peak resident memory.
 
+mod latency;
 mod load;
 mod members;
 mod procstat;
@@ -84,6 +85,10 @@ pub(crate) struct BenchArgs {
     /// defaults to lz4; ~200 MB of records].
     #[arg(long, value_name = "RTT_MS", conflicts_with_all = ["against", "members", "exactly_once", "throttle"])]
     wan: Option<u64>,
+    /// Write this many records per second to the source for 20 s and show end-to-end latency
+    /// (p50, p99, max) against the floor, producer to consumer on the source, on Apache Kafka.
+    #[arg(long, value_name = "RECORDS_PER_SECOND", conflicts_with_all = ["against", "members", "exactly_once", "throttle", "wan"])]
+    latency: Option<u64>,
 }
 
 /// A peer `strait bench` measures against.
@@ -203,6 +208,9 @@ pub(crate) async fn run(args: BenchArgs) -> anyhow::Result<()> {
     let records_per_partition = args.records_per_partition.unwrap_or_else(|| {
         (per_codec / args.partitions as u64 / args.record_bytes.max(1) as u64).max(1)
     });
+    if let Some(rate) = args.latency {
+        return latency::run(&args, rate, codecs[0]).await;
+    }
     if let Some(rtt_ms) = args.wan {
         return wan::run(&args, rtt_ms, codecs[0], records_per_partition).await;
     }

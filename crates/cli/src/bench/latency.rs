@@ -1,0 +1,330 @@
+//! `strait bench --latency RECORDS_PER_SECOND`: end-to-end latency at a steady, modest rate.
+//! A producer writes timestamped records to the source (Apache Kafka) for 20 s, a batch every
+//! 10 ms (as if lingering 10 ms), the partitions taking turns; a reader on the source (the floor: producer to consumer
+//! on one cluster) and a reader on the target's remote topic note when each record arrives.
+//! Prints p50, p99 and max of both and the mirror's p99 against the floor's, and the slowest
+//! records with when they were sent, so a periodic stall shows.
+
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use anyhow::{bail, Context};
+use bytes::Bytes;
+use strait_kafka::batch::{BatchBuilder, Compression, Record};
+use strait_kafka::{
+    Cluster, ClusterConfig, FetchOptions, FetchPosition, Isolation, OffsetSpec, Producer,
+};
+use strait_mirror::config::parse_str;
+use strait_mirror::engine::{EngineOptions, Mirror};
+use strait_testkit::KafkaVersion;
+use tokio::sync::watch;
+
+use super::{one_way_properties, source_topic, BenchArgs, Brokers, Node, TOPIC};
+
+/// How long the producer writes.
+const SECONDS: u64 = 20;
+/// Produce ticks per second (each writes its share of the rate).
+const TICKS_PER_SECOND: u64 = 100;
+/// The first seconds are left out of the figures: the mirror's partitions take their producer
+/// ids and first positions then (reported apart as the worst of the warm-up).
+const WARM_UP_US: u64 = 2_000_000;
+
+pub(super) async fn run(args: &BenchArgs, rate: u64, codec: Compression) -> anyhow::Result<()> {
+    if rate == 0 {
+        bail!("--latency must be a positive number of records per second");
+    }
+    let version = KafkaVersion::from_env();
+    println!("installing Apache Kafka {version} (pinned, from Maven Central) if needed");
+    tokio::task::spawn_blocking(move || strait_testkit::ensure_kafka_installed(version)).await??;
+    let brokers = Brokers::Kafka(version);
+    let (source_node, target_node) = (Node::start(brokers).await?, Node::start(brokers).await?);
+    let source = source_topic(&source_node.bootstrap(), args.partitions).await?;
+    let target = Cluster::connect(ClusterConfig::new("target", &target_node.bootstrap())?).await?;
+    let properties = one_way_properties(&source_node.bootstrap(), &target_node.bootstrap());
+    let mirror = Mirror::start(
+        parse_str(&properties).context("the bench's mm2.properties")?,
+        EngineOptions::default(),
+    );
+    let remote = format!("source.{TOPIC}");
+    wait_for_topic(&target, &remote, args.partitions).await?;
+    let floor = Reader::start(&source_node.bootstrap(), TOPIC, args.partitions).await?;
+    let mirrored = Reader::start(&target_node.bootstrap(), &remote, args.partitions).await?;
+    println!(
+        "producing {rate} records/s of {} bytes ({codec}, a batch every 10 ms) to {} \
+         partitions for {SECONDS} s; reading them on the source (the floor) and on the target",
+        args.record_bytes, args.partitions
+    );
+    let sent = produce(&source, args, rate, codec).await?;
+    let floor = floor.finish(sent).await;
+    let mirrored = mirrored.finish(sent).await;
+    mirror.shutdown().await.context("stopping the mirror")?;
+    let start = floor.first().map_or(0, |(sent, _)| *sent);
+    print_report(version, sent, start, &floor, &mirrored);
+    Ok(())
+}
+
+/// Waits until the mirror has created `topic` with `partitions` on the target.
+async fn wait_for_topic(target: &Cluster, topic: &str, partitions: i32) -> anyhow::Result<()> {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let metadata = target.refresh_topics(&[topic]).await?;
+        let found = metadata
+            .topics
+            .get(topic)
+            .map_or(0, |t| t.partitions.len() as i32);
+        if found >= partitions {
+            return Ok(());
+        }
+        if Instant::now() > deadline {
+            bail!("the mirror did not create {topic} on the target within 60 s");
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+fn now_us() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_micros() as u64)
+}
+
+/// Writes `rate` records per second for [`SECONDS`]; returns how many.
+async fn produce(
+    source: &Cluster,
+    args: &BenchArgs,
+    rate: u64,
+    codec: Compression,
+) -> anyhow::Result<u64> {
+    let producer = Producer::idempotent(source).await?;
+    let mut tick = tokio::time::interval(Duration::from_secs(1) / TICKS_PER_SECOND as u32);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut in_flight = std::collections::VecDeque::new();
+    let (mut sent, mut due) = (0u64, 0f64);
+    for round in 0..SECONDS * TICKS_PER_SECOND {
+        tick.tick().await;
+        due += rate as f64 / TICKS_PER_SECOND as f64;
+        // What a producer lingering one tick sends: the tick's records in one batch, the
+        // partitions taking turns.
+        let mut records = Vec::new();
+        while ((sent + records.len() as u64) as f64) < due {
+            let mut value = format!("{:020}", now_us()).into_bytes();
+            value.resize(args.record_bytes.max(20), b'x');
+            records.push(Record {
+                offset: records.len() as i64,
+                timestamp: (now_us() / 1000) as i64,
+                key: None,
+                value: Some(Bytes::from(value)),
+                headers: vec![],
+            });
+        }
+        if records.is_empty() {
+            continue;
+        }
+        sent += records.len() as u64;
+        let batch = BatchBuilder {
+            compression: codec,
+            records,
+            ..BatchBuilder::default()
+        }
+        .encode()?;
+        let partition = (round % args.partitions as u64) as i32;
+        in_flight.push_back(producer.submit(TOPIC, partition, &batch).await?);
+        while in_flight.len() > 64 {
+            if let Some(batch) = in_flight.pop_front() {
+                batch.wait().await?;
+            }
+        }
+    }
+    for batch in in_flight {
+        batch.wait().await?;
+    }
+    Ok(sent)
+}
+
+/// What a reader saw: (sent, latency) in microseconds, per record.
+type Seen = Arc<Mutex<Vec<(u64, u64)>>>;
+
+/// Reads a topic from its log end on, noting each record's latency.
+struct Reader {
+    seen: Seen,
+    stop: watch::Sender<bool>,
+    task: tokio::task::JoinHandle<anyhow::Result<()>>,
+    name: String,
+}
+
+impl Reader {
+    /// A reader with a connection of its own: a long-polling fetch holds up every later
+    /// request on its connection (the broker answers one connection's requests in order), so
+    /// sharing the producer's would delay the producer.
+    async fn start(bootstrap: &str, topic: &str, partitions: i32) -> anyhow::Result<Reader> {
+        let cluster = Cluster::connect(ClusterConfig::new("reader", bootstrap)?).await?;
+        let all: Vec<i32> = (0..partitions).collect();
+        let ends = cluster
+            .list_offsets(topic, &all, OffsetSpec::Latest, Isolation::ReadUncommitted)
+            .await
+            .with_context(|| format!("log ends of {topic} on {}", cluster.name()))?;
+        let mut positions: Vec<FetchPosition> = ends
+            .iter()
+            .map(|(partition, end)| FetchPosition {
+                topic: topic.to_owned(),
+                partition: *partition,
+                offset: end.offset,
+                max_bytes: 1024 * 1024,
+                last_fetched_epoch: None,
+            })
+            .collect();
+        let leader = cluster.leader_id(topic, 0).await?;
+        let seen: Seen = Arc::default();
+        let (stop, mut stopped) = watch::channel(false);
+        let name = format!("{topic} on {}", cluster.name());
+        let record = seen.clone();
+        let options = FetchOptions {
+            max_wait: Duration::from_millis(500),
+            ..FetchOptions::default()
+        };
+        let task = tokio::spawn(async move {
+            while !*stopped.borrow() {
+                let fetched = tokio::select! {
+                    f = cluster.fetch_from(leader, &positions, &options) => f?,
+                    _ = stopped.changed() => break,
+                };
+                let arrived = now_us();
+                for f in fetched {
+                    let Some(position) = positions.iter_mut().find(|p| p.partition == f.partition)
+                    else {
+                        continue;
+                    };
+                    for batch in f.batches() {
+                        let batch = batch?;
+                        position.offset = batch.next_offset();
+                        for r in batch.decode()?.records {
+                            let sent = r
+                                .value
+                                .as_deref()
+                                .and_then(|v| std::str::from_utf8(v.get(..20)?).ok())
+                                .and_then(|s| s.parse::<u64>().ok());
+                            if let Some(sent) = sent {
+                                let mut seen = record.lock().expect("latencies");
+                                seen.push((sent, arrived.saturating_sub(sent)));
+                            }
+                        }
+                    }
+                }
+            }
+            Ok(())
+        });
+        Ok(Reader {
+            seen,
+            stop,
+            task,
+            name,
+        })
+    }
+
+    /// Waits (up to 30 s) until `sent` records were seen, then stops; the latencies, sorted
+    /// by when the records were sent.
+    async fn finish(self, sent: u64) -> Vec<(u64, u64)> {
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while (self.seen.lock().expect("latencies").len() as u64) < sent
+            && Instant::now() < deadline
+            && !self.task.is_finished()
+        {
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        let _ = self.stop.send(true);
+        match self.task.await {
+            Ok(Err(e)) => eprintln!("  reading {}: {e:#}", self.name),
+            Err(e) => eprintln!("  reading {}: {e}", self.name),
+            Ok(Ok(())) => {}
+        }
+        let mut seen = std::mem::take(&mut *self.seen.lock().expect("latencies"));
+        seen.sort_unstable();
+        seen
+    }
+}
+
+/// p50, p99 and max of the latencies, in milliseconds.
+fn percentiles(seen: &[(u64, u64)]) -> Option<(f64, f64, f64)> {
+    let mut latencies: Vec<u64> = seen.iter().map(|(_, l)| *l).collect();
+    latencies.sort_unstable();
+    let at = |q: usize| latencies[(latencies.len() * q / 100).min(latencies.len() - 1)];
+    let ms = |us: u64| us as f64 / 1000.0;
+    (!latencies.is_empty()).then(|| (ms(at(50)), ms(at(99)), ms(*latencies.last().unwrap())))
+}
+
+fn print_report(
+    version: KafkaVersion,
+    sent: u64,
+    start: u64,
+    floor: &[(u64, u64)],
+    mirrored: &[(u64, u64)],
+) {
+    let warm_up = |seen: &[(u64, u64)]| {
+        seen.iter()
+            .filter(|(s, _)| *s < start + WARM_UP_US)
+            .map(|(_, l)| *l)
+            .max()
+            .unwrap_or(0) as f64
+            / 1000.0
+    };
+    let steady = |seen: &[(u64, u64)]| -> Vec<(u64, u64)> {
+        seen.iter()
+            .filter(|(s, _)| *s >= start + WARM_UP_US)
+            .copied()
+            .collect()
+    };
+    let (floor_warm, mirror_warm) = (warm_up(floor), warm_up(mirrored));
+    let (floor, mirrored) = (&steady(floor)[..], &steady(mirrored)[..]);
+    println!();
+    println!(
+        "strait bench --latency on Apache Kafka {version}: {sent} records sent; latency from \
+         the producer's send to a reader's fetch answer (ms), after the first {} s",
+        WARM_UP_US / 1_000_000
+    );
+    println!(
+        "{:<34} {:>8} {:>8} {:>8} {:>8} {:>13}",
+        "path", "records", "p50", "p99", "max", "warm-up max"
+    );
+    let mut rows = Vec::new();
+    for (path, seen, warm) in [
+        ("floor: producer -> source reader", floor, floor_warm),
+        ("strait: producer -> target reader", mirrored, mirror_warm),
+    ] {
+        match percentiles(seen) {
+            Some((p50, p99, max)) => {
+                println!(
+                    "{path:<34} {:>8} {p50:>8.1} {p99:>8.1} {max:>8.1} {warm:>13.1}",
+                    seen.len()
+                );
+                rows.push(p99);
+            }
+            None => println!("{path:<34} {:>8} (nothing arrived)", seen.len()),
+        }
+    }
+    if let [floor_p99, mirror_p99] = rows[..] {
+        println!(
+            "\np99 through strait / p99 of the floor: {mirror_p99:.1} / {floor_p99:.1} ms = {:.2}x",
+            mirror_p99 / floor_p99
+        );
+    }
+    let mut slowest: Vec<&(u64, u64)> = mirrored.iter().collect();
+    slowest.sort_unstable_by_key(|(_, latency)| std::cmp::Reverse(*latency));
+    // One line per produced batch (its records share a send time to the 10 ms tick).
+    let mut ticks = std::collections::HashSet::new();
+    let listed: Vec<String> = slowest
+        .iter()
+        .filter(|(sent, _)| ticks.insert((sent - start) / 10_000))
+        .take(8)
+        .map(|(sent, latency)| {
+            format!(
+                "{:.1} ms at {:.2} s",
+                *latency as f64 / 1000.0,
+                (sent - start) as f64 / 1e6
+            )
+        })
+        .collect();
+    println!(
+        "slowest through strait (latency, sent after): {}",
+        listed.join(", ")
+    );
+}
