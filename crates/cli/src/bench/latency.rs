@@ -19,7 +19,7 @@ use strait_mirror::engine::{EngineOptions, Mirror};
 use strait_testkit::KafkaVersion;
 use tokio::sync::watch;
 
-use super::{one_way_properties, source_topic, BenchArgs, Brokers, Node, TOPIC};
+use super::{install_kafka, one_way_properties, source_topic, BenchArgs, Brokers, Node, TOPIC};
 
 /// How long the producer writes.
 const SECONDS: u64 = 20;
@@ -33,9 +33,7 @@ pub(super) async fn run(args: &BenchArgs, rate: u64, codec: Compression) -> anyh
     if rate == 0 {
         bail!("--latency must be a positive number of records per second");
     }
-    let version = KafkaVersion::from_env();
-    println!("installing Apache Kafka {version} (pinned, from Maven Central) if needed");
-    tokio::task::spawn_blocking(move || strait_testkit::ensure_kafka_installed(version)).await??;
+    let version = install_kafka().await?;
     let brokers = Brokers::Kafka(version);
     let (source_node, target_node) = (Node::start(brokers).await?, Node::start(brokers).await?);
     let source = source_topic(&source_node.bootstrap(), args.partitions).await?;

@@ -20,7 +20,7 @@ use strait_testkit::{KafkaCluster, KafkaVersion};
 
 use super::procstat::cpu_seconds;
 use super::versus_mm2::{spawn_strait, start_kafka, stop_strait};
-use super::{load, one_way_properties, source_topic, BenchArgs, STALL_LIMIT, TOPIC};
+use super::{install_kafka, load, one_way_properties, source_topic, BenchArgs, STALL_LIMIT, TOPIC};
 use crate::client::Endpoint;
 
 /// The flow every member runs.
@@ -67,9 +67,7 @@ pub(super) async fn run(
             args.partitions
         );
     }
-    let version = KafkaVersion::from_env();
-    println!("installing Apache Kafka {version} (pinned, from Maven Central) if needed");
-    tokio::task::spawn_blocking(move || strait_testkit::ensure_kafka_installed(version)).await??;
+    let version = install_kafka().await?;
     let total = records_per_partition * args.partitions as u64;
     let source_node = start_kafka(version).await?;
     let source = source_topic(&source_node.bootstrap(), args.partitions).await?;

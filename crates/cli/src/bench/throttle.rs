@@ -11,9 +11,8 @@ use anyhow::{bail, Context};
 use strait_kafka::batch::Compression;
 use strait_mirror::config::parse_str;
 use strait_mirror::engine::{EngineOptions, Mirror};
-use strait_testkit::KafkaVersion;
 
-use super::{load, source_topic, BenchArgs, Brokers, Node, STALL_LIMIT, TOPIC};
+use super::{loaded_kafka_source, BenchArgs, Brokers, LoadedSource, Node, STALL_LIMIT, TOPIC};
 
 /// What a flow did in a run: wire bytes and when they were acknowledged.
 #[derive(Debug, Default, Clone, Copy)]
@@ -46,14 +45,14 @@ pub(super) async fn run(
     if limit == 0 {
         bail!("--throttle must be a positive number of bytes per second");
     }
-    let version = KafkaVersion::from_env();
-    println!("installing Apache Kafka {version} (pinned, from Maven Central) if needed");
-    tokio::task::spawn_blocking(move || strait_testkit::ensure_kafka_installed(version)).await??;
+    let LoadedSource {
+        version,
+        node: source_node,
+        total,
+        wire_bytes,
+        seconds,
+    } = loaded_kafka_source(args, codec, records_per_partition).await?;
     let brokers = Brokers::Kafka(version);
-    let total = records_per_partition * args.partitions as u64;
-    let source_node = Node::start(brokers).await?;
-    let source = source_topic(&source_node.bootstrap(), args.partitions).await?;
-    let (wire_bytes, seconds) = load(&source, args, codec, records_per_partition).await?;
     println!(
         "loaded {total} {codec} records into {} in {seconds:.2} s: {:.0} MB of batches; the \
          limited flow may write {:.1} MB/s",

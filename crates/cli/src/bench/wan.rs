@@ -9,7 +9,9 @@ use std::time::Duration;
 use strait_kafka::batch::Compression;
 use strait_testkit::{KafkaVersion, ProxyOptions, SecureProxy};
 
-use super::{load, mirror_once, source_topic, BenchArgs, Brokers, Mode, Node, RunResult};
+use super::{
+    loaded_kafka_source, mirror_once, BenchArgs, Brokers, LoadedSource, Mode, Node, RunResult,
+};
 
 pub(super) async fn run(
     args: &BenchArgs,
@@ -17,14 +19,14 @@ pub(super) async fn run(
     codec: Compression,
     records_per_partition: u64,
 ) -> anyhow::Result<()> {
-    let version = KafkaVersion::from_env();
-    println!("installing Apache Kafka {version} (pinned, from Maven Central) if needed");
-    tokio::task::spawn_blocking(move || strait_testkit::ensure_kafka_installed(version)).await??;
+    let LoadedSource {
+        version,
+        node: source_node,
+        total,
+        wire_bytes,
+        seconds,
+    } = loaded_kafka_source(args, codec, records_per_partition).await?;
     let brokers = Brokers::Kafka(version);
-    let total = records_per_partition * args.partitions as u64;
-    let source_node = Node::start(brokers).await?;
-    let source = source_topic(&source_node.bootstrap(), args.partitions).await?;
-    let (wire_bytes, seconds) = load(&source, args, codec, records_per_partition).await?;
     println!(
         "loaded {total} {codec} records into {} in {seconds:.2} s: {:.0} MB of batches",
         source_node.bootstrap(),

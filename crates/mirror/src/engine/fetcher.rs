@@ -1,6 +1,7 @@
 //! One fetch loop per flow: partitions ask for data at their position; the fetcher batches the
-//! asks of all partitions led by the same source broker into one Fetch request, so idle
-//! partitions cost one long-poll per broker, not one per partition. The fetcher routes by
+//! asks of all partitions led by the same source broker into one Fetch request (two, each for
+//! half of them, while the broker's answers are big), so idle partitions cost one long-poll per
+//! broker, not one per partition. The fetcher routes by
 //! leader; the client refreshes the source's metadata itself when a leader is unknown or a
 //! response shows it stale. Partitions only report and back off. Every request first reserves
 //! its bytes in the flow's budget (`buffer.rs`); each answer carries its share back.
