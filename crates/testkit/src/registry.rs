@@ -360,7 +360,20 @@ impl SchemaRegistry {
                 };
                 return Err((error, logs.contains(PORT_TAKEN)));
             }
-            if self.log.read_from(log_offset).contains(&listening) {
+            let logs = self.log.read_from(log_offset);
+            if logs.contains(PORT_TAKEN) {
+                // Quarkus may hang in its shutdown after a failed bind instead of exiting.
+                drop(self.process.take());
+                let error = TestkitError::Java {
+                    what,
+                    detail: format!(
+                        "its port is taken; log tail:\n{}",
+                        tail(&logs, ERROR_LOG_LINES)
+                    ),
+                };
+                return Err((error, true));
+            }
+            if logs.contains(&listening) {
                 match request("GET", &subjects, None, PROBE_TIMEOUT) {
                     Ok((200, _)) => return Ok(()),
                     Ok((status, body)) => {
