@@ -61,6 +61,8 @@ async fn drill(kind: BrokerKind, mode: &str) {
     wait_for_log(&strait, "strait: mirroring primary->backup");
     let started = Instant::now();
     let mut events = Vec::new();
+    // Every killed run's log: a failure shows what each one said about recognition.
+    let mut earlier_logs = Vec::new();
     let mut step = 0u64;
     while feed.produced() < STREAM.records() {
         step += 1;
@@ -108,6 +110,7 @@ async fn drill(kind: BrokerKind, mode: &str) {
                 events.push(format!("SIGKILL at {mirrored}"));
                 strait.signal("KILL");
                 tokio::task::block_in_place(|| strait.wait_exit(Duration::from_secs(5)));
+                earlier_logs.push(strait.log());
                 strait = env.start_strait(mode);
                 wait_for_log(&strait, "strait: mirroring primary->backup");
             }
@@ -154,8 +157,11 @@ async fn drill(kind: BrokerKind, mode: &str) {
             assert!(
                 *d <= bound,
                 "{kind}: partition {p}: {d} duplicates after {crashes} disturbances, more than one \
-                 batch ({} records) each:\n{}",
+                 batch ({} records) each; repeated runs (target offset, records) per partition: \
+                 {:?}\nwhat each run said about resuming:\n{}\nthe last run:\n{}",
                 STREAM.batch,
+                got.iter().map(repeated_runs).collect::<Vec<_>>(),
+                resume_lines(&earlier_logs),
                 strait.log()
             );
         }
@@ -165,6 +171,43 @@ async fn drill(kind: BrokerKind, mode: &str) {
             STREAM.records()
         );
     }
+}
+
+/// Where a partition's records repeat: (target offset of the first repeat, records repeated).
+fn repeated_runs(partition: &Partition) -> Vec<(usize, usize)> {
+    let mut seen = std::collections::HashSet::new();
+    let mut runs: Vec<(usize, usize)> = Vec::new();
+    for (offset, record) in partition.iter().enumerate() {
+        if seen.insert(record) {
+            continue;
+        }
+        match runs.last_mut() {
+            Some((start, len)) if *start + *len == offset => *len += 1,
+            _ => runs.push((offset, 1)),
+        }
+    }
+    runs
+}
+
+/// The lines of each earlier run that say how it resumed or why it paused.
+fn resume_lines(logs: &[String]) -> String {
+    let mut out = String::new();
+    for (run, log) in logs.iter().enumerate() {
+        out.push_str(&format!("run {run}:\n"));
+        for line in log.lines().filter(|l| {
+            l.contains("already on the target")
+                || l.contains("written again")
+                || l.contains("paused")
+                || l.contains("(test)")
+                || l.contains("WARN")
+                || l.contains("replication progress")
+                || l.contains("strait: primary->backup")
+        }) {
+            out.push_str(line);
+            out.push('\n');
+        }
+    }
+    out
 }
 
 /// Every record once, in order, for the Java read_committed consumer; and records of aborted

@@ -16,6 +16,7 @@ use strait_testkit::BrokerKind;
 strait_testkit::per_broker!(
     clean_restart_mid_stream,
     crash_restart_loses_nothing,
+    crash_without_stored_progress_repeats_nothing,
     resume_from_java_progress,
     progress_and_offset_syncs_are_byte_compatible,
 );
@@ -95,6 +96,70 @@ async fn clean_restart_mid_stream(kind: BrokerKind) {
         "primary.test-topic-1 on backup",
         &expected,
         &read_all(&pair.backup, "primary.test-topic-1").await,
+    );
+}
+
+/// A mirror crashes and no progress of it is left (here removed with tombstones, as Connect's
+/// offset reset writes them; the same as a crash before the first flush): the new run finds
+/// the source's head already on the target, from the remote partitions' first offsets, and
+/// writes none of it again: every record exactly once, in order.
+async fn crash_without_stored_progress_repeats_nothing(kind: BrokerKind) {
+    let pair = Pair::start(kind).await;
+    let partitions = 4;
+    create_topic(&pair.primary, TOPIC, partitions).await;
+    let properties = pair.properties(ONE_WAY);
+    let mut expected =
+        produce_rounds(pair.primary.clone(), partitions, 0..20, Duration::ZERO).await;
+    let first: usize = expected.values().map(Vec::len).sum();
+
+    let mirror = start_mirror(&properties);
+    wait_for_records(&pair.backup, "primary.test-topic-1", first).await;
+    drop(mirror);
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let offsets_partitions = partition_count(&pair.backup, OFFSETS_TOPIC)
+        .await
+        .expect("the offsets topic exists") as i32;
+    let producer = Producer::idempotent(&pair.backup).await.unwrap();
+    for p in 0..partitions {
+        let key = java_key(TOPIC, p);
+        let tombstone = Record {
+            offset: 0,
+            timestamp: now_ms(),
+            key: Some(Bytes::from(key.clone())),
+            value: None,
+            headers: vec![],
+        };
+        let partition = partition_for_key(key.as_bytes(), offsets_partitions);
+        produce(
+            &producer,
+            OFFSETS_TOPIC,
+            partition,
+            Compression::None,
+            &[tombstone],
+        )
+        .await;
+    }
+
+    for (p, records) in
+        produce_rounds(pair.primary.clone(), partitions, 20..25, Duration::ZERO).await
+    {
+        expected.get_mut(&p).unwrap().extend(records);
+    }
+    let total: usize = expected.values().map(Vec::len).sum();
+    let mirror = start_mirror(&properties);
+    wait_for_records(&pair.backup, "primary.test-topic-1", total).await;
+    let recognised = flow_stats(&mirror, "primary->backup").recognised;
+    shutdown(mirror).await;
+
+    let remote = read_all(&pair.backup, "primary.test-topic-1").await;
+    for (p, source) in &expected {
+        assert_same_records(&format!("primary.test-topic-1-{p}"), source, &remote[p]);
+    }
+    // 20 batches per partition were on the target before the second start (the count also
+    // takes in heartbeats batches the flow mirrors).
+    assert!(
+        recognised >= 20 * partitions as u64,
+        "{recognised} batches recognised"
     );
 }
 

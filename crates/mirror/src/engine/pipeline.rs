@@ -25,7 +25,7 @@ use super::forward::{self, Forwarder, Step};
 use super::ledger::{EntryId, PartitionLedger, Rewound, Settled, Written};
 use super::partition_context::{ask, read_ahead, request, Asked, PartitionContext};
 use super::partition_stats::{Acked, PartitionStats};
-use super::resume::recognise_written;
+use super::resume::{recognise_written, target_log_start, Recognition};
 use super::source_gaps::{classify, SourceGap};
 use super::transaction::{committed_position, Transaction};
 use crate::clock::now_ms;
@@ -627,9 +627,10 @@ fn produce_error(
 
 /// The ledger of a partition starting: after its stored progress and what a crashed run wrote
 /// past it, at the start of a topic re-created since, or at `auto.offset.reset` without
-/// progress. In exactly-once mode the producer has just fenced every earlier writer of the
-/// partition, so the progress they committed is final: it is read again, and nothing past it
-/// counts (what they wrote after it was aborted).
+/// progress (past what a run killed before storing any wrote). In exactly-once mode the
+/// producer has just fenced every earlier writer of the partition, so the progress they
+/// committed is final: it is read again, and nothing past it counts (what they wrote after it
+/// was aborted).
 async fn start(
     ctx: &PartitionContext,
     route: &PartitionRoute,
@@ -641,7 +642,7 @@ async fn start(
     }
     let Some(stored) = ctx.progress.position(&route.topic, route.partition) else {
         let position = reset_position(ctx, route).await?;
-        return Ok(PartitionLedger::new(position).with_topic_id(route.topic_id));
+        return Ok(first_start(ctx, route, position).await);
     };
     if let (Some(old), Some(new)) = (stored.topic_id, route.topic_id) {
         if old != new {
@@ -684,6 +685,47 @@ async fn resume(
             .with_leader_epoch(leader_epoch);
     };
     let found = recognise_written(ctx, route, position, target_next).await;
+    report_recognised(ctx, route, position, &found);
+    // Past recognised batches the epoch of the record before the position is not known.
+    let leader_epoch = leader_epoch.filter(|_| found.batches == 0);
+    PartitionLedger::new(found.position)
+        .with_downstream(Some(found.target_next))
+        .with_topic_id(topic_id)
+        .with_leader_epoch(leader_epoch)
+}
+
+/// The ledger of a partition without stored progress, at `position` (`auto.offset.reset`). A
+/// run killed before it first stored progress may have written the source's head already: the
+/// walk looks for it from the remote partition's first offset (exactly-once: what such a run
+/// wrote was aborted, nothing counts).
+async fn first_start(
+    ctx: &PartitionContext,
+    route: &PartitionRoute,
+    position: i64,
+) -> PartitionLedger {
+    let fresh = PartitionLedger::new(position).with_topic_id(route.topic_id);
+    if ctx.exactly_once.is_some() {
+        return fresh;
+    }
+    let Some(first) = target_log_start(ctx, route).await else {
+        return fresh;
+    };
+    let found = recognise_written(ctx, route, position, first).await;
+    if found.batches == 0 {
+        return fresh;
+    }
+    report_recognised(ctx, route, position, &found);
+    PartitionLedger::new(found.position)
+        .with_downstream(Some(found.target_next))
+        .with_topic_id(route.topic_id)
+}
+
+fn report_recognised(
+    ctx: &PartitionContext,
+    route: &PartitionRoute,
+    position: i64,
+    found: &Recognition,
+) {
     if found.batches > 0 {
         ctx.stats.recognised(found.batches);
         tracing::info!(
@@ -692,12 +734,6 @@ async fn resume(
             found.batches, found.records, found.position
         );
     }
-    // Past recognised batches the epoch of the record before the position is not known.
-    let leader_epoch = leader_epoch.filter(|_| found.batches == 0);
-    PartitionLedger::new(found.position)
-        .with_downstream(Some(found.target_next))
-        .with_topic_id(topic_id)
-        .with_leader_epoch(leader_epoch)
 }
 
 /// After a failure (the source topic may have been deleted meanwhile): the topic must exist,

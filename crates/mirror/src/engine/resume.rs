@@ -3,6 +3,9 @@
 //! records byte for byte, so a batch strait would send now is recognised in the target's log
 //! right where the stored progress says the next record went; those are not written again.
 //!
+//! Without stored progress the walk starts at the remote partition's first offset: a run killed
+//! before it first stored progress may have written the source's head already.
+//!
 //! The walk is pure ([`Recognition::offer`]); [`recognise_written`] feeds it from both clusters.
 //! Anything unclear (no target position stored, a different batch, a fetch error) ends the walk:
 //! what is not recognised is written again, so the worst case is a duplicate, never a loss.
@@ -225,6 +228,25 @@ async fn written_after(ctx: &PartitionContext, route: &PartitionRoute, offset: i
         Ok(offsets) => offsets.first().is_none_or(|(_, o)| o.offset > offset),
         Err(_) => true,
     }
+}
+
+/// The remote partition's first offset; `None` when it cannot be listed (then nothing is
+/// recognised).
+pub(crate) async fn target_log_start(
+    ctx: &PartitionContext,
+    route: &PartitionRoute,
+) -> Option<i64> {
+    let listed = ctx
+        .target
+        .list_offsets(
+            &route.remote_topic,
+            &[route.partition],
+            OffsetSpec::Earliest,
+            Isolation::ReadUncommitted,
+        )
+        .await
+        .ok()?;
+    listed.first().map(|(_, o)| o.offset)
 }
 
 /// The whole batches of the remote partition from `offset`, or why they cannot be read.
