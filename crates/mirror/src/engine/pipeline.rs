@@ -696,15 +696,17 @@ async fn resume(
 
 /// The ledger of a partition without stored progress, at `position` (`auto.offset.reset`). A
 /// run killed before it first stored progress may have written the source's head already: the
-/// walk looks for it from the remote partition's first offset (exactly-once: what such a run
-/// wrote was aborted, nothing counts).
+/// walk looks for it from the remote partition's first offset. Only where the remote topic is
+/// the flow's own (the policy renames it): under the identity policy it may be the source of
+/// the opposite flow, whose records the walk would take for this flow's own. Exactly-once:
+/// what such a run wrote was aborted, nothing counts.
 async fn first_start(
     ctx: &PartitionContext,
     route: &PartitionRoute,
     position: i64,
 ) -> PartitionLedger {
     let fresh = PartitionLedger::new(position).with_topic_id(route.topic_id);
-    if ctx.exactly_once.is_some() {
+    if ctx.exactly_once.is_some() || route.remote_topic == route.topic {
         return fresh;
     }
     let Some(first) = target_log_start(ctx, route).await else {
