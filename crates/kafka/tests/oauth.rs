@@ -72,7 +72,7 @@ fn login(idp: &IdentityProvider, secret: &str) -> OAuthLogin {
         read_timeout: Duration::from_secs(5),
         retry_backoff: Duration::from_millis(100),
         retry_backoff_max: Duration::from_secs(1),
-        connector: Arc::new(TcpConnector),
+        connector: Arc::new(TcpConnector::default()),
     }
 }
 
@@ -97,7 +97,7 @@ async fn tokens_refresh_and_sessions_renew_on_the_same_connection(_kind: BrokerK
         client_id: "oauth-test".into(),
         connect_timeout: Duration::from_secs(10),
         request_timeout: Duration::from_secs(10),
-        connector: Arc::new(TcpConnector),
+        connector: Arc::new(TcpConnector::default()),
         sasl: Some(Arc::new(SaslConfig::oauth(source.clone()))),
     };
     let conn = Connection::open(options, host, port.parse().unwrap())

@@ -1,6 +1,9 @@
 //! Clients of the clusters named in mm2.properties: one home for turning a role's client
-//! properties (bootstrap, timeouts, security) into a connected [`Cluster`].
+//! properties (bootstrap, timeouts, security, socket buffers) into a connected [`Cluster`].
 
+use std::sync::Arc;
+
+use strait_kafka::net::TcpConnector;
 use strait_kafka::{Cluster, ClusterConfig};
 
 use crate::config::{client_security, ClientProps, ConfigError};
@@ -22,6 +25,7 @@ pub enum ConnectError {
 /// that a bad setting of one cluster is reported even while another is unreachable.
 pub fn check(props: &ClientProps) -> Result<(), ConnectError> {
     client_security(props)?;
+    props.socket_buffers()?;
     ClusterConfig::new(&props.cluster, props.bootstrap_servers()?)?;
     Ok(())
 }
@@ -29,9 +33,10 @@ pub fn check(props: &ClientProps) -> Result<(), ConnectError> {
 pub async fn connect(props: &ClientProps, flow: &str, role: &str) -> Result<Cluster, ConnectError> {
     let security = client_security(props)?;
     let mut config = ClusterConfig::new(&props.cluster, props.bootstrap_servers()?)?;
-    if let Some(connector) = security.connector {
-        config.connector = connector;
-    }
+    config.connector = match security.connector {
+        Some(tls) => tls,
+        None => Arc::new(TcpConnector::new(props.socket_buffers()?)),
+    };
     tracing::debug!(
         cluster = %props.cluster,
         flow,

@@ -16,7 +16,8 @@ strait_testkit::per_broker!(
     replication_with_empty_partition,
     replicate_from_latest,
     deleted_source_topics_are_left_in_place_and_reported,
-    replication_over_two_hops;
+    replication_over_two_hops,
+    socket_buffer_keys_reach_the_sockets;
     // tansu is left out for a broker gap: it has no CreatePartitions.
     not_tansu: partitions_added_to_a_source_topic_are_mirrored,
 );
@@ -279,6 +280,73 @@ fn assert_a_group_of_one(kind: BrokerKind, mirror: &strait_mirror::engine::Mirro
     let mine = &group.members[&group.member_id].partitions;
     let all: Vec<i32> = (0..PARTITIONS).collect();
     assert_eq!(mine.get(TOPIC), Some(&all), "{group:?}");
+}
+
+/// `receive.buffer.bytes` of the source consumer and `send.buffer.bytes` of the target producer
+/// reach the sockets: while the mirror runs, `ss` shows a connection to each broker with the
+/// buffer Linux makes of the odd size asked (twice it), and every record arrives.
+async fn socket_buffer_keys_reach_the_sockets(kind: BrokerKind) {
+    let pair = Pair::start(kind).await;
+    create_topic(&pair.primary, TOPIC, PARTITIONS).await;
+    let produced = produce_fixture(
+        &pair.primary,
+        TOPIC,
+        0..PARTITIONS,
+        PER_PARTITION,
+        "primary",
+    )
+    .await;
+    let properties = pair.properties(
+        "topics = test-topic-.*\n\
+         backup->primary.enabled = false\n\
+         primary.consumer.receive.buffer.bytes = 111111\n\
+         backup.producer.send.buffer.bytes = 77777",
+    );
+    let mirror = start_mirror(&properties);
+    wait_for_records(&pair.backup, TOPIC_REMOTE, ALL).await;
+    let ports = [pair.primary_node.port(), pair.backup_node.port()];
+    let sockets: Vec<_> = socket_memory()
+        .into_iter()
+        .filter(|(peer, _)| ports.iter().any(|p| peer.ends_with(&format!(":{p}"))))
+        .collect();
+    let to = |port: u16, memory: &str| {
+        sockets
+            .iter()
+            .any(|(peer, skmem)| peer.ends_with(&format!(":{port}")) && skmem.contains(memory))
+    };
+    assert!(
+        to(pair.primary_node.port(), "rb222222,"),
+        "no connection to primary with a 111111-byte receive buffer (Linux shows it doubled): {sockets:?}"
+    );
+    assert!(
+        to(pair.backup_node.port(), "tb155554,"),
+        "no connection to backup with a 77777-byte send buffer (Linux shows it doubled): {sockets:?}"
+    );
+    shutdown(mirror).await;
+    let remote = read_all(&pair.backup, TOPIC_REMOTE).await;
+    assert_partitions_equal("primary.test-topic-1 on backup", &produced, &remote);
+}
+
+/// Every established TCP connection on this machine: (peer address, `skmem:(...)`), from `ss`.
+fn socket_memory() -> Vec<(String, String)> {
+    let out = std::process::Command::new("ss")
+        .args(["-tmnH", "state", "established"])
+        .output()
+        .expect("ss (iproute2) runs");
+    let text = String::from_utf8_lossy(&out.stdout);
+    let mut sockets = Vec::new();
+    let mut peer = None;
+    for line in text.lines() {
+        match line.trim().strip_prefix("skmem:") {
+            Some(skmem) => {
+                if let Some(peer) = peer.take() {
+                    sockets.push((peer, skmem.to_owned()));
+                }
+            }
+            None => peer = line.split_whitespace().nth(3).map(str::to_owned),
+        }
+    }
+    sockets
 }
 
 /// testReplicationWithEmptyPartition: the remote topic gets every partition, the empty one

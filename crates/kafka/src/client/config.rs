@@ -40,7 +40,7 @@ impl ClusterConfig {
             connect_timeout: Duration::from_secs(10),
             request_timeout: Duration::from_secs(30),
             retry: RetryPolicy::default(),
-            connector: Arc::new(TcpConnector),
+            connector: Arc::new(TcpConnector::default()),
             sasl: None,
         })
     }

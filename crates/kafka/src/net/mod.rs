@@ -11,5 +11,7 @@ mod versions;
 pub use connection::{Connection, ConnectionOptions, PendingResponse};
 pub use sasl::{SaslConfig, SaslMechanism, Secret};
 pub use tls::{ClientIdentity, TlsConnector, TlsSettings, TlsSettingsError, TrustRoots};
-pub use transport::{AsyncStream, BoxStream, ConnectFuture, Connector, TcpConnector};
+pub use transport::{
+    AsyncStream, BoxStream, ConnectFuture, Connector, SocketBuffers, TcpConnector,
+};
 pub use versions::{api_name, ApiVersions, VERSION_CAPS};

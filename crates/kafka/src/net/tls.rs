@@ -14,7 +14,7 @@ use rustls::{
     CertificateError, ClientConfig, DigitallySignedStruct, RootCertStore, SignatureScheme,
 };
 
-use super::transport::{BoxStream, ConnectFuture, Connector, TcpConnector};
+use super::transport::{BoxStream, ConnectFuture, Connector, SocketBuffers, TcpConnector};
 
 /// Which certificate authorities a client trusts.
 #[derive(Clone, Default)]
@@ -111,11 +111,12 @@ pub enum TlsSettingsError {
 pub struct TlsConnector {
     config: Arc<ClientConfig>,
     settings: Arc<str>,
+    tcp: TcpConnector,
 }
 
 impl fmt::Debug for TlsConnector {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "TlsConnector({})", self.settings)
+        write!(f, "TlsConnector({}, {:?})", self.settings, self.tcp.buffers)
     }
 }
 
@@ -174,7 +175,14 @@ impl TlsConnector {
         Ok(TlsConnector {
             config: Arc::new(config),
             settings: format!("{settings:?}").into(),
+            tcp: TcpConnector::default(),
         })
+    }
+
+    /// The same TLS over TCP connections with `buffers` set on each socket.
+    pub fn with_socket_buffers(mut self, buffers: SocketBuffers) -> Self {
+        self.tcp = TcpConnector::new(buffers);
+        self
     }
 }
 
@@ -196,7 +204,7 @@ fn bad_pem(what: &'static str, e: rustls::pki_types::pem::Error) -> TlsSettingsE
 impl Connector for TlsConnector {
     fn connect<'a>(&'a self, host: &'a str, port: u16, timeout: Duration) -> ConnectFuture<'a> {
         Box::pin(async move {
-            let tcp = TcpConnector.connect(host, port, timeout).await?;
+            let tcp = self.tcp.open(host, port, timeout).await?;
             let name = ServerName::try_from(host.to_owned())
                 .map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, e))?;
             let connector = tokio_rustls::TlsConnector::from(self.config.clone());

@@ -3,6 +3,8 @@
 use std::collections::BTreeMap;
 use std::time::Duration;
 
+use strait_kafka::net::SocketBuffers;
+
 use super::error::{ConfigError, KeyProblem};
 use super::redact::redact;
 use super::values::{java_trim, parse_bool, parse_list, Layer, Origin};
@@ -117,6 +119,27 @@ impl ClientProps {
         self.number(key, "double")
     }
 
+    /// `send.buffer.bytes` and `receive.buffer.bytes`: a size in bytes, or -1 (strait's
+    /// default when absent) for the OS default, which grows with the link.
+    pub fn socket_buffers(&self) -> Result<SocketBuffers, ConfigError> {
+        let size = |key: &str| match self.get_i32(key)? {
+            None | Some(-1) => Ok(None),
+            Some(bytes) => u32::try_from(bytes).map(Some).map_err(|_| {
+                self.error(
+                    key,
+                    KeyProblem::OutOfRange {
+                        value: bytes.to_string(),
+                        requirement: "must be -1 (the OS default) or a size in bytes",
+                    },
+                )
+            }),
+        };
+        Ok(SocketBuffers {
+            send: size("send.buffer.bytes")?,
+            receive: size("receive.buffer.bytes")?,
+        })
+    }
+
     /// `key` as a non-negative number of milliseconds.
     pub fn get_duration_ms(&self, key: &str) -> Result<Option<Duration>, ConfigError> {
         match self.get_i64(key)? {
@@ -169,5 +192,55 @@ impl ClientProps {
                 problem,
             },
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use strait_kafka::net::SocketBuffers;
+
+    use crate::config::parse_str;
+
+    const BASE: &str = "clusters = a, b\na.bootstrap.servers = h:1\nb.bootstrap.servers = h:2\n\
+                        a->b.enabled = true\n";
+
+    #[test]
+    fn socket_buffers_follow_client_precedence() {
+        let config = parse_str(&format!(
+            "{BASE}a.consumer.receive.buffer.bytes = 1048576\na.consumer.send.buffer.bytes = -1\n\
+             b.producer.send.buffer.bytes = 262144\n"
+        ))
+        .unwrap();
+        let flow = &config.flows[0];
+        assert_eq!(
+            flow.source_consumer.socket_buffers().unwrap(),
+            SocketBuffers {
+                send: None,
+                receive: Some(1 << 20),
+            }
+        );
+        assert_eq!(
+            flow.target_producer.socket_buffers().unwrap(),
+            SocketBuffers {
+                send: Some(256 << 10),
+                receive: None,
+            }
+        );
+    }
+
+    #[test]
+    fn a_socket_buffer_below_minus_one_names_the_key_and_line() {
+        let config = parse_str(&format!("{BASE}a.consumer.receive.buffer.bytes = -2\n")).unwrap();
+        let e = config.flows[0]
+            .source_consumer
+            .socket_buffers()
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("a.consumer.receive.buffer.bytes")
+                && e.contains("line 5")
+                && e.contains("-1"),
+            "{e}"
+        );
     }
 }

@@ -78,7 +78,7 @@ pub(super) fn oauth_config(props: &ClientProps) -> Result<SaslConfig, ConfigErro
     };
     let connector: Arc<dyn Connector> = match &endpoint {
         TokenEndpoint::Http(u) if u.tls => tls_connector(props)?,
-        _ => Arc::new(TcpConnector),
+        _ => Arc::new(TcpConnector::default()),
     };
     let extensions = jaas
         .as_ref()

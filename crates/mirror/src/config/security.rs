@@ -174,7 +174,9 @@ pub(super) fn tls_connector(props: &ClientProps) -> Result<Arc<dyn Connector>, C
         };
         invalid(props, key, e.to_string())
     })?;
-    Ok(Arc::new(connector))
+    Ok(Arc::new(
+        connector.with_socket_buffers(props.socket_buffers()?),
+    ))
 }
 
 fn store_type(props: &ClientProps, key: &str) -> Result<Option<String>, ConfigError> {
@@ -421,6 +423,20 @@ mod tests {
         assert!(s.connector.is_none() && s.sasl.is_none());
         let e = client_security(&props(&[("security.protocol", "TLS")])).unwrap_err();
         assert!(e.to_string().contains("east.security.protocol"), "{e}");
+    }
+
+    #[test]
+    fn tls_connections_get_the_socket_buffers() {
+        let s = client_security(&props(&[
+            ("security.protocol", "SSL"),
+            ("receive.buffer.bytes", "65536"),
+        ]))
+        .unwrap();
+        let connector = format!("{:?}", s.connector.unwrap());
+        assert!(
+            connector.contains("receive: Some(65536)") && connector.contains("send: None"),
+            "{connector}"
+        );
     }
 
     #[test]

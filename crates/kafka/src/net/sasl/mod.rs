@@ -239,7 +239,7 @@ mod tests {
             read_timeout: Duration::from_secs(1),
             retry_backoff: Duration::from_millis(1),
             retry_backoff_max: Duration::from_millis(1),
-            connector: Arc::new(crate::net::TcpConnector),
+            connector: Arc::new(crate::net::TcpConnector::default()),
         };
         let config = SaslConfig::oauth(Arc::new(TokenSource::new(login)));
         let (_, msg) = SaslSession::start(&config, Some(&Secret::new("t")));

@@ -161,7 +161,7 @@ impl Registry {
                 })?,
             )
         } else {
-            Arc::new(TcpConnector)
+            Arc::new(TcpConnector::default())
         };
         let auth = endpoint.user_info.as_ref().map(|info| {
             format!(
