@@ -19,7 +19,8 @@ strait_testkit::per_broker!(
     replication_over_two_hops,
     socket_buffer_keys_reach_the_sockets;
     // tansu is left out for a broker gap: it has no CreatePartitions.
-    not_tansu: partitions_added_to_a_source_topic_are_mirrored,
+    not_tansu: partitions_added_to_a_source_topic_are_mirrored;
+    kafka_only: a_topic_wider_than_one_kafka_operation_is_created_in_steps,
 );
 
 const TOPIC: &str = "test-topic-1";
@@ -347,6 +348,70 @@ fn socket_memory() -> Vec<(String, String)> {
         }
     }
     sockets
+}
+
+/// Apache Kafka's controller refuses to create more than about 10,000 partitions in one
+/// operation: a source topic of 10,001 partitions gets its remote topic all the same, created
+/// in steps, and a record in its last partition arrives.
+async fn a_topic_wider_than_one_kafka_operation_is_created_in_steps(kind: BrokerKind) {
+    const WIDE: i32 = 10_001;
+    let pair = Pair::start(kind).await;
+    create_topic(&pair.primary, TOPIC, 5000).await;
+    pair.primary
+        .create_partitions(TOPIC, WIDE)
+        .await
+        .expect("the source topic grows to 10,001 partitions in one step of 5,001");
+    let produced = eventually("the last partition takes a record", || {
+        let primary = &pair.primary;
+        async move {
+            let producer = strait_kafka::Producer::idempotent(primary)
+                .await
+                .map_err(|e| e.to_string())?;
+            let records = fixture_records("wide", WIDE - 1, 1);
+            producer
+                .send(
+                    TOPIC,
+                    WIDE - 1,
+                    &batch(strait_kafka::batch::Compression::None, &records),
+                )
+                .await
+                .map(|_| records)
+                .map_err(|e| e.to_string())
+        }
+    })
+    .await;
+    let properties = pair.properties("topics = test-topic-.*\nbackup->primary.enabled = false");
+    let mirror = start_mirror(&properties);
+    let backup = &pair.backup;
+    // Kafka takes some 20 s to create 10,000 partitions here, longer on a busy machine.
+    let limit = Duration::from_secs(180);
+    eventually_within(
+        "the record in the last remote partition",
+        limit,
+        || async move {
+            let listed = backup
+                .list_offsets(
+                    TOPIC_REMOTE,
+                    &[WIDE - 1],
+                    strait_kafka::OffsetSpec::Latest,
+                    strait_kafka::Isolation::ReadUncommitted,
+                )
+                .await
+                .map_err(|e| e.to_string())?;
+            match listed.first() {
+                Some((_, o)) if o.offset >= 1 => Ok(()),
+                other => Err(format!("{other:?}")),
+            }
+        },
+    )
+    .await;
+    shutdown(mirror).await;
+    let remote = read_partition(&pair.backup, TOPIC_REMOTE, WIDE - 1).await;
+    assert_eq!(
+        partition_count(&pair.backup, TOPIC_REMOTE).await,
+        Some(WIDE as usize)
+    );
+    assert_same_records("the last partition", &produced, &remote);
 }
 
 /// testReplicationWithEmptyPartition: the remote topic gets every partition, the empty one
