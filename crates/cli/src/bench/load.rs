@@ -122,6 +122,15 @@ async fn settle(
     Ok(())
 }
 
+/// One batch of `count` records with JSON-like values of `bytes` bytes.
+pub(super) fn one_batch(
+    codec: Compression,
+    count: usize,
+    bytes: usize,
+) -> anyhow::Result<RawBatch> {
+    encode_batch(&mut XorShift(0x9e37_79b9_7f4a_7c15), codec, count, bytes)
+}
+
 /// A batch of `count` records with JSON-like values of `bytes` bytes.
 fn encode_batch(
     rng: &mut XorShift,

@@ -13,6 +13,8 @@
 mod latency;
 mod load;
 mod members;
+mod outage;
+mod partitions;
 mod procstat;
 mod throttle;
 mod versus_mm2;
@@ -89,6 +91,20 @@ pub(crate) struct BenchArgs {
     /// (p50, p99, max) against the floor, producer to consumer on the source, on Apache Kafka.
     #[arg(long, value_name = "RECORDS_PER_SECOND", conflicts_with_all = ["against", "members", "exactly_once", "throttle", "wan"])]
     latency: Option<u64>,
+    /// Stop the target for this many seconds once a fifth is mirrored, and show strait's
+    /// memory during the outage with a quarter of the default `strait.buffer.max.bytes` and
+    /// the default, on Apache Kafka [codec defaults to lz4; ~1 GB of records].
+    #[arg(long, value_name = "SECONDS", conflicts_with_all = ["against", "members", "exactly_once", "throttle", "wan", "latency"])]
+    outage: Option<u64>,
+    /// Mirror one topic of this many partitions (10000: a very large cluster's worth), a small
+    /// batch in each, and show the catch-up time, peak RSS, whether strait's counters agree
+    /// with the target, and how fast a new topic is picked up [codec defaults to lz4; 10
+    /// records per partition].
+    #[arg(long, value_name = "PARTITIONS", conflicts_with_all = ["against", "members", "exactly_once", "throttle", "wan", "latency", "outage"])]
+    wide: Option<i32>,
+    /// The brokers `--wide` runs on: kafka, noida or tansu.
+    #[arg(long, value_name = "BROKER", default_value = "kafka", value_parser = parse_broker, requires = "wide")]
+    on: BrokerKind,
 }
 
 /// A peer `strait bench` measures against.
@@ -96,6 +112,11 @@ pub(crate) struct BenchArgs {
 pub(crate) enum Peer {
     /// MirrorMaker 2 (dedicated mode) on Apache Kafka, from Maven Central.
     Mm2,
+}
+
+fn parse_broker(s: &str) -> Result<BrokerKind, String> {
+    BrokerKind::parse(s)
+        .ok_or_else(|| format!("unknown broker '{s}' (expected kafka, noida or tansu)"))
 }
 
 fn parse_codec(s: &str) -> Result<Compression, String> {
@@ -194,7 +215,8 @@ pub(crate) async fn run(args: BenchArgs) -> anyhow::Result<()> {
     let on_kafka = args.against.is_some()
         || args.members.is_some()
         || args.exactly_once
-        || args.throttle.is_some();
+        || args.throttle.is_some()
+        || args.outage.is_some();
     let per_codec = if on_kafka {
         DEFAULT_BYTES_AGAINST_MM2
     } else {
@@ -208,6 +230,21 @@ pub(crate) async fn run(args: BenchArgs) -> anyhow::Result<()> {
     let records_per_partition = args.records_per_partition.unwrap_or_else(|| {
         (per_codec / args.partitions as u64 / args.record_bytes.max(1) as u64).max(1)
     });
+    if let Some(wide) = args.wide {
+        if wide < 1 {
+            bail!("--wide must be at least 1 partition");
+        }
+        let per_partition = args.records_per_partition.unwrap_or(10);
+        let (kind, codec) = (args.on, codecs[0]);
+        let args = BenchArgs {
+            partitions: wide,
+            ..args
+        };
+        return partitions::run(&args, kind, codec, per_partition).await;
+    }
+    if let Some(seconds) = args.outage {
+        return outage::run(&args, seconds, codecs[0], records_per_partition).await;
+    }
     if let Some(rate) = args.latency {
         return latency::run(&args, rate, codecs[0]).await;
     }
@@ -528,12 +565,17 @@ async fn source_topic(bootstrap: &str, partitions: i32) -> anyhow::Result<Cluste
 /// The mm2.properties of a one-way source->target mirror of the bench topic on one-node
 /// clusters: no heartbeats, no checkpoints, replication factor 1 everywhere.
 fn one_way_properties(source: &str, target: &str) -> String {
+    one_way_properties_of(source, target, TOPIC)
+}
+
+/// [`one_way_properties`] of the topics `topics` (a list or a pattern).
+fn one_way_properties_of(source: &str, target: &str, topics: &str) -> String {
     format!(
         "clusters = source, target\n\
          source.bootstrap.servers = {source}\n\
          target.bootstrap.servers = {target}\n\
          source->target.enabled = true\n\
-         source->target.topics = {TOPIC}\n\
+         source->target.topics = {topics}\n\
          target->source.enabled = false\n\
          emit.heartbeats.enabled = false\n\
          emit.checkpoints.enabled = false\n\

