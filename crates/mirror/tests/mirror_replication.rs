@@ -191,6 +191,25 @@ async fn replication(kind: BrokerKind) {
     let second = produce_fixture(primary, "test-topic-2", 0..3, PER_PARTITION, "later").await;
     wait_for_records(backup, "primary.test-topic-2", 3 * PER_PARTITION).await;
 
+    // One idempotent producer writes every partition of a flow, topics discovered later too
+    // (not one per partition); only a partition whose write failed moves to a newer one.
+    let flow = mirror
+        .flow("primary", "backup")
+        .expect("flow primary->backup");
+    let produce_failures: u64 = flow
+        .status()
+        .errors
+        .iter()
+        .filter(|e| e.op == "produce")
+        .map(|e| e.count)
+        .sum();
+    let mut writers = producer_ids(backup, "primary.test-topic-1").await;
+    writers.extend(producer_ids(backup, "primary.test-topic-2").await);
+    assert!(
+        !writers.is_empty() && writers.len() as u64 <= 1 + produce_failures,
+        "producer ids on the 13 partitions mirrored to backup: {writers:?}, after {produce_failures} failed writes"
+    );
+
     shutdown(mirror).await;
 
     // Exactly once: nothing more arrived, nothing was replicated back (no cycles).

@@ -14,6 +14,7 @@ mod partition_context;
 mod partition_stats;
 mod pipeline;
 mod pipelines;
+mod producers;
 mod replicate;
 mod resume;
 mod singletons;

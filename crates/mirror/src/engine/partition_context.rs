@@ -13,6 +13,7 @@ use super::discovery::PartitionRoute;
 use super::error::EngineError;
 use super::fetcher::{FetchDemand, FetchFailure, Fetched};
 use super::forward::Provenance;
+use super::producers::SharedProducers;
 use super::stats::FlowStats;
 use super::throttle::Throttle;
 use crate::config::{ExactlyOnce, OffsetReset};
@@ -43,6 +44,8 @@ pub(crate) struct PartitionContext {
     /// `strait.cycle.detection = producer.id`: who wrote each source batch; the target's
     /// registry of this flow's producers.
     pub(crate) cycles: Option<Arc<Cycles>>,
+    /// The idempotent producer the flow's partitions write with (not in exactly-once mode).
+    pub(crate) producers: Arc<SharedProducers>,
 }
 
 impl PartitionContext {

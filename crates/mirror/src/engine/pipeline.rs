@@ -25,6 +25,7 @@ use super::forward::{self, Forwarder, Step};
 use super::ledger::{EntryId, PartitionLedger, Rewound, Settled, Written};
 use super::partition_context::{ask, read_ahead, request, Asked, PartitionContext};
 use super::partition_stats::{Acked, PartitionStats};
+use super::producers::Lent;
 use super::resume::{recognise_written, target_log_start, Recognition};
 use super::source_gaps::{classify, SourceGap};
 use super::transaction::{committed_position, Transaction};
@@ -57,12 +58,14 @@ struct Pending<'a> {
 /// were on before (`strait.cycle.detection = producer.id`, [`Provenance::Relayed`]).
 type Relays = Vec<(Arc<str>, Producer)>;
 
-/// Replicates one partition until shutdown, resuming after failures with backoff. The
-/// idempotent producer survives source-side failures; after a produce failure a new one is
-/// taken, since the old one's sequence state on the target is unknown.
+/// Replicates one partition until shutdown, resuming after failures with backoff. It writes
+/// with the flow's shared idempotent producer, which survives source-side failures; after a
+/// produce failure the partition leaves it for a newer one (`producers.rs`), since its sequence
+/// state on the target is unknown.
 pub(crate) async fn run_partition(ctx: Arc<PartitionContext>, route: PartitionRoute) {
     let state = ctx.stats.partition_started(&route.topic, route.partition);
-    let mut producer: Option<Producer> = None;
+    let key = (route.topic.clone(), route.partition);
+    let mut producer: Option<Lent> = None;
     let mut relays = Relays::new();
     let mut needs_relay = None;
     let mut ledger: Option<PartitionLedger> = None;
@@ -78,9 +81,15 @@ pub(crate) async fn run_partition(ctx: Arc<PartitionContext>, route: PartitionRo
             &mut rewound,
         )
         .await;
+        let unsettled = ledger.as_ref().is_some_and(|l| l.in_flight() > 0);
         let e = match result {
             Ok(()) => match needs_relay.take() {
-                None => return,
+                None => {
+                    if let Some(left) = producer.filter(|_| unsettled) {
+                        ctx.producers.retire(&key, &left).await;
+                    }
+                    return;
+                }
                 // Records that came along another path arrived: they get a producer of their
                 // own, registered with that path, before the run goes on.
                 Some(path) => match idempotent_producer(&ctx, &route, Some(&path)).await {
@@ -94,10 +103,11 @@ pub(crate) async fn run_partition(ctx: Arc<PartitionContext>, route: PartitionRo
             Err(e) => e,
         };
         // After a produce failure (or with batches whose fate is unknown) the producer's
-        // state on the target is unknown: a new producer resumes after the last settled batch.
-        let unsettled = ledger.as_ref().is_some_and(|l| l.in_flight() > 0);
+        // state on the target is unknown: a newer producer resumes after the last settled batch.
         if matches!(e, EngineError::Produce { .. }) || unsettled {
-            producer = None;
+            if let Some(left) = producer.take() {
+                ctx.producers.retire(&key, &left).await;
+            }
             relays.clear();
             if ctx.exactly_once.is_some() {
                 // The transaction did not commit: the next producer's fencing aborts it, and
@@ -133,7 +143,7 @@ async fn replicate(
     ctx: &PartitionContext,
     route: &PartitionRoute,
     state: &PartitionStats,
-    (producer, relays, needs_relay): (&mut Option<Producer>, &Relays, &mut Option<Arc<str>>),
+    (producer, relays, needs_relay): (&mut Option<Lent>, &Relays, &mut Option<Arc<str>>),
     ledger: &mut Option<PartitionLedger>,
     rewound: &mut Option<Rewound>,
 ) -> Result<(), EngineError> {
@@ -151,12 +161,21 @@ async fn replicate(
                     let fresh = Producer::transactional(&ctx.target, &id, eos.transaction_timeout)
                         .await
                         .map_err(|e| produce_error(route, None, e))?;
-                    match &ctx.lease {
+                    Lent::own(match &ctx.lease {
                         Some(lease) => fresh.with_lease(lease.clone()),
                         None => fresh,
+                    })
+                }
+                None => {
+                    let key = (route.topic.clone(), route.partition);
+                    let shared = ctx
+                        .producers
+                        .lend(&key, || idempotent_producer(ctx, route, None));
+                    match unless_stopped(shared, &ctx.shutdown).await {
+                        Some(lent) => lent?,
+                        None => return Ok(()),
                     }
                 }
-                None => idempotent_producer(ctx, route, None).await?,
             };
             producer.insert(fresh)
         }

@@ -141,6 +141,7 @@ pub(super) async fn replicate(
         exactly_once: flow.exactly_once.clone(),
         throttle,
         cycles,
+        producers: Arc::default(),
     });
     stats.set_exactly_once(flow.exactly_once.is_some());
     if let Some(eos) = &flow.exactly_once {
