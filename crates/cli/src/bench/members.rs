@@ -15,12 +15,15 @@ use std::time::{Duration, Instant};
 use anyhow::{bail, Context};
 use serde_json::Value;
 use strait_kafka::batch::Compression;
-use strait_kafka::{Cluster, ClusterConfig, Isolation, OffsetSpec};
+use strait_kafka::{Cluster, ClusterConfig};
 use strait_testkit::{KafkaCluster, KafkaVersion};
 
 use super::procstat::cpu_seconds;
 use super::versus_mm2::{spawn_strait, start_kafka, stop_strait};
-use super::{install_kafka, load, one_way_properties, source_topic, BenchArgs, STALL_LIMIT, TOPIC};
+use super::{
+    install_kafka, load, one_way_properties, records_held, source_topic, BenchArgs, STALL_LIMIT,
+    TOPIC,
+};
 use crate::client::Endpoint;
 
 /// The flow every member runs.
@@ -264,18 +267,7 @@ fn agreed(views: &[Option<Value>], n: usize) -> Option<Vec<usize>> {
 /// Records on the target's remote topic now (0 while it does not exist).
 async fn count(target: &Cluster, partitions: i32) -> u64 {
     let all: Vec<i32> = (0..partitions).collect();
-    match target
-        .list_offsets(
-            &format!("source.{TOPIC}"),
-            &all,
-            OffsetSpec::Latest,
-            Isolation::ReadUncommitted,
-        )
-        .await
-    {
-        Ok(offsets) => offsets.iter().map(|(_, o)| o.offset.max(0) as u64).sum(),
-        Err(_) => 0,
-    }
+    records_held(target, &format!("source.{TOPIC}"), &all).await
 }
 
 fn print_table(version: KafkaVersion, codec: Compression, splits: &[Split]) {

@@ -402,16 +402,8 @@ async fn mirror_once(
         .sum::<i64>();
     let markers_landed = Instant::now();
     let held = loop {
-        let latest = target
-            .list_offsets(
-                &remote,
-                &(0..args.partitions).collect::<Vec<_>>(),
-                OffsetSpec::Latest,
-                Isolation::ReadUncommitted,
-            )
-            .await
-            .with_context(|| format!("listing offsets of {remote} on the target"))?;
-        let held = latest.iter().map(|(_, o)| o.offset).sum::<i64>() - markers;
+        let all: Vec<i32> = (0..args.partitions).collect();
+        let held = log_ends(&target, &remote, &all).await?.iter().sum::<i64>() - markers;
         if held == total as i64 || markers_landed.elapsed() > Duration::from_secs(10) {
             break held;
         }
@@ -519,7 +511,7 @@ pub(super) async fn install_kafka() -> anyhow::Result<KafkaVersion> {
     Ok(version)
 }
 
-/// A one-node Apache Kafka source loaded with the bench topic, and what loading it took.
+/// A one-node Apache Kafka source loaded with the bench topic.
 pub(super) struct LoadedSource {
     version: KafkaVersion,
     node: Node,
@@ -527,10 +519,10 @@ pub(super) struct LoadedSource {
     total: u64,
     /// Batch bytes written.
     wire_bytes: u64,
-    seconds: f64,
 }
 
-/// Installs Apache Kafka if needed, starts a source node and loads the bench topic.
+/// Installs Apache Kafka if needed, starts a source node and loads the bench topic, saying
+/// what loading it took.
 pub(super) async fn loaded_kafka_source(
     args: &BenchArgs,
     codec: Compression,
@@ -540,12 +532,17 @@ pub(super) async fn loaded_kafka_source(
     let node = Node::start(Brokers::Kafka(version)).await?;
     let source = source_topic(&node.bootstrap(), args.partitions).await?;
     let (wire_bytes, seconds) = load(&source, args, codec, records_per_partition).await?;
+    let total = records_per_partition * args.partitions as u64;
+    println!(
+        "loaded {total} {codec} records into {} in {seconds:.2} s: {:.0} MB of batches",
+        node.bootstrap(),
+        wire_bytes as f64 / 1e6,
+    );
     Ok(LoadedSource {
         version,
         node,
-        total: records_per_partition * args.partitions as u64,
+        total,
         wire_bytes,
-        seconds,
     })
 }
 
@@ -587,4 +584,30 @@ fn one_way_properties_of(source: &str, target: &str, topics: &str) -> String {
          status.storage.replication.factor = 1\n\
          config.storage.replication.factor = 1\n"
     )
+}
+
+/// The log end of each of `partitions` of `topic` on `cluster` (what the target holds so far,
+/// transaction markers included), in the order asked.
+pub(super) async fn log_ends(
+    cluster: &Cluster,
+    topic: &str,
+    partitions: &[i32],
+) -> anyhow::Result<Vec<i64>> {
+    let listed = cluster
+        .list_offsets(
+            topic,
+            partitions,
+            OffsetSpec::Latest,
+            Isolation::ReadUncommitted,
+        )
+        .await
+        .with_context(|| format!("log ends of {topic} on {}", cluster.name()))?;
+    Ok(listed.iter().map(|(_, o)| o.offset.max(0)).collect())
+}
+
+/// The sum of [`log_ends`]; 0 while the topic does not answer (not created yet, a broker down).
+pub(super) async fn records_held(cluster: &Cluster, topic: &str, partitions: &[i32]) -> u64 {
+    log_ends(cluster, topic, partitions)
+        .await
+        .map_or(0, |ends| ends.iter().sum::<i64>() as u64)
 }

@@ -10,14 +10,17 @@ use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context};
 use strait_kafka::batch::Compression;
-use strait_kafka::{Cluster, ClusterConfig, Isolation, OffsetSpec};
+use strait_kafka::{Cluster, ClusterConfig};
 use strait_mirror::config::{parse_str, DEFAULT_BUFFER_MAX_BYTES};
 use strait_mirror::engine::{EngineOptions, Mirror};
 use strait_testkit::{KafkaCluster, KafkaVersion};
 
 use super::procstat::status_kb;
 use super::versus_mm2::start_kafka;
-use super::{loaded_kafka_source, one_way_properties, BenchArgs, LoadedSource, STALL_LIMIT, TOPIC};
+use super::{
+    loaded_kafka_source, one_way_properties, records_held, BenchArgs, LoadedSource, STALL_LIMIT,
+    TOPIC,
+};
 
 /// What one run measured.
 struct OutageRun {
@@ -46,13 +49,7 @@ pub(super) async fn run(
         node: source_node,
         total,
         wire_bytes,
-        seconds,
     } = loaded_kafka_source(args, codec, records_per_partition).await?;
-    println!(
-        "loaded {total} {codec} records into {} in {seconds:.2} s: {:.0} MB of batches",
-        source_node.bootstrap(),
-        wire_bytes as f64 / 1e6,
-    );
     let mut runs = Vec::new();
     // The smaller buffer first: freed memory stays with the allocator, so a later run's RSS
     // starts from the earlier run's high-water mark.
@@ -200,16 +197,7 @@ async fn mirror_through_outage(
             e = mirror.failed() => return Err(anyhow::Error::new(e).context("mirroring")),
             _ = tokio::time::sleep(Duration::from_millis(100)) => {}
         }
-        let held = target
-            .list_offsets(
-                &remote,
-                &all,
-                OffsetSpec::Latest,
-                Isolation::ReadUncommitted,
-            )
-            .await
-            .map(|l| l.iter().map(|(_, o)| o.offset).sum::<i64>())
-            .unwrap_or(0);
+        let held = records_held(&target, &remote, &all).await as i64;
         if held >= total as i64 {
             break held;
         }

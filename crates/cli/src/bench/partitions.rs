@@ -17,7 +17,10 @@ use strait_testkit::{BrokerKind, TestCluster};
 
 use super::load::{load, one_batch};
 use super::procstat::{cpu_seconds, reset_peak_rss, status_kb};
-use super::{install_kafka, one_way_properties_of, source_topic, BenchArgs, STALL_LIMIT, TOPIC};
+use super::{
+    install_kafka, log_ends, one_way_properties_of, records_held, source_topic, BenchArgs,
+    STALL_LIMIT, TOPIC,
+};
 
 /// Partitions Apache Kafka's controller creates in one operation: it refuses operations of more
 /// than 10,000 records (`max.records.per.user.op`), one per partition and one for the topic.
@@ -219,16 +222,13 @@ struct Arrived {
 
 impl Arrived {
     async fn on(target: &Cluster, remote: &str, all: &[i32], per_partition: u64) -> Arrived {
-        let listed = target
-            .list_offsets(remote, all, OffsetSpec::Latest, Isolation::ReadUncommitted)
-            .await
-            .unwrap_or_default();
+        let ends = log_ends(target, remote, all).await.unwrap_or_default();
         Arrived {
-            partitions: listed
+            partitions: ends
                 .iter()
-                .filter(|(_, o)| o.offset >= per_partition as i64)
+                .filter(|&&end| end >= per_partition as i64)
                 .count(),
-            records: listed.iter().map(|(_, o)| o.offset.max(0) as u64).sum(),
+            records: ends.iter().sum::<i64>() as u64,
         }
     }
 }
@@ -252,15 +252,7 @@ async fn new_topic_pickup(
         .with_context(|| format!("writing to {NEW_TOPIC}"))?;
     let remote = format!("source.{NEW_TOPIC}");
     while created.elapsed() < PICKUP_LIMIT {
-        let listed = target
-            .list_offsets(
-                &remote,
-                &[0],
-                OffsetSpec::Latest,
-                Isolation::ReadUncommitted,
-            )
-            .await;
-        if listed.is_ok_and(|l| l.first().is_some_and(|(_, o)| o.offset >= 10)) {
+        if records_held(&target, &remote, &[0]).await >= 10 {
             return Ok(Some(created.elapsed().as_secs_f64()));
         }
         tokio::time::sleep(Duration::from_millis(100)).await;

@@ -49,17 +49,10 @@ pub(super) async fn run(
         version,
         node: source_node,
         total,
-        wire_bytes,
-        seconds,
+        ..
     } = loaded_kafka_source(args, codec, records_per_partition).await?;
     let brokers = Brokers::Kafka(version);
-    println!(
-        "loaded {total} {codec} records into {} in {seconds:.2} s: {:.0} MB of batches; the \
-         limited flow may write {:.1} MB/s",
-        source_node.bootstrap(),
-        wire_bytes as f64 / 1e6,
-        limit as f64 / 1e6
-    );
+    println!("the limited flow may write {:.1} MB/s", limit as f64 / 1e6);
 
     println!("source->free alone (fresh target)");
     let free = Node::start(brokers).await?;

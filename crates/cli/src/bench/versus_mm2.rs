@@ -14,13 +14,13 @@ use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context};
 use strait_kafka::batch::Compression;
-use strait_kafka::{Cluster, ClusterConfig, Isolation, OffsetSpec};
+use strait_kafka::{Cluster, ClusterConfig};
 use strait_testkit::{
     JvmProfile, KafkaCluster, KafkaOptions, KafkaVersion, Mm2Options, Mm2Process,
 };
 
 use super::procstat::{cpu_seconds, status_kb};
-use super::{load, one_way_properties, source_topic, BenchArgs, STALL_LIMIT, TOPIC};
+use super::{load, one_way_properties, records_held, source_topic, BenchArgs, STALL_LIMIT, TOPIC};
 
 /// Heap of the MM2 JVM: `connect-mirror-maker.sh`'s `-Xmx2G`. (With 1 GiB, MM2 4.3.1 ran out
 /// of heap mirroring uncompressed 1 KiB records with 4 tasks.)
@@ -299,18 +299,7 @@ async fn watch(
     let mut last_report = Instant::now();
     loop {
         tokio::time::sleep(Duration::from_millis(100)).await;
-        let count: u64 = match target
-            .list_offsets(
-                &remote,
-                &all,
-                OffsetSpec::Latest,
-                Isolation::ReadUncommitted,
-            )
-            .await
-        {
-            Ok(offsets) => offsets.iter().map(|(_, o)| o.offset.max(0) as u64).sum(),
-            Err(_) => 0,
-        };
+        let count = records_held(&target, &remote, &all).await;
         let now = Instant::now();
         let cpu = cpu_seconds(Some(pid))
             .with_context(|| format!("{} exited before mirroring everything", mirror.name()))?;

@@ -23,15 +23,9 @@ pub(super) async fn run(
         version,
         node: source_node,
         total,
-        wire_bytes,
-        seconds,
+        ..
     } = loaded_kafka_source(args, codec, records_per_partition).await?;
     let brokers = Brokers::Kafka(version);
-    println!(
-        "loaded {total} {codec} records into {} in {seconds:.2} s: {:.0} MB of batches",
-        source_node.bootstrap(),
-        wire_bytes as f64 / 1e6,
-    );
     let mut results = Vec::new();
     for rtt in [0, rtt_ms] {
         let one_way = Duration::from_micros(rtt * 500);
