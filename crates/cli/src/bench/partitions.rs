@@ -1,16 +1,20 @@
 //! `strait bench --wide N`: one very wide topic. The source (Apache Kafka, noida or tansu:
 //! `--on`) is loaded with a topic of N partitions, a small batch in each; strait mirrors it into
 //! a fresh target of the same kind. Prints the catch-up (start to every record on the target,
-//! with how many partitions had arrived each second), CPU and peak RSS, whether strait's
-//! counters agree with the target's log ends, and how long a new topic takes to be mirrored
+//! with how many partitions had arrived each second, by the target's log ends, or on tansu, whose
+//! ListOffsets answer is not the log end, by reading), CPU and peak RSS, whether strait's
+//! counters agree with what is read back from the target, and how long a new topic takes to be mirrored
 //! while the wide one is running. The in-run ratio: catch-up against loading the same batches
 //! into the source (several producers, many batches in flight: the write path's own pace).
 
+use std::collections::{HashMap, HashSet};
 use std::time::{Duration, Instant};
 
 use anyhow::Context;
 use strait_kafka::batch::Compression;
-use strait_kafka::{Cluster, ClusterConfig, Isolation, NewTopic, OffsetSpec, Producer};
+use strait_kafka::{
+    Cluster, ClusterConfig, FetchOptions, FetchPosition, Isolation, NewTopic, OffsetSpec, Producer,
+};
 use strait_mirror::config::parse_str;
 use strait_mirror::engine::{EngineOptions, Mirror};
 use strait_testkit::{BrokerKind, TestCluster};
@@ -18,8 +22,7 @@ use strait_testkit::{BrokerKind, TestCluster};
 use super::load::{load, one_batch};
 use super::procstat::{cpu_seconds, reset_peak_rss, status_kb};
 use super::{
-    install_kafka, log_ends, one_way_properties_of, records_held, source_topic, BenchArgs,
-    STALL_LIMIT, TOPIC,
+    install_kafka, log_ends, one_way_properties_of, source_topic, BenchArgs, STALL_LIMIT, TOPIC,
 };
 
 /// Partitions Apache Kafka's controller creates in one operation: it refuses operations of more
@@ -30,6 +33,8 @@ const KAFKA_PARTITIONS_PER_OP: i32 = 5000;
 const NEW_TOPIC: &str = "bench-new";
 /// How long the new topic may take to arrive before the bench says it did not.
 const PICKUP_LIMIT: Duration = Duration::from_secs(120);
+/// Fetches in a row that bring nothing new before reading a topic back stops.
+const IDLE_READS: u32 = 5;
 /// How long the catch-up may take before the bench reports how far it got.
 const CATCH_UP_LIMIT: Duration = Duration::from_secs(600);
 
@@ -86,7 +91,7 @@ pub(super) async fn run(
             e = mirror.failed() => return Err(anyhow::Error::new(e).context("mirroring the wide topic")),
             _ = tokio::time::sleep(Duration::from_secs(1)) => {}
         }
-        let arrived = Arrived::on(&target, &remote, &all, records_per_partition).await;
+        let arrived = Arrived::on(kind, &target, &remote, &all, records_per_partition).await;
         let counted: u64 = mirror.stats().iter().map(|(_, s)| s.records).sum();
         if counted > 0 && first_ack.is_none() {
             first_ack = Some(started.elapsed().as_secs_f64());
@@ -118,10 +123,10 @@ pub(super) async fn run(
         eprintln!("  note: could not reset the peak RSS (/proc/self/clear_refs); it covers the whole process");
     }
     let counted: u64 = mirror.stats().iter().map(|(_, s)| s.records).sum();
-    let arrived = Arrived::on(&target, &remote, &all, records_per_partition).await;
+    let arrived = Arrived::by_reading(&target, &remote, &all, records_per_partition).await?;
 
     let pickup = match caught_up {
-        Some(_) => Some(new_topic_pickup(&source, &target, codec).await?),
+        Some(_) => Some(new_topic_pickup(kind, &source, &target, codec).await?),
         None => None,
     };
     mirror.shutdown().await.context("stopping the mirror")?;
@@ -140,7 +145,7 @@ pub(super) async fn run(
             seconds / load_seconds,
         ),
         None => println!(
-            "catch-up: NOT DONE after {:.0} s: {} / {n} partitions complete by the target's log ends",
+            "catch-up: NOT DONE after {:.0} s: {} / {n} partitions complete on the target",
             started.elapsed().as_secs_f64(),
             arrived.partitions
         ),
@@ -162,7 +167,7 @@ pub(super) async fn run(
         "DISAGREE"
     };
     println!(
-        "strait's counters: {counted} records; the target's log ends: {} records ({agree})",
+        "strait's counters: {counted} records; read back from the target: {} records ({agree})",
         arrived.records
     );
     match pickup {
@@ -221,21 +226,148 @@ struct Arrived {
 }
 
 impl Arrived {
-    async fn on(target: &Cluster, remote: &str, all: &[i32], per_partition: u64) -> Arrived {
+    /// By the target's log ends (ListOffsets): cheap, but tansu's answer is not the log end.
+    async fn by_log_ends(
+        target: &Cluster,
+        remote: &str,
+        all: &[i32],
+        per_partition: u64,
+    ) -> Arrived {
         let ends = log_ends(target, remote, all).await.unwrap_or_default();
-        Arrived {
-            partitions: ends
-                .iter()
-                .filter(|&&end| end >= per_partition as i64)
-                .count(),
-            records: ends.iter().sum::<i64>() as u64,
+        Arrived::of(
+            &ends.iter().map(|&e| e as u64).collect::<Vec<_>>(),
+            per_partition,
+        )
+    }
+
+    /// By reading every batch of the remote topic back.
+    async fn by_reading(
+        target: &Cluster,
+        remote: &str,
+        all: &[i32],
+        per_partition: u64,
+    ) -> anyhow::Result<Arrived> {
+        Ok(Arrived::of(
+            &records_read(target, remote, all).await?,
+            per_partition,
+        ))
+    }
+
+    /// While mirroring: by the log ends on a broker whose ListOffsets answers them, else by
+    /// reading; nothing while the topic does not answer yet.
+    async fn on(
+        kind: BrokerKind,
+        target: &Cluster,
+        remote: &str,
+        all: &[i32],
+        per_partition: u64,
+    ) -> Arrived {
+        match kind {
+            BrokerKind::Tansu => Arrived::by_reading(target, remote, all, per_partition)
+                .await
+                .unwrap_or_else(|_| Arrived::of(&[], per_partition)),
+            _ => Arrived::by_log_ends(target, remote, all, per_partition).await,
         }
     }
+
+    fn of(records: &[u64], per_partition: u64) -> Arrived {
+        Arrived {
+            partitions: records.iter().filter(|&&r| r >= per_partition).count(),
+            records: records.iter().sum(),
+        }
+    }
+}
+
+/// The data records of each of `partitions` of `topic`, counted by reading every batch: Fetch
+/// requests naming every partition not read to its high watermark yet, each from where the
+/// last one stopped (tansu answers a request naming thousands of partitions for some of them
+/// only), until all are read or [`IDLE_READS`] requests in a row bring nothing new; 0 for a
+/// topic that does not answer yet.
+async fn records_read(
+    cluster: &Cluster,
+    topic: &str,
+    partitions: &[i32],
+) -> anyhow::Result<Vec<u64>> {
+    let options = FetchOptions {
+        // tansu answers a fetch that may not wait with nothing.
+        max_wait: Duration::from_millis(50),
+        isolation: Isolation::ReadUncommitted,
+        ..FetchOptions::default()
+    };
+    let mut next = vec![0i64; partitions.len()];
+    let mut records = vec![0u64; partitions.len()];
+    let index: HashMap<i32, usize> = partitions
+        .iter()
+        .enumerate()
+        .map(|(i, &p)| (p, i))
+        .collect();
+    let mut open: Vec<usize> = (0..partitions.len()).collect();
+    let mut idle = 0;
+    while !open.is_empty() && idle < IDLE_READS {
+        let mut by_leader: HashMap<i32, Vec<FetchPosition>> = HashMap::new();
+        for &i in &open {
+            let Ok(leader) = cluster.leader_id(topic, partitions[i]).await else {
+                return Ok(records);
+            };
+            by_leader
+                .entry(leader)
+                .or_default()
+                .push(FetchPosition::new(
+                    topic,
+                    partitions[i],
+                    next[i],
+                    1024 * 1024,
+                ));
+        }
+        let mut read_to_end = HashSet::new();
+        let mut progressed = false;
+        for (leader, positions) in by_leader {
+            let fetched = cluster
+                .fetch_from(leader, &positions, &options)
+                .await
+                .with_context(|| format!("reading {topic} back from broker {leader}"))?;
+            for answer in fetched {
+                let Some(&i) = index.get(&answer.partition) else {
+                    continue;
+                };
+                if let Some(code) = answer.error {
+                    anyhow::bail!(
+                        "reading {topic} partition {} back: {code:?}",
+                        answer.partition
+                    );
+                }
+                for batch in answer.batches() {
+                    let batch = batch.with_context(|| {
+                        format!("reading {topic} partition {} back", answer.partition)
+                    })?;
+                    if batch.next_offset() <= next[i] {
+                        continue;
+                    }
+                    if !batch.is_control() {
+                        records[i] += batch.record_count() as u64;
+                    }
+                    next[i] = batch.next_offset();
+                    progressed = true;
+                }
+                if next[i] >= answer.high_watermark {
+                    read_to_end.insert(i);
+                }
+            }
+        }
+        open.retain(|i| !read_to_end.contains(i));
+        idle = if progressed || !read_to_end.is_empty() {
+            0
+        } else {
+            idle + 1
+        };
+    }
+    Ok(records)
 }
 
 /// Creates a one-partition topic with one batch on the source; seconds until the target holds
 /// it (`None` past [`PICKUP_LIMIT`]).
 async fn new_topic_pickup(
+    kind: BrokerKind,
     source: &Cluster,
     target: &Cluster,
     codec: Compression,
@@ -252,7 +384,11 @@ async fn new_topic_pickup(
         .with_context(|| format!("writing to {NEW_TOPIC}"))?;
     let remote = format!("source.{NEW_TOPIC}");
     while created.elapsed() < PICKUP_LIMIT {
-        if records_held(&target, &remote, &[0]).await >= 10 {
+        if Arrived::on(kind, target, &remote, &[0], 10)
+            .await
+            .partitions
+            == 1
+        {
             return Ok(Some(created.elapsed().as_secs_f64()));
         }
         tokio::time::sleep(Duration::from_millis(100)).await;

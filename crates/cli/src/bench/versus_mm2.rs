@@ -299,7 +299,7 @@ async fn watch(
     let mut last_report = Instant::now();
     loop {
         tokio::time::sleep(Duration::from_millis(100)).await;
-        let count = records_held(&target, &remote, &all).await;
+        let count = records_held(target, &remote, &all).await;
         let now = Instant::now();
         let cpu = cpu_seconds(Some(pid))
             .with_context(|| format!("{} exited before mirroring everything", mirror.name()))?;
