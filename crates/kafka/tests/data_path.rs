@@ -18,6 +18,7 @@ strait_testkit::per_broker!(
     every_codec_round_trips_byte_identical,
     batches_forwarded_between_clusters_keep_records_and_compression,
     pipelined_batches_keep_order_and_sequences,
+    batches_for_many_partitions_share_produce_requests,
     a_refused_first_batch_is_not_overtaken,
     small_fetches_yield_only_whole_batches,
     fetch_inside_a_batch_returns_that_batch,
@@ -177,6 +178,63 @@ async fn pipelined_batches_keep_order_and_sequences(kind: BrokerKind) {
     let got: Vec<_> = got.iter().flat_map(records_as_produced).collect();
     let want: Vec<_> = sent.iter().flat_map(records_as_produced).collect();
     assert_eq!(got, want, "every record once, in order");
+}
+
+/// A producer writing to many partitions of one broker at once sends them in a few Produce
+/// requests, not one per batch (counted by a proxy in front of the broker); every batch gets
+/// its own partition's acknowledgement and lands once, in order.
+async fn batches_for_many_partitions_share_produce_requests(kind: BrokerKind) {
+    const PARTITIONS: i32 = 40;
+    const PRODUCE: i16 = 0;
+    let (node, cluster) = start_cluster(kind, "a").await;
+    create_topic(&cluster, "wide", PARTITIONS).await;
+    let proxy = SecureProxy::start(&node.bootstrap(), ProxyOptions::default())
+        .await
+        .unwrap();
+    let through = Cluster::connect(ClusterConfig::new("a", &proxy.bootstrap()).unwrap())
+        .await
+        .unwrap();
+    let producer = Producer::idempotent(&through).await.unwrap();
+    let sent: Vec<Vec<RawBatch>> = (0..PARTITIONS as usize)
+        .map(|p| {
+            (0..3)
+                .map(|i| batch(Compression::Lz4, &rich_records(p * 10 + i, 5)))
+                .collect()
+        })
+        .collect();
+    // The first batch of a producer on a partition goes alone (acknowledged before the next).
+    for (p, batches) in sent.iter().enumerate() {
+        let ack = producer.send("wide", p as i32, &batches[0]).await.unwrap();
+        assert_eq!(ack.base_offset, 0, "partition {p}");
+    }
+    let before = proxy.stats().requests(PRODUCE);
+    let mut in_flight = Vec::new();
+    for round in 1..3 {
+        for (p, batches) in sent.iter().enumerate() {
+            let written = producer.submit("wide", p as i32, &batches[round]).await;
+            in_flight.push((p, round, written.unwrap()));
+        }
+    }
+    for (p, round, written) in in_flight {
+        let ack = written.wait().await.unwrap();
+        assert_eq!(
+            ack.base_offset,
+            5 * round as i64,
+            "partition {p}: batch {round}'s own acknowledgement"
+        );
+    }
+    let requests = proxy.stats().requests(PRODUCE) - before;
+    assert!(
+        requests <= PARTITIONS as u64,
+        "{} batches to one broker in {requests} Produce requests: at most one per partition and round, in a few requests",
+        2 * PARTITIONS
+    );
+    for (p, batches) in sent.iter().enumerate() {
+        let got = read_batches_between(&cluster, "wide", p as i32, 0, 15, 1 << 20).await;
+        let got: Vec<_> = got.iter().flat_map(records_as_produced).collect();
+        let want: Vec<_> = batches.iter().flat_map(records_as_produced).collect();
+        assert_eq!(got, want, "partition {p}: every record once, in order");
+    }
 }
 
 /// The first batch of a producer on a new partition is refused with NOT_LEADER_OR_FOLLOWER (as

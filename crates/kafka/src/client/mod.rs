@@ -13,6 +13,7 @@ mod lease;
 mod membership;
 mod metadata;
 mod produce;
+mod produce_lanes;
 mod retry;
 mod transaction;
 

@@ -4,19 +4,16 @@
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
 
 use kafka_protocol::error::ResponseError;
-use kafka_protocol::messages::produce_request::{PartitionProduceData, TopicProduceData};
-use kafka_protocol::messages::{InitProducerIdRequest, ProduceRequest, TopicName, TransactionalId};
+use kafka_protocol::messages::InitProducerIdRequest;
 use tokio::sync::Mutex as AsyncMutex;
 
 use super::cluster::Cluster;
-use super::str_bytes;
+use super::produce_lanes::{Answer, Lanes, RequestShape};
 use super::{Lease, RequiredAcl};
 use crate::batch::{ProducerFields, RawBatch};
 use crate::error::{Error, Result};
-use crate::net::PendingResponse;
 
 /// The broker's acknowledgement of one batch.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -45,8 +42,9 @@ pub struct Producer {
     pub(super) transactional_id: Option<String>,
     pub(super) producer_id: i64,
     pub(super) producer_epoch: i16,
-    timeout: Duration,
     sequences: Mutex<HashMap<(String, i32), NextSequence>>,
+    /// One lane of Produce requests per broker.
+    lanes: Lanes,
     lease: Option<Lease>,
     /// The transaction coordinator last found for the transactional id.
     pub(super) coordinator: Mutex<Option<i32>>,
@@ -65,7 +63,7 @@ pub struct InFlightBatch<'a> {
 /// The acknowledgement of a submitted batch: still to come, or already received (the first
 /// batch of a producer on a partition is written alone, see [`Producer::submit`]).
 enum Pending {
-    Written(PendingResponse<ProduceRequest>),
+    Written(Answer),
     Acknowledged(ProduceAck),
 }
 
@@ -95,13 +93,17 @@ impl Producer {
         transactional_id: Option<String>,
         response: &kafka_protocol::messages::InitProducerIdResponse,
     ) -> Producer {
+        let lanes = Lanes::new(RequestShape {
+            transactional_id: transactional_id.clone(),
+            timeout_ms: cluster.config().request_timeout.as_millis() as i32,
+        });
         Producer {
             cluster: cluster.clone(),
             transactional_id,
             producer_id: response.producer_id.0,
             producer_epoch: response.producer_epoch,
-            timeout: cluster.config().request_timeout,
             sequences: Mutex::default(),
+            lanes,
             lease: None,
             coordinator: Mutex::default(),
         }
@@ -209,12 +211,7 @@ impl Producer {
         self.submit(topic, partition, batch).await?.wait().await
     }
 
-    async fn write(
-        &self,
-        topic: &str,
-        partition: i32,
-        batch: &RawBatch,
-    ) -> Result<PendingResponse<ProduceRequest>> {
+    async fn write(&self, topic: &str, partition: i32, batch: &RawBatch) -> Result<Answer> {
         if let Some(lease) = self.lease.as_ref().filter(|l| !l.is_valid()) {
             return Err(Error::LeaseLapsed {
                 cluster: self.cluster.name().to_owned(),
@@ -222,21 +219,10 @@ impl Producer {
                 holder: lease.holder().to_owned(),
             });
         }
-        let transactional_id = self
-            .transactional_id
-            .as_deref()
-            .map(|id| TransactionalId(str_bytes(id)));
-        let request = ProduceRequest::default()
-            .with_transactional_id(transactional_id)
-            .with_acks(-1)
-            .with_timeout_ms(self.timeout.as_millis() as i32)
-            .with_topic_data(vec![TopicProduceData::default()
-                .with_name(TopicName(str_bytes(topic)))
-                .with_partition_data(vec![PartitionProduceData::default()
-                    .with_index(partition)
-                    .with_records(Some(batch.bytes().clone()))])]);
-        let (_, conn) = self.cluster.leader(topic, partition).await?;
-        conn.submit(&request).await
+        let (leader, conn) = self.cluster.leader(topic, partition).await?;
+        Ok(self
+            .lanes
+            .write(leader, conn, topic, partition, batch.bytes().clone()))
     }
 }
 
@@ -277,19 +263,13 @@ impl InFlightBatch<'_> {
                         Some(p) => p,
                         None => producer.write(topic, partition, batch).await?,
                     };
-                    let response = pending.wait().await?;
-                    let p = response
-                        .responses
-                        .iter()
-                        .filter(|t| &*t.name.0 == topic.as_str())
-                        .flat_map(|t| t.partition_responses.iter())
-                        .find(|p| p.index == partition)
-                        .ok_or_else(|| Error::Metadata {
-                            cluster: cluster.name().to_owned(),
-                            what: format!(
-                                "produce response lacks topic {topic} partition {partition}"
-                            ),
-                        })?;
+                    let p = pending.await.map_err(|_| Error::ConnectionLost {
+                        cluster: cluster.name().to_owned(),
+                        broker: "(its leader)".to_owned(),
+                        reason: format!(
+                            "the produce request carrying topic {topic} partition {partition} was dropped"
+                        ),
+                    })??;
                     match ResponseError::try_from_code(p.error_code) {
                         None => Ok(ProduceAck {
                             base_offset: p.base_offset,

@@ -369,6 +369,11 @@ impl Connection {
         Ok(ApiVersions::from_response(&response))
     }
 
+    /// The name of the cluster this connection belongs to.
+    pub fn cluster(&self) -> &str {
+        &self.options.cluster
+    }
+
     /// The broker's address as `host:port`.
     pub fn broker(&self) -> &str {
         &self.broker
