@@ -233,8 +233,8 @@ fn answer(batches: Vec<Outgoing>, response: Result<ProduceResponse>) {
 }
 
 /// The same failure, for each batch of a failed request on `conn` (errors are not `Clone`:
-/// some carry an `io::Error`). A request fails only in ways that carry text; anything else is
-/// told as a lost connection with its message.
+/// some carry an `io::Error`). Writing a request on an open connection fails in these ways
+/// (re-authentication included); anything else is told as a lost connection with its message.
 fn copy_for_each(e: &Error, conn: &Connection) -> Error {
     match e {
         Error::ConnectionLost {
@@ -282,6 +282,17 @@ fn copy_for_each(e: &Error, conn: &Connection) -> Error {
             api,
             min: *min,
             max: *max,
+        },
+        Error::Auth {
+            cluster,
+            broker,
+            mechanism,
+            reason,
+        } => Error::Auth {
+            cluster: cluster.clone(),
+            broker: broker.clone(),
+            mechanism,
+            reason: reason.clone(),
         },
         other => Error::ConnectionLost {
             cluster: conn.cluster().to_owned(),
