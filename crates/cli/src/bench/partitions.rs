@@ -25,10 +25,6 @@ use super::{
     install_kafka, log_ends, one_way_properties_of, source_topic, BenchArgs, STALL_LIMIT, TOPIC,
 };
 
-/// Partitions Apache Kafka's controller creates in one operation: it refuses operations of more
-/// than 10,000 records (`max.records.per.user.op`), one per partition and one for the topic.
-const KAFKA_PARTITIONS_PER_OP: i32 = 5000;
-
 /// The topic created while the wide one is mirrored.
 const NEW_TOPIC: &str = "bench-new";
 /// How long the new topic may take to arrive before the bench says it did not.
@@ -58,7 +54,7 @@ pub(super) async fn run(
     let source_node = start(kind).await?;
     let target_node = start(kind).await?;
     let created = Instant::now();
-    let source = wide_topic(kind, &source_node.bootstrap(), n).await?;
+    let source = wide_topic(&source_node.bootstrap(), n).await?;
     println!(
         "created {TOPIC} with {n} partitions on {kind} {} in {:.1} s",
         source_node.bootstrap(),
@@ -181,22 +177,11 @@ pub(super) async fn run(
     Ok(())
 }
 
-/// The bench topic with `n` partitions; on Apache Kafka created in steps of
-/// [`KAFKA_PARTITIONS_PER_OP`] (tansu has no CreatePartitions, noida needs no steps).
-async fn wide_topic(kind: BrokerKind, bootstrap: &str, n: i32) -> anyhow::Result<Cluster> {
-    if kind != BrokerKind::Kafka {
-        return source_topic(bootstrap, n).await;
-    }
-    let source = source_topic(bootstrap, n.min(KAFKA_PARTITIONS_PER_OP)).await?;
-    let mut count = n.min(KAFKA_PARTITIONS_PER_OP);
-    while count < n {
-        count = n.min(count + KAFKA_PARTITIONS_PER_OP);
-        source
-            .create_partitions(TOPIC, count)
-            .await
-            .with_context(|| format!("growing {TOPIC} to {count} partitions"))?;
-    }
-    // Added partitions take a moment to get their leader: until every one answers.
+/// The bench topic with `n` partitions (created in steps where the broker refuses it at once,
+/// as Apache Kafka does past 5,000), once every partition answers ListOffsets: on Kafka,
+/// added partitions take a moment to get their leader.
+async fn wide_topic(bootstrap: &str, n: i32) -> anyhow::Result<Cluster> {
+    let source = source_topic(bootstrap, n).await?;
     let all: Vec<i32> = (0..n).collect();
     let asked = Instant::now();
     while let Err(e) = source

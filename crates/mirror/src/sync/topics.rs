@@ -10,10 +10,6 @@ use crate::config::FlowConfig;
 
 /// Kafka's default `max.message.bytes`, used when the target does not report it.
 const DEFAULT_MAX_MESSAGE_BYTES: usize = 1_048_588;
-/// Partitions created or added in one request when the target refuses more at once: Apache
-/// Kafka's controller refuses operations of more than 10,000 records
-/// (`max.records.per.user.op`), one per partition and one for the topic.
-const PARTITIONS_PER_STEP: i32 = 5000;
 
 /// Makes sure `remote` exists on the target with at least `partitions` partitions; `existing`
 /// is its partition count in the target's metadata (`None`: not there).
@@ -29,7 +25,7 @@ pub(crate) async fn ensure_remote(
         None => create_remote(flow, source, target, topic, remote, partitions).await,
         Some(n) if n < partitions => {
             tracing::info!(flow = %flow.name(), topic = %remote, "growing remote topic from {n} to {partitions} partitions");
-            grow(target, remote, n, partitions).await
+            target.grow_partitions(remote, n, partitions).await
         }
         Some(_) => Ok(()),
     }
@@ -90,7 +86,7 @@ async fn create_remote(
         replication_factor: flow.replication_factor,
         ..NewTopic::new(remote, partitions)
     };
-    match create(target, &spec).await {
+    match target.create_topic(&spec).await {
         Ok(()) => {
             tracing::info!(flow = %label, "created remote topic {remote} ({partitions} partitions, configs {configs:?})");
             Ok(())
@@ -104,7 +100,7 @@ async fn create_remote(
                 configs: Vec::new(),
                 ..spec
             };
-            match create(target, &bare).await {
+            match target.create_topic(&bare).await {
                 Ok(()) => {}
                 Err(e) if e.code() == Some(ResponseError::TopicAlreadyExists) => {}
                 Err(e) => return Err(e),
@@ -115,36 +111,6 @@ async fn create_remote(
         }
         Err(e) => Err(e),
     }
-}
-
-/// Creates `spec`; a topic of more than [`PARTITIONS_PER_STEP`] partitions that the target
-/// refuses by policy (too large an operation) is created with that many, then grown in steps.
-async fn create(target: &Cluster, spec: &NewTopic) -> strait_kafka::Result<()> {
-    match target.create_topic(spec).await {
-        Err(e)
-            if e.code() == Some(ResponseError::PolicyViolation)
-                && spec.partitions > PARTITIONS_PER_STEP =>
-        {
-            tracing::info!(topic = %spec.name, "{} refused {} partitions at once ({e}); creating {PARTITIONS_PER_STEP} and adding the rest in steps", target.name(), spec.partitions);
-            let first = NewTopic {
-                partitions: PARTITIONS_PER_STEP,
-                ..spec.clone()
-            };
-            target.create_topic(&first).await?;
-            grow(target, &spec.name, PARTITIONS_PER_STEP, spec.partitions).await
-        }
-        other => other,
-    }
-}
-
-/// Grows `topic` from `from` to `to` partitions, at most [`PARTITIONS_PER_STEP`] per request.
-async fn grow(target: &Cluster, topic: &str, from: i32, to: i32) -> strait_kafka::Result<()> {
-    let mut count = from;
-    while count < to {
-        count = to.min(count.saturating_add(PARTITIONS_PER_STEP));
-        target.create_partitions(topic, count).await?;
-    }
-    Ok(())
 }
 
 /// Sets each of `configs` on `remote` alone, so one refused property holds back no other;

@@ -15,7 +15,7 @@ use kafka_protocol::protocol::Request;
 pub use acls::{acl, AclBinding, AclFilter};
 pub use configs::{AlterOp, ConfigEntry, ConfigResource, ConfigSource};
 pub use offsets::{ListedOffset, OffsetSpec};
-pub use topics::NewTopic;
+pub use topics::{NewTopic, PARTITIONS_PER_OPERATION};
 
 use super::cluster::Cluster;
 use super::str_bytes;

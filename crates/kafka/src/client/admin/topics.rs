@@ -18,7 +18,14 @@ use crate::client::str_bytes;
 use crate::client::RequiredAcl;
 use crate::error::{Error, Result};
 use crate::net::Connection;
+use kafka_protocol::error::ResponseError;
 use kafka_protocol::protocol::Request;
+
+/// Partitions created or added in one request of [`Cluster::create_topic`] and
+/// [`Cluster::grow_partitions`] when a topic is wider: Apache Kafka's controller refuses
+/// operations of more than 10,000 records (`max.records.per.user.op`), one per partition and one
+/// for the topic.
+pub const PARTITIONS_PER_OPERATION: i32 = 5000;
 
 /// A topic to create.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -105,8 +112,41 @@ impl Cluster {
         )
     }
 
-    /// Creates one topic and waits until metadata shows all its partitions with leaders.
+    /// Creates one topic and waits until metadata shows all its partitions with leaders. A
+    /// topic of more than [`PARTITIONS_PER_OPERATION`] partitions that the cluster refuses by
+    /// policy (Apache Kafka: too large an operation) is created with that many, then grown in
+    /// steps.
     pub async fn create_topic(&self, topic: &NewTopic) -> Result<()> {
+        match self.create_topic_at_once(topic).await {
+            Err(e)
+                if e.code() == Some(ResponseError::PolicyViolation)
+                    && topic.partitions > PARTITIONS_PER_OPERATION =>
+            {
+                tracing::info!(cluster = %self.name(), topic = %topic.name, "refused {} partitions at once ({e}); creating {PARTITIONS_PER_OPERATION} and adding the rest in steps", topic.partitions);
+                let first = NewTopic {
+                    partitions: PARTITIONS_PER_OPERATION,
+                    ..topic.clone()
+                };
+                self.create_topic_at_once(&first).await?;
+                self.grow_partitions(&topic.name, PARTITIONS_PER_OPERATION, topic.partitions)
+                    .await
+            }
+            other => other,
+        }
+    }
+
+    /// Grows `topic` from `from` to `to` partitions, at most [`PARTITIONS_PER_OPERATION`] per
+    /// request.
+    pub async fn grow_partitions(&self, topic: &str, from: i32, to: i32) -> Result<()> {
+        let mut count = from;
+        while count < to {
+            count = to.min(count.saturating_add(PARTITIONS_PER_OPERATION));
+            self.create_partitions(topic, count).await?;
+        }
+        Ok(())
+    }
+
+    async fn create_topic_at_once(&self, topic: &NewTopic) -> Result<()> {
         let mut results = self.create_topics(std::slice::from_ref(topic)).await?;
         match results.pop() {
             Some((_, result)) => result?,
