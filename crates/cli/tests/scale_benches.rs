@@ -1,7 +1,7 @@
-//! `strait bench --wide` (on Apache Kafka and tansu) and `--outage` (on Apache Kafka) end to
-//! end, small: a wide topic and a
-//! topic created meanwhile arrive whole with strait's counters agreeing; a target stopped
-//! mid-run comes back and ends up holding every record, in both runs.
+//! `strait bench --wide` (on Apache Kafka and tansu), `--outage` and plain `strait bench --on
+//! kafka` end to end, small: a wide topic and a topic created meanwhile arrive whole with
+//! strait's counters agreeing; a target stopped mid-run comes back and ends up holding every
+//! record, in both runs; pass-through forwards and re-encode re-encodes every batch.
 
 mod run_support;
 
@@ -74,5 +74,50 @@ fn outage_bench_recovers_every_record() {
             row.trim_end().ends_with(" 80000"),
             "the target holds all 80000 records after the outage: {row}\n{text}"
         );
+    }
+}
+
+/// Plain `strait bench` on Apache Kafka: every record mirrored in both runs, the first
+/// forwarding every batch untouched, the second re-encoding every one.
+#[test]
+fn reencode_bench_on_kafka_forwards_then_reencodes_every_batch() {
+    if !strait_testkit::selected(strait_testkit::BrokerKind::Kafka) {
+        return;
+    }
+    let (code, stdout, stderr) = STRAIT.run(&[
+        "bench",
+        "--on",
+        "kafka",
+        "--codec",
+        "lz4",
+        "--partitions",
+        "4",
+        "--records-per-partition",
+        "2000",
+        "--record-bytes",
+        "200",
+    ]);
+    let text = stdout + &stderr;
+    assert_eq!(code, Some(0), "strait bench failed:\n{text}");
+    assert!(
+        text.contains("strait bench results on Apache Kafka"),
+        "{text}"
+    );
+    let rows: Vec<Vec<&str>> = text
+        .lines()
+        .map(|l| l.split_whitespace().collect::<Vec<_>>())
+        .filter(|cells| cells.first() == Some(&"lz4") && cells.len() == 14)
+        .collect();
+    assert_eq!(rows.len(), 2, "two runs:\n{text}");
+    for (row, mode) in rows.iter().zip(["pass-through", "re-encode"]) {
+        assert_eq!(row[1], mode, "{row:?}");
+        assert_eq!(row[2], "8000", "every record mirrored: {row:?}");
+        let (forwarded, reencoded) = row[13].split_once('/').expect("fwd/re");
+        let (forwarded, reencoded): (u64, u64) =
+            (forwarded.parse().unwrap(), reencoded.parse().unwrap());
+        match mode {
+            "pass-through" => assert!(forwarded > 0 && reencoded == 0, "{row:?}"),
+            _ => assert!(forwarded == 0 && reencoded > 0, "{row:?}"),
+        }
     }
 }

@@ -102,9 +102,10 @@ pub(crate) struct BenchArgs {
     /// records per partition].
     #[arg(long, value_name = "PARTITIONS", conflicts_with_all = ["against", "members", "exactly_once", "throttle", "wan", "latency", "outage"])]
     wide: Option<i32>,
-    /// The brokers `--wide` runs on: kafka, noida or tansu.
-    #[arg(long, value_name = "BROKER", default_value = "kafka", value_parser = parse_broker, requires = "wide")]
-    on: BrokerKind,
+    /// The brokers to run on: with `--wide` kafka (default), noida or tansu; without a
+    /// scenario (pass-through against re-encode) noida (default) or kafka.
+    #[arg(long, value_name = "BROKER", value_parser = parse_broker, conflicts_with_all = ["against", "members", "exactly_once", "throttle", "wan", "latency", "outage"])]
+    on: Option<BrokerKind>,
 }
 
 /// A peer `strait bench` measures against.
@@ -235,7 +236,7 @@ pub(crate) async fn run(args: BenchArgs) -> anyhow::Result<()> {
             bail!("--wide must be at least 1 partition");
         }
         let per_partition = args.records_per_partition.unwrap_or(10);
-        let (kind, codec) = (args.on, codecs[0]);
+        let (kind, codec) = (args.on.unwrap_or(BrokerKind::Kafka), codecs[0]);
         let args = BenchArgs {
             partitions: wide,
             ..args
@@ -258,17 +259,27 @@ pub(crate) async fn run(args: BenchArgs) -> anyhow::Result<()> {
         return throttle::run(&args, limit, codecs[0], records_per_partition).await;
     }
     let total = records_per_partition * args.partitions as u64;
-    let (brokers, modes) = match args.exactly_once {
-        true => (
+    let (brokers, modes) = match (args.exactly_once, args.on) {
+        (true, _) => (
             Brokers::Kafka(KafkaVersion::from_env()),
             [Mode::PassThrough, Mode::ExactlyOnce],
         ),
-        false => (Brokers::Noida, [Mode::PassThrough, Mode::Reencode]),
+        (false, None | Some(BrokerKind::Noida)) => {
+            (Brokers::Noida, [Mode::PassThrough, Mode::Reencode])
+        }
+        (false, Some(BrokerKind::Kafka)) => (
+            Brokers::Kafka(KafkaVersion::from_env()),
+            [Mode::PassThrough, Mode::Reencode],
+        ),
+        (false, Some(other)) => {
+            bail!("--on {other}: pass-through against re-encode runs on noida or kafka (only --wide runs on {other})")
+        }
     };
-    let runs = match (args.against, args.exactly_once) {
-        (Some(Peer::Mm2), _) => "strait, then MirrorMaker 2, on Apache Kafka",
-        (None, true) => "idempotent pass-through, exactly-once, on Apache Kafka",
-        (None, false) => "pass-through, re-encode, on noida",
+    let runs = match (args.against, args.exactly_once, brokers) {
+        (Some(Peer::Mm2), _, _) => "strait, then MirrorMaker 2, on Apache Kafka",
+        (None, true, _) => "idempotent pass-through, exactly-once, on Apache Kafka",
+        (None, false, Brokers::Kafka(_)) => "pass-through, re-encode, on Apache Kafka",
+        (None, false, Brokers::Noida) => "pass-through, re-encode, on noida",
     };
     println!(
         "strait bench: {} partitions x {records_per_partition} records of {} bytes = {total} records \
@@ -476,11 +487,16 @@ fn print_table(brokers: Brokers, results: &[RunResult]) {
     println!(
         "MB/s wire: batch bytes acknowledged by the target; MB/s data: record values. Peak RSS: \
          VmHWM, reset before each run (RSS before: at that reset).{}",
-        match brokers {
-            Brokers::Noida =>
-                " noida answers each fetch with a partition's whole backlog (it \
-                               ignores max_bytes), which the peak reflects.",
-            Brokers::Kafka(_) => " Exactly-once: records count once committed.",
+        match (
+            brokers,
+            results.iter().any(|r| matches!(r.mode, Mode::ExactlyOnce)),
+        ) {
+            (Brokers::Noida, _) => {
+                " noida answers each fetch with a partition's whole backlog (it ignores \
+                 max_bytes), which the peak reflects."
+            }
+            (Brokers::Kafka(_), true) => " Exactly-once: records count once committed.",
+            (Brokers::Kafka(_), false) => "",
         }
     );
     println!();
