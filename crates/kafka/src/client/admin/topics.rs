@@ -27,6 +27,22 @@ use kafka_protocol::protocol::Request;
 /// for the topic.
 pub const PARTITIONS_PER_OPERATION: i32 = 5000;
 
+/// Whether `e` is Apache Kafka's controller refusing too large an operation, not a create
+/// policy refusing the topic (which steps would not get past either). Kafka 4.3 says
+/// `Unable to perform excessively large batch operation.` past 10,000 records (10,000
+/// partitions and the topic) and `Excessively large number of partitions per request.` past
+/// 10,000 partitions.
+fn is_too_large_an_operation(e: &Error) -> bool {
+    match e {
+        Error::Broker {
+            code: ResponseError::PolicyViolation,
+            message: Some(message),
+            ..
+        } => message.to_ascii_lowercase().contains("excessively large"),
+        _ => false,
+    }
+}
+
 /// A topic to create.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct NewTopic {
@@ -119,8 +135,7 @@ impl Cluster {
     pub async fn create_topic(&self, topic: &NewTopic) -> Result<()> {
         match self.create_topic_at_once(topic).await {
             Err(e)
-                if e.code() == Some(ResponseError::PolicyViolation)
-                    && topic.partitions > PARTITIONS_PER_OPERATION =>
+                if topic.partitions > PARTITIONS_PER_OPERATION && is_too_large_an_operation(&e) =>
             {
                 tracing::info!(cluster = %self.name(), topic = %topic.name, "refused {} partitions at once ({e}); creating {PARTITIONS_PER_OPERATION} and adding the rest in steps", topic.partitions);
                 let first = NewTopic {
@@ -369,5 +384,39 @@ impl Cluster {
             let e = protocol_error::<R>(self, conn, version, reason);
             outcomes.record(name.to_owned(), Err(e));
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn refused(message: Option<&str>) -> Error {
+        Error::Broker {
+            cluster: "target".into(),
+            op: "create topic wide".into(),
+            code: ResponseError::PolicyViolation,
+            message: message.map(str::to_owned),
+            denied: None,
+        }
+    }
+
+    #[test]
+    fn only_the_controllers_operation_limit_is_taken_in_steps() {
+        for controller in [
+            "Unable to perform excessively large batch operation.",
+            "Excessively large number of partitions per request.",
+        ] {
+            assert!(
+                is_too_large_an_operation(&refused(Some(controller))),
+                "{controller}"
+            );
+        }
+        // A create policy (create.topic.policy.class.name) refusing the width: steps would leave
+        // a narrower topic behind that the same policy then keeps from growing.
+        assert!(!is_too_large_an_operation(&refused(Some(
+            "Topic wide has 10000 partitions, more than the 8000 allowed"
+        ))));
+        assert!(!is_too_large_an_operation(&refused(None)));
     }
 }
