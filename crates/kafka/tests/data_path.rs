@@ -10,7 +10,7 @@ use strait_kafka::{
     AbortedTransaction, Cluster, ClusterConfig, Error, FetchOptions, Isolation, Producer,
     ResponseError, RetryPolicy,
 };
-use strait_testkit::{BrokerKind, ProxyOptions, SecureProxy};
+use strait_testkit::{BrokerKind, ProxyOptions, SecureProxy, TestCluster};
 
 const CODECS: [Compression; 5] = Compression::ALL;
 
@@ -26,6 +26,16 @@ strait_testkit::per_broker!(
     a_stale_fetch_answer_refreshes_metadata,
     read_committed_lists_aborted_transactions,
 );
+
+/// A proxy in front of `node` (it counts requests and can refuse a produce) and a client of
+/// cluster `a` connected through it.
+async fn through_proxy(node: &TestCluster) -> (SecureProxy, Cluster) {
+    let proxy = SecureProxy::start(&node.bootstrap(), ProxyOptions::default())
+        .await
+        .unwrap();
+    let through = connect("a", &proxy.bootstrap()).await;
+    (proxy, through)
+}
 
 async fn every_codec_round_trips_byte_identical(kind: BrokerKind) {
     let (_node, cluster) = start_cluster(kind, "a").await;
@@ -188,12 +198,7 @@ async fn batches_for_many_partitions_share_produce_requests(kind: BrokerKind) {
     const PRODUCE: i16 = 0;
     let (node, cluster) = start_cluster(kind, "a").await;
     create_topic(&cluster, "wide", PARTITIONS).await;
-    let proxy = SecureProxy::start(&node.bootstrap(), ProxyOptions::default())
-        .await
-        .unwrap();
-    let through = Cluster::connect(ClusterConfig::new("a", &proxy.bootstrap()).unwrap())
-        .await
-        .unwrap();
+    let (proxy, through) = through_proxy(&node).await;
     let producer = Producer::idempotent(&through).await.unwrap();
     let sent: Vec<Vec<RawBatch>> = (0..PARTITIONS as usize)
         .map(|p| {
@@ -245,12 +250,7 @@ async fn batches_for_many_partitions_share_produce_requests(kind: BrokerKind) {
 async fn a_refused_first_batch_is_not_overtaken(kind: BrokerKind) {
     let (node, cluster) = start_cluster(kind, "a").await;
     create_topic(&cluster, "first", 1).await;
-    let proxy = SecureProxy::start(&node.bootstrap(), ProxyOptions::default())
-        .await
-        .unwrap();
-    let through = Cluster::connect(ClusterConfig::new("a", &proxy.bootstrap()).unwrap())
-        .await
-        .unwrap();
+    let (proxy, through) = through_proxy(&node).await;
     proxy.refuse_next_produce("first", 0, ResponseError::NotLeaderOrFollower.code());
     let producer = Producer::idempotent(&through).await.unwrap();
     let sent: Vec<RawBatch> = (0..4)

@@ -602,6 +602,11 @@ fn one_way_properties_of(source: &str, target: &str, topics: &str) -> String {
     )
 }
 
+/// Records `mirror` has acknowledged so far, all flows together (its counters).
+pub(super) fn acknowledged(mirror: &Mirror) -> u64 {
+    mirror.stats().iter().map(|(_, s)| s.records).sum()
+}
+
 /// The log end of each of `partitions` of `topic` on `cluster` (what the target holds so far,
 /// transaction markers included), in the order asked.
 pub(super) async fn log_ends(

@@ -18,8 +18,8 @@ use strait_testkit::{KafkaCluster, KafkaVersion};
 use super::procstat::status_kb;
 use super::versus_mm2::start_kafka;
 use super::{
-    loaded_kafka_source, one_way_properties, records_held, BenchArgs, LoadedSource, STALL_LIMIT,
-    TOPIC,
+    acknowledged, loaded_kafka_source, one_way_properties, records_held, BenchArgs, LoadedSource,
+    STALL_LIMIT, TOPIC,
 };
 
 /// What one run measured.
@@ -140,8 +140,6 @@ async fn mirror_through_outage(
         target_node.bootstrap()
     );
     let mut mirror = Mirror::start(config, EngineOptions::default());
-    let acknowledged =
-        |mirror: &Mirror| -> u64 { mirror.stats().iter().map(|(_, s)| s.records).sum() };
     wait_for(&mut mirror, total / 5).await?;
     let rss_before_kb = status_kb(None, "VmRSS").unwrap_or(0);
     println!(
@@ -232,14 +230,14 @@ async fn wait_for(mirror: &mut Mirror, records: u64) -> anyhow::Result<()> {
             e = mirror.failed() => return Err(anyhow::Error::new(e).context("mirroring")),
             _ = tokio::time::sleep(Duration::from_millis(20)) => {}
         }
-        let acknowledged: u64 = mirror.stats().iter().map(|(_, s)| s.records).sum();
-        if acknowledged >= records {
+        let so_far = acknowledged(mirror);
+        if so_far >= records {
             return Ok(());
         }
-        if acknowledged > last.0 {
-            last = (acknowledged, Instant::now());
+        if so_far > last.0 {
+            last = (so_far, Instant::now());
         } else if last.1.elapsed() > STALL_LIMIT {
-            bail!("stalled at {acknowledged} of the {records} records awaited for {STALL_LIMIT:?}");
+            bail!("stalled at {so_far} of the {records} records awaited for {STALL_LIMIT:?}");
         }
     }
 }

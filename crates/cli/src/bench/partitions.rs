@@ -22,7 +22,8 @@ use strait_testkit::{BrokerKind, TestCluster};
 use super::load::{load, one_batch};
 use super::procstat::{cpu_seconds, reset_peak_rss, status_kb};
 use super::{
-    install_kafka, log_ends, one_way_properties_of, source_topic, BenchArgs, STALL_LIMIT, TOPIC,
+    acknowledged, install_kafka, log_ends, one_way_properties_of, source_topic, BenchArgs,
+    STALL_LIMIT, TOPIC,
 };
 
 /// The topic created while the wide one is mirrored.
@@ -88,7 +89,7 @@ pub(super) async fn run(
             _ = tokio::time::sleep(Duration::from_secs(1)) => {}
         }
         let arrived = Arrived::on(kind, &target, &remote, &all, records_per_partition).await;
-        let counted: u64 = mirror.stats().iter().map(|(_, s)| s.records).sum();
+        let counted = acknowledged(&mirror);
         if counted > 0 && first_ack.is_none() {
             first_ack = Some(started.elapsed().as_secs_f64());
         }
@@ -118,7 +119,7 @@ pub(super) async fn run(
     if !hwm_reset {
         eprintln!("  note: could not reset the peak RSS (/proc/self/clear_refs); it covers the whole process");
     }
-    let counted: u64 = mirror.stats().iter().map(|(_, s)| s.records).sum();
+    let counted = acknowledged(&mirror);
     let arrived = Arrived::by_reading(&target, &remote, &all, records_per_partition).await?;
 
     let pickup = match caught_up {
