@@ -7,8 +7,8 @@ use std::time::Duration;
 use strait_fixtures::*;
 use strait_kafka::batch::{Compression, RawBatch};
 use strait_kafka::{
-    AbortedTransaction, Cluster, ClusterConfig, Error, FetchOptions, Isolation, Producer,
-    ResponseError, RetryPolicy,
+    AbortedTransaction, Cluster, ClusterConfig, Error, FetchOptions, FetchPosition, FetchSession,
+    Isolation, PartitionFetch, Producer, ResponseError, RetryPolicy,
 };
 use strait_testkit::{BrokerKind, ProxyOptions, SecureProxy, TestCluster};
 
@@ -24,6 +24,7 @@ strait_testkit::per_broker!(
     fetch_inside_a_batch_returns_that_batch,
     fetch_errors_name_topic_partition_and_offset,
     a_stale_fetch_answer_refreshes_metadata,
+    fetch_sessions_name_only_what_changed,
     read_committed_lists_aborted_transactions,
 );
 
@@ -424,6 +425,152 @@ async fn a_stale_fetch_answer_refreshes_metadata(kind: BrokerKind) {
         cluster.metadata().leader("late", 0).is_some(),
         "metadata not reloaded after {answer:?}"
     );
+}
+
+/// An incremental fetch session (KIP-227): after the first request, a fetch of 60 idle
+/// partitions names none of them, yet each gets its answer with the right high watermark; a
+/// record written to one partition arrives in the next answer for that partition alone; a
+/// session whose epoch the broker refuses is replaced without failing the fetch. Brokers that
+/// keep no sessions (id 0) get full requests and the same answers.
+async fn fetch_sessions_name_only_what_changed(kind: BrokerKind) {
+    const PARTITIONS: i32 = 60;
+    const FETCH: i16 = 1;
+    let (node, cluster) = start_cluster(kind, "a").await;
+    create_topic(&cluster, "sessions", PARTITIONS).await;
+    let producer = Producer::idempotent(&cluster).await.unwrap();
+    for p in 0..PARTITIONS {
+        let records = rich_records(p as usize, 1 + p as usize % 3);
+        producer
+            .send("sessions", p, &batch(Compression::Lz4, &records))
+            .await
+            .unwrap();
+    }
+    let ends: Vec<i64> = (0..PARTITIONS).map(|p| 1 + i64::from(p % 3)).collect();
+    let (proxy, through) = through_proxy(&node).await;
+    let leader = through.leader_id("sessions", 0).await.unwrap();
+    let quick = FetchOptions {
+        max_wait: Duration::from_millis(100),
+        ..FetchOptions::default()
+    };
+    let from = |offsets: &dyn Fn(i32) -> i64| -> Vec<FetchPosition> {
+        (0..PARTITIONS)
+            .map(|p| FetchPosition::new("sessions", p, offsets(p), 1 << 20))
+            .collect()
+    };
+    let by_partition = |fetched: Vec<PartitionFetch>| -> Vec<PartitionFetch> {
+        let mut fetched = fetched;
+        fetched.sort_by_key(|f| f.partition);
+        assert_eq!(
+            fetched.len(),
+            PARTITIONS as usize,
+            "one answer per partition"
+        );
+        fetched
+    };
+    let mut session = FetchSession::default();
+
+    let bytes = |proxy: &SecureProxy| proxy.stats().request_bytes(FETCH);
+    let before = bytes(&proxy);
+    let first = through
+        .fetch_in_session(leader, &mut session, &from(&|_| 0), &quick)
+        .await
+        .unwrap();
+    let full_request = bytes(&proxy) - before;
+    for f in by_partition(first) {
+        assert_eq!(f.error, None, "partition {}", f.partition);
+        assert_eq!(f.high_watermark, ends[f.partition as usize]);
+        assert_eq!(
+            f.batches().count(),
+            1,
+            "partition {}: its batch",
+            f.partition
+        );
+    }
+    let sessions = session.is_open();
+    if kind == BrokerKind::Kafka {
+        assert!(sessions, "Apache Kafka opens fetch sessions");
+    }
+
+    // Every partition idle at its end.
+    let at_end = from(&|p| ends[p as usize]);
+    let before = bytes(&proxy);
+    let idle = through
+        .fetch_in_session(leader, &mut session, &at_end, &quick)
+        .await
+        .unwrap();
+    let idle_request = bytes(&proxy) - before;
+    for f in by_partition(idle) {
+        assert_eq!(
+            (f.error, f.records.len()),
+            (None, 0),
+            "partition {}",
+            f.partition
+        );
+        assert_eq!(
+            f.high_watermark, ends[f.partition as usize],
+            "partition {}",
+            f.partition
+        );
+    }
+    let again = through
+        .fetch_in_session(leader, &mut session, &at_end, &quick)
+        .await
+        .unwrap();
+    let idle_again = bytes(&proxy) - before - idle_request;
+    if sessions {
+        assert!(
+            idle_again * 10 < full_request,
+            "an idle request of the session is {idle_again} bytes, the full one {full_request}"
+        );
+    }
+    assert_eq!(
+        by_partition(again)
+            .iter()
+            .map(|f| f.high_watermark)
+            .collect::<Vec<_>>(),
+        ends
+    );
+
+    // News on partition 7 only.
+    producer
+        .send(
+            "sessions",
+            7,
+            &batch(Compression::Lz4, &rich_records(99, 2)),
+        )
+        .await
+        .unwrap();
+    let stale_copy = session.clone();
+    let news = by_partition(
+        through
+            .fetch_in_session(leader, &mut session, &at_end, &quick)
+            .await
+            .unwrap(),
+    );
+    for f in &news {
+        let want = if f.partition == 7 { 1 } else { 0 };
+        assert_eq!(f.batches().count(), want, "partition {}", f.partition);
+        let end = ends[f.partition as usize] + if f.partition == 7 { 2 } else { 0 };
+        assert_eq!(f.high_watermark, end, "partition {}", f.partition);
+    }
+
+    // A copy of the session one epoch behind: the broker refuses it, the fetch opens a new one.
+    let mut stale = stale_copy;
+    let answered = by_partition(
+        through
+            .fetch_in_session(leader, &mut stale, &at_end, &quick)
+            .await
+            .expect("a refused epoch opens a new session"),
+    );
+    assert_eq!(
+        answered[7].batches().count(),
+        1,
+        "partition 7's news again, from its offset"
+    );
+    assert_eq!(answered[7].high_watermark, ends[7] + 2);
+    if sessions {
+        assert_ne!(stale.id(), 0, "a new session");
+    }
 }
 
 async fn read_committed_lists_aborted_transactions(kind: BrokerKind) {

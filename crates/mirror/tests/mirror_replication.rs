@@ -9,7 +9,7 @@ use strait_fixtures::*;
 use strait_kafka::Cluster;
 use strait_mirror::formats::Heartbeat;
 use strait_mirror::policy::{count_hops_for_topic, ReplicationPolicy};
-use strait_testkit::BrokerKind;
+use strait_testkit::{BrokerKind, ProxyOptions, SecureProxy};
 
 strait_testkit::per_broker!(
     replication,
@@ -21,6 +21,7 @@ strait_testkit::per_broker!(
     // tansu is left out for a broker gap: it has no CreatePartitions.
     not_tansu: partitions_added_to_a_source_topic_are_mirrored;
     kafka_only: a_topic_wider_than_one_kafka_operation_is_created_in_steps,
+        idle_fetches_run_in_a_fetch_session,
 );
 
 const TOPIC: &str = "test-topic-1";
@@ -367,6 +368,47 @@ fn socket_memory() -> Vec<(String, String)> {
         }
     }
     sockets
+}
+
+/// Once caught up, the mirror's fetches from Apache Kafka run in an incremental fetch session
+/// (KIP-227): a long-poll for 200 idle partitions names none of them, so it costs tens of
+/// bytes, not the 6.6 KB of a request naming each (33 bytes a partition in Fetch v12).
+async fn idle_fetches_run_in_a_fetch_session(kind: BrokerKind) {
+    const WIDE: i32 = 200;
+    const FETCH: i16 = 1;
+    let pair = Pair::start(kind).await;
+    create_topic(&pair.primary, TOPIC, WIDE).await;
+    let produced = produce_fixture(&pair.primary, TOPIC, 0..WIDE, 2, "primary").await;
+    let proxy = SecureProxy::start(&pair.primary_node.bootstrap(), ProxyOptions::default())
+        .await
+        .unwrap();
+    let properties = pair
+        .properties("topics = test-topic-.*\nbackup->primary.enabled = false")
+        .replace(
+            &format!(
+                "primary.bootstrap.servers = {}",
+                pair.primary_node.bootstrap()
+            ),
+            &format!("primary.bootstrap.servers = {}", proxy.bootstrap()),
+        );
+    let mirror = start_mirror(&properties);
+    wait_for_records(&pair.backup, TOPIC_REMOTE, WIDE as usize * 2).await;
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let stats = proxy.stats();
+    let (requests, bytes) = (stats.requests(FETCH), stats.request_bytes(FETCH));
+    tokio::time::sleep(Duration::from_secs(5)).await;
+    let (requests, bytes) = (
+        stats.requests(FETCH) - requests,
+        stats.request_bytes(FETCH) - bytes,
+    );
+    assert!(requests > 0, "no fetch in 5 idle seconds");
+    assert!(
+        bytes / requests < 660,
+        "idle fetches of {WIDE} partitions took {bytes} bytes in {requests} requests: more than a tenth of a full request each"
+    );
+    shutdown(mirror).await;
+    let remote = read_all(&pair.backup, TOPIC_REMOTE).await;
+    assert_partitions_equal("primary.test-topic-1 on backup", &produced, &remote);
 }
 
 /// Apache Kafka's controller refuses to create more than about 10,000 partitions in one

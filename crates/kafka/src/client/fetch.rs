@@ -5,10 +5,11 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use kafka_protocol::error::ResponseError;
-use kafka_protocol::messages::fetch_request::{FetchPartition, FetchTopic};
+use kafka_protocol::messages::fetch_request::{FetchPartition, FetchTopic, ForgottenTopic};
 use kafka_protocol::messages::{FetchRequest, TopicName};
 
 use super::cluster::Cluster;
+use super::fetch_session::{FetchSession, SessionRequest};
 use super::str_bytes;
 use super::RequiredAcl;
 use crate::batch::{split_batches, SplitBatches};
@@ -129,6 +130,21 @@ impl PartitionFetch {
     }
 }
 
+/// The epoch of a request outside any session.
+const SESSIONLESS: i32 = -1;
+
+/// Whether the broker no longer holds the session the request named, or refused its epoch:
+/// a new session, not a failure.
+fn is_lost_session(e: &Error) -> bool {
+    matches!(
+        e,
+        Error::Broker {
+            code: ResponseError::FetchSessionIdNotFound | ResponseError::InvalidFetchSessionEpoch,
+            ..
+        }
+    )
+}
+
 impl Cluster {
     /// One Fetch request to broker `broker` for partitions it leads. Partition-level errors are
     /// returned in each [`PartitionFetch`], so one failing partition never hides the others.
@@ -141,8 +157,69 @@ impl Cluster {
         positions: &[FetchPosition],
         options: &FetchOptions,
     ) -> Result<Vec<PartitionFetch>> {
-        let result = self.fetch_once(broker, positions, options).await;
-        let stale = match &result {
+        let request = SessionRequest {
+            id: 0,
+            epoch: SESSIONLESS,
+            named: (0..positions.len()).collect(),
+            forget: Vec::new(),
+        };
+        let result = self
+            .fetch_once(broker, positions, &request, options)
+            .await
+            .map(|(_, fetched)| fetched);
+        self.refresh_if_stale(positions, &result).await;
+        result
+    }
+
+    /// As [`Cluster::fetch_from`], within `session` (KIP-227): once the broker holds the
+    /// session, a request names only partitions new to it or asking from another offset, and
+    /// the broker answers only partitions with news; the others are answered from what it last
+    /// reported. The session is used by one request at a time. A broker that lost the session
+    /// or refused its epoch is asked again with a new one; any failed request resets it.
+    pub async fn fetch_in_session(
+        &self,
+        broker: i32,
+        session: &mut FetchSession,
+        positions: &[FetchPosition],
+        options: &FetchOptions,
+    ) -> Result<Vec<PartitionFetch>> {
+        let mut result = self
+            .fetch_session_once(broker, session, positions, options)
+            .await;
+        if result.as_ref().is_err_and(is_lost_session) {
+            result = self
+                .fetch_session_once(broker, session, positions, options)
+                .await;
+        }
+        self.refresh_if_stale(positions, &result).await;
+        result
+    }
+
+    async fn fetch_session_once(
+        &self,
+        broker: i32,
+        session: &mut FetchSession,
+        positions: &[FetchPosition],
+        options: &FetchOptions,
+    ) -> Result<Vec<PartitionFetch>> {
+        let request = session.plan(positions);
+        match self.fetch_once(broker, positions, &request, options).await {
+            Ok((answered_id, answered)) => {
+                Ok(session.complete(&request, positions, answered_id, answered))
+            }
+            Err(e) => {
+                session.reset();
+                Err(e)
+            }
+        }
+    }
+
+    async fn refresh_if_stale(
+        &self,
+        positions: &[FetchPosition],
+        result: &Result<Vec<PartitionFetch>>,
+    ) {
+        let stale = match result {
             Ok(fetched) => {
                 fetched.len() < positions.len()
                     || fetched
@@ -154,17 +231,19 @@ impl Cluster {
         if stale {
             let _ = self.refresh_metadata().await;
         }
-        result
     }
 
+    /// One Fetch request naming `request.named` of `positions`; the broker's session id and the
+    /// partitions it answered.
     async fn fetch_once(
         &self,
         broker: i32,
         positions: &[FetchPosition],
+        request: &SessionRequest,
         options: &FetchOptions,
-    ) -> Result<Vec<PartitionFetch>> {
+    ) -> Result<(i32, Vec<PartitionFetch>)> {
         let mut topics: BTreeMap<&str, Vec<FetchPartition>> = BTreeMap::new();
-        for p in positions {
+        for p in request.named.iter().map(|&i| &positions[i]) {
             topics.entry(&p.topic).or_default().push(
                 FetchPartition::default()
                     .with_partition(p.partition)
@@ -173,7 +252,11 @@ impl Cluster {
                     .with_partition_max_bytes(p.max_bytes),
             );
         }
-        let request = FetchRequest::default()
+        let mut forgotten: BTreeMap<&str, Vec<i32>> = BTreeMap::new();
+        for (topic, partition) in &request.forget {
+            forgotten.entry(topic).or_default().push(*partition);
+        }
+        let fetch = FetchRequest::default()
             .with_max_wait_ms(options.max_wait.as_millis() as i32)
             .with_min_bytes(options.min_bytes)
             .with_max_bytes(options.max_bytes)
@@ -181,6 +264,8 @@ impl Cluster {
                 Isolation::ReadUncommitted => 0,
                 Isolation::ReadCommitted => 1,
             })
+            .with_session_id(request.id)
+            .with_session_epoch(request.epoch)
             .with_topics(
                 topics
                     .into_iter()
@@ -190,11 +275,21 @@ impl Cluster {
                             .with_partitions(partitions)
                     })
                     .collect(),
+            )
+            .with_forgotten_topics_data(
+                forgotten
+                    .into_iter()
+                    .map(|(topic, partitions)| {
+                        ForgottenTopic::default()
+                            .with_topic(TopicName(str_bytes(topic)))
+                            .with_partitions(partitions)
+                    })
+                    .collect(),
             );
         let conn = self.broker(broker).await?;
         let version = conn.version_for::<FetchRequest>()?;
         let response = conn
-            .submit_with_wait(&request, version, options.max_wait)
+            .submit_with_wait(&fetch, version, options.max_wait)
             .await?
             .wait()
             .await?;
@@ -210,7 +305,7 @@ impl Cluster {
             .iter()
             .map(|p| ((p.topic.as_str(), p.partition), p.offset))
             .collect();
-        let mut out = Vec::with_capacity(positions.len());
+        let mut out = Vec::with_capacity(request.named.len());
         for topic in response.responses {
             let name = topic.topic.0.to_string();
             for p in topic.partitions {
@@ -244,7 +339,7 @@ impl Cluster {
                 });
             }
         }
-        Ok(out)
+        Ok((response.session_id, out))
     }
 
     /// Fetches one partition from its leader, retrying leader moves and other retriable errors.

@@ -8,6 +8,7 @@ mod committed;
 mod config;
 mod coordinator;
 mod fetch;
+mod fetch_session;
 mod groups;
 mod lease;
 mod membership;
@@ -26,6 +27,7 @@ pub use coordinator::CoordinatorType;
 pub use fetch::{
     AbortedTransaction, DivergingEpoch, FetchOptions, FetchPosition, Isolation, PartitionFetch,
 };
+pub use fetch_session::FetchSession;
 pub use groups::*;
 pub use lease::Lease;
 pub use membership::{GroupAnswer, Joined, Membership, MembershipTimeouts};

@@ -10,7 +10,9 @@ use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use strait_kafka::{Cluster, FetchOptions, FetchPosition, PartitionFetch, ResponseError};
+use strait_kafka::{
+    Cluster, FetchOptions, FetchPosition, FetchSession, PartitionFetch, ResponseError,
+};
 use tokio::sync::{mpsc, oneshot};
 use tokio::task::JoinSet;
 
@@ -98,11 +100,12 @@ const FETCHES_PER_BUSY_BROKER: usize = 2;
 const BUSY_ANSWER_BYTES: usize = 1024 * 1024;
 
 /// What a fetch answered: the partitions that got an answer without error (they ask again
-/// at once), and its bytes.
+/// at once), its bytes, and the broker's fetch session if the request used it.
 #[derive(Debug, Default)]
 struct Answered {
     partitions: Vec<(String, i32)>,
     bytes: usize,
+    session: Option<FetchSession>,
 }
 
 /// The fetch loop's state for one source broker.
@@ -119,6 +122,11 @@ struct Leader {
     expected: HashSet<(String, i32)>,
     /// When the next fetch goes out even if some of them have not asked.
     gather_until: Option<Instant>,
+    /// The broker's incremental fetch session (KIP-227), while no request is using it: an idle
+    /// partition then costs nothing on the wire. A second request in flight goes without.
+    session: FetchSession,
+    /// Whether a request in flight has the session.
+    session_lent: bool,
 }
 
 impl Leader {
@@ -136,9 +144,22 @@ impl Leader {
         self.may_send() && (self.expected.is_empty() || self.gather_until.is_none_or(|t| now >= t))
     }
 
+    /// The session for a request about to go out, unless another request has it.
+    fn lend_session(&mut self) -> Option<FetchSession> {
+        if self.session_lent {
+            return None;
+        }
+        self.session_lent = true;
+        Some(std::mem::take(&mut self.session))
+    }
+
     /// A fetch ended with `answered`.
     fn done(&mut self, answered: Answered) {
         self.in_flight -= 1;
+        if let Some(session) = answered.session {
+            self.session = session;
+            self.session_lent = false;
+        }
         self.busy = answered.bytes >= BUSY_ANSWER_BYTES;
         self.expected = answered
             .partitions
@@ -187,10 +208,15 @@ async fn run(source: Cluster, settings: FetchSettings, mut demands: mpsc::Receiv
             requests.push(asks);
             for asks in requests {
                 state.in_flight += 1;
+                let session = state.lend_session();
                 let source = source.clone();
                 let settings = settings.clone();
-                in_flight
-                    .spawn(async move { (leader, fetch(&source, leader, asks, &settings).await) });
+                in_flight.spawn(async move {
+                    (
+                        leader,
+                        fetch(&source, leader, asks, session, &settings).await,
+                    )
+                });
             }
         }
     }
@@ -210,11 +236,12 @@ async fn route(source: &Cluster, demand: FetchDemand, leaders: &mut HashMap<i32,
     }
 }
 
-/// One Fetch request for `asks`, its answers sent back.
+/// One Fetch request for `asks` (within `session`, if given), its answers sent back.
 async fn fetch(
     source: &Cluster,
     leader: i32,
     asks: Vec<FetchDemand>,
+    mut session: Option<FetchSession>,
     settings: &FetchSettings,
 ) -> Answered {
     let partition_max_bytes = settings.partition_max_bytes;
@@ -237,7 +264,15 @@ async fn fetch(
         max_bytes: settings.budget.clamp(wanted),
         ..settings.options
     };
-    match source.fetch_from(leader, &positions, &options).await {
+    let result = match session.as_mut() {
+        Some(session) => {
+            source
+                .fetch_in_session(leader, session, &positions, &options)
+                .await
+        }
+        None => source.fetch_from(leader, &positions, &options).await,
+    };
+    match result {
         Ok(fetched) => {
             // One lookup per ask: a fetch may carry thousands of partitions.
             let mut by_topic: HashMap<String, HashMap<i32, PartitionFetch>> = HashMap::new();
@@ -247,7 +282,10 @@ async fn fetch(
                     .or_default()
                     .insert(f.partition, f);
             }
-            let mut answered = Answered::default();
+            let mut answered = Answered {
+                session,
+                ..Answered::default()
+            };
             for ask in asks {
                 let found = by_topic
                     .get_mut(ask.topic.as_str())
@@ -272,7 +310,10 @@ async fn fetch(
             for ask in asks {
                 let _ = ask.reply.send(Err(failure.clone()));
             }
-            Answered::default()
+            Answered {
+                session,
+                ..Answered::default()
+            }
         }
     }
 }
@@ -309,6 +350,7 @@ mod tests {
         let answered = |bytes| Answered {
             partitions: vec![("t".into(), 0), ("t".into(), 1), ("t".into(), 2)],
             bytes,
+            session: None,
         };
         leader.done(answered(100));
         assert_eq!(leader.expected.len(), 2, "{:?}", leader.expected);

@@ -70,13 +70,34 @@ pub struct ProxyStats {
     pub unauthenticated_requests: AtomicU64,
     /// Produce requests refused by [`SecureProxy::refuse_next_produce`].
     pub refused_produces: AtomicU64,
-    requests: Mutex<HashMap<i16, u64>>,
+    requests: Mutex<HashMap<i16, Forwarded>>,
+}
+
+/// Requests of one API key forwarded, and their frames' bytes.
+#[derive(Debug, Default, Clone, Copy)]
+struct Forwarded {
+    count: u64,
+    bytes: u64,
 }
 
 impl ProxyStats {
     /// Requests of API `key` forwarded to the broker.
     pub fn requests(&self, key: i16) -> u64 {
-        *self.requests.lock().expect("stats").get(&key).unwrap_or(&0)
+        self.forwarded(key).count
+    }
+
+    /// Bytes of the requests of API `key` forwarded to the broker (whole frames).
+    pub fn request_bytes(&self, key: i16) -> u64 {
+        self.forwarded(key).bytes
+    }
+
+    fn forwarded(&self, key: i16) -> Forwarded {
+        self.requests
+            .lock()
+            .expect("stats")
+            .get(&key)
+            .copied()
+            .unwrap_or_default()
     }
 
     /// Every API key forwarded so far, sorted.
@@ -92,8 +113,11 @@ impl ProxyStats {
         keys
     }
 
-    fn count(&self, key: i16) {
-        *self.requests.lock().expect("stats").entry(key).or_default() += 1;
+    fn count(&self, key: i16, frame: &[u8]) {
+        let mut requests = self.requests.lock().expect("stats");
+        let forwarded = requests.entry(key).or_default();
+        forwarded.count += 1;
+        forwarded.bytes += frame.len() as u64;
     }
 }
 
@@ -290,7 +314,7 @@ async fn relay<S: AsyncRead + AsyncWrite + Unpin + Send + 'static>(shared: &Shar
                 let Some((key, version, correlation_id)) = request_header(&frame) else {
                     break;
                 };
-                shared.stats.count(key);
+                shared.stats.count(key, &frame);
                 let spoiled = shared
                     .spoiled_config
                     .lock()
@@ -393,7 +417,7 @@ where
         let (key, version, correlation_id) = request_header(&frame).ok_or(())?;
         match key {
             18 => {
-                shared.stats.count(key);
+                shared.stats.count(key, &frame);
                 write_frame(up_write, &frame).await.map_err(drop)?;
                 let response = read_frame(up_read).await.ok().flatten().ok_or(())?;
                 write_frame(client_write, &response).await.map_err(drop)?;
