@@ -4,7 +4,7 @@
 //! with how many partitions had arrived each second, by the target's log ends, or on tansu, whose
 //! ListOffsets answer is not the log end, by reading), CPU and peak RSS, whether strait's
 //! counters agree with what is read back from the target, and how long a new topic takes to be mirrored
-//! while the wide one is running. The in-run ratio: catch-up against loading the same batches
+//! while the wide one is running, and strait's CPU while idle. The in-run ratio: catch-up against loading the same batches
 //! into the source (several producers, many batches in flight: the write path's own pace).
 
 use std::collections::{HashMap, HashSet};
@@ -32,6 +32,8 @@ const NEW_TOPIC: &str = "bench-new";
 const PICKUP_LIMIT: Duration = Duration::from_secs(120);
 /// Fetches in a row that bring nothing new before reading a topic back stops.
 const IDLE_READS: u32 = 5;
+/// How long strait's CPU is measured once everything has arrived and nothing new comes.
+const IDLE_WINDOW: Duration = Duration::from_secs(10);
 /// How long the catch-up may take before the bench reports how far it got.
 const CATCH_UP_LIMIT: Duration = Duration::from_secs(600);
 
@@ -126,6 +128,14 @@ pub(super) async fn run(
         Some(_) => Some(new_topic_pickup(kind, &source, &target, codec).await?),
         None => None,
     };
+    let idle_cpu = match caught_up {
+        Some(_) => {
+            let before = cpu_seconds(None)?;
+            tokio::time::sleep(IDLE_WINDOW).await;
+            Some((cpu_seconds(None)? - before) / IDLE_WINDOW.as_secs_f64())
+        }
+        None => None,
+    };
     mirror.shutdown().await.context("stopping the mirror")?;
 
     println!();
@@ -167,6 +177,13 @@ pub(super) async fn run(
         "strait's counters: {counted} records; read back from the target: {} records ({agree})",
         arrived.records
     );
+    if let Some(per_second) = idle_cpu {
+        println!(
+            "idle, all caught up: {per_second:.3} CPU-s per second over {IDLE_WINDOW:?} \
+             (long-polls for {n} partitions; an incremental fetch session names none of them \
+             where the broker keeps sessions)"
+        );
+    }
     match pickup {
         Some(Some(seconds)) => println!(
             "a new topic created while mirroring arrived on the target in {seconds:.1} s \
