@@ -190,7 +190,8 @@ async fn send(shape: &RequestShape, batches: Vec<Outgoing>) {
                 })
                 .collect(),
         );
-    match conn.submit(&request).await {
+    let carried = batches.iter().map(|b| b.records.clone()).collect();
+    match conn.submit_carrying(&request, carried).await {
         Ok(pending) => {
             tokio::spawn(async move { answer(batches, pending.wait().await) });
         }

@@ -18,6 +18,7 @@ use tokio::sync::oneshot;
 
 use super::sasl::oauth::refresh::reauthenticate_after_ms;
 use super::sasl::{SaslConfig, SaslSession};
+use super::scatter::{write_pieces, ScatterBuf};
 use super::tls::tls_error;
 use super::transport::{BoxStream, Connector};
 use super::versions::{api_name, ApiVersions};
@@ -343,7 +344,7 @@ impl Connection {
     /// Writes a request and waits for its answer, bypassing the re-authentication gate (for
     /// the handshakes themselves).
     async fn exchange<R: Request>(&self, request: &R, version: i16) -> Result<R::Response> {
-        self.write_request(request, version, Duration::ZERO)
+        self.write_request(request, version, Duration::ZERO, Vec::new())
             .await?
             .wait()
             .await
@@ -442,7 +443,22 @@ impl Connection {
     ) -> Result<PendingResponse<R>> {
         self.reauthenticate_if_due().await?;
         let _shared = self.auth_gate.read().await;
-        self.write_request(request, version, broker_wait).await
+        self.write_request(request, version, broker_wait, Vec::new())
+            .await
+    }
+
+    /// Like [`Connection::submit`], for a request carrying `carried` (its record batches): they
+    /// go to the socket from where they are, not copied into the request's frame.
+    pub async fn submit_carrying<R: Request>(
+        &self,
+        request: &R,
+        carried: Vec<Bytes>,
+    ) -> Result<PendingResponse<R>> {
+        let version = self.version_for::<R>()?;
+        self.reauthenticate_if_due().await?;
+        let _shared = self.auth_gate.read().await;
+        self.write_request(request, version, Duration::ZERO, carried)
+            .await
     }
 
     async fn write_request<R: Request>(
@@ -450,11 +466,12 @@ impl Connection {
         request: &R,
         version: i16,
         broker_wait: Duration,
+        carried: Vec<Bytes>,
     ) -> Result<PendingResponse<R>> {
         let api = api_name(R::KEY);
         let correlation_id = self.next_correlation_id.fetch_add(1, Ordering::Relaxed);
         let frame = self
-            .encode(request, version, correlation_id)
+            .encode(request, version, correlation_id, carried)
             .map_err(|reason| self.protocol_error(api, version, reason))?;
         let (tx, rx) = oneshot::channel();
         {
@@ -465,7 +482,7 @@ impl Connection {
             pending.waiters.insert(correlation_id, tx);
         }
         let mut writer = self.writer.lock().await;
-        if let Err(e) = writer.write_all(&frame).await {
+        if let Err(e) = write_pieces(&mut *writer, &frame).await {
             drop(writer);
             let reason = format!("write failed: {e}");
             fail_all(&self.pending, reason.clone());
@@ -486,12 +503,15 @@ impl Connection {
         })
     }
 
+    /// The request's frame, in pieces: `carried` byte strings of the request are pieces of
+    /// their own, not copied.
     fn encode<R: Request>(
         &self,
         request: &R,
         version: i16,
         correlation_id: i32,
-    ) -> std::result::Result<Bytes, String> {
+        carried: Vec<Bytes>,
+    ) -> std::result::Result<Vec<Bytes>, String> {
         let key = ApiKey::try_from(R::KEY).map_err(|_| "unknown api key".to_string())?;
         let header = RequestHeader::default()
             .with_request_api_key(R::KEY)
@@ -505,7 +525,7 @@ impl Connection {
             .compute_size(header_version)
             .and_then(|h| request.compute_size(version).map(|b| h + b))
             .map_err(|e| e.to_string())?;
-        let mut buf = BytesMut::with_capacity(size + 4);
+        let mut buf = ScatterBuf::new(size + 4, carried);
         buf.put_i32(size as i32);
         header
             .encode(&mut buf, header_version)
@@ -513,7 +533,7 @@ impl Connection {
         request
             .encode(&mut buf, version)
             .map_err(|e| e.to_string())?;
-        Ok(buf.freeze())
+        Ok(buf.into_pieces())
     }
 
     fn lost(&self, reason: String) -> Error {

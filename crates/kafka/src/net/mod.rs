@@ -4,6 +4,7 @@
 mod connection;
 pub mod http;
 pub mod sasl;
+mod scatter;
 mod tls;
 mod transport;
 mod versions;
