@@ -309,14 +309,25 @@ impl RawBatch {
         }
     }
 
-    /// Copy with producer id/epoch/base sequence/transactional bit replaced, baseOffset set to 0 (brokers assign offsets), CRC recomputed; records bytes untouched.
+    /// Copy with producer id/epoch/base sequence/transactional bit replaced, baseOffset set to 0
+    /// (brokers assign offsets); records bytes untouched. The CRC is updated for the changed
+    /// header bytes only, without reading the records: a batch whose CRC was right stays right,
+    /// and one that arrived corrupt stays detectably corrupt (the target broker refuses it).
     pub fn rewrite_producer(&self, fields: &ProducerFields) -> RawBatch {
         if !self.is_v2() {
             return self.clone();
         }
         let mut out = BytesMut::from(&self.bytes[..]);
         write_producer(&mut out[..RECORDS], fields);
-        let crc = crc32c::crc32c(&out[ATTRIBUTES..]);
+        let old: &[u8; HEADER_CRC_BYTES] = self.bytes[ATTRIBUTES..RECORDS]
+            .try_into()
+            .expect("a v2 batch holds its whole header");
+        let crc = patched_crc(
+            self.crc(),
+            old,
+            &out[ATTRIBUTES..RECORDS],
+            self.bytes.len() - RECORDS,
+        );
         put_at(&mut out, CRC, &crc.to_be_bytes());
         RawBatch {
             bytes: out.freeze(),
@@ -361,6 +372,22 @@ impl RawBatch {
         })
     }
 }
+
+/// The CRC32C of a message whose CRC was `crc` after its first bytes changed from `old` to
+/// `new` and `rest` bytes follow unchanged. CRC32C is affine: for messages of one length,
+/// crc(a) ^ crc(b) is the CRC of a ^ b without its conditioning, here the CRC of the changed
+/// bytes' difference (less that of as many zeros) carried past `rest` zero bytes.
+fn patched_crc(crc: u32, old: &[u8; HEADER_CRC_BYTES], new: &[u8], rest: usize) -> u32 {
+    let mut difference = [0u8; HEADER_CRC_BYTES];
+    for (d, (o, n)) in difference.iter_mut().zip(old.iter().zip(new)) {
+        *d = o ^ n;
+    }
+    let head = crc32c::crc32c(&difference) ^ crc32c::crc32c(&[0u8; HEADER_CRC_BYTES]);
+    crc ^ crc32c::crc32c_combine(head, 0, rest)
+}
+
+/// Header bytes under the CRC: attributes to the record count.
+const HEADER_CRC_BYTES: usize = RECORDS - ATTRIBUTES;
 
 /// Writes base offset 0, the producer fields and the transactional bit into a v2 header.
 fn write_producer(header: &mut [u8], fields: &ProducerFields) {

@@ -68,6 +68,35 @@ fn try_rewrite_refuses_corrupt_input() {
         corrupt.try_rewrite_producer(&TARGET),
         Err(BatchError::CrcMismatch { .. })
     ));
-    // The infallible variant recomputes the CRC from scratch (documented).
-    corrupt.rewrite_producer(&TARGET).verify_crc().unwrap();
+    // The infallible variant updates the CRC for the header only: corrupt stays corrupt.
+    assert!(matches!(
+        corrupt.rewrite_producer(&TARGET).verify_crc(),
+        Err(BatchError::CrcMismatch { .. })
+    ));
+}
+
+#[test]
+fn the_updated_crc_is_the_crc_of_the_rewritten_bytes() {
+    let fields = [
+        TARGET,
+        ProducerFields::NONE,
+        ProducerFields {
+            producer_id: i64::MAX,
+            producer_epoch: -1,
+            base_sequence: i32::MAX,
+            transactional: false,
+        },
+    ];
+    for compression in Compression::ALL {
+        for f in &fields {
+            let rewritten = source(compression).rewrite_producer(f);
+            assert_eq!(
+                rewritten.crc(),
+                rewritten.computed_crc(),
+                "{compression:?} {f:?}"
+            );
+            let again = rewritten.rewrite_producer(&TARGET);
+            assert_eq!(again.crc(), again.computed_crc(), "{compression:?} twice");
+        }
+    }
 }
