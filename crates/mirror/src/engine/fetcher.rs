@@ -100,12 +100,68 @@ const FETCHES_PER_BUSY_BROKER: usize = 2;
 const BUSY_ANSWER_BYTES: usize = 1024 * 1024;
 
 /// What a fetch answered: the partitions that got an answer without error (they ask again
-/// at once), its bytes, and the broker's fetch session if the request used it.
-#[derive(Debug, Default)]
+/// at once), its bytes, the asks it found nothing new for again (they wait for news), and the
+/// broker's conversation if the request had it.
+#[derive(Default)]
 struct Answered {
     partitions: Vec<(String, i32)>,
     bytes: usize,
-    session: Option<FetchSession>,
+    parked: Vec<FetchDemand>,
+    conversation: Option<Conversation>,
+}
+
+/// What one request at a time carries to a broker: its incremental fetch session (KIP-227),
+/// and what each partition was last told when its fetch found nothing new. A partition asking
+/// again from the same place that again finds nothing is not answered: its ask waits in the
+/// next request, so an idle partition costs neither its pipeline a wake-up nor (where the
+/// broker keeps sessions) the request a byte.
+#[derive(Default)]
+struct Conversation {
+    session: FetchSession,
+    told: HashMap<(String, i32), Nothing>,
+}
+
+/// An answer without news: no records and no error, at this fetch offset and these offsets.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Nothing {
+    offset: i64,
+    high_watermark: i64,
+    last_stable_offset: i64,
+    log_start_offset: i64,
+}
+
+impl Nothing {
+    /// The answer, if it brings nothing new to an ask at `offset`.
+    fn in_answer(fetched: &PartitionFetch, offset: i64) -> Option<Nothing> {
+        let nothing = fetched.error.is_none()
+            && fetched.records.is_empty()
+            && fetched.diverging.is_none()
+            && fetched.aborted.is_empty();
+        nothing.then_some(Nothing {
+            offset,
+            high_watermark: fetched.high_watermark,
+            last_stable_offset: fetched.last_stable_offset,
+            log_start_offset: fetched.log_start_offset,
+        })
+    }
+}
+
+impl Conversation {
+    /// Whether `ask` waits instead of being answered with `fetched`: the partition was told
+    /// this same nothing before (so it has settled what it wrote), and asks for all it may get
+    /// (a paused partition's one-byte asks are always answered: it polls on a timer).
+    fn parks(&mut self, ask: &FetchDemand, fetched: &PartitionFetch) -> bool {
+        let key = (ask.topic.clone(), ask.partition);
+        match Nothing::in_answer(fetched, ask.offset) {
+            Some(nothing) if ask.max_bytes.is_none() => {
+                self.told.insert(key, nothing) == Some(nothing)
+            }
+            _ => {
+                self.told.remove(&key);
+                false
+            }
+        }
+    }
 }
 
 /// The fetch loop's state for one source broker.
@@ -122,11 +178,11 @@ struct Leader {
     expected: HashSet<(String, i32)>,
     /// When the next fetch goes out even if some of them have not asked.
     gather_until: Option<Instant>,
-    /// The broker's incremental fetch session (KIP-227), while no request is using it: an idle
-    /// partition then costs nothing on the wire. A second request in flight goes without.
-    session: FetchSession,
-    /// Whether a request in flight has the session.
-    session_lent: bool,
+    /// The broker's [`Conversation`], while no request has it; a second request in flight
+    /// goes without (a full request, every ask answered).
+    conversation: Conversation,
+    /// Whether a request in flight has the conversation.
+    conversation_lent: bool,
 }
 
 impl Leader {
@@ -144,21 +200,27 @@ impl Leader {
         self.may_send() && (self.expected.is_empty() || self.gather_until.is_none_or(|t| now >= t))
     }
 
-    /// The session for a request about to go out, unless another request has it.
-    fn lend_session(&mut self) -> Option<FetchSession> {
-        if self.session_lent {
+    /// The conversation for a request about to go out, unless another request has it.
+    fn lend_conversation(&mut self) -> Option<Conversation> {
+        if self.conversation_lent {
             return None;
         }
-        self.session_lent = true;
-        Some(std::mem::take(&mut self.session))
+        self.conversation_lent = true;
+        Some(std::mem::take(&mut self.conversation))
     }
 
     /// A fetch ended with `answered`.
     fn done(&mut self, answered: Answered) {
         self.in_flight -= 1;
-        if let Some(session) = answered.session {
-            self.session = session;
-            self.session_lent = false;
+        if let Some(conversation) = answered.conversation {
+            self.conversation = conversation;
+            self.conversation_lent = false;
+        }
+        for ask in answered.parked {
+            if !ask.reply.is_closed() {
+                let key = (ask.topic.clone(), ask.partition);
+                self.asks.entry(key).or_insert(ask);
+            }
         }
         self.busy = answered.bytes >= BUSY_ANSWER_BYTES;
         self.expected = answered
@@ -195,8 +257,14 @@ async fn run(source: Cluster, settings: FetchSettings, mut demands: mpsc::Receiv
         }
         let now = Instant::now();
         for (&leader, state) in leaders.iter_mut().filter(|(_, l)| l.ready(now)) {
-            let mut asks: Vec<FetchDemand> =
-                std::mem::take(&mut state.asks).into_values().collect();
+            // A partition that stopped (or asked elsewhere) dropped its ask's answer.
+            let mut asks: Vec<FetchDemand> = std::mem::take(&mut state.asks)
+                .into_values()
+                .filter(|ask| !ask.reply.is_closed())
+                .collect();
+            if asks.is_empty() {
+                continue;
+            }
             state.expected.clear();
             state.gather_until = None;
             // A busy broker with nothing in flight gets two requests, each for half of the
@@ -208,13 +276,13 @@ async fn run(source: Cluster, settings: FetchSettings, mut demands: mpsc::Receiv
             requests.push(asks);
             for asks in requests {
                 state.in_flight += 1;
-                let session = state.lend_session();
+                let conversation = state.lend_conversation();
                 let source = source.clone();
                 let settings = settings.clone();
                 in_flight.spawn(async move {
                     (
                         leader,
-                        fetch(&source, leader, asks, session, &settings).await,
+                        fetch(&source, leader, asks, conversation, &settings).await,
                     )
                 });
             }
@@ -236,12 +304,13 @@ async fn route(source: &Cluster, demand: FetchDemand, leaders: &mut HashMap<i32,
     }
 }
 
-/// One Fetch request for `asks` (within `session`, if given), its answers sent back.
+/// One Fetch request for `asks` (within `conversation`, if given), its answers sent back or,
+/// for asks that found the same nothing again, kept for the next request.
 async fn fetch(
     source: &Cluster,
     leader: i32,
     asks: Vec<FetchDemand>,
-    mut session: Option<FetchSession>,
+    mut conversation: Option<Conversation>,
     settings: &FetchSettings,
 ) -> Answered {
     let partition_max_bytes = settings.partition_max_bytes;
@@ -264,10 +333,10 @@ async fn fetch(
         max_bytes: settings.budget.clamp(wanted),
         ..settings.options
     };
-    let result = match session.as_mut() {
-        Some(session) => {
+    let result = match conversation.as_mut() {
+        Some(c) => {
             source
-                .fetch_in_session(leader, session, &positions, &options)
+                .fetch_in_session(leader, &mut c.session, &positions, &options)
                 .await
         }
         None => source.fetch_from(leader, &positions, &options).await,
@@ -282,15 +351,16 @@ async fn fetch(
                     .or_default()
                     .insert(f.partition, f);
             }
-            let mut answered = Answered {
-                session,
-                ..Answered::default()
-            };
+            let mut answered = Answered::default();
             for ask in asks {
                 let found = by_topic
                     .get_mut(ask.topic.as_str())
                     .and_then(|partitions| partitions.remove(&ask.partition));
                 let answer = match found {
+                    Some(f) if conversation.as_mut().is_some_and(|c| c.parks(&ask, &f)) => {
+                        answered.parked.push(ask);
+                        continue;
+                    }
                     Some(f) => {
                         if f.error.is_none() {
                             answered.partitions.push((ask.topic.clone(), ask.partition));
@@ -299,10 +369,16 @@ async fn fetch(
                         let held = reservation.take(f.records.len());
                         Ok((f, held))
                     }
-                    None => Err(FetchFailure::NotAnswered { leader }),
+                    None => {
+                        if let Some(c) = conversation.as_mut() {
+                            c.told.remove(&(ask.topic.clone(), ask.partition));
+                        }
+                        Err(FetchFailure::NotAnswered { leader })
+                    }
                 };
                 let _ = ask.reply.send(answer);
             }
+            answered.conversation = conversation;
             answered
         }
         Err(e) => {
@@ -310,8 +386,11 @@ async fn fetch(
             for ask in asks {
                 let _ = ask.reply.send(Err(failure.clone()));
             }
+            if let Some(c) = conversation.as_mut() {
+                c.told.clear();
+            }
             Answered {
-                session,
+                conversation,
                 ..Answered::default()
             }
         }
@@ -335,6 +414,58 @@ mod tests {
         (("t".into(), partition), demand)
     }
 
+    fn nothing_at(high_watermark: i64) -> PartitionFetch {
+        PartitionFetch {
+            topic: "t".into(),
+            partition: 0,
+            fetch_offset: 5,
+            error: None,
+            high_watermark,
+            last_stable_offset: high_watermark,
+            log_start_offset: 0,
+            aborted: Vec::new(),
+            diverging: None,
+            records: bytes::Bytes::new(),
+        }
+    }
+
+    #[test]
+    fn an_ask_waits_only_after_it_was_told_the_same_nothing() {
+        let mut conversation = Conversation::default();
+        let (_, mut ask) = demand(0);
+        ask.offset = 5;
+        assert!(
+            !conversation.parks(&ask, &nothing_at(5)),
+            "the first nothing is answered (the partition settles its writes)"
+        );
+        assert!(
+            conversation.parks(&ask, &nothing_at(5)),
+            "the same again waits"
+        );
+        assert!(
+            !conversation.parks(&ask, &nothing_at(7)),
+            "a new high watermark is news"
+        );
+        let mut data = nothing_at(7);
+        data.records = bytes::Bytes::from_static(b"batch");
+        assert!(!conversation.parks(&ask, &data), "records are answered");
+        assert!(
+            !conversation.parks(&ask, &nothing_at(7)),
+            "and the nothing after them is answered once more"
+        );
+        let mut error = nothing_at(7);
+        error.error = Some(ResponseError::NotLeaderOrFollower);
+        assert!(!conversation.parks(&ask, &error));
+        let (_, mut paused) = demand(0);
+        paused.offset = 5;
+        paused.max_bytes = Some(1);
+        assert!(!conversation.parks(&paused, &nothing_at(5)));
+        assert!(
+            !conversation.parks(&paused, &nothing_at(5)),
+            "a paused partition's one-byte asks are always answered"
+        );
+    }
+
     #[test]
     fn a_fetch_waits_briefly_for_the_partitions_just_answered() {
         let mut leader = Leader::default();
@@ -350,7 +481,7 @@ mod tests {
         let answered = |bytes| Answered {
             partitions: vec![("t".into(), 0), ("t".into(), 1), ("t".into(), 2)],
             bytes,
-            session: None,
+            ..Answered::default()
         };
         leader.done(answered(100));
         assert_eq!(leader.expected.len(), 2, "{:?}", leader.expected);

@@ -261,7 +261,13 @@ async fn replicate(
         let Some(asked) = asked else {
             return driver.drain().await;
         };
-        let Some(fetched) = asked.answer(ctx).await else {
+        // An idle partition's ask waits in the fetcher until there is news, so a pause (or
+        // its end) is looked at while waiting too; the dropped ask is forgotten there.
+        let answered = tokio::select! {
+            answered = asked.answer(ctx) => answered,
+            Ok(()) = pause.changed() => continue,
+        };
+        let Some(fetched) = answered else {
             return driver.drain().await;
         };
         let fetched_at = Instant::now();
