@@ -6,7 +6,7 @@
 //! every session partition from the offset it holds, so a partition that did not ask this
 //! round is forgotten, and one that asks again from the same place is not named at all.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 use bytes::Bytes;
 
@@ -20,8 +20,9 @@ pub struct FetchSession {
     id: i32,
     /// The epoch the next request sends (0: open a new session).
     epoch: i32,
-    /// What the broker holds for each session partition, and what it last said of it.
-    partitions: HashMap<(String, i32), SessionPartition>,
+    /// What the broker holds for each session partition, and what it last said of it, by
+    /// topic and partition (looked up by `&str`: a request may name thousands).
+    partitions: HashMap<String, HashMap<i32, SessionPartition>>,
 }
 
 /// One session partition: where the broker fetches it from, and its last reported offsets.
@@ -86,26 +87,22 @@ impl FetchSession {
         let named = positions
             .iter()
             .enumerate()
-            .filter(|(_, p)| {
-                self.partitions
-                    .get(&(p.topic.clone(), p.partition))
-                    .is_none_or(|held| !held.fetches_like(p))
-            })
+            .filter(|(_, p)| self.held(p).is_none_or(|held| !held.fetches_like(p)))
             .map(|(i, _)| i)
             .collect();
-        let mut asked: HashMap<&str, Vec<i32>> = HashMap::new();
-        for p in positions {
-            asked.entry(&p.topic).or_default().push(p.partition);
-        }
+        let asked: HashSet<(&str, i32)> = positions
+            .iter()
+            .map(|p| (p.topic.as_str(), p.partition))
+            .collect();
         let mut forget: Vec<(String, i32)> = self
             .partitions
-            .keys()
-            .filter(|(topic, partition)| {
-                asked
-                    .get(topic.as_str())
-                    .is_none_or(|partitions| !partitions.contains(partition))
+            .iter()
+            .flat_map(|(topic, partitions)| {
+                partitions
+                    .keys()
+                    .filter(|&&partition| !asked.contains(&(topic.as_str(), partition)))
+                    .map(|&partition| (topic.clone(), partition))
             })
-            .cloned()
             .collect();
         forget.sort();
         SessionRequest {
@@ -135,8 +132,10 @@ impl FetchSession {
             }
             self.id = answered_id;
         } else {
-            for key in &request.forget {
-                self.partitions.remove(key);
+            for (topic, partition) in &request.forget {
+                if let Some(partitions) = self.partitions.get_mut(topic) {
+                    partitions.remove(partition);
+                }
             }
         }
         self.epoch = next_epoch(self.epoch);
@@ -146,20 +145,38 @@ impl FetchSession {
             .collect();
         let mut out = Vec::with_capacity(positions.len());
         for p in positions {
-            let key = (p.topic.clone(), p.partition);
-            let held = self.partitions.get(&key);
-            let fetched = match by_key.remove(&key) {
-                Some(f) => f,
-                None => match held {
-                    Some(held) => held.no_news(p),
-                    None => continue,
-                },
+            let answered = if by_key.is_empty() {
+                None
+            } else {
+                by_key.remove(&(p.topic.clone(), p.partition))
             };
-            self.partitions
-                .insert(key, SessionPartition::from_answer(p, &fetched));
+            let fetched = match (answered, self.held(p)) {
+                (Some(f), _) => f,
+                (None, Some(held)) => held.no_news(p),
+                (None, None) => continue,
+            };
+            let now = SessionPartition::from_answer(p, &fetched);
+            match self.partitions.get_mut(p.topic.as_str()) {
+                Some(partitions) => {
+                    partitions.insert(p.partition, now);
+                }
+                None => {
+                    self.partitions
+                        .insert(p.topic.clone(), HashMap::from([(p.partition, now)]));
+                }
+            }
             out.push(fetched);
         }
         out
+    }
+}
+
+impl FetchSession {
+    /// What the session holds for `position`'s partition.
+    fn held(&self, position: &FetchPosition) -> Option<&SessionPartition> {
+        self.partitions
+            .get(position.topic.as_str())?
+            .get(&position.partition)
     }
 }
 

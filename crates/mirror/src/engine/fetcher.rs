@@ -118,7 +118,8 @@ struct Answered {
 #[derive(Default)]
 struct Conversation {
     session: FetchSession,
-    told: HashMap<(String, i32), Nothing>,
+    /// By topic and partition (looked up by `&str`: a request may carry thousands).
+    told: HashMap<String, HashMap<i32, Nothing>>,
 }
 
 /// An answer without news: no records and no error, at this fetch offset and these offsets.
@@ -151,15 +152,25 @@ impl Conversation {
     /// this same nothing before (so it has settled what it wrote), and asks for all it may get
     /// (a paused partition's one-byte asks are always answered: it polls on a timer).
     fn parks(&mut self, ask: &FetchDemand, fetched: &PartitionFetch) -> bool {
-        let key = (ask.topic.clone(), ask.partition);
         match Nothing::in_answer(fetched, ask.offset) {
             Some(nothing) if ask.max_bytes.is_none() => {
-                self.told.insert(key, nothing) == Some(nothing)
+                if !self.told.contains_key(ask.topic.as_str()) {
+                    self.told.insert(ask.topic.clone(), HashMap::new());
+                }
+                let told = self.told.get_mut(ask.topic.as_str()).expect("inserted");
+                told.insert(ask.partition, nothing) == Some(nothing)
             }
             _ => {
-                self.told.remove(&key);
+                self.forget(&ask.topic, ask.partition);
                 false
             }
+        }
+    }
+
+    /// Forgets what `topic`-`partition` was told.
+    fn forget(&mut self, topic: &str, partition: i32) {
+        if let Some(told) = self.told.get_mut(topic) {
+            told.remove(&partition);
         }
     }
 }
@@ -343,19 +354,8 @@ async fn fetch(
     };
     match result {
         Ok(fetched) => {
-            // One lookup per ask: a fetch may carry thousands of partitions.
-            let mut by_topic: HashMap<String, HashMap<i32, PartitionFetch>> = HashMap::new();
-            for f in fetched {
-                by_topic
-                    .entry(f.topic.clone())
-                    .or_default()
-                    .insert(f.partition, f);
-            }
             let mut answered = Answered::default();
-            for ask in asks {
-                let found = by_topic
-                    .get_mut(ask.topic.as_str())
-                    .and_then(|partitions| partitions.remove(&ask.partition));
+            for (ask, found) in match_answers(asks, fetched) {
                 let answer = match found {
                     Some(f) if conversation.as_mut().is_some_and(|c| c.parks(&ask, &f)) => {
                         answered.parked.push(ask);
@@ -371,7 +371,7 @@ async fn fetch(
                     }
                     None => {
                         if let Some(c) = conversation.as_mut() {
-                            c.told.remove(&(ask.topic.clone(), ask.partition));
+                            c.forget(&ask.topic, ask.partition);
                         }
                         Err(FetchFailure::NotAnswered { leader })
                     }
@@ -395,6 +395,40 @@ async fn fetch(
             }
         }
     }
+}
+
+/// Each ask with its partition's answer: in one pass when the answers come in the asks' order
+/// (a session's answers do), otherwise by one lookup per ask (a fetch may carry thousands).
+fn match_answers(
+    asks: Vec<FetchDemand>,
+    fetched: Vec<PartitionFetch>,
+) -> Vec<(FetchDemand, Option<PartitionFetch>)> {
+    let in_order = asks.len() == fetched.len()
+        && asks
+            .iter()
+            .zip(&fetched)
+            .all(|(a, f)| a.partition == f.partition && a.topic == f.topic);
+    if in_order {
+        return asks
+            .into_iter()
+            .zip(fetched.into_iter().map(Some))
+            .collect();
+    }
+    let mut by_topic: HashMap<String, HashMap<i32, PartitionFetch>> = HashMap::new();
+    for f in fetched {
+        by_topic
+            .entry(f.topic.clone())
+            .or_default()
+            .insert(f.partition, f);
+    }
+    asks.into_iter()
+        .map(|ask| {
+            let found = by_topic
+                .get_mut(ask.topic.as_str())
+                .and_then(|partitions| partitions.remove(&ask.partition));
+            (ask, found)
+        })
+        .collect()
 }
 
 #[cfg(test)]
