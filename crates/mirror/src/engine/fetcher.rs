@@ -108,6 +108,10 @@ struct Answered {
     bytes: usize,
     parked: Vec<FetchDemand>,
     conversation: Option<Conversation>,
+    /// Set when every ask found nothing again before the broker's wait was over: when the
+    /// next request may go out for them (a broker that does not hold idle fetches for
+    /// `fetch.max.wait.ms` is asked no more often than that).
+    rest_until: Option<Instant>,
 }
 
 /// What one request at a time carries to a broker: its incremental fetch session (KIP-227),
@@ -194,6 +198,10 @@ struct Leader {
     conversation: Conversation,
     /// Whether a request in flight has the conversation.
     conversation_lent: bool,
+    /// Until when asks that only wait for news stay unsent (see [`Answered::rest_until`]).
+    rest_until: Option<Instant>,
+    /// Whether an ask came in since the last request (not one waiting for news).
+    fresh: bool,
 }
 
 impl Leader {
@@ -208,7 +216,24 @@ impl Leader {
     }
 
     fn ready(&self, now: Instant) -> bool {
-        self.may_send() && (self.expected.is_empty() || self.gather_until.is_none_or(|t| now >= t))
+        self.may_send()
+            && (self.expected.is_empty() || self.gather_until.is_none_or(|t| now >= t))
+            && (self.fresh || self.rest_until.is_none_or(|t| now >= t))
+    }
+
+    /// When this leader's next request may go out, if it is waiting for a time.
+    fn wakes_at(&self) -> Option<Instant> {
+        if !self.may_send() {
+            return None;
+        }
+        let rest = self.rest_until.filter(|_| !self.fresh);
+        match (
+            self.gather_until.filter(|_| !self.expected.is_empty()),
+            rest,
+        ) {
+            (Some(a), Some(b)) => Some(a.max(b)),
+            (a, b) => a.or(b),
+        }
     }
 
     /// The conversation for a request about to go out, unless another request has it.
@@ -227,6 +252,7 @@ impl Leader {
             self.conversation = conversation;
             self.conversation_lent = false;
         }
+        self.rest_until = answered.rest_until;
         for ask in answered.parked {
             if !ask.reply.is_closed() {
                 let key = (ask.topic.clone(), ask.partition);
@@ -248,11 +274,7 @@ async fn run(source: Cluster, settings: FetchSettings, mut demands: mpsc::Receiv
     let mut in_flight: JoinSet<(i32, Answered)> = JoinSet::new();
     let mut open = true;
     while open || !in_flight.is_empty() {
-        let gather_until = leaders
-            .values()
-            .filter(|l| l.may_send())
-            .filter_map(|l| l.gather_until)
-            .min();
+        let gather_until = leaders.values().filter_map(Leader::wakes_at).min();
         tokio::select! {
             demand = demands.recv(), if open => match demand {
                 Some(d) => route(&source, d, &mut leaders).await,
@@ -278,6 +300,7 @@ async fn run(source: Cluster, settings: FetchSettings, mut demands: mpsc::Receiv
             }
             state.expected.clear();
             state.gather_until = None;
+            state.fresh = false;
             // A busy broker with nothing in flight gets two requests, each for half of the
             // partitions: from then on each half asks again while the other's answer crosses.
             let mut requests = Vec::new();
@@ -308,6 +331,7 @@ async fn route(source: &Cluster, demand: FetchDemand, leaders: &mut HashMap<i32,
             let key = (demand.topic.clone(), demand.partition);
             state.expected.remove(&key);
             state.asks.insert(key, demand);
+            state.fresh = true;
         }
         Err(_) => {
             let _ = demand.reply.send(Err(FetchFailure::NoLeader));
@@ -340,6 +364,7 @@ async fn fetch(
     let wanted: i64 = positions.iter().map(|p| i64::from(p.max_bytes)).sum();
     let wanted = wanted.min(settings.options.max_bytes.into()) as i32;
     let mut reservation = settings.budget.reserve(wanted).await;
+    let asked_at = Instant::now();
     let options = FetchOptions {
         max_bytes: settings.budget.clamp(wanted),
         ..settings.options
@@ -354,6 +379,7 @@ async fn fetch(
     };
     match result {
         Ok(fetched) => {
+            let asked = asks.len();
             let mut answered = Answered::default();
             for (ask, found) in match_answers(asks, fetched) {
                 let answer = match found {
@@ -379,6 +405,11 @@ async fn fetch(
                 let _ = ask.reply.send(answer);
             }
             answered.conversation = conversation;
+            let broker_wait_ends = asked_at + settings.options.max_wait;
+            let all_parked = answered.parked.len() == asked;
+            if all_parked && Instant::now() < broker_wait_ends {
+                answered.rest_until = Some(broker_wait_ends);
+            }
             answered
         }
         Err(e) => {
@@ -498,6 +529,32 @@ mod tests {
             !conversation.parks(&paused, &nothing_at(5)),
             "a paused partition's one-byte asks are always answered"
         );
+    }
+
+    #[test]
+    fn asks_waiting_for_news_rest_until_the_broker_wait_is_over_unless_a_fresh_one_comes() {
+        let mut leader = Leader::default();
+        leader.in_flight = 1;
+        let (reply, _answer) = oneshot::channel();
+        let parked = FetchDemand {
+            reply,
+            ..demand(0).1
+        };
+        let later = Instant::now() + Duration::from_millis(400);
+        leader.done(Answered {
+            parked: vec![parked],
+            rest_until: Some(later),
+            ..Answered::default()
+        });
+        assert_eq!(leader.asks.len(), 1, "the parked ask is kept");
+        assert!(
+            !leader.ready(Instant::now()),
+            "answered early with nothing: rest"
+        );
+        assert_eq!(leader.wakes_at(), Some(later));
+        assert!(leader.ready(later));
+        leader.fresh = true;
+        assert!(leader.ready(Instant::now()), "a fresh ask goes at once");
     }
 
     #[test]
