@@ -533,8 +533,10 @@ mod tests {
 
     #[test]
     fn asks_waiting_for_news_rest_until_the_broker_wait_is_over_unless_a_fresh_one_comes() {
-        let mut leader = Leader::default();
-        leader.in_flight = 1;
+        let mut leader = Leader {
+            in_flight: 1,
+            ..Leader::default()
+        };
         let (reply, _answer) = oneshot::channel();
         let parked = FetchDemand {
             reply,
