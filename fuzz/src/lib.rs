@@ -313,7 +313,13 @@ pub fn check_batch(batch: &RawBatch) {
         Err(_) => assert!(batch.magic() != 2 || !crc_ok),
     }
     if batch.magic() == 2 {
-        assert!(rewritten.verify_crc().is_ok());
+        // The CRC is updated for the header alone: right stays right, and a wrong one stays
+        // wrong by exactly as much (the same difference from the computed CRC).
+        assert_eq!(rewritten.verify_crc().is_ok(), crc_ok);
+        assert_eq!(
+            rewritten.crc() ^ rewritten.computed_crc(),
+            batch.crc() ^ batch.computed_crc()
+        );
         assert_eq!(rewritten.len(), batch.len());
     } else {
         assert_eq!(&rewritten, batch);
