@@ -61,7 +61,21 @@ pub(crate) struct FetchDemand {
     /// The leader epoch of the record before `offset`, when known (the leader says if its log
     /// diverged since).
     pub(crate) last_epoch: Option<i32>,
+    /// The nothing this partition was last answered at `offset`, once it settled what it had
+    /// written: the ask then waits in the fetcher until there is news (see [`FetchDemand::waits`]).
+    pub(crate) told: Option<Nothing>,
     pub(crate) reply: oneshot::Sender<Result<Fetched, FetchFailure>>,
+}
+
+impl FetchDemand {
+    /// Whether this ask waits for the next request instead of being answered with `fetched`:
+    /// the partition was told this same nothing at this offset before, and asks for all it may
+    /// get (a paused partition's one-byte asks are always answered: it polls on a timer).
+    fn waits(&self, fetched: &PartitionFetch) -> bool {
+        self.max_bytes.is_none()
+            && self.told.is_some()
+            && Nothing::in_answer(fetched, self.offset) == self.told
+    }
 }
 
 /// A partition's answer, and the budget its bytes hold until it is dropped.
@@ -114,21 +128,18 @@ struct Answered {
     rest_until: Option<Instant>,
 }
 
-/// What one request at a time carries to a broker: its incremental fetch session (KIP-227),
-/// and what each partition was last told when its fetch found nothing new. A partition asking
-/// again from the same place that again finds nothing is not answered: its ask waits in the
+/// What one request at a time carries to a broker: its incremental fetch session (KIP-227).
+/// Asks that only wait for news are not answered (see [`FetchDemand::waits`]): they stay in the
 /// next request, so an idle partition costs neither its pipeline a wake-up nor (where the
 /// broker keeps sessions) the request a byte.
 #[derive(Default)]
 struct Conversation {
     session: FetchSession,
-    /// By topic and partition (looked up by `&str`: a request may carry thousands).
-    told: HashMap<String, HashMap<i32, Nothing>>,
 }
 
 /// An answer without news: no records and no error, at this fetch offset and these offsets.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-struct Nothing {
+pub(crate) struct Nothing {
     offset: i64,
     high_watermark: i64,
     last_stable_offset: i64,
@@ -136,8 +147,13 @@ struct Nothing {
 }
 
 impl Nothing {
+    /// The fetch offset it was answered at.
+    pub(crate) fn offset(&self) -> i64 {
+        self.offset
+    }
+
     /// The answer, if it brings nothing new to an ask at `offset`.
-    fn in_answer(fetched: &PartitionFetch, offset: i64) -> Option<Nothing> {
+    pub(crate) fn in_answer(fetched: &PartitionFetch, offset: i64) -> Option<Nothing> {
         let nothing = fetched.error.is_none()
             && fetched.records.is_empty()
             && fetched.diverging.is_none()
@@ -148,34 +164,6 @@ impl Nothing {
             last_stable_offset: fetched.last_stable_offset,
             log_start_offset: fetched.log_start_offset,
         })
-    }
-}
-
-impl Conversation {
-    /// Whether `ask` waits instead of being answered with `fetched`: the partition was told
-    /// this same nothing before (so it has settled what it wrote), and asks for all it may get
-    /// (a paused partition's one-byte asks are always answered: it polls on a timer).
-    fn parks(&mut self, ask: &FetchDemand, fetched: &PartitionFetch) -> bool {
-        match Nothing::in_answer(fetched, ask.offset) {
-            Some(nothing) if ask.max_bytes.is_none() => {
-                if !self.told.contains_key(ask.topic.as_str()) {
-                    self.told.insert(ask.topic.clone(), HashMap::new());
-                }
-                let told = self.told.get_mut(ask.topic.as_str()).expect("inserted");
-                told.insert(ask.partition, nothing) == Some(nothing)
-            }
-            _ => {
-                self.forget(&ask.topic, ask.partition);
-                false
-            }
-        }
-    }
-
-    /// Forgets what `topic`-`partition` was told.
-    fn forget(&mut self, topic: &str, partition: i32) {
-        if let Some(told) = self.told.get_mut(topic) {
-            told.remove(&partition);
-        }
     }
 }
 
@@ -383,7 +371,7 @@ async fn fetch(
             let mut answered = Answered::default();
             for (ask, found) in match_answers(asks, fetched) {
                 let answer = match found {
-                    Some(f) if conversation.as_mut().is_some_and(|c| c.parks(&ask, &f)) => {
+                    Some(f) if ask.waits(&f) => {
                         answered.parked.push(ask);
                         continue;
                     }
@@ -395,12 +383,7 @@ async fn fetch(
                         let held = reservation.take(f.records.len());
                         Ok((f, held))
                     }
-                    None => {
-                        if let Some(c) = conversation.as_mut() {
-                            c.forget(&ask.topic, ask.partition);
-                        }
-                        Err(FetchFailure::NotAnswered { leader })
-                    }
+                    None => Err(FetchFailure::NotAnswered { leader }),
                 };
                 let _ = ask.reply.send(answer);
             }
@@ -416,9 +399,6 @@ async fn fetch(
             let failure = FetchFailure::Request(Arc::new(e));
             for ask in asks {
                 let _ = ask.reply.send(Err(failure.clone()));
-            }
-            if let Some(c) = conversation.as_mut() {
-                c.told.clear();
             }
             Answered {
                 conversation,
@@ -474,6 +454,7 @@ mod tests {
             offset: 0,
             max_bytes: None,
             last_epoch: None,
+            told: None,
             reply,
         };
         (("t".into(), partition), demand)
@@ -495,38 +476,30 @@ mod tests {
     }
 
     #[test]
-    fn an_ask_waits_only_after_it_was_told_the_same_nothing() {
-        let mut conversation = Conversation::default();
+    fn an_ask_waits_only_when_it_was_told_the_same_nothing() {
         let (_, mut ask) = demand(0);
         ask.offset = 5;
         assert!(
-            !conversation.parks(&ask, &nothing_at(5)),
-            "the first nothing is answered (the partition settles its writes)"
+            !ask.waits(&nothing_at(5)),
+            "never told anything: answered (the partition then settles its writes)"
         );
-        assert!(
-            conversation.parks(&ask, &nothing_at(5)),
-            "the same again waits"
-        );
-        assert!(
-            !conversation.parks(&ask, &nothing_at(7)),
-            "a new high watermark is news"
-        );
+        ask.told = Nothing::in_answer(&nothing_at(5), 5);
+        assert!(ask.waits(&nothing_at(5)), "the same nothing again waits");
+        assert!(!ask.waits(&nothing_at(7)), "a new high watermark is news");
         let mut data = nothing_at(7);
         data.records = bytes::Bytes::from_static(b"batch");
-        assert!(!conversation.parks(&ask, &data), "records are answered");
-        assert!(
-            !conversation.parks(&ask, &nothing_at(7)),
-            "and the nothing after them is answered once more"
-        );
-        let mut error = nothing_at(7);
+        assert!(!ask.waits(&data), "records are answered");
+        let mut error = nothing_at(5);
         error.error = Some(ResponseError::NotLeaderOrFollower);
-        assert!(!conversation.parks(&ask, &error));
-        let (_, mut paused) = demand(0);
-        paused.offset = 5;
-        paused.max_bytes = Some(1);
-        assert!(!conversation.parks(&paused, &nothing_at(5)));
+        assert!(!ask.waits(&error));
+        let mut elsewhere = nothing_at(5);
+        elsewhere.fetch_offset = 9;
+        ask.offset = 9;
+        assert!(!ask.waits(&elsewhere), "told at another offset");
+        ask.offset = 5;
+        ask.max_bytes = Some(1);
         assert!(
-            !conversation.parks(&paused, &nothing_at(5)),
+            !ask.waits(&nothing_at(5)),
             "a paused partition's one-byte asks are always answered"
         );
     }

@@ -11,7 +11,7 @@ use super::control::FlowControl;
 use super::cycles::Cycles;
 use super::discovery::PartitionRoute;
 use super::error::EngineError;
-use super::fetcher::{FetchDemand, FetchFailure, Fetched};
+use super::fetcher::{FetchDemand, FetchFailure, Fetched, Nothing};
 use super::forward::Provenance;
 use super::producers::SharedProducers;
 use super::stats::FlowStats;
@@ -103,6 +103,7 @@ pub(crate) async fn request(
     position: i64,
     max_bytes: Option<i32>,
     last_epoch: Option<i32>,
+    told: Option<Nothing>,
 ) -> Option<Asked> {
     let (reply, answer) = oneshot::channel();
     let demand = FetchDemand {
@@ -111,6 +112,7 @@ pub(crate) async fn request(
         offset: position,
         max_bytes,
         last_epoch,
+        told,
         reply,
     };
     ctx.fetcher.send(demand).await.ok()?;
@@ -129,7 +131,7 @@ pub(crate) async fn ask(
     max_bytes: Option<i32>,
     last_epoch: Option<i32>,
 ) -> Option<Result<Fetched, FetchFailure>> {
-    request(ctx, route, position, max_bytes, last_epoch)
+    request(ctx, route, position, max_bytes, last_epoch, None)
         .await?
         .answer(ctx)
         .await

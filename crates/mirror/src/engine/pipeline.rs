@@ -20,7 +20,7 @@ use strait_kafka::{
 
 use super::discovery::PartitionRoute;
 use super::error::EngineError;
-use super::fetcher::FetchFailure;
+use super::fetcher::{FetchFailure, Nothing};
 use super::forward::{self, Forwarder, Step};
 use super::ledger::{EntryId, PartitionLedger, Rewound, Settled, Written};
 use super::partition_context::{ask, read_ahead, request, Asked, PartitionContext};
@@ -217,6 +217,9 @@ async fn replicate(
     // it crosses the link while this one is written: on a long link the partition waits one
     // round trip per fetch only when it writes faster than the link carries.
     let mut ahead: Option<Asked> = None;
+    // The nothing the last answer brought, once what was written is settled: the next ask
+    // from the same place waits in the fetcher until there is news.
+    let mut quiet: Option<Nothing> = None;
     loop {
         if *ctx.shutdown.borrow() {
             return driver.drain().await;
@@ -256,7 +259,10 @@ async fn replicate(
         let epoch = driver.ledger.last_epoch();
         let asked = match ahead.take() {
             Some(asked) if asked.is_for(position, epoch) => Some(asked),
-            _ => request(ctx, route, position, None, epoch).await,
+            _ => {
+                let told = quiet.take().filter(|n| n.offset() == position);
+                request(ctx, route, position, None, epoch, told).await
+            }
         };
         let Some(asked) = asked else {
             return driver.drain().await;
@@ -288,7 +294,7 @@ async fn replicate(
             }
         };
         if let Some((next, next_epoch)) = read_ahead(&fetched, position) {
-            ahead = request(ctx, route, next, None, next_epoch).await;
+            ahead = request(ctx, route, next, None, next_epoch, None).await;
         }
         if let Some(diverging) = fetched.diverging {
             // The source's log no longer leads to `position` (an unclean leader election): the
@@ -356,6 +362,7 @@ async fn replicate(
         if steps.is_empty() {
             // Nothing new: settle what is in flight so progress is recorded while idle.
             driver.drain().await?;
+            quiet = Nothing::in_answer(&fetched, position);
             continue;
         }
         for step in steps {
