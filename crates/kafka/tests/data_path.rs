@@ -26,6 +26,7 @@ strait_testkit::per_broker!(
     a_stale_fetch_answer_refreshes_metadata,
     fetch_sessions_name_only_what_changed,
     read_committed_lists_aborted_transactions,
+    a_connection_knows_its_round_trip,
 );
 
 /// A proxy in front of `node` (it counts requests and can refuse a produce) and a client of
@@ -435,6 +436,46 @@ async fn a_stale_fetch_answer_refreshes_metadata(kind: BrokerKind) {
 /// record written to one partition arrives in the next answer for that partition alone; a
 /// session whose epoch the broker refuses is replaced without failing the fetch. Brokers that
 /// keep no sessions (id 0) get full requests and the same answers.
+/// A connection notes the shortest time a request took to start being answered: the link's
+/// round trip, whatever the answers' sizes or long-polls (strait's fetch windows grow on long
+/// links only). Through a proxy adding 40 ms each way it is at least 80 ms; direct, well
+/// under that.
+async fn a_connection_knows_its_round_trip(kind: BrokerKind) {
+    let (node, direct) = start_cluster(kind, "a").await;
+    create_topic(&direct, "round-trips", 1).await;
+    let options = ProxyOptions {
+        delay: Some(Duration::from_millis(40)),
+        ..ProxyOptions::default()
+    };
+    let proxy = SecureProxy::start(&node.bootstrap(), options)
+        .await
+        .unwrap();
+    let far = connect("a", &proxy.bootstrap()).await;
+    let idle = FetchOptions {
+        max_wait: Duration::from_millis(300),
+        ..FetchOptions::default()
+    };
+    for cluster in [&direct, &far] {
+        let leader = cluster.leader_id("round-trips", 0).await.unwrap();
+        let at = [FetchPosition::new("round-trips", 0, 0, 1 << 20)];
+        cluster.fetch_from(leader, &at, &idle).await.unwrap();
+    }
+    let round_trip = |cluster: Cluster| async move {
+        let leader = cluster.leader_id("round-trips", 0).await.unwrap();
+        let connection = cluster.broker(leader).await.unwrap();
+        connection.round_trip().expect("answers came")
+    };
+    let (near, far) = (round_trip(direct).await, round_trip(far).await);
+    assert!(
+        far >= Duration::from_millis(80),
+        "through the proxy: {far:?}"
+    );
+    assert!(
+        near < Duration::from_millis(40),
+        "direct: {near:?}, as long as the proxy's one way"
+    );
+}
+
 async fn fetch_sessions_name_only_what_changed(kind: BrokerKind) {
     const PARTITIONS: i32 = 60;
     const FETCH: i16 = 1;

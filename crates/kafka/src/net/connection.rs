@@ -5,7 +5,7 @@
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicI32, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use bytes::{Buf, BufMut, Bytes, BytesMut};
 use kafka_protocol::messages::{
@@ -56,8 +56,33 @@ struct SessionTimes {
 
 #[derive(Default)]
 struct Pending {
-    waiters: HashMap<i32, Waiter>,
+    /// Each request's waiter and when it was handed to the writer.
+    waiters: HashMap<i32, (Waiter, Instant)>,
     closed: Option<String>,
+}
+
+/// The shortest time from handing a request to the writer to the first bytes of its
+/// answer, in microseconds (`u64::MAX` before any answer): the link's round trip plus the
+/// broker's least work (an answer's size does not count, nor does a long-poll lower it).
+#[derive(Debug)]
+struct RoundTrip(AtomicU64);
+
+impl Default for RoundTrip {
+    fn default() -> RoundTrip {
+        RoundTrip(AtomicU64::new(u64::MAX))
+    }
+}
+
+impl RoundTrip {
+    fn saw(&self, took: Duration) {
+        let micros = u64::try_from(took.as_micros()).unwrap_or(u64::MAX - 1);
+        self.0.fetch_min(micros, Ordering::Relaxed);
+    }
+
+    fn shortest(&self) -> Option<Duration> {
+        let micros = self.0.load(Ordering::Relaxed);
+        (micros != u64::MAX).then(|| Duration::from_micros(micros))
+    }
 }
 
 /// One open connection to a broker, shared by all requests to it.
@@ -66,6 +91,7 @@ pub struct Connection {
     broker: String,
     writer: tokio::sync::Mutex<WriteHalf<BoxStream>>,
     pending: Arc<Mutex<Pending>>,
+    round_trip: Arc<RoundTrip>,
     next_correlation_id: AtomicI32,
     versions: ApiVersions,
     reader: tokio::task::JoinHandle<()>,
@@ -175,12 +201,14 @@ impl Connection {
             })?;
         let (read, write) = tokio::io::split(stream);
         let pending = Arc::new(Mutex::new(Pending::default()));
-        let reader = tokio::spawn(read_loop(read, pending.clone()));
+        let round_trip = Arc::new(RoundTrip::default());
+        let reader = tokio::spawn(read_loop(read, pending.clone(), round_trip.clone()));
         let mut conn = Connection {
             options,
             broker,
             writer: tokio::sync::Mutex::new(write),
             pending,
+            round_trip,
             next_correlation_id: AtomicI32::new(1),
             versions: ApiVersions::default(),
             reader,
@@ -385,6 +413,12 @@ impl Connection {
         &self.versions
     }
 
+    /// The shortest a request on this connection took to start being answered: the link's
+    /// round trip (plus the broker's least work); `None` before the first answer.
+    pub fn round_trip(&self) -> Option<Duration> {
+        self.round_trip.shortest()
+    }
+
     /// Whether the connection has failed and must be replaced (also when its SASL session
     /// ended while it sat idle: the broker would close it at the next request).
     pub fn is_closed(&self) -> bool {
@@ -479,7 +513,7 @@ impl Connection {
             if let Some(reason) = &pending.closed {
                 return Err(self.lost(reason.clone()));
             }
-            pending.waiters.insert(correlation_id, tx);
+            pending.waiters.insert(correlation_id, (tx, Instant::now()));
         }
         let mut writer = self.writer.lock().await;
         if let Err(e) = write_pieces(&mut *writer, &frame).await {
@@ -557,7 +591,7 @@ impl Connection {
 
 fn fail_all(pending: &Mutex<Pending>, reason: String) {
     let mut pending = pending.lock().expect("pending lock");
-    for (_, waiter) in pending.waiters.drain() {
+    for (_, (waiter, _)) in pending.waiters.drain() {
         let _ = waiter.send(Err(reason.clone()));
     }
     pending.closed.get_or_insert(reason);
@@ -575,12 +609,17 @@ async fn read_frame(read: &mut ReadHalf<BoxStream>, size: usize) -> std::io::Res
     Ok(frame.freeze())
 }
 
-async fn read_loop(mut read: ReadHalf<BoxStream>, pending: Arc<Mutex<Pending>>) {
+async fn read_loop(
+    mut read: ReadHalf<BoxStream>,
+    pending: Arc<Mutex<Pending>>,
+    round_trip: Arc<RoundTrip>,
+) {
     let reason = loop {
         let size = match read.read_i32().await {
             Ok(size) => size,
             Err(e) => break format!("read failed: {e}"),
         };
+        let answering = Instant::now();
         if size < 4 || size as usize > MAX_FRAME {
             break format!("invalid response frame size {size}");
         }
@@ -595,7 +634,8 @@ async fn read_loop(mut read: ReadHalf<BoxStream>, pending: Arc<Mutex<Pending>>) 
             .waiters
             .remove(&correlation_id);
         match waiter {
-            Some(waiter) => {
+            Some((waiter, sent)) => {
+                round_trip.saw(answering.saturating_duration_since(sent));
                 let _ = waiter.send(Ok(frame));
             }
             None => break format!("response with unknown correlation id {correlation_id}"),
