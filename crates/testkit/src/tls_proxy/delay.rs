@@ -1,13 +1,19 @@
-//! The proxy's outputs: written at once, or through a delay line that lets each frame out
-//! `delay` after it came in, in order, without one frame holding up the next: a long link's
-//! latency, not its bandwidth (frames in flight overlap as on a real WAN).
+//! The proxy's outputs: written at once, or through a delay line that lets each piece out
+//! `delay` after it came in, in order, without one piece holding up the next: a long link's
+//! latency, not its bandwidth (frames in flight overlap as on a real WAN). A frame passed on
+//! unchanged is streamed in pieces as it arrives, so a big one is not held back until its
+//! last byte came in (a link delays every byte by its latency, not a frame by its size).
 
 use std::time::Duration;
 
 use bytes::Bytes;
-use tokio::io::{AsyncWrite, AsyncWriteExt};
+use bytes::{BufMut, BytesMut};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::sync::mpsc;
 use tokio::time::Instant;
+
+/// At most this many bytes of a streamed frame are passed on at a time.
+const STREAM_PIECE: usize = 256 * 1024;
 
 /// Where the proxy writes one direction's frames.
 pub(super) enum Output<W> {
@@ -36,7 +42,32 @@ impl<W: AsyncWrite + Unpin + Send + 'static> Output<W> {
         Output::Delayed(tx)
     }
 
-    /// Sends `bytes` (a whole frame with its size prefix).
+    /// Passes on a frame of `size` bytes whose correlation id was read already, the rest read
+    /// from `from` and sent in pieces as it arrives.
+    pub(super) async fn stream<R: AsyncRead + Unpin>(
+        &mut self,
+        from: &mut R,
+        size: usize,
+        correlation_id: i32,
+    ) -> std::io::Result<()> {
+        let mut head = BytesMut::with_capacity(8);
+        head.put_i32(size as i32);
+        head.put_i32(correlation_id);
+        self.send(head.freeze()).await?;
+        let mut left = size - 4;
+        while left > 0 {
+            let mut piece = BytesMut::with_capacity(left.min(STREAM_PIECE));
+            let read = from.read_buf(&mut piece).await?;
+            if read == 0 {
+                return Err(std::io::ErrorKind::UnexpectedEof.into());
+            }
+            left -= read;
+            self.send(piece.freeze()).await?;
+        }
+        Ok(())
+    }
+
+    /// Sends `bytes` (a whole frame with its size prefix, or a piece of one).
     pub(super) async fn send(&mut self, bytes: Bytes) -> std::io::Result<()> {
         match self {
             Output::Direct(stream) => {
@@ -54,6 +85,43 @@ impl<W: AsyncWrite + Unpin + Send + 'static> Output<W> {
 mod tests {
     use super::*;
     use tokio::io::AsyncReadExt;
+
+    #[tokio::test]
+    async fn a_streamed_frame_starts_coming_out_a_delay_after_its_first_bytes_came_in() {
+        let (mut feed, mut from) = tokio::io::duplex(1 << 20);
+        let (writer, mut reader) = tokio::io::duplex(4 << 20);
+        let mut out = Output::new(writer, Some(Duration::from_millis(200)));
+        let started = Instant::now();
+        let body: Vec<u8> = (0..1_000_000u32).map(|i| i as u8).collect();
+        let sent = body.clone();
+        let feeder = tokio::spawn(async move {
+            feed.write_all(&sent[..1000]).await.unwrap();
+            // The rest comes in 300 ms later, as a long frame would over a slow broker.
+            tokio::time::sleep(Duration::from_millis(300)).await;
+            feed.write_all(&sent[1000..]).await.unwrap();
+        });
+        let size = body.len() + 4;
+        let streamer = tokio::spawn(async move {
+            out.stream(&mut from, size, 7).await.unwrap();
+            out
+        });
+        let mut head = [0u8; 8 + 1000];
+        reader.read_exact(&mut head).await.unwrap();
+        let first = started.elapsed();
+        let mut rest = vec![0u8; body.len() - 1000];
+        reader.read_exact(&mut rest).await.unwrap();
+        feeder.await.unwrap();
+        drop(streamer.await.unwrap());
+        assert!(first >= Duration::from_millis(200), "{first:?}");
+        assert!(
+            first < Duration::from_millis(300),
+            "the first piece was held back until the frame was whole: {first:?}"
+        );
+        assert_eq!(i32::from_be_bytes(head[..4].try_into().unwrap()), 1_000_004);
+        assert_eq!(i32::from_be_bytes(head[4..8].try_into().unwrap()), 7);
+        assert_eq!(&head[8..], &body[..1000]);
+        assert_eq!(rest, body[1000..]);
+    }
 
     #[tokio::test]
     async fn frames_come_out_late_in_order_and_overlapping() {

@@ -4,10 +4,10 @@
 
 use bytes::{Buf, BufMut, Bytes, BytesMut};
 use kafka_protocol::messages::{
-    ApiKey, CreateTopicsRequest, FindCoordinatorResponse, IncrementalAlterConfigsRequest,
-    MetadataResponse, ProduceRequest, ProduceResponse, RequestHeader, ResponseHeader,
-    SaslAuthenticateRequest, SaslAuthenticateResponse, SaslHandshakeRequest, SaslHandshakeResponse,
-    TopicName,
+    ApiKey, CreateTopicsRequest, FetchRequest, FindCoordinatorResponse,
+    IncrementalAlterConfigsRequest, MetadataResponse, ProduceRequest, ProduceResponse,
+    RequestHeader, ResponseHeader, SaslAuthenticateRequest, SaslAuthenticateResponse,
+    SaslHandshakeRequest, SaslHandshakeResponse, TopicName,
 };
 use kafka_protocol::protocol::{Decodable, Encodable, StrBytes};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
@@ -30,6 +30,34 @@ pub(super) async fn read_frame<R: AsyncRead + Unpin>(r: &mut R) -> std::io::Resu
     Ok(Some(frame.into()))
 }
 
+/// The size prefix and correlation id of the next response frame, `None` at a clean end of
+/// stream: the rest of the frame is then read whole ([`read_rest`]) or streamed.
+pub(super) async fn read_response_head<R: AsyncRead + Unpin>(
+    r: &mut R,
+) -> std::io::Result<Option<(usize, i32)>> {
+    let size = match r.read_i32().await {
+        Ok(size) => size,
+        Err(e) if e.kind() == std::io::ErrorKind::UnexpectedEof => return Ok(None),
+        Err(e) => return Err(e),
+    };
+    if size < 4 || size as usize > MAX_FRAME {
+        return Err(std::io::Error::other(format!("bad frame size {size}")));
+    }
+    Ok(Some((size as usize, r.read_i32().await?)))
+}
+
+/// The whole frame of `size` bytes whose correlation id was read already.
+pub(super) async fn read_rest<R: AsyncRead + Unpin>(
+    r: &mut R,
+    size: usize,
+    correlation_id: i32,
+) -> std::io::Result<Bytes> {
+    let mut frame = vec![0u8; size];
+    frame[..4].copy_from_slice(&correlation_id.to_be_bytes());
+    r.read_exact(&mut frame[4..]).await?;
+    Ok(frame.into())
+}
+
 /// Writes one frame with its size prefix.
 pub(super) async fn write_frame<W: AsyncWrite + Unpin>(
     w: &mut W,
@@ -44,6 +72,23 @@ pub(super) async fn write_frame<W: AsyncWrite + Unpin>(
 pub(super) fn request_header(frame: &[u8]) -> Option<(i16, i16, i32)> {
     let mut b = frame.get(..8)?;
     Some((b.get_i16(), b.get_i16(), b.get_i32()))
+}
+
+/// The most bytes a Fetch request asks for one partition, by topic name (none for a request
+/// that does not decode, or names topics by id only).
+pub(super) fn fetch_partition_max_bytes(frame: &Bytes, version: i16) -> Vec<(String, i32)> {
+    let Some(request) = decode_request::<FetchRequest>(frame, ApiKey::Fetch, version) else {
+        return Vec::new();
+    };
+    request
+        .topics
+        .iter()
+        .filter(|t| !t.topic.is_empty())
+        .filter_map(|t| {
+            let most = t.partitions.iter().map(|p| p.partition_max_bytes).max()?;
+            Some((t.topic.to_string(), most))
+        })
+        .collect()
 }
 
 fn decode_request<T: Decodable>(frame: &Bytes, key: ApiKey, version: i16) -> Option<T> {

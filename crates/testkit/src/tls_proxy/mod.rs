@@ -30,8 +30,11 @@ pub use sasl_server::ProxySasl;
 use crate::certs::CertKey;
 use crate::TestkitError;
 use delay::Output;
-use frames::{read_frame, request_header, write_frame};
+use frames::{read_frame, read_response_head, read_rest, request_header, write_frame};
 use sasl_server::{ServerSession, Step};
+
+/// The Fetch API key.
+const FETCH: i16 = 1;
 
 /// The TLS side of the proxy.
 #[derive(Clone)]
@@ -71,6 +74,7 @@ pub struct ProxyStats {
     /// Produce requests refused by [`SecureProxy::refuse_next_produce`].
     pub refused_produces: AtomicU64,
     requests: Mutex<HashMap<i16, Forwarded>>,
+    largest_fetch_asks: Mutex<HashMap<String, i32>>,
 }
 
 /// Requests of one API key forwarded, and their frames' bytes.
@@ -111,6 +115,24 @@ impl ProxyStats {
             .collect();
         keys.sort_unstable();
         keys
+    }
+
+    /// The most bytes a Fetch request (naming topics, before v13) asked for one partition of
+    /// `topic`; `None` if none asked for it.
+    pub fn largest_fetch_ask(&self, topic: &str) -> Option<i32> {
+        self.largest_fetch_asks
+            .lock()
+            .expect("stats")
+            .get(topic)
+            .copied()
+    }
+
+    fn fetch_asked(&self, asks: Vec<(String, i32)>) {
+        let mut largest = self.largest_fetch_asks.lock().expect("stats");
+        for (topic, most) in asks {
+            let entry = largest.entry(topic).or_insert(most);
+            *entry = (*entry).max(most);
+        }
     }
 
     fn count(&self, key: i16, frame: &[u8]) {
@@ -315,6 +337,10 @@ async fn relay<S: AsyncRead + AsyncWrite + Unpin + Send + 'static>(shared: &Shar
                     break;
                 };
                 shared.stats.count(key, &frame);
+                if key == FETCH {
+                    let asks = frames::fetch_partition_max_bytes(&frame, version);
+                    shared.stats.fetch_asked(asks);
+                }
                 let spoiled = shared
                     .spoiled_config
                     .lock()
@@ -356,19 +382,30 @@ async fn relay<S: AsyncRead + AsyncWrite + Unpin + Send + 'static>(shared: &Shar
         }
     };
     let responses = async move {
-        while let Ok(Some(frame)) = read_frame(&mut up_read).await {
-            let correlation_id = i32::from_be_bytes(frame[..4].try_into().expect("4 bytes"));
+        while let Ok(Some((size, correlation_id))) = read_response_head(&mut up_read).await {
             let rewrite = pending.lock().expect("pending").remove(&correlation_id);
+            let Some(rewrite) = rewrite else {
+                if to_client
+                    .stream(&mut up_read, size, correlation_id)
+                    .await
+                    .is_err()
+                {
+                    break;
+                }
+                continue;
+            };
+            let Ok(frame) = read_rest(&mut up_read, size, correlation_id).await else {
+                break;
+            };
             let frame = match rewrite {
-                Some(Rewrite::Addresses { key, version }) => {
+                Rewrite::Addresses { key, version } => {
                     frames::rewrite_addresses(frame, key, version, "127.0.0.1", shared.port)
                 }
-                Some(Rewrite::Refused {
+                Rewrite::Refused {
                     version,
                     topic,
                     code,
-                }) => frames::refuse_produce(frame, version, &topic, code),
-                None => frame,
+                } => frames::refuse_produce(frame, version, &topic, code),
             };
             if to_client.send(frames::with_size(&frame)).await.is_err() {
                 break;
@@ -418,6 +455,10 @@ where
         match key {
             18 => {
                 shared.stats.count(key, &frame);
+                if key == FETCH {
+                    let asks = frames::fetch_partition_max_bytes(&frame, version);
+                    shared.stats.fetch_asked(asks);
+                }
                 write_frame(up_write, &frame).await.map_err(drop)?;
                 let response = read_frame(up_read).await.ok().flatten().ok_or(())?;
                 write_frame(client_write, &response).await.map_err(drop)?;
