@@ -17,6 +17,7 @@ use tokio::sync::{mpsc, oneshot};
 use tokio::task::JoinSet;
 
 use super::buffer::{FetchBudget, Held};
+use super::fetch_window::{fair_share, SourceRoundTrip};
 
 /// Why a fetch gave nothing for a partition.
 #[derive(Debug, Clone, thiserror::Error)]
@@ -55,9 +56,8 @@ pub(crate) struct FetchDemand {
     pub(crate) topic: String,
     pub(crate) partition: i32,
     pub(crate) offset: i64,
-    /// At most this many bytes for this partition, if less than `max.partition.fetch.bytes`
-    /// (a paused partition only needs the high watermark and its first waiting batch).
-    pub(crate) max_bytes: Option<i32>,
+    /// How many bytes it asks for.
+    pub(crate) bytes: AskBytes,
     /// The leader epoch of the record before `offset`, when known (the leader says if its log
     /// diverged since).
     pub(crate) last_epoch: Option<i32>,
@@ -72,9 +72,30 @@ impl FetchDemand {
     /// the partition was told this same nothing at this offset before, and asks for all it may
     /// get (a paused partition's one-byte asks are always answered: it polls on a timer).
     fn waits(&self, fetched: &PartitionFetch) -> bool {
-        self.max_bytes.is_none()
+        self.bytes != AskBytes::Peek
             && self.told.is_some()
             && Nothing::in_answer(fetched, self.offset) == self.told
+    }
+}
+
+/// How many bytes a partition asks for.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum AskBytes {
+    /// One byte: a paused partition only needs the high watermark and its first waiting
+    /// batch (a broker sends one whole batch however little is asked, KIP-74).
+    Peek,
+    /// Up to its fetch window ([`super::fetch_window::FetchWindow`]), within its share of
+    /// the request.
+    Window(i32),
+}
+
+impl AskBytes {
+    /// The most bytes it asks for.
+    fn most(&self) -> i32 {
+        match self {
+            AskBytes::Peek => 1,
+            AskBytes::Window(bytes) => *bytes,
+        }
     }
 }
 
@@ -86,10 +107,12 @@ pub(crate) type Fetched = (PartitionFetch, Held);
 pub(crate) struct FetchSettings {
     /// The request settings (`fetch.max.bytes`, `fetch.max.wait.ms`, isolation).
     pub(crate) options: FetchOptions,
-    /// `max.partition.fetch.bytes`.
+    /// `max.partition.fetch.bytes`: the least share of a crowded request a partition gets.
     pub(crate) partition_max_bytes: i32,
     /// The flow's budget of fetched, unwritten bytes.
     pub(crate) budget: FetchBudget,
+    /// Where the source's round trip is noted after each fetch.
+    pub(crate) round_trip: Arc<SourceRoundTrip>,
 }
 
 /// Starts the fetch loop on `source`; it ends when every sender is dropped.
@@ -336,16 +359,18 @@ async fn fetch(
     mut conversation: Option<Conversation>,
     settings: &FetchSettings,
 ) -> Answered {
-    let partition_max_bytes = settings.partition_max_bytes;
+    let share = fair_share(
+        asks.len(),
+        settings.options.max_bytes,
+        settings.partition_max_bytes,
+    );
     let positions: Vec<FetchPosition> = asks
         .iter()
         .map(|d| FetchPosition {
             topic: d.topic.clone(),
             partition: d.partition,
             offset: d.offset,
-            max_bytes: d
-                .max_bytes
-                .map_or(partition_max_bytes, |m| m.min(partition_max_bytes)),
+            max_bytes: d.bytes.most().min(share),
             last_fetched_epoch: d.last_epoch,
         })
         .collect();
@@ -367,6 +392,14 @@ async fn fetch(
     };
     match result {
         Ok(fetched) => {
+            if let Some(round_trip) = source
+                .broker(leader)
+                .await
+                .ok()
+                .and_then(|c| c.round_trip())
+            {
+                settings.round_trip.set(round_trip);
+            }
             let asked = asks.len();
             let mut answered = Answered::default();
             for (ask, found) in match_answers(asks, fetched) {
@@ -452,7 +485,7 @@ mod tests {
             topic: "t".into(),
             partition,
             offset: 0,
-            max_bytes: None,
+            bytes: AskBytes::Window(1024),
             last_epoch: None,
             told: None,
             reply,
@@ -497,7 +530,7 @@ mod tests {
         ask.offset = 9;
         assert!(!ask.waits(&elsewhere), "told at another offset");
         ask.offset = 5;
-        ask.max_bytes = Some(1);
+        ask.bytes = AskBytes::Peek;
         assert!(
             !ask.waits(&nothing_at(5)),
             "a paused partition's one-byte asks are always answered"

@@ -6,6 +6,7 @@ mod control;
 mod cycles;
 mod discovery;
 mod error;
+mod fetch_window;
 mod fetcher;
 mod flow;
 pub mod forward;

@@ -11,7 +11,8 @@ use super::control::FlowControl;
 use super::cycles::Cycles;
 use super::discovery::PartitionRoute;
 use super::error::EngineError;
-use super::fetcher::{FetchDemand, FetchFailure, Fetched, Nothing};
+use super::fetch_window::{FetchWindow, SourceRoundTrip};
+use super::fetcher::{AskBytes, FetchDemand, FetchFailure, Fetched, Nothing};
 use super::forward::Provenance;
 use super::producers::SharedProducers;
 use super::stats::FlowStats;
@@ -28,6 +29,10 @@ pub(crate) struct PartitionContext {
     pub(crate) source: Cluster,
     pub(crate) target: Cluster,
     pub(crate) fetcher: mpsc::Sender<FetchDemand>,
+    /// Every partition's fetch size to start with (it grows while answers come back full).
+    pub(crate) fetch_window: FetchWindow,
+    /// The source's round trip, as the fetcher measures it: windows grow on long links only.
+    pub(crate) source_round_trip: Arc<SourceRoundTrip>,
     pub(crate) progress: Arc<ProgressStore>,
     pub(crate) offset_syncs: Option<Arc<OffsetSyncWriter>>,
     pub(crate) stats: Arc<FlowStats>,
@@ -74,6 +79,7 @@ impl PartitionContext {
 pub(crate) struct Asked {
     position: i64,
     last_epoch: Option<i32>,
+    bytes: AskBytes,
     answer: oneshot::Receiver<Result<Fetched, FetchFailure>>,
 }
 
@@ -81,6 +87,11 @@ impl Asked {
     /// Whether it asks for `position`, after a record of `last_epoch`.
     pub(crate) fn is_for(&self, position: i64, last_epoch: Option<i32>) -> bool {
         self.position == position && self.last_epoch == last_epoch
+    }
+
+    /// How many bytes it asked for.
+    pub(crate) fn bytes(&self) -> AskBytes {
+        self.bytes
     }
 
     /// Waits for the answer; `None` when the flow is stopping. The answer holds its bytes in
@@ -93,7 +104,7 @@ impl Asked {
     }
 }
 
-/// Asks the fetcher for data at `position` (at most `max_bytes`, though a broker returns at
+/// Asks the fetcher for data at `position` (at most `bytes`, though a broker returns at
 /// least one whole batch), with the source leader epoch of the record before it when known (the
 /// leader answers a diverging epoch if its log no longer leads there); `None` when the flow is
 /// stopping.
@@ -101,7 +112,7 @@ pub(crate) async fn request(
     ctx: &PartitionContext,
     route: &PartitionRoute,
     position: i64,
-    max_bytes: Option<i32>,
+    bytes: AskBytes,
     last_epoch: Option<i32>,
     told: Option<Nothing>,
 ) -> Option<Asked> {
@@ -110,7 +121,7 @@ pub(crate) async fn request(
         topic: route.topic.clone(),
         partition: route.partition,
         offset: position,
-        max_bytes,
+        bytes,
         last_epoch,
         told,
         reply,
@@ -119,6 +130,7 @@ pub(crate) async fn request(
     Some(Asked {
         position,
         last_epoch,
+        bytes,
         answer,
     })
 }
@@ -128,10 +140,10 @@ pub(crate) async fn ask(
     ctx: &PartitionContext,
     route: &PartitionRoute,
     position: i64,
-    max_bytes: Option<i32>,
+    bytes: AskBytes,
     last_epoch: Option<i32>,
 ) -> Option<Result<Fetched, FetchFailure>> {
-    request(ctx, route, position, max_bytes, last_epoch, None)
+    request(ctx, route, position, bytes, last_epoch, None)
         .await?
         .answer(ctx)
         .await

@@ -20,7 +20,7 @@ use strait_kafka::{
 
 use super::discovery::PartitionRoute;
 use super::error::EngineError;
-use super::fetcher::{FetchFailure, Nothing};
+use super::fetcher::{AskBytes, FetchFailure, Nothing};
 use super::forward::{self, Forwarder, Step};
 use super::ledger::{EntryId, PartitionLedger, Rewound, Settled, Written};
 use super::partition_context::{ask, read_ahead, request, Asked, PartitionContext};
@@ -220,6 +220,8 @@ async fn replicate(
     // The nothing the last answer brought, once what was written is settled: the next ask
     // from the same place waits in the fetcher until there is news.
     let mut quiet: Option<Nothing> = None;
+    // How much it asks for: more while answers come back full.
+    let mut window = ctx.fetch_window;
     loop {
         if *ctx.shutdown.borrow() {
             return driver.drain().await;
@@ -234,7 +236,9 @@ async fn replicate(
             // the first waiting batch (KIP-74), whose timestamp is the lag in seconds.
             let position = driver.ledger.position();
             let epoch = driver.ledger.last_epoch();
-            if let Some(Ok((fetched, _held))) = ask(ctx, route, position, Some(1), epoch).await {
+            if let Some(Ok((fetched, _held))) =
+                ask(ctx, route, position, AskBytes::Peek, epoch).await
+            {
                 if fetched.error.is_none() {
                     state.fetched(&fetched, position, now_ms());
                 }
@@ -261,7 +265,8 @@ async fn replicate(
             Some(asked) if asked.is_for(position, epoch) => Some(asked),
             _ => {
                 let told = quiet.take().filter(|n| n.offset() == position);
-                request(ctx, route, position, None, epoch, told).await
+                let bytes = AskBytes::Window(window.bytes());
+                request(ctx, route, position, bytes, epoch, told).await
             }
         };
         let Some(asked) = asked else {
@@ -269,6 +274,7 @@ async fn replicate(
         };
         // An idle partition's ask waits in the fetcher until there is news, so a pause (or
         // its end) is looked at while waiting too; the dropped ask is forgotten there.
+        let asked_bytes = asked.bytes();
         let answered = tokio::select! {
             answered = asked.answer(ctx) => answered,
             Ok(()) = pause.changed() => continue,
@@ -293,8 +299,13 @@ async fn replicate(
                 return Err(failure(cause));
             }
         };
+        if let AskBytes::Window(asked) = asked_bytes {
+            let long_link = ctx.source_round_trip.is_long();
+            window.answered(asked, fetched.records.len(), long_link);
+        }
         if let Some((next, next_epoch)) = read_ahead(&fetched, position) {
-            ahead = request(ctx, route, next, None, next_epoch, None).await;
+            let bytes = AskBytes::Window(window.bytes());
+            ahead = request(ctx, route, next, bytes, next_epoch, None).await;
         }
         if let Some(diverging) = fetched.diverging {
             // The source's log no longer leads to `position` (an unclean leader election): the

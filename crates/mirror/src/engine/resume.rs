@@ -17,6 +17,7 @@ use strait_kafka::batch::RawBatch;
 use strait_kafka::{FetchOptions, FetchPosition, Isolation, OffsetSpec};
 
 use super::discovery::PartitionRoute;
+use super::fetcher::AskBytes;
 use super::forward::{Forwarder, Step};
 use super::partition_context::{ask, PartitionContext};
 
@@ -195,7 +196,15 @@ async fn plan_source(
     forwarder: &mut Forwarder,
     source_next: i64,
 ) -> Result<Vec<Step>, String> {
-    let fetched = match ask(ctx, route, source_next, None, None).await {
+    let fetched = match ask(
+        ctx,
+        route,
+        source_next,
+        AskBytes::Window(ctx.fetch_window.bytes()),
+        None,
+    )
+    .await
+    {
         None => return Ok(Vec::new()),
         Some(Err(e)) => return Err(format!("fetching the source at offset {source_next}: {e}")),
         Some(Ok((fetched, _held))) => fetched,
