@@ -138,26 +138,17 @@ const BUSY_ANSWER_BYTES: usize = 1024 * 1024;
 
 /// What a fetch answered: the partitions that got an answer without error (they ask again
 /// at once), its bytes, the asks it found nothing new for again (they wait for news), and the
-/// broker's conversation if the request had it.
+/// broker's fetch session if the request had it.
 #[derive(Default)]
 struct Answered {
     partitions: Vec<(String, i32)>,
     bytes: usize,
     parked: Vec<FetchDemand>,
-    conversation: Option<Conversation>,
+    session: Option<FetchSession>,
     /// Set when every ask found nothing again before the broker's wait was over: when the
     /// next request may go out for them (a broker that does not hold idle fetches for
     /// `fetch.max.wait.ms` is asked no more often than that).
     rest_until: Option<Instant>,
-}
-
-/// What one request at a time carries to a broker: its incremental fetch session (KIP-227).
-/// Asks that only wait for news are not answered (see [`FetchDemand::waits`]): they stay in the
-/// next request, so an idle partition costs neither its pipeline a wake-up nor (where the
-/// broker keeps sessions) the request a byte.
-#[derive(Default)]
-struct Conversation {
-    session: FetchSession,
 }
 
 /// An answer without news: no records and no error, at this fetch offset and these offsets.
@@ -204,11 +195,14 @@ struct Leader {
     expected: HashSet<(String, i32)>,
     /// When the next fetch goes out even if some of them have not asked.
     gather_until: Option<Instant>,
-    /// The broker's [`Conversation`], while no request has it; a second request in flight
-    /// goes without (a full request, every ask answered).
-    conversation: Conversation,
-    /// Whether a request in flight has the conversation.
-    conversation_lent: bool,
+    /// The broker's incremental fetch session (KIP-227), while no request has it: one request
+    /// at a time carries it; a second request in flight goes without (a full request). Asks
+    /// that only wait for news are not answered (see [`FetchDemand::waits`]) but stay in the
+    /// next request, so an idle partition costs neither its pipeline a wake-up nor (where the
+    /// broker keeps sessions) the request a byte.
+    session: FetchSession,
+    /// Whether a request in flight has the session.
+    session_lent: bool,
     /// Until when asks that only wait for news stay unsent (see [`Answered::rest_until`]).
     rest_until: Option<Instant>,
     /// Whether an ask came in since the last request (not one waiting for news).
@@ -247,21 +241,21 @@ impl Leader {
         }
     }
 
-    /// The conversation for a request about to go out, unless another request has it.
-    fn lend_conversation(&mut self) -> Option<Conversation> {
-        if self.conversation_lent {
+    /// The session for a request about to go out, unless another request has it.
+    fn lend_session(&mut self) -> Option<FetchSession> {
+        if self.session_lent {
             return None;
         }
-        self.conversation_lent = true;
-        Some(std::mem::take(&mut self.conversation))
+        self.session_lent = true;
+        Some(std::mem::take(&mut self.session))
     }
 
     /// A fetch ended with `answered`.
     fn done(&mut self, answered: Answered) {
         self.in_flight -= 1;
-        if let Some(conversation) = answered.conversation {
-            self.conversation = conversation;
-            self.conversation_lent = false;
+        if let Some(session) = answered.session {
+            self.session = session;
+            self.session_lent = false;
         }
         self.rest_until = answered.rest_until;
         for ask in answered.parked {
@@ -321,13 +315,13 @@ async fn run(source: Cluster, settings: FetchSettings, mut demands: mpsc::Receiv
             requests.push(asks);
             for asks in requests {
                 state.in_flight += 1;
-                let conversation = state.lend_conversation();
+                let session = state.lend_session();
                 let source = source.clone();
                 let settings = settings.clone();
                 in_flight.spawn(async move {
                     (
                         leader,
-                        fetch(&source, leader, asks, conversation, &settings).await,
+                        fetch(&source, leader, asks, session, &settings).await,
                     )
                 });
             }
@@ -350,13 +344,13 @@ async fn route(source: &Cluster, demand: FetchDemand, leaders: &mut HashMap<i32,
     }
 }
 
-/// One Fetch request for `asks` (within `conversation`, if given), its answers sent back or,
+/// One Fetch request for `asks` (within `session`, if given), its answers sent back or,
 /// for asks that found the same nothing again, kept for the next request.
 async fn fetch(
     source: &Cluster,
     leader: i32,
     asks: Vec<FetchDemand>,
-    mut conversation: Option<Conversation>,
+    mut session: Option<FetchSession>,
     settings: &FetchSettings,
 ) -> Answered {
     let share = fair_share(
@@ -382,10 +376,10 @@ async fn fetch(
         max_bytes: settings.budget.clamp(wanted),
         ..settings.options
     };
-    let result = match conversation.as_mut() {
-        Some(c) => {
+    let result = match session.as_mut() {
+        Some(session) => {
             source
-                .fetch_in_session(leader, &mut c.session, &positions, &options)
+                .fetch_in_session(leader, session, &positions, &options)
                 .await
         }
         None => source.fetch_from(leader, &positions, &options).await,
@@ -420,7 +414,7 @@ async fn fetch(
                 };
                 let _ = ask.reply.send(answer);
             }
-            answered.conversation = conversation;
+            answered.session = session;
             let broker_wait_ends = asked_at + settings.options.max_wait;
             let all_parked = answered.parked.len() == asked;
             if all_parked && Instant::now() < broker_wait_ends {
@@ -434,7 +428,7 @@ async fn fetch(
                 let _ = ask.reply.send(Err(failure.clone()));
             }
             Answered {
-                conversation,
+                session,
                 ..Answered::default()
             }
         }
