@@ -615,6 +615,35 @@ async fn fetch_sessions_name_only_what_changed(kind: BrokerKind) {
     if sessions {
         assert_ne!(stale.id(), 0, "a new session");
     }
+
+    // Closed (final epoch): the broker forgets the session at once, so a copy of it is
+    // refused and its fetch goes twice (refused, then in a new session).
+    let requests = |proxy: &SecureProxy| proxy.stats().requests(FETCH);
+    let copy = stale.clone();
+    let before = requests(&proxy);
+    through
+        .close_fetch_session(leader, &mut stale)
+        .await
+        .expect("the session closes");
+    assert!(!stale.is_open());
+    assert_eq!(
+        requests(&proxy) - before,
+        u64::from(sessions),
+        "one request closes an open session, none is sent without one"
+    );
+    if sessions {
+        let mut copy = copy;
+        let before = requests(&proxy);
+        through
+            .fetch_in_session(leader, &mut copy, &at_end, &quick)
+            .await
+            .expect("a closed session's copy opens a new one");
+        assert_eq!(
+            requests(&proxy) - before,
+            2,
+            "the broker still knew the closed session"
+        );
+    }
 }
 
 async fn read_committed_lists_aborted_transactions(kind: BrokerKind) {

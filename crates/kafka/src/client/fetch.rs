@@ -195,6 +195,22 @@ impl Cluster {
         result
     }
 
+    /// Closes `session` on `broker` (KIP-227's final epoch), so the broker frees its slot at
+    /// once instead of when its cache evicts it (as the Java consumer does when it closes);
+    /// the session is forgotten whatever the answer. Nothing is sent when none is open.
+    pub async fn close_fetch_session(&self, broker: i32, session: &mut FetchSession) -> Result<()> {
+        let Some(request) = session.close() else {
+            return Ok(());
+        };
+        let options = FetchOptions {
+            max_wait: Duration::ZERO,
+            ..FetchOptions::default()
+        };
+        self.fetch_once(broker, &[], &request, &options)
+            .await
+            .map(|_| ())
+    }
+
     async fn fetch_session_once(
         &self,
         broker: i32,

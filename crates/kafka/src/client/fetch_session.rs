@@ -73,6 +73,19 @@ impl FetchSession {
         *self = FetchSession::default();
     }
 
+    /// The request that closes the open session (it names nothing), and forgets the session;
+    /// `None` when none is open.
+    pub(crate) fn close(&mut self) -> Option<SessionRequest> {
+        let id = self.id;
+        self.reset();
+        (id != 0).then(|| SessionRequest {
+            id,
+            epoch: FINAL_EPOCH,
+            named: Vec::new(),
+            forget: Vec::new(),
+        })
+    }
+
     /// The request for `positions`: every position when no session is open, otherwise those
     /// new to the session or asking from another place, and the session partitions not asked.
     pub(crate) fn plan(&self, positions: &[FetchPosition]) -> SessionRequest {
@@ -179,6 +192,9 @@ impl FetchSession {
             .get(&position.partition)
     }
 }
+
+/// The epoch that closes a session (KIP-227's FINAL_EPOCH).
+const FINAL_EPOCH: i32 = -1;
 
 /// Session epochs run 1, 2, … and wrap back to 1 (0 opens a session, -1 closes one).
 fn next_epoch(epoch: i32) -> i32 {

@@ -133,6 +133,8 @@ const GATHER: Duration = Duration::from_millis(2);
 /// would hold the other request up: with small answers (an idle or slow topic) one request
 /// carries every partition.
 const FETCHES_PER_BUSY_BROKER: usize = 2;
+/// How long the fetch loop's end waits for a broker to close its fetch session.
+const CLOSE_WAIT: Duration = Duration::from_secs(1);
 /// An answer at least this big means the broker has more waiting: data, not a long-poll.
 const BUSY_ANSWER_BYTES: usize = 1024 * 1024;
 
@@ -326,6 +328,12 @@ async fn run(source: Cluster, settings: FetchSettings, mut demands: mpsc::Receiv
                 });
             }
         }
+    }
+    // Every request has ended: each broker frees the flow's fetch session now rather than
+    // when its cache evicts it.
+    for (leader, mut state) in leaders {
+        let close = source.close_fetch_session(leader, &mut state.session);
+        let _ = tokio::time::timeout(CLOSE_WAIT, close).await;
     }
 }
 
