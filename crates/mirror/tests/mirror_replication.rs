@@ -375,6 +375,17 @@ fn socket_memory() -> Vec<(String, String)> {
 /// Once caught up, the mirror's fetches from Apache Kafka run in an incremental fetch session
 /// (KIP-227): a long-poll for 200 idle partitions names none of them, so it costs tens of
 /// bytes, not the 6.6 KB of a request naming each (33 bytes a partition in Fetch v12).
+/// The pair's properties with `extra`, the source (`primary`) reached through `proxy`.
+fn through_proxy(pair: &Pair, proxy: &SecureProxy, extra: &str) -> String {
+    pair.properties(extra).replace(
+        &format!(
+            "primary.bootstrap.servers = {}",
+            pair.primary_node.bootstrap()
+        ),
+        &format!("primary.bootstrap.servers = {}", proxy.bootstrap()),
+    )
+}
+
 async fn idle_fetches_run_in_a_fetch_session(kind: BrokerKind) {
     const WIDE: i32 = 200;
     const FETCH: i16 = 1;
@@ -384,15 +395,11 @@ async fn idle_fetches_run_in_a_fetch_session(kind: BrokerKind) {
     let proxy = SecureProxy::start(&pair.primary_node.bootstrap(), ProxyOptions::default())
         .await
         .unwrap();
-    let properties = pair
-        .properties("topics = test-topic-.*\nbackup->primary.enabled = false")
-        .replace(
-            &format!(
-                "primary.bootstrap.servers = {}",
-                pair.primary_node.bootstrap()
-            ),
-            &format!("primary.bootstrap.servers = {}", proxy.bootstrap()),
-        );
+    let properties = through_proxy(
+        &pair,
+        &proxy,
+        "topics = test-topic-.*\nbackup->primary.enabled = false",
+    );
     let mirror = start_mirror(&properties);
     wait_for_records(&pair.backup, TOPIC_REMOTE, WIDE as usize * 2).await;
     tokio::time::sleep(Duration::from_secs(2)).await;
@@ -443,18 +450,14 @@ async fn mirror_backlog_through_proxy(kind: BrokerKind, one_way: Option<Duration
     let proxy = SecureProxy::start(&pair.primary_node.bootstrap(), options)
         .await
         .unwrap();
-    let properties = pair
-        .properties(&format!(
+    let properties = through_proxy(
+        &pair,
+        &proxy,
+        &format!(
             "topics = test-topic-.*\nbackup->primary.enabled = false\n\
              primary.consumer.max.partition.fetch.bytes = {SMALL_FETCH}"
-        ))
-        .replace(
-            &format!(
-                "primary.bootstrap.servers = {}",
-                pair.primary_node.bootstrap()
-            ),
-            &format!("primary.bootstrap.servers = {}", proxy.bootstrap()),
-        );
+        ),
+    );
     let mirror = start_mirror(&properties);
     wait_for_records(&pair.backup, TOPIC_REMOTE, BATCHES * 2 * 20).await;
     shutdown(mirror).await;

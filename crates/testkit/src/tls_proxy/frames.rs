@@ -17,6 +17,16 @@ const MAX_FRAME: usize = 512 * 1024 * 1024;
 
 /// Reads one frame (without its size prefix); `None` at a clean end of stream.
 pub(super) async fn read_frame<R: AsyncRead + Unpin>(r: &mut R) -> std::io::Result<Option<Bytes>> {
+    let Some(size) = read_size(r).await? else {
+        return Ok(None);
+    };
+    let mut frame = vec![0u8; size];
+    r.read_exact(&mut frame).await?;
+    Ok(Some(frame.into()))
+}
+
+/// The next frame's size prefix, checked; `None` at a clean end of stream.
+async fn read_size<R: AsyncRead + Unpin>(r: &mut R) -> std::io::Result<Option<usize>> {
     let size = match r.read_i32().await {
         Ok(size) => size,
         Err(e) if e.kind() == std::io::ErrorKind::UnexpectedEof => return Ok(None),
@@ -25,9 +35,7 @@ pub(super) async fn read_frame<R: AsyncRead + Unpin>(r: &mut R) -> std::io::Resu
     if size < 4 || size as usize > MAX_FRAME {
         return Err(std::io::Error::other(format!("bad frame size {size}")));
     }
-    let mut frame = vec![0u8; size as usize];
-    r.read_exact(&mut frame).await?;
-    Ok(Some(frame.into()))
+    Ok(Some(size as usize))
 }
 
 /// The size prefix and correlation id of the next response frame, `None` at a clean end of
@@ -35,15 +43,10 @@ pub(super) async fn read_frame<R: AsyncRead + Unpin>(r: &mut R) -> std::io::Resu
 pub(super) async fn read_response_head<R: AsyncRead + Unpin>(
     r: &mut R,
 ) -> std::io::Result<Option<(usize, i32)>> {
-    let size = match r.read_i32().await {
-        Ok(size) => size,
-        Err(e) if e.kind() == std::io::ErrorKind::UnexpectedEof => return Ok(None),
-        Err(e) => return Err(e),
+    let Some(size) = read_size(r).await? else {
+        return Ok(None);
     };
-    if size < 4 || size as usize > MAX_FRAME {
-        return Err(std::io::Error::other(format!("bad frame size {size}")));
-    }
-    Ok(Some((size as usize, r.read_i32().await?)))
+    Ok(Some((size, r.read_i32().await?)))
 }
 
 /// The whole frame of `size` bytes whose correlation id was read already.
