@@ -28,9 +28,9 @@
 //! # Producer rewrite
 //! [`RawBatch::rewrite_producer`] keeps everything but the producer fields, the transactional
 //! bit and baseOffset (set to 0): partition leader epoch, compression, timestamps, control bit
-//! and the records bytes are untouched. It recomputes the CRC from scratch, so a corrupt input
-//! comes out with a valid CRC: verify first, or use [`RawBatch::try_rewrite_producer`], which
-//! checks the old CRC in the same pass (CRC32C combine, one read of the records).
+//! and the records bytes are untouched. It updates the CRC for the changed header bytes only,
+//! without reading the records, so a batch that arrived corrupt stays detectably corrupt;
+//! [`RawBatch::try_rewrite_producer`] also checks the old CRC (one read of the records).
 //!
 //! # Encoding
 //! [`BatchBuilder`] record offsets are absolute, strictly increasing and at least
@@ -52,6 +52,7 @@
 mod attributes;
 mod builder;
 mod codec;
+mod crc_shift;
 mod decode;
 mod error;
 mod layout;

@@ -3,6 +3,7 @@
 use bytes::{Bytes, BytesMut};
 
 use super::attributes::{CONTROL_BIT, DELETE_HORIZON_BIT, TRANSACTIONAL_BIT};
+use super::crc_shift::past_zeros;
 use super::layout::*;
 use super::wire::{i16_at, i32_at, i64_at, i8_at, put_at, u32_at};
 use super::{BatchError, Compression, TimestampType};
@@ -345,7 +346,7 @@ impl RawBatch {
         let records = &self.bytes[RECORDS..];
         let records_crc = crc32c::crc32c(records);
         let crc_with = |header: &[u8]| {
-            crc32c::crc32c_combine(
+            combine(
                 crc32c::crc32c(&header[ATTRIBUTES..RECORDS]),
                 records_crc,
                 records.len(),
@@ -383,7 +384,12 @@ fn patched_crc(crc: u32, old: &[u8; HEADER_CRC_BYTES], new: &[u8], rest: usize) 
         *d = o ^ n;
     }
     let head = crc32c::crc32c(&difference) ^ crc32c::crc32c(&[0u8; HEADER_CRC_BYTES]);
-    crc ^ crc32c::crc32c_combine(head, 0, rest)
+    crc ^ past_zeros(head, rest)
+}
+
+/// The CRC32C of `a ‖ b` from the CRC of `a`, the CRC of `b` and `b`'s length.
+fn combine(crc_a: u32, crc_b: u32, b_len: usize) -> u32 {
+    past_zeros(crc_a, b_len) ^ crc_b
 }
 
 /// Header bytes under the CRC: attributes to the record count.
