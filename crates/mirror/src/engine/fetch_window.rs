@@ -6,7 +6,6 @@
 //! quiet one's, and every one on a short link, stay at the start (bigger answers there only
 //! cost memory and page faults: measured, 12% more CPU per GB and 100 MB more RSS).
 
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 /// A source whose round trip is at least this long is a long link: one
@@ -58,28 +57,10 @@ impl FetchWindow {
     }
 }
 
-/// The source's round trip as the fetch loop last measured it (the shortest a request took
-/// on the leader's connection to start being answered), for the partitions' windows.
-#[derive(Debug)]
-pub(crate) struct SourceRoundTrip(AtomicU64);
-
-impl Default for SourceRoundTrip {
-    fn default() -> SourceRoundTrip {
-        SourceRoundTrip(AtomicU64::new(0))
-    }
-}
-
-impl SourceRoundTrip {
-    /// Notes a measured round trip.
-    pub(crate) fn set(&self, round_trip: Duration) {
-        let micros = u64::try_from(round_trip.as_micros()).unwrap_or(u64::MAX);
-        self.0.store(micros, Ordering::Relaxed);
-    }
-
-    /// Whether the source is a [`LONG_LINK`] away (not while unmeasured).
-    pub(crate) fn is_long(&self) -> bool {
-        Duration::from_micros(self.0.load(Ordering::Relaxed)) >= LONG_LINK
-    }
+/// Whether a broker whose connection has `round_trip` (the shortest a request took to start
+/// being answered; `None` until measured) is a [`LONG_LINK`] away.
+pub(crate) fn is_long_link(round_trip: Option<Duration>) -> bool {
+    round_trip.is_some_and(|r| r >= LONG_LINK)
 }
 
 /// What each of `asks` partitions may ask for in one request of at most `request_max` bytes:
@@ -126,12 +107,9 @@ mod tests {
 
     #[test]
     fn the_round_trip_is_long_from_twenty_milliseconds_and_short_until_measured() {
-        let round_trip = SourceRoundTrip::default();
-        assert!(!round_trip.is_long());
-        round_trip.set(Duration::from_millis(19));
-        assert!(!round_trip.is_long());
-        round_trip.set(LONG_LINK);
-        assert!(round_trip.is_long());
+        assert!(!is_long_link(None));
+        assert!(!is_long_link(Some(Duration::from_millis(19))));
+        assert!(is_long_link(Some(LONG_LINK)));
     }
 
     #[test]

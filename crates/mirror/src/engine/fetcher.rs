@@ -17,7 +17,7 @@ use tokio::sync::{mpsc, oneshot};
 use tokio::task::JoinSet;
 
 use super::buffer::{FetchBudget, Held};
-use super::fetch_window::{fair_share, SourceRoundTrip};
+use super::fetch_window::{fair_share, is_long_link};
 
 /// Why a fetch gave nothing for a partition.
 #[derive(Debug, Clone, thiserror::Error)]
@@ -99,8 +99,15 @@ impl AskBytes {
     }
 }
 
-/// A partition's answer, and the budget its bytes hold until it is dropped.
-pub(crate) type Fetched = (PartitionFetch, Held);
+/// A partition's answer.
+pub(crate) struct Fetched {
+    /// What the leader answered for the partition.
+    pub(crate) answer: PartitionFetch,
+    /// The budget the answer's bytes hold until it is dropped.
+    pub(crate) held: Held,
+    /// Whether the leader that answered is a long link away (its fetch window may grow).
+    pub(crate) long_link: bool,
+}
 
 /// How the fetch loop asks.
 #[derive(Clone)]
@@ -111,8 +118,6 @@ pub(crate) struct FetchSettings {
     pub(crate) partition_max_bytes: i32,
     /// The flow's budget of fetched, unwritten bytes.
     pub(crate) budget: FetchBudget,
-    /// Where the source's round trip is noted after each fetch.
-    pub(crate) round_trip: Arc<SourceRoundTrip>,
 }
 
 /// Starts the fetch loop on `source`; it ends when every sender is dropped.
@@ -394,14 +399,13 @@ async fn fetch(
     };
     match result {
         Ok(fetched) => {
-            if let Some(round_trip) = source
-                .broker(leader)
-                .await
-                .ok()
-                .and_then(|c| c.round_trip())
-            {
-                settings.round_trip.set(round_trip);
-            }
+            let long_link = is_long_link(
+                source
+                    .broker(leader)
+                    .await
+                    .ok()
+                    .and_then(|c| c.round_trip()),
+            );
             let asked = asks.len();
             let mut answered = Answered::default();
             for (ask, found) in match_answers(asks, fetched) {
@@ -416,7 +420,11 @@ async fn fetch(
                         }
                         answered.bytes += f.records.len();
                         let held = reservation.take(f.records.len());
-                        Ok((f, held))
+                        Ok(Fetched {
+                            answer: f,
+                            held,
+                            long_link,
+                        })
                     }
                     None => Err(FetchFailure::NotAnswered { leader }),
                 };

@@ -11,7 +11,7 @@ use super::control::FlowControl;
 use super::cycles::Cycles;
 use super::discovery::PartitionRoute;
 use super::error::EngineError;
-use super::fetch_window::{FetchWindow, SourceRoundTrip};
+use super::fetch_window::FetchWindow;
 use super::fetcher::{AskBytes, FetchDemand, FetchFailure, Fetched, Nothing};
 use super::forward::Provenance;
 use super::producers::SharedProducers;
@@ -31,8 +31,6 @@ pub(crate) struct PartitionContext {
     pub(crate) fetcher: mpsc::Sender<FetchDemand>,
     /// Every partition's fetch size to start with (it grows while answers come back full).
     pub(crate) fetch_window: FetchWindow,
-    /// The source's round trip, as the fetcher measures it: windows grow on long links only.
-    pub(crate) source_round_trip: Arc<SourceRoundTrip>,
     pub(crate) progress: Arc<ProgressStore>,
     pub(crate) offset_syncs: Option<Arc<OffsetSyncWriter>>,
     pub(crate) stats: Arc<FlowStats>,

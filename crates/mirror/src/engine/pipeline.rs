@@ -20,7 +20,7 @@ use strait_kafka::{
 
 use super::discovery::PartitionRoute;
 use super::error::EngineError;
-use super::fetcher::{AskBytes, FetchFailure, Nothing};
+use super::fetcher::{AskBytes, FetchFailure, Fetched, Nothing};
 use super::forward::{self, Forwarder, Step};
 use super::ledger::{EntryId, PartitionLedger, Rewound, Settled, Written};
 use super::partition_context::{ask, read_ahead, request, Asked, PartitionContext};
@@ -236,11 +236,9 @@ async fn replicate(
             // the first waiting batch (KIP-74), whose timestamp is the lag in seconds.
             let position = driver.ledger.position();
             let epoch = driver.ledger.last_epoch();
-            if let Some(Ok((fetched, _held))) =
-                ask(ctx, route, position, AskBytes::Peek, epoch).await
-            {
-                if fetched.error.is_none() {
-                    state.fetched(&fetched, position, now_ms());
+            if let Some(Ok(peeked)) = ask(ctx, route, position, AskBytes::Peek, epoch).await {
+                if peeked.answer.error.is_none() {
+                    state.fetched(&peeked.answer, position, now_ms());
                 }
             }
             let waited = unless_stopped(
@@ -292,15 +290,18 @@ async fn replicate(
         };
         // `_held` keeps the answer's bytes counted in the flow's budget until its batches are
         // written (the end of this round).
-        let (fetched, _held) = match fetched {
-            Ok(answer) => answer,
+        let Fetched {
+            answer: fetched,
+            held: _held,
+            long_link,
+        } = match fetched {
+            Ok(fetched) => fetched,
             Err(cause) => {
                 driver.drain().await?;
                 return Err(failure(cause));
             }
         };
         if let AskBytes::Window(asked) = asked_bytes {
-            let long_link = ctx.source_round_trip.is_long();
             window.answered(asked, fetched.records.len(), long_link);
         }
         if let Some((next, next_epoch)) = read_ahead(&fetched, position) {

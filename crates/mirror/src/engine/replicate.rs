@@ -12,7 +12,7 @@ use super::buffer::FetchBudget;
 use super::cycles::Cycles;
 use super::discovery::{discover, PartitionRoute};
 use super::error::EngineError;
-use super::fetch_window::{FetchWindow, SourceRoundTrip};
+use super::fetch_window::FetchWindow;
 use super::fetcher::{spawn_fetcher, FetchSettings};
 use super::flow::{Admins, FlowRun, GroupLink};
 use super::partition_context::PartitionContext;
@@ -117,7 +117,6 @@ pub(super) async fn replicate(
     let lease = group.as_ref().map(|g| g.lease.clone());
     let throttle = Arc::new(Throttle::new(&flow.throttle));
     let budget = FetchBudget::new(flow.buffer_max_bytes);
-    let source_round_trip = Arc::new(SourceRoundTrip::default());
     stats.set_buffer(&budget);
     stats.set_throttles(&throttle.labels());
     let shared = Arc::new(PartitionContext {
@@ -125,14 +124,12 @@ pub(super) async fn replicate(
         source: source.clone(),
         target,
         fetch_window: FetchWindow::new(partition_max_bytes, fetch_options.max_bytes),
-        source_round_trip: source_round_trip.clone(),
         fetcher: spawn_fetcher(
             source,
             FetchSettings {
                 options: fetch_options,
                 partition_max_bytes,
                 budget,
-                round_trip: source_round_trip,
             },
         ),
         progress: progress.clone(),

@@ -207,7 +207,7 @@ async fn plan_source(
     {
         None => return Ok(Vec::new()),
         Some(Err(e)) => return Err(format!("fetching the source at offset {source_next}: {e}")),
-        Some(Ok((fetched, _held))) => fetched,
+        Some(Ok(fetched)) => fetched.answer,
     };
     if let Some(code) = fetched.error {
         return Err(format!(
