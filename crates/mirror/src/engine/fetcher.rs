@@ -384,12 +384,10 @@ async fn fetch(
         .collect();
     let wanted: i64 = positions.iter().map(|p| i64::from(p.max_bytes)).sum();
     let wanted = wanted.min(settings.options.max_bytes.into()) as i32;
-    // A request goes once one partition's max.partition.fetch.bytes is free, asking for what is.
-    let least = settings.partition_max_bytes;
-    let mut reservation = settings.budget.reserve(wanted, least).await;
+    let mut reservation = settings.budget.reserve(wanted).await;
     let asked_at = Instant::now();
     let options = FetchOptions {
-        max_bytes: reservation.bytes(),
+        max_bytes: settings.budget.clamp(wanted),
         ..settings.options
     };
     let result = match session.as_mut() {
