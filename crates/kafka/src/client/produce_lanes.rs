@@ -8,6 +8,7 @@
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::{Arc, Mutex};
 
+use bytes::Bytes;
 use kafka_protocol::messages::produce_request::{PartitionProduceData, TopicProduceData};
 use kafka_protocol::messages::produce_response::PartitionProduceResponse;
 use kafka_protocol::messages::{ProduceRequest, ProduceResponse, TopicName, TransactionalId};
@@ -15,7 +16,7 @@ use tokio::sync::{mpsc, oneshot};
 
 use super::str_bytes;
 use crate::error::{Error, Result};
-use crate::net::{Carried, Connection};
+use crate::net::Connection;
 
 /// A request stops taking batches once it holds this many bytes (the first always goes).
 const REQUEST_BYTES: usize = 8 * 1024 * 1024;
@@ -37,7 +38,7 @@ struct Outgoing {
     conn: Arc<Connection>,
     topic: String,
     partition: i32,
-    batch: Carried,
+    records: Bytes,
     answer: oneshot::Sender<Result<PartitionProduceResponse>>,
 }
 
@@ -58,7 +59,7 @@ impl Lanes {
         }
     }
 
-    /// Queues `batch` for `topic`/`partition` on `broker` (reached over `conn`). Batches of
+    /// Queues `records` for `topic`/`partition` on `broker` (reached over `conn`). Batches of
     /// one partition queued in order are written in that order.
     pub(super) fn write(
         &self,
@@ -66,14 +67,14 @@ impl Lanes {
         conn: Arc<Connection>,
         topic: &str,
         partition: i32,
-        batch: Carried,
+        records: Bytes,
     ) -> Answer {
         let (answer, answered) = oneshot::channel();
         let mut outgoing = Outgoing {
             conn,
             topic: topic.to_owned(),
             partition,
-            batch,
+            records,
             answer,
         };
         let mut lanes = self.lanes.lock().expect("lanes lock");
@@ -113,7 +114,7 @@ async fn drain(shape: RequestShape, mut queue: mpsc::UnboundedReceiver<Outgoing>
             |o| Shape {
                 partition: (o.topic.clone(), o.partition),
                 conn: Arc::as_ptr(&o.conn) as usize,
-                bytes: o.batch.named_by().len(),
+                bytes: o.records.len(),
             },
         );
         carried = next;
@@ -162,12 +163,14 @@ fn gather<T>(
 /// the next request is written meanwhile.
 async fn send(shape: &RequestShape, batches: Vec<Outgoing>) {
     let conn = batches[0].conn.clone();
-    let mut topics: BTreeMap<&str, Vec<&Outgoing>> = BTreeMap::new();
+    let mut topics: BTreeMap<&str, Vec<PartitionProduceData>> = BTreeMap::new();
     for b in &batches {
-        topics.entry(&b.topic).or_default().push(b);
+        topics.entry(&b.topic).or_default().push(
+            PartitionProduceData::default()
+                .with_index(b.partition)
+                .with_records(Some(b.records.clone())),
+        );
     }
-    // In the order the codec writes them.
-    let carried = topics.values().flatten().map(|b| b.batch.clone()).collect();
     let request = ProduceRequest::default()
         .with_transactional_id(
             shape
@@ -183,19 +186,11 @@ async fn send(shape: &RequestShape, batches: Vec<Outgoing>) {
                 .map(|(name, partitions)| {
                     TopicProduceData::default()
                         .with_name(TopicName(str_bytes(name)))
-                        .with_partition_data(
-                            partitions
-                                .into_iter()
-                                .map(|b| {
-                                    PartitionProduceData::default()
-                                        .with_index(b.partition)
-                                        .with_records(Some(b.batch.named_by().clone()))
-                                })
-                                .collect(),
-                        )
+                        .with_partition_data(partitions)
                 })
                 .collect(),
         );
+    let carried = batches.iter().map(|b| b.records.clone()).collect();
     match conn.submit_carrying(&request, carried).await {
         Ok(pending) => {
             tokio::spawn(async move { answer(batches, pending.wait().await) });

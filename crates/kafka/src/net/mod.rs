@@ -11,7 +11,6 @@ mod versions;
 
 pub use connection::{Connection, ConnectionOptions, PendingResponse};
 pub use sasl::{SaslConfig, SaslMechanism, Secret};
-pub(crate) use scatter::Carried;
 pub use tls::{ClientIdentity, TlsConnector, TlsSettings, TlsSettingsError, TrustRoots};
 pub use transport::{
     AsyncStream, BoxStream, ConnectFuture, Connector, SocketBuffers, TcpConnector,
