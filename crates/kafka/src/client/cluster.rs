@@ -8,16 +8,17 @@ use std::sync::{Arc, RwLock};
 use kafka_protocol::messages::metadata_request::MetadataRequestTopic;
 use kafka_protocol::messages::{MetadataRequest, TopicName};
 use kafka_protocol::protocol::Request;
-use tokio::sync::Mutex as AsyncMutex;
 
 use super::config::ClusterConfig;
 use super::metadata::Metadata;
 use super::retry::RetryPolicy;
+use super::single_flight::SingleFlight;
 use super::str_bytes;
 use crate::error::{Error, Result};
 use crate::net::{Connection, ConnectionOptions};
 
-type Slot = Arc<AsyncMutex<Option<Arc<Connection>>>>;
+/// A connection, opened by one caller at a time.
+type Slot = SingleFlight<Option<Arc<Connection>>>;
 
 /// A cheap-to-clone handle to one Kafka cluster.
 #[derive(Clone)]
@@ -31,7 +32,8 @@ struct Inner {
     metadata: RwLock<Arc<Metadata>>,
     brokers: std::sync::Mutex<HashMap<i32, Slot>>,
     bootstrap: Slot,
-    refresh: AsyncMutex<u64>,
+    /// How many metadata refreshes have completed.
+    refresh: SingleFlight<u64>,
 }
 
 impl std::fmt::Debug for Cluster {
@@ -60,7 +62,7 @@ impl Cluster {
                 metadata: RwLock::new(Arc::new(Metadata::default())),
                 brokers: Default::default(),
                 bootstrap: Default::default(),
-                refresh: AsyncMutex::new(0),
+                refresh: SingleFlight::default(),
             }),
         };
         cluster
@@ -86,13 +88,27 @@ impl Cluster {
 
     /// Reloads metadata for all topics. Concurrent callers share one request.
     pub async fn refresh_metadata(&self) -> Result<Arc<Metadata>> {
-        let seen = *self.inner.refresh.lock().await;
-        let mut generation = self.inner.refresh.lock().await;
-        if *generation == seen {
-            self.fetch_metadata().await?;
-            *generation += 1;
-        }
-        Ok(self.metadata())
+        let seen = self.inner.refresh.peek(|done| *done);
+        let cluster = self.clone();
+        self.inner
+            .refresh
+            .get_or_run(
+                |done| (*done != seen).then(|| self.metadata()),
+                || async move {
+                    cluster.fetch_metadata().await?;
+                    Ok(cluster.metadata())
+                },
+                |done, refreshed| {
+                    if refreshed.is_ok() {
+                        *done += 1;
+                    }
+                },
+                || Error::Metadata {
+                    cluster: self.name().to_owned(),
+                    what: "the metadata refresh was cancelled (the runtime is stopping)".into(),
+                },
+            )
+            .await
     }
 
     /// Reloads metadata for the given topics only (creating nothing), merging into the snapshot.
@@ -159,17 +175,23 @@ impl Cluster {
             .entry(id)
             .or_default()
             .clone();
-        let mut slot = slot.lock().await;
-        if let Some(conn) = slot.as_ref().filter(|c| !c.is_closed()) {
-            if conn.broker() == format!("{}:{}", address.host, address.port) {
-                return Ok(conn.clone());
-            }
-        }
-        let conn = Arc::new(
-            Connection::open(self.inner.options.clone(), &address.host, address.port).await?,
-        );
-        *slot = Some(conn.clone());
-        Ok(conn)
+        let wanted = format!("{}:{}", address.host, address.port);
+        let options = self.inner.options.clone();
+        slot.get_or_run(
+            |slot| live(slot).filter(|c| c.broker() == wanted),
+            || async move {
+                Connection::open(options, &address.host, address.port)
+                    .await
+                    .map(Arc::new)
+            },
+            keep_opened,
+            || Error::ConnectionLost {
+                cluster: self.name().to_owned(),
+                broker: wanted.clone(),
+                reason: "the connection was being opened when the runtime stopped".into(),
+            },
+        )
+        .await
     }
 
     /// A connection to any live broker: a known broker first, else a bootstrap server.
@@ -184,18 +206,28 @@ impl Cluster {
     }
 
     async fn bootstrap_connection(&self) -> Result<Arc<Connection>> {
-        let mut slot = self.inner.bootstrap.lock().await;
-        if let Some(conn) = slot.as_ref().filter(|c| !c.is_closed()) {
-            return Ok(conn.clone());
-        }
+        let cluster = self.clone();
+        self.inner
+            .bootstrap
+            .get_or_run(
+                live,
+                || async move { cluster.open_bootstrap().await.map(Arc::new) },
+                keep_opened,
+                || Error::ConnectionLost {
+                    cluster: self.name().to_owned(),
+                    broker: "(bootstrap)".into(),
+                    reason: "the connection was being opened when the runtime stopped".into(),
+                },
+            )
+            .await
+    }
+
+    /// A connection to the first bootstrap server that answers.
+    async fn open_bootstrap(&self) -> Result<Connection> {
         let mut last = None;
         for (host, port) in &self.inner.config.bootstrap {
             match Connection::open(self.inner.options.clone(), host, *port).await {
-                Ok(conn) => {
-                    let conn = Arc::new(conn);
-                    *slot = Some(conn.clone());
-                    return Ok(conn);
-                }
+                Ok(conn) => return Ok(conn),
                 // A TLS or SASL failure is not "unreachable": report it as is.
                 Err(e) if e.is_security() => return Err(e),
                 Err(e) => last = Some(e),
@@ -313,5 +345,17 @@ impl Cluster {
             message: message.filter(|m| !m.is_empty()).map(str::to_owned),
             denied: None,
         })
+    }
+}
+
+/// The connection in `slot`, unless it has closed.
+fn live(slot: &Option<Arc<Connection>>) -> Option<Arc<Connection>> {
+    slot.as_ref().filter(|c| !c.is_closed()).cloned()
+}
+
+/// Keeps a newly opened connection in its slot.
+fn keep_opened(slot: &mut Option<Arc<Connection>>, opened: &Result<Arc<Connection>>) {
+    if let Ok(conn) = opened {
+        *slot = Some(conn.clone());
     }
 }

@@ -16,6 +16,7 @@ mod metadata;
 mod produce;
 mod produce_lanes;
 mod retry;
+mod single_flight;
 mod transaction;
 
 pub use admin::*;
