@@ -139,6 +139,7 @@ fn compare(source: &[Record], target: &[Record]) -> Comparison {
 }
 
 async fn leaders_fail_while_records_stream(_kind: BrokerKind) {
+    capture_logs("strait_mirror=debug,strait_kafka=debug").print_tail_on_panic(400);
     let (mut source_node, mut target_node) =
         tokio::join!(start_kafka_brokers(3), start_kafka_brokers(3));
     let source = connect("source", &source_node.bootstrap()).await;
