@@ -311,28 +311,42 @@ impl RawBatch {
     }
 
     /// Copy with producer id/epoch/base sequence/transactional bit replaced, baseOffset set to 0
-    /// (brokers assign offsets); records bytes untouched. The CRC is updated for the changed
-    /// header bytes only, without reading the records: a batch whose CRC was right stays right,
-    /// and one that arrived corrupt stays detectably corrupt (the target broker refuses it).
+    /// (brokers assign offsets); records bytes untouched (legacy batches: unchanged). See
+    /// [`RawBatch::rewritten_header`], which spares the copy of the records.
     pub fn rewrite_producer(&self, fields: &ProducerFields) -> RawBatch {
-        if !self.is_v2() {
+        let Some(header) = self.rewritten_header(fields) else {
             return self.clone();
+        };
+        let mut out = BytesMut::with_capacity(self.bytes.len());
+        out.extend_from_slice(&header);
+        out.extend_from_slice(&self.bytes[RECORDS..]);
+        RawBatch {
+            bytes: out.freeze(),
         }
-        let mut out = BytesMut::from(&self.bytes[..]);
-        write_producer(&mut out[..RECORDS], fields);
+    }
+
+    /// The v2 header (the first 61 bytes) as [`RawBatch::rewrite_producer`] writes it: producer
+    /// fields replaced, baseOffset 0, and the CRC updated for the changed header bytes only,
+    /// without reading the records. A batch whose CRC was right stays right with this header
+    /// before its own records, and one that arrived corrupt stays detectably corrupt (the
+    /// target broker refuses it). `None` for legacy batches, which have no such header.
+    pub fn rewritten_header(&self, fields: &ProducerFields) -> Option<Bytes> {
+        if !self.is_v2() {
+            return None;
+        }
+        let mut header = BytesMut::from(&self.bytes[..RECORDS]);
+        write_producer(&mut header, fields);
         let old: &[u8; HEADER_CRC_BYTES] = self.bytes[ATTRIBUTES..RECORDS]
             .try_into()
             .expect("a v2 batch holds its whole header");
         let crc = patched_crc(
             self.crc(),
             old,
-            &out[ATTRIBUTES..RECORDS],
+            &header[ATTRIBUTES..RECORDS],
             self.bytes.len() - RECORDS,
         );
-        put_at(&mut out, CRC, &crc.to_be_bytes());
-        RawBatch {
-            bytes: out.freeze(),
-        }
+        put_at(&mut header, CRC, &crc.to_be_bytes());
+        Some(header.freeze())
     }
 
     /// Like [`RawBatch::rewrite_producer`] but verifies the old CRC in the same pass and refuses legacy batches.

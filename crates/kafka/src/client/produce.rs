@@ -1,10 +1,12 @@
 //! The idempotent producer of raw record batches: one producer id, per-partition sequence
 //! numbers, several requests in flight, acks=all. A forwarded batch gets this producer's id,
-//! epoch and sequence (and a new CRC); its records are untouched.
+//! epoch and sequence (and a new CRC) in a header of its own; its records are untouched, and
+//! not copied: they go to the socket from the buffer they were fetched into.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
+use bytes::Bytes;
 use kafka_protocol::error::ResponseError;
 use kafka_protocol::messages::InitProducerIdRequest;
 use tokio::sync::Mutex as AsyncMutex;
@@ -14,6 +16,7 @@ use super::produce_lanes::{Answer, Lanes, RequestShape};
 use super::{Lease, RequiredAcl};
 use crate::batch::{ProducerFields, RawBatch};
 use crate::error::{Error, Result};
+use crate::net::Carried;
 
 /// The broker's acknowledgement of one batch.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -56,8 +59,24 @@ pub struct InFlightBatch<'a> {
     producer: &'a Producer,
     topic: String,
     partition: i32,
-    batch: RawBatch,
+    batch: Rewritten,
     pending: Pending,
+}
+
+/// A batch as this producer writes it: the given batch with a rewritten header.
+struct Rewritten {
+    batch: RawBatch,
+    header: Bytes,
+}
+
+impl Rewritten {
+    /// The request's bytes: named by the given batch, the new header in place of its own.
+    fn carried(&self) -> Carried {
+        Carried::in_place_of(
+            self.batch.bytes().clone(),
+            vec![self.header.clone(), self.batch.records_section()],
+        )
+    }
 }
 
 /// The acknowledgement of a submitted batch: still to come, or already received (the first
@@ -173,17 +192,23 @@ impl Producer {
             .or_default()
             .clone();
         let mut sequence = sequence.lock().await;
-        let batch = batch.rewrite_producer(&ProducerFields {
-            producer_id: self.producer_id,
-            producer_epoch: self.producer_epoch,
-            base_sequence: sequence.next,
-            transactional: self.transactional_id.is_some(),
-        });
+        let header = batch
+            .rewritten_header(&ProducerFields {
+                producer_id: self.producer_id,
+                producer_epoch: self.producer_epoch,
+                base_sequence: sequence.next,
+                transactional: self.transactional_id.is_some(),
+            })
+            .expect("a v2 batch has a header to rewrite");
+        let batch = Rewritten {
+            batch: batch.clone(),
+            header,
+        };
         let written = self
             .cluster
             .with_retries("produce", || self.write(topic, partition, &batch))
             .await?;
-        sequence.next = increment_sequence(sequence.next, batch.record_count());
+        sequence.next = increment_sequence(sequence.next, batch.batch.record_count());
         let mut sent = InFlightBatch {
             producer: self,
             topic: topic.to_owned(),
@@ -211,7 +236,7 @@ impl Producer {
         self.submit(topic, partition, batch).await?.wait().await
     }
 
-    async fn write(&self, topic: &str, partition: i32, batch: &RawBatch) -> Result<Answer> {
+    async fn write(&self, topic: &str, partition: i32, batch: &Rewritten) -> Result<Answer> {
         if let Some(lease) = self.lease.as_ref().filter(|l| !l.is_valid()) {
             return Err(Error::LeaseLapsed {
                 cluster: self.cluster.name().to_owned(),
@@ -222,7 +247,7 @@ impl Producer {
         let (leader, conn) = self.cluster.leader(topic, partition).await?;
         Ok(self
             .lanes
-            .write(leader, conn, topic, partition, batch.bytes().clone()))
+            .write(leader, conn, topic, partition, batch.carried()))
     }
 }
 
@@ -234,7 +259,7 @@ impl InFlightBatch<'_> {
     }
 
     /// [`InFlightBatch::wait`], handing the batch back too.
-    async fn acknowledge(self) -> Result<(ProduceAck, RawBatch)> {
+    async fn acknowledge(self) -> Result<(ProduceAck, Rewritten)> {
         let InFlightBatch {
             producer,
             topic,
@@ -250,7 +275,7 @@ impl InFlightBatch<'_> {
         let op = || {
             format!(
                 "produce {} records to topic {topic} partition {partition}",
-                batch.record_count()
+                batch.batch.record_count()
             )
         };
         let mut pending = Some(pending);
@@ -292,9 +317,9 @@ impl InFlightBatch<'_> {
             .map(|ack| (ack, batch))
     }
 
-    /// The batch as sent (with this producer's fields).
+    /// The batch as given (as sent but for its producer fields, sequence and CRC).
     pub fn batch(&self) -> &RawBatch {
-        &self.batch
+        &self.batch.batch
     }
 }
 

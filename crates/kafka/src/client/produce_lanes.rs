@@ -8,7 +8,6 @@
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::{Arc, Mutex};
 
-use bytes::Bytes;
 use kafka_protocol::messages::produce_request::{PartitionProduceData, TopicProduceData};
 use kafka_protocol::messages::produce_response::PartitionProduceResponse;
 use kafka_protocol::messages::{ProduceRequest, ProduceResponse, TopicName, TransactionalId};
@@ -16,7 +15,7 @@ use tokio::sync::{mpsc, oneshot};
 
 use super::str_bytes;
 use crate::error::{Error, Result};
-use crate::net::Connection;
+use crate::net::{Carried, Connection};
 
 /// A request stops taking batches once it holds this many bytes (the first always goes).
 const REQUEST_BYTES: usize = 8 * 1024 * 1024;
@@ -38,7 +37,7 @@ struct Outgoing {
     conn: Arc<Connection>,
     topic: String,
     partition: i32,
-    records: Bytes,
+    batch: Carried,
     answer: oneshot::Sender<Result<PartitionProduceResponse>>,
 }
 
@@ -59,7 +58,7 @@ impl Lanes {
         }
     }
 
-    /// Queues `records` for `topic`/`partition` on `broker` (reached over `conn`). Batches of
+    /// Queues `batch` for `topic`/`partition` on `broker` (reached over `conn`). Batches of
     /// one partition queued in order are written in that order.
     pub(super) fn write(
         &self,
@@ -67,14 +66,14 @@ impl Lanes {
         conn: Arc<Connection>,
         topic: &str,
         partition: i32,
-        records: Bytes,
+        batch: Carried,
     ) -> Answer {
         let (answer, answered) = oneshot::channel();
         let mut outgoing = Outgoing {
             conn,
             topic: topic.to_owned(),
             partition,
-            records,
+            batch,
             answer,
         };
         let mut lanes = self.lanes.lock().expect("lanes lock");
@@ -114,7 +113,7 @@ async fn drain(shape: RequestShape, mut queue: mpsc::UnboundedReceiver<Outgoing>
             |o| Shape {
                 partition: (o.topic.clone(), o.partition),
                 conn: Arc::as_ptr(&o.conn) as usize,
-                bytes: o.records.len(),
+                bytes: o.batch.named_by().len(),
             },
         );
         carried = next;
@@ -163,14 +162,12 @@ fn gather<T>(
 /// the next request is written meanwhile.
 async fn send(shape: &RequestShape, batches: Vec<Outgoing>) {
     let conn = batches[0].conn.clone();
-    let mut topics: BTreeMap<&str, Vec<PartitionProduceData>> = BTreeMap::new();
+    let mut topics: BTreeMap<&str, Vec<&Outgoing>> = BTreeMap::new();
     for b in &batches {
-        topics.entry(&b.topic).or_default().push(
-            PartitionProduceData::default()
-                .with_index(b.partition)
-                .with_records(Some(b.records.clone())),
-        );
+        topics.entry(&b.topic).or_default().push(b);
     }
+    // In the order the codec writes them.
+    let carried = topics.values().flatten().map(|b| b.batch.clone()).collect();
     let request = ProduceRequest::default()
         .with_transactional_id(
             shape
@@ -186,11 +183,19 @@ async fn send(shape: &RequestShape, batches: Vec<Outgoing>) {
                 .map(|(name, partitions)| {
                     TopicProduceData::default()
                         .with_name(TopicName(str_bytes(name)))
-                        .with_partition_data(partitions)
+                        .with_partition_data(
+                            partitions
+                                .into_iter()
+                                .map(|b| {
+                                    PartitionProduceData::default()
+                                        .with_index(b.partition)
+                                        .with_records(Some(b.batch.named_by().clone()))
+                                })
+                                .collect(),
+                        )
                 })
                 .collect(),
         );
-    let carried = batches.iter().map(|b| b.records.clone()).collect();
     match conn.submit_carrying(&request, carried).await {
         Ok(pending) => {
             tokio::spawn(async move { answer(batches, pending.wait().await) });

@@ -18,7 +18,7 @@ use tokio::sync::oneshot;
 
 use super::sasl::oauth::refresh::reauthenticate_after_ms;
 use super::sasl::{SaslConfig, SaslSession};
-use super::scatter::{write_pieces, ScatterBuf};
+use super::scatter::{write_pieces, Carried, ScatterBuf};
 use super::tls::tls_error;
 use super::transport::{BoxStream, Connector};
 use super::versions::{api_name, ApiVersions};
@@ -483,10 +483,10 @@ impl Connection {
 
     /// Like [`Connection::submit`], for a request carrying `carried` (its record batches): they
     /// go to the socket from where they are, not copied into the request's frame.
-    pub async fn submit_carrying<R: Request>(
+    pub(crate) async fn submit_carrying<R: Request>(
         &self,
         request: &R,
-        carried: Vec<Bytes>,
+        carried: Vec<Carried>,
     ) -> Result<PendingResponse<R>> {
         let version = self.version_for::<R>()?;
         self.reauthenticate_if_due().await?;
@@ -500,7 +500,7 @@ impl Connection {
         request: &R,
         version: i16,
         broker_wait: Duration,
-        carried: Vec<Bytes>,
+        carried: Vec<Carried>,
     ) -> Result<PendingResponse<R>> {
         let api = api_name(R::KEY);
         let correlation_id = self.next_correlation_id.fetch_add(1, Ordering::Relaxed);
@@ -544,7 +544,7 @@ impl Connection {
         request: &R,
         version: i16,
         correlation_id: i32,
-        carried: Vec<Bytes>,
+        carried: Vec<Carried>,
     ) -> std::result::Result<Vec<Bytes>, String> {
         let key = ApiKey::try_from(R::KEY).map_err(|_| "unknown api key".to_string())?;
         let header = RequestHeader::default()
@@ -567,7 +567,7 @@ impl Connection {
         request
             .encode(&mut buf, version)
             .map_err(|e| e.to_string())?;
-        Ok(buf.into_pieces())
+        buf.into_pieces()
     }
 
     fn lost(&self, reason: String) -> Error {

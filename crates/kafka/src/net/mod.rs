@@ -11,6 +11,7 @@ mod versions;
 
 pub use connection::{Connection, ConnectionOptions, PendingResponse};
 pub use sasl::{SaslConfig, SaslMechanism, Secret};
+pub(crate) use scatter::Carried;
 pub use tls::{ClientIdentity, TlsConnector, TlsSettings, TlsSettingsError, TrustRoots};
 pub use transport::{
     AsyncStream, BoxStream, ConnectFuture, Connector, SocketBuffers, TcpConnector,

@@ -1,7 +1,9 @@
 //! A request frame in pieces: what the codec writes is copied into small owned pieces, while the
 //! large byte strings the request only carries (record batches) stay where they are and become
 //! pieces of their own, written to the socket from there. A Produce request then costs no copy
-//! of its batches in user space.
+//! of its batches in user space, not even of a batch whose header was rewritten: the request
+//! names it by the bytes it was fetched as (the same length), and the frame holds the new header
+//! and the fetched records in their place.
 
 use std::io::IoSlice;
 use std::ops::Range;
@@ -14,40 +16,92 @@ use tokio::io::{AsyncWrite, AsyncWriteExt};
 /// Pieces shorter than this are copied: a separate piece costs an iovec and a refcount.
 const COPY_BELOW: usize = 4096;
 
+/// A byte string a request carries: the frame holds `pieces` (together as long as `named_by`)
+/// where the codec writes `named_by`.
+#[derive(Debug, Clone)]
+pub(crate) struct Carried {
+    named_by: Bytes,
+    pieces: Vec<Bytes>,
+}
+
+impl Carried {
+    /// `bytes`, carried as they are.
+    #[cfg(test)]
+    pub(crate) fn whole(bytes: Bytes) -> Carried {
+        Carried {
+            pieces: vec![bytes.clone()],
+            named_by: bytes,
+        }
+    }
+
+    /// `pieces` written where the codec writes `named_by`; their lengths must add up to its.
+    pub(crate) fn in_place_of(named_by: Bytes, pieces: Vec<Bytes>) -> Carried {
+        debug_assert_eq!(pieces.iter().map(Bytes::len).sum::<usize>(), named_by.len());
+        Carried { named_by, pieces }
+    }
+
+    /// The bytes the request names this by.
+    pub(crate) fn named_by(&self) -> &Bytes {
+        &self.named_by
+    }
+
+    /// Whether the carried bytes differ from those that name them (they must not be missed).
+    fn replaces(&self) -> bool {
+        self.pieces.len() != 1 || self.pieces[0].as_ptr() != self.named_by.as_ptr()
+    }
+}
+
 /// An encoding target that keeps `carried` byte strings by reference.
 pub(crate) struct ScatterBuf {
     done: Vec<Bytes>,
     done_len: usize,
     current: BytesMut,
-    carried: Vec<Bytes>,
+    carried: Vec<Carried>,
     next: usize,
+    placed: usize,
+    /// The length of the shortest carried byte string: shorter slices are never looked up.
+    shortest: usize,
 }
 
 impl ScatterBuf {
     /// A buffer for a frame of `size` bytes written by the codec, which passes the `carried`
     /// byte strings (in this order, ideally) to `put_slice` whole.
-    pub(crate) fn new(size: usize, carried: Vec<Bytes>) -> Self {
-        let copied = size.saturating_sub(carried.iter().map(Bytes::len).sum());
+    pub(crate) fn new(size: usize, carried: Vec<Carried>) -> Self {
+        let copied = size.saturating_sub(carried.iter().map(|c| c.named_by.len()).sum());
         ScatterBuf {
-            done: Vec::with_capacity(2 * carried.len() + 1),
+            done: Vec::with_capacity(3 * carried.len() + 1),
             done_len: 0,
             current: BytesMut::with_capacity(copied),
-            carried,
             next: 0,
+            placed: 0,
+            shortest: carried
+                .iter()
+                .map(|c| c.named_by.len())
+                .min()
+                .unwrap_or(usize::MAX),
+            carried,
         }
     }
 
-    /// The frame's pieces, in order.
-    pub(crate) fn into_pieces(mut self) -> Vec<Bytes> {
+    /// The frame's pieces, in order; an error if a carried byte string that replaces the bytes
+    /// naming it was never written (the frame would hold the wrong bytes).
+    pub(crate) fn into_pieces(mut self) -> Result<Vec<Bytes>, String> {
+        let replacing = self.carried.iter().filter(|c| c.replaces()).count();
+        if self.placed < replacing {
+            return Err(format!(
+                "{} of {replacing} rewritten record batches were not where the request names them",
+                replacing - self.placed
+            ));
+        }
         if !self.current.is_empty() {
             self.done.push(self.current.split().freeze());
         }
-        self.done
+        Ok(self.done)
     }
 
-    /// The carried byte string that `src` is, if any.
-    fn carried(&mut self, src: &[u8]) -> Option<Bytes> {
-        let is = |b: &Bytes| b.as_ptr() == src.as_ptr() && b.len() == src.len();
+    /// The carried byte string that `src` names, if any.
+    fn carried(&mut self, src: &[u8]) -> Option<Carried> {
+        let is = |c: &Carried| c.named_by.as_ptr() == src.as_ptr() && c.named_by.len() == src.len();
         let index = if self.carried.get(self.next).is_some_and(is) {
             self.next
         } else {
@@ -55,6 +109,15 @@ impl ScatterBuf {
         };
         self.next = index + 1;
         Some(self.carried[index].clone())
+    }
+
+    /// Ends the piece being copied into, if it holds anything.
+    fn close_current(&mut self) {
+        if !self.current.is_empty() {
+            let written = self.current.split().freeze();
+            self.done_len += written.len();
+            self.done.push(written);
+        }
     }
 }
 
@@ -80,19 +143,25 @@ unsafe impl BufMut for ScatterBuf {
     }
 
     fn put_slice(&mut self, src: &[u8]) {
-        if src.len() >= COPY_BELOW {
-            if let Some(piece) = self.carried(src) {
-                if !self.current.is_empty() {
-                    let written = self.current.split().freeze();
-                    self.done_len += written.len();
-                    self.done.push(written);
-                }
+        let carried = (src.len() >= self.shortest)
+            .then(|| self.carried(src))
+            .flatten();
+        let Some(carried) = carried else {
+            self.current.put_slice(src);
+            return;
+        };
+        if carried.replaces() {
+            self.placed += 1;
+        }
+        for piece in carried.pieces {
+            if piece.len() < COPY_BELOW {
+                self.current.put_slice(&piece);
+            } else {
+                self.close_current();
                 self.done_len += piece.len();
                 self.done.push(piece);
-                return;
             }
         }
-        self.current.put_slice(src);
     }
 }
 
@@ -170,10 +239,11 @@ mod tests {
             let produce = request(&batches);
             let mut whole = BytesMut::new();
             produce.encode(&mut whole, version).unwrap();
-            let mut scatter = ScatterBuf::new(whole.len(), batches.clone());
+            let carried = batches.iter().cloned().map(Carried::whole).collect();
+            let mut scatter = ScatterBuf::new(whole.len(), carried);
             produce.encode(&mut scatter, version).unwrap();
             assert_eq!(scatter.offset(), whole.len());
-            let pieces = scatter.into_pieces();
+            let pieces = scatter.into_pieces().unwrap();
             assert_eq!(pieces.concat(), whole.to_vec(), "v{version}: same bytes");
             for b in &batches[..3] {
                 assert!(
@@ -187,6 +257,58 @@ mod tests {
                 "a small batch is copied"
             );
         }
+    }
+
+    #[test]
+    fn a_batch_named_by_its_fetched_bytes_goes_out_as_its_new_header_and_those_records() {
+        let fetched: Vec<Bytes> = [9000, 100]
+            .map(|n| Bytes::from((0..n).map(|i| (i % 251) as u8).collect::<Vec<u8>>()))
+            .into();
+        let headers: Vec<Bytes> = [0xAA, 0xBB].map(|b| Bytes::from(vec![b; 61])).into();
+        let rewritten: Vec<Bytes> = fetched
+            .iter()
+            .zip(&headers)
+            .map(|(f, h)| [&h[..], &f[61..]].concat().into())
+            .collect();
+        for version in [3, 9, 12] {
+            let mut expected = BytesMut::new();
+            request(&rewritten).encode(&mut expected, version).unwrap();
+            let carried = fetched
+                .iter()
+                .zip(&headers)
+                .map(|(f, h)| Carried::in_place_of(f.clone(), vec![h.clone(), f.slice(61..)]))
+                .collect();
+            let mut scatter = ScatterBuf::new(expected.len(), carried);
+            request(&fetched).encode(&mut scatter, version).unwrap();
+            let pieces = scatter.into_pieces().unwrap();
+            assert_eq!(
+                pieces.concat(),
+                expected.to_vec(),
+                "v{version}: the new headers"
+            );
+            assert!(
+                pieces
+                    .iter()
+                    .any(|p| p.as_ptr() == fetched[0][61..].as_ptr()),
+                "v{version}: the large batch's records were copied"
+            );
+        }
+    }
+
+    #[test]
+    fn a_rewritten_batch_the_request_does_not_name_is_an_error() {
+        let fetched = Bytes::from(vec![1u8; 5000]);
+        let other = Bytes::from(vec![1u8; 5000]);
+        let header = Bytes::from(vec![2u8; 61]);
+        let carried = vec![Carried::in_place_of(
+            fetched.clone(),
+            vec![header, fetched.slice(61..)],
+        )];
+        let produce = request(std::slice::from_ref(&other));
+        let mut scatter = ScatterBuf::new(6000, carried);
+        produce.encode(&mut scatter, 9).unwrap();
+        let error = scatter.into_pieces().unwrap_err();
+        assert!(error.contains("1 of 1 rewritten"), "{error}");
     }
 
     #[tokio::test]

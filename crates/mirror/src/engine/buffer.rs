@@ -1,7 +1,9 @@
 //! A flow's fetch buffer budget (`strait.buffer.max.bytes`): the fetcher reserves a request's
-//! most bytes before it asks the source, keeps what each partition's answer holds with that
-//! answer until the pipeline has written it, and returns the rest at once. A flow whose target
-//! stalls fills its own budget and stops fetching; other flows have budgets of their own.
+//! most bytes before it asks the source, keeps what the response holds until every partition
+//! answered in it has written its batches and had them acknowledged (batches go to the target
+//! from the response's own buffer, so it lives that long), and returns the rest at once. A flow
+//! whose target stalls fills its own budget and stops fetching; other flows have budgets of
+//! their own.
 
 use std::sync::Arc;
 
@@ -14,9 +16,10 @@ pub(crate) struct FetchBudget {
     limit: u32,
 }
 
-/// Budget held by bytes in memory; returned when dropped (the permit is only ever dropped).
-#[derive(Debug)]
-pub(crate) struct Held(#[allow(dead_code)] Option<OwnedSemaphorePermit>);
+/// Budget held by bytes in memory, shared by everything that still reads them; returned when
+/// the last copy is dropped (the permit is only ever dropped).
+#[derive(Debug, Clone)]
+pub(crate) struct Held(#[allow(dead_code)] Option<Arc<OwnedSemaphorePermit>>);
 
 impl Held {
     /// Nothing held (an answer with no records).
@@ -27,7 +30,7 @@ impl Held {
     /// How many bytes this holds.
     #[cfg(test)]
     fn bytes(&self) -> usize {
-        self.0.as_ref().map_or(0, OwnedSemaphorePermit::num_permits)
+        self.0.as_ref().map_or(0, |p| p.num_permits())
     }
 }
 
@@ -73,14 +76,14 @@ impl FetchBudget {
 pub(crate) struct Reservation(OwnedSemaphorePermit);
 
 impl Reservation {
-    /// Takes `bytes` of the reservation for one partition's answer (what is left, if less: a
+    /// Takes `bytes` of the reservation for what a response holds (what is left, if less: a
     /// broker returns a first batch larger than asked, KIP-74).
     pub(crate) fn take(&mut self, bytes: usize) -> Held {
         let bytes = bytes.min(self.0.num_permits());
         if bytes == 0 {
             return Held::none();
         }
-        Held(self.0.split(bytes))
+        Held(self.0.split(bytes).map(Arc::new))
     }
 }
 
@@ -107,6 +110,22 @@ mod tests {
         assert_eq!((100 - budget.held()), 50);
         drop(b);
         assert_eq!((100 - budget.held()), 100);
+    }
+
+    #[tokio::test]
+    async fn a_response_shared_by_partitions_and_batches_is_held_until_the_last_lets_go() {
+        let budget = FetchBudget::new(100);
+        let response = budget.reserve(60).await.take(60);
+        let (partition, in_flight) = (response.clone(), response.clone());
+        drop(response);
+        drop(partition);
+        assert_eq!(
+            budget.held(),
+            60,
+            "a batch in flight still reads the response"
+        );
+        drop(in_flight);
+        assert_eq!(budget.held(), 0);
     }
 
     #[tokio::test]

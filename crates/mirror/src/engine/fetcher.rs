@@ -103,7 +103,8 @@ impl AskBytes {
 pub(crate) struct Fetched {
     /// What the leader answered for the partition.
     pub(crate) answer: PartitionFetch,
-    /// The budget the answer's bytes hold until it is dropped.
+    /// The budget the response's bytes hold: kept with every batch written from it until its
+    /// acknowledgement, since those batches go to the target from the response's buffer.
     pub(crate) held: Held,
     /// Whether the leader that answered is a long link away (its fetch window may grow).
     pub(crate) long_link: bool,
@@ -408,7 +409,15 @@ async fn fetch(
             );
             let asked = asks.len();
             let mut answered = Answered::default();
-            for (ask, found) in match_answers(asks, fetched) {
+            let matched = match_answers(asks, fetched);
+            // One hold for the response: its partitions' batches are written from its buffer.
+            let kept: usize = matched
+                .iter()
+                .filter_map(|(ask, found)| found.as_ref().filter(|f| !ask.waits(f)))
+                .map(|f| f.records.len())
+                .sum();
+            let response = reservation.take(kept);
+            for (ask, found) in matched {
                 let answer = match found {
                     Some(f) if ask.waits(&f) => {
                         answered.parked.push(ask);
@@ -419,10 +428,9 @@ async fn fetch(
                             answered.partitions.push((ask.topic.clone(), ask.partition));
                         }
                         answered.bytes += f.records.len();
-                        let held = reservation.take(f.records.len());
                         Ok(Fetched {
                             answer: f,
-                            held,
+                            held: response.clone(),
                             long_link,
                         })
                     }

@@ -18,6 +18,7 @@ use strait_kafka::{
     Isolation, Lease, OffsetSpec, ProduceAck, Producer, ResponseError, RetryPolicy,
 };
 
+use super::buffer::Held;
 use super::discovery::PartitionRoute;
 use super::error::EngineError;
 use super::fetcher::{AskBytes, FetchFailure, Fetched, Nothing};
@@ -52,6 +53,8 @@ struct Pending<'a> {
     id: EntryId,
     first_offset: i64,
     ack: AckFuture<'a>,
+    /// The fetch response the batch is written from stays counted in the budget until then.
+    _from: Held,
 }
 
 /// The producers relaying records that mirrors wrote to the source, by the clusters the records
@@ -272,10 +275,20 @@ async fn replicate(
         };
         // An idle partition's ask waits in the fetcher until there is news, so a pause (or
         // its end) is looked at while waiting too; the dropped ask is forgotten there.
+        // Acknowledgements are settled meanwhile: a batch in flight keeps the response it was
+        // written from counted in the flow's budget, which the next fetch may be waiting for.
         let asked_bytes = asked.bytes();
-        let answered = tokio::select! {
-            answered = asked.answer(ctx) => answered,
-            Ok(()) = pause.changed() => continue,
+        let answer = asked.answer(ctx);
+        tokio::pin!(answer);
+        let answered = loop {
+            tokio::select! {
+                answered = &mut answer => break Some(answered),
+                Ok(()) = pause.changed() => break None,
+                settled = driver.settle_when_acknowledged(), if !driver.pending.is_empty() => settled?,
+            }
+        };
+        let Some(answered) = answered else {
+            continue;
         };
         let Some(fetched) = answered else {
             return driver.drain().await;
@@ -288,11 +301,11 @@ async fn replicate(
             offset: position,
             cause,
         };
-        // `_held` keeps the answer's bytes counted in the flow's budget until its batches are
-        // written (the end of this round).
+        // `held` keeps the response counted in the flow's budget while this round reads it,
+        // and with each batch written from it until the batch is acknowledged.
         let Fetched {
             answer: fetched,
-            held: _held,
+            held,
             long_link,
         } = match fetched {
             Ok(fetched) => fetched,
@@ -446,6 +459,7 @@ async fn replicate(
                         id,
                         first_offset,
                         ack: Box::pin(sent.wait()),
+                        _from: held.clone(),
                     });
                 }
                 Step::Skip {
@@ -521,6 +535,24 @@ impl Driver<'_, '_> {
                 .map_err(|e| produce_error(self.route, Some(p.first_offset), e))?;
             self.ledger.acknowledged(p.id, ack.base_offset);
         }
+        self.apply_settled();
+        Ok(())
+    }
+
+    /// Waits for the oldest acknowledgement and settles it. Cancel-safe: the batch leaves the
+    /// queue only with its acknowledgement in hand.
+    async fn settle_when_acknowledged(&mut self) -> Result<(), EngineError> {
+        let result = std::future::poll_fn(|cx| match self.pending.front_mut() {
+            Some(p) => p.ack.as_mut().poll(cx),
+            None => Poll::Pending,
+        })
+        .await;
+        let p = self
+            .pending
+            .pop_front()
+            .expect("the batch just acknowledged");
+        let ack = result.map_err(|e| produce_error(self.route, Some(p.first_offset), e))?;
+        self.ledger.acknowledged(p.id, ack.base_offset);
         self.apply_settled();
         Ok(())
     }
