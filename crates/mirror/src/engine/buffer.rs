@@ -48,15 +48,25 @@ impl FetchBudget {
         wanted.clamp(1, i32::try_from(self.limit).unwrap_or(i32::MAX))
     }
 
-    /// Waits until `bytes` (at most the whole budget) are free and reserves them.
-    pub(crate) async fn reserve(&self, bytes: i32) -> Reservation {
-        let bytes = u32::try_from(self.clamp(bytes)).unwrap_or(1);
-        let permit = self
+    /// Waits until `least` bytes are free, then reserves up to `wanted` of what is free (both
+    /// at most the whole budget). A budget partly held, say by a partition whose batches wait
+    /// for acknowledgements, still lets smaller requests go.
+    pub(crate) async fn reserve(&self, wanted: i32, least: i32) -> Reservation {
+        let wanted = u32::try_from(self.clamp(wanted)).unwrap_or(1);
+        let least = u32::try_from(self.clamp(least)).unwrap_or(1).min(wanted);
+        let mut permit = self
             .bytes
             .clone()
-            .acquire_many_owned(bytes)
+            .acquire_many_owned(least)
             .await
             .expect("the budget's semaphore is never closed");
+        let free = u32::try_from(self.bytes.available_permits()).unwrap_or(u32::MAX);
+        let more = (wanted - least).min(free);
+        if more > 0 {
+            if let Ok(extra) = self.bytes.clone().try_acquire_many_owned(more) {
+                permit.merge(extra);
+            }
+        }
         Reservation(permit)
     }
 
@@ -76,6 +86,11 @@ impl FetchBudget {
 pub(crate) struct Reservation(OwnedSemaphorePermit);
 
 impl Reservation {
+    /// The bytes reserved, what the request may ask for.
+    pub(crate) fn bytes(&self) -> i32 {
+        i32::try_from(self.0.num_permits()).unwrap_or(i32::MAX)
+    }
+
     /// Takes `bytes` of the reservation for what a response holds (what is left, if less: a
     /// broker returns a first batch larger than asked, KIP-74).
     pub(crate) fn take(&mut self, bytes: usize) -> Held {
@@ -94,7 +109,7 @@ mod tests {
     #[tokio::test]
     async fn what_answers_hold_is_returned_when_they_are_dropped() {
         let budget = FetchBudget::new(100);
-        let mut reservation = budget.reserve(80).await;
+        let mut reservation = budget.reserve(80, 80).await;
         assert_eq!((100 - budget.held()), 20);
         let a = reservation.take(30);
         let b = reservation.take(70);
@@ -115,7 +130,7 @@ mod tests {
     #[tokio::test]
     async fn a_response_shared_by_partitions_and_batches_is_held_until_the_last_lets_go() {
         let budget = FetchBudget::new(100);
-        let response = budget.reserve(60).await.take(60);
+        let response = budget.reserve(60, 60).await.take(60);
         let (partition, in_flight) = (response.clone(), response.clone());
         drop(response);
         drop(partition);
@@ -129,9 +144,26 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn a_partly_held_budget_lets_a_smaller_request_go_at_once() {
+        let budget = FetchBudget::new(100);
+        let held = budget.reserve(70, 70).await.take(70);
+        let smaller = budget.reserve(80, 20).await;
+        assert_eq!(smaller.bytes(), 30, "what is free, not the 80 wanted");
+        drop(smaller);
+        let waiting = tokio::spawn({
+            let budget = budget.clone();
+            async move { budget.reserve(80, 40).await.bytes() }
+        });
+        tokio::task::yield_now().await;
+        assert!(!waiting.is_finished(), "30 free, at least 40 needed");
+        drop(held);
+        assert_eq!(waiting.await.unwrap(), 80);
+    }
+
+    #[tokio::test]
     async fn a_full_budget_makes_the_next_request_wait() {
         let budget = FetchBudget::new(100);
-        let mut first = budget.reserve(1000).await;
+        let mut first = budget.reserve(1000, 1000).await;
         assert_eq!(
             (100 - budget.held()),
             0,
@@ -141,7 +173,7 @@ mod tests {
         drop(first);
         let waiting = tokio::spawn({
             let budget = budget.clone();
-            async move { budget.reserve(50).await }
+            async move { budget.reserve(50, 50).await }
         });
         tokio::task::yield_now().await;
         assert!(!waiting.is_finished(), "40 free, 50 wanted");

@@ -384,10 +384,12 @@ async fn fetch(
         .collect();
     let wanted: i64 = positions.iter().map(|p| i64::from(p.max_bytes)).sum();
     let wanted = wanted.min(settings.options.max_bytes.into()) as i32;
-    let mut reservation = settings.budget.reserve(wanted).await;
+    // A request goes once one partition's max.partition.fetch.bytes is free, asking for what is.
+    let least = settings.partition_max_bytes;
+    let mut reservation = settings.budget.reserve(wanted, least).await;
     let asked_at = Instant::now();
     let options = FetchOptions {
-        max_bytes: settings.budget.clamp(wanted),
+        max_bytes: reservation.bytes(),
         ..settings.options
     };
     let result = match session.as_mut() {
