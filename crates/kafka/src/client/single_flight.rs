@@ -1,9 +1,10 @@
 //! Work shared by its callers (opening a broker's connection, refreshing metadata), done by one
 //! task of its own at a time. A caller only waits: one that stops being polled (a future parked
 //! in a `select!` while another branch runs) holds nothing the others need. Holding an async
-//! mutex across the work instead stalls every caller behind a parked one: a pipeline's
-//! acknowledgement, retried from inside a `select!`, once held a broker's connection slot for
-//! good while that pipeline waited on something else.
+//! mutex across the work instead stalls every caller behind a parked one: tokio's mutex hands
+//! the lock to its first waiter whether or not it is polled again. A pipeline's
+//! acknowledgement, retried from inside a `select!`, was once handed the metadata refresh's
+//! lock that way, while its own pipeline waited for a refresh elsewhere: for good.
 
 use std::future::Future;
 use std::sync::{Arc, Mutex};
@@ -19,7 +20,8 @@ pub(super) struct SingleFlight<S> {
 
 struct Flight<S> {
     state: S,
-    /// Closed when the running work has ended and its result is kept.
+    /// Closed when the running work has ended: with its result kept (and this `None`), or by
+    /// a panic or the runtime stopping (and this still set, but closed).
     running: Option<watch::Receiver<()>>,
 }
 
@@ -78,7 +80,8 @@ impl<S: Send + 'static> SingleFlight<S> {
                 if let Some(value) = ready(&flight.state) {
                     return Ok(value);
                 }
-                match &flight.running {
+                let ended = |r: &watch::Receiver<()>| r.has_changed().is_err();
+                match flight.running.as_ref().filter(|r| !ended(r)) {
                     Some(running) => Next::Wait(running.clone()),
                     None => {
                         let (done, running) = watch::channel(());
@@ -197,6 +200,32 @@ mod tests {
             .await;
         assert_eq!(c.unwrap(), 1, "kept: no third run");
         assert_eq!(runs.load(Ordering::SeqCst), 2);
+    }
+
+    #[tokio::test]
+    async fn work_that_panicked_is_run_again_by_the_next_caller() {
+        let flight: SingleFlight<Option<u32>> = SingleFlight::default();
+        let keep = |s: &mut Option<u32>, r: &Result<u32>| *s = r.as_ref().ok().copied();
+        let panicked = tokio::spawn({
+            let flight = flight.clone();
+            async move {
+                flight
+                    .get_or_run(|s| *s, || async { panic!("broken") }, keep, cancelled)
+                    .await
+            }
+        })
+        .await;
+        assert!(
+            panicked.unwrap_err().is_panic(),
+            "the caller sees the panic"
+        );
+        let next = tokio::time::timeout(
+            Duration::from_secs(5),
+            flight.get_or_run(|s| *s, || async { Ok(3) }, keep, cancelled),
+        )
+        .await
+        .expect("the next caller neither waits for nor spins on the panicked run");
+        assert_eq!(next.unwrap(), 3);
     }
 
     /// Polls `fut` once: its output if ready.
