@@ -17,6 +17,7 @@ strait_testkit::per_broker!(
     clean_restart_mid_stream,
     crash_restart_loses_nothing,
     crash_without_stored_progress_repeats_nothing,
+    crash_without_stored_progress_repeats_nothing_in_small_fetches,
     resume_from_java_progress,
     progress_and_offset_syncs_are_byte_compatible,
 );
@@ -104,10 +105,26 @@ async fn clean_restart_mid_stream(kind: BrokerKind) {
 /// the source's head already on the target, from the remote partitions' first offsets, and
 /// writes none of it again: every record exactly once, in order.
 async fn crash_without_stored_progress_repeats_nothing(kind: BrokerKind) {
+    crash_without_stored_progress(kind, ONE_WAY).await;
+}
+
+/// The same with Fetch requests too small for more than one batch: the broker fills a request
+/// in order, so the partitions after the first get no batch though the source holds records
+/// for them (as when the flow's buffer is short). Their walks must ask again, not take the
+/// empty answer for the source's end and write everything after it again.
+async fn crash_without_stored_progress_repeats_nothing_in_small_fetches(kind: BrokerKind) {
+    let small = format!(
+        "{ONE_WAY}\nprimary->backup.source.consumer.fetch.max.bytes = 64\n\
+         primary->backup.source.consumer.max.partition.fetch.bytes = 64"
+    );
+    crash_without_stored_progress(kind, &small).await;
+}
+
+async fn crash_without_stored_progress(kind: BrokerKind, extra: &str) {
     let pair = Pair::start(kind).await;
     let partitions = 4;
     create_topic(&pair.primary, TOPIC, partitions).await;
-    let properties = pair.properties(ONE_WAY);
+    let properties = pair.properties(extra);
     let mut expected =
         produce_rounds(pair.primary.clone(), partitions, 0..20, Duration::ZERO).await;
     let first: usize = expected.values().map(Vec::len).sum();

@@ -159,6 +159,18 @@ pub(crate) fn read_ahead(fetched: &PartitionFetch, position: i64) -> Option<(i64
     (last.next_offset() > position).then_some((last.next_offset(), (epoch >= 0).then_some(epoch)))
 }
 
+/// Whether the source holds records at or after `position` by `fetched`'s high watermark (and
+/// last stable offset, when known): an answer there without a whole batch was cut short (a
+/// broker fills a request in order, so its bytes can run out before a partition), not the end
+/// of the log.
+pub(crate) fn holds_more(fetched: &PartitionFetch, position: i64) -> bool {
+    let readable_end = match fetched.last_stable_offset {
+        lso if lso >= 0 => lso.min(fetched.high_watermark),
+        _ => fetched.high_watermark,
+    };
+    readable_end > position
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -232,6 +244,22 @@ mod tests {
             read_ahead(&failed, 10),
             None,
             "an error answer is asked again"
+        );
+    }
+
+    #[test]
+    fn the_source_holds_more_below_its_readable_end() {
+        let answer = |high_watermark, last_stable_offset| PartitionFetch {
+            high_watermark,
+            last_stable_offset,
+            ..fetch(10, &[])
+        };
+        assert!(holds_more(&answer(11, 11), 10), "offset 10 is there");
+        assert!(holds_more(&answer(11, -1), 10), "no stable offset reported");
+        assert!(!holds_more(&answer(10, 10), 10), "the log ends at 10");
+        assert!(
+            !holds_more(&answer(11, 10), 10),
+            "read committed: a transaction open at 10"
         );
     }
 }

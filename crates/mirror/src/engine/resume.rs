@@ -8,7 +8,9 @@
 //!
 //! The walk is pure ([`Recognition::offer`]); [`recognise_written`] feeds it from both clusters.
 //! Anything unclear (no target position stored, a different batch, a fetch error) ends the walk:
-//! what is not recognised is written again, so the worst case is a duplicate, never a loss.
+//! what is not recognised is written again, so the worst case is a duplicate, never a loss. A
+//! source answer without a whole batch below the log's end is no end: a request shares its
+//! bytes among its partitions (fewer while the flow's buffer is short), so it is asked again.
 
 use std::collections::VecDeque;
 use std::time::{Duration, Instant};
@@ -19,7 +21,7 @@ use strait_kafka::{FetchOptions, FetchPosition, Isolation, OffsetSpec};
 use super::discovery::PartitionRoute;
 use super::fetcher::AskBytes;
 use super::forward::{Forwarder, Step};
-use super::partition_context::{ask, PartitionContext};
+use super::partition_context::{ask, holds_more, PartitionContext};
 
 /// Bytes asked of the target per fetch while recognising.
 const TARGET_FETCH_BYTES: i32 = 8 * 1024 * 1024;
@@ -121,6 +123,10 @@ pub(crate) async fn recognise_written(
     // Usually nothing follows (a clean stop or hand-over): asking the log end costs no wait,
     // where a fetch would hold the target connection, shared with the producer, for its max wait.
     if !written_after(ctx, route, target_next).await {
+        tracing::debug!(
+            flow = %ctx.label, topic = %route.topic, partition = route.partition,
+            "nothing on the target from offset {target_next}: resuming at {position}"
+        );
         return walk;
     }
     let mut forwarder = Forwarder::new(route.max_batch_bytes, ctx.force_reencode);
@@ -144,7 +150,7 @@ pub(crate) async fn recognise_written(
             }
             match read {
                 Ok(batches) if !batches.is_empty() => written.extend(batches),
-                Ok(_) => return walk,
+                Ok(_) => return walk_ends(ctx, route, walk, "the target holds nothing more"),
                 Err(reason) => return stopped_early(ctx, route, walk, &reason),
             }
         }
@@ -157,7 +163,7 @@ pub(crate) async fn recognise_written(
             match planned {
                 Ok(planned) => {
                     let Some(last) = planned.last() else {
-                        return walk;
+                        return walk_ends(ctx, route, walk, "the source holds nothing more");
                     };
                     source_next = last.last_offset() + 1;
                     steps.extend(planned);
@@ -166,6 +172,20 @@ pub(crate) async fn recognise_written(
             }
         }
     }
+}
+
+/// The walk ends where one side holds nothing more.
+fn walk_ends(
+    ctx: &PartitionContext,
+    route: &PartitionRoute,
+    walk: Recognition,
+    why: &str,
+) -> Recognition {
+    tracing::debug!(
+        flow = %ctx.label, topic = %route.topic, partition = route.partition,
+        "{why} (source offset {}, target offset {}): resuming there", walk.position, walk.target_next
+    );
+    walk
 }
 
 /// How long a failed read of the walk waits before its one retry (a broker just restarted, a
@@ -187,6 +207,10 @@ fn stopped_early(
     walk
 }
 
+/// How many answers without a whole batch below the source's readable end the walk takes
+/// before it gives up (what follows is then written again).
+const CUT_SHORT_ANSWERS: usize = 50;
+
 /// The steps the pipeline would take for the source's batches at `source_next` (planned as the
 /// pipeline will: with cycle detection, batches brought from the target are skipped). Empty when
 /// the source holds nothing there; `Err` when it could not be read.
@@ -196,30 +220,41 @@ async fn plan_source(
     forwarder: &mut Forwarder,
     source_next: i64,
 ) -> Result<Vec<Step>, String> {
-    let fetched = match ask(
-        ctx,
-        route,
-        source_next,
-        AskBytes::Window(ctx.fetch_window.bytes()),
-        None,
-    )
-    .await
-    {
-        None => return Ok(Vec::new()),
-        Some(Err(e)) => return Err(format!("fetching the source at offset {source_next}: {e}")),
-        Some(Ok(fetched)) => fetched.answer,
-    };
-    if let Some(code) = fetched.error {
-        return Err(format!(
-            "fetching the source at offset {source_next}: {code:?}"
-        ));
-    }
-    ctx.learn_writers(&fetched, Instant::now())
+    for _ in 0..CUT_SHORT_ANSWERS {
+        let fetched = match ask(
+            ctx,
+            route,
+            source_next,
+            AskBytes::Window(ctx.fetch_window.bytes()),
+            None,
+        )
         .await
-        .map_err(|e| e.to_string())?;
-    forwarder
-        .plan_with(&fetched, source_next, &|p| ctx.provenance(p))
-        .map_err(|e| format!("source offset {source_next}: {e}"))
+        {
+            None => return Ok(Vec::new()),
+            Some(Err(e)) => {
+                return Err(format!("fetching the source at offset {source_next}: {e}"))
+            }
+            Some(Ok(fetched)) => fetched.answer,
+        };
+        if let Some(code) = fetched.error {
+            return Err(format!(
+                "fetching the source at offset {source_next}: {code:?}"
+            ));
+        }
+        ctx.learn_writers(&fetched, Instant::now())
+            .await
+            .map_err(|e| e.to_string())?;
+        let steps = forwarder
+            .plan_with(&fetched, source_next, &|p| ctx.provenance(p))
+            .map_err(|e| format!("source offset {source_next}: {e}"))?;
+        // No whole batch though the source holds more: the request's bytes ran out first.
+        if !steps.is_empty() || !holds_more(&fetched, source_next) {
+            return Ok(steps);
+        }
+    }
+    Err(format!(
+        "the source answered no whole batch at offset {source_next} {CUT_SHORT_ANSWERS} times, though it holds records there"
+    ))
 }
 
 /// Whether the remote partition holds anything at or after `offset` (true if unsure).
