@@ -6,11 +6,13 @@
 //! default; each prints RSS before, at its peak and at the end of the outage, the buffer's
 //! peak, the recovery, and the target's count.
 
+use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context};
+use bytes::Bytes;
 use strait_kafka::batch::Compression;
-use strait_kafka::{Cluster, ClusterConfig};
+use strait_kafka::{Cluster, ClusterConfig, FetchOptions, FetchPosition, Isolation};
 use strait_mirror::config::{parse_str, DEFAULT_BUFFER_MAX_BYTES};
 use strait_mirror::engine::{EngineOptions, Mirror};
 use strait_testkit::{KafkaCluster, KafkaVersion};
@@ -18,8 +20,8 @@ use strait_testkit::{KafkaCluster, KafkaVersion};
 use super::procstat::status_kb;
 use super::versus_mm2::start_kafka;
 use super::{
-    acknowledged, loaded_kafka_source, one_way_properties, records_held, BenchArgs, LoadedSource,
-    STALL_LIMIT, TOPIC,
+    acknowledged, loaded_kafka_source, log_ends, one_way_properties, records_held, BenchArgs,
+    LoadedSource, STALL_LIMIT, TOPIC,
 };
 
 /// What one run measured.
@@ -209,6 +211,15 @@ async fn mirror_through_outage(
     mirror.shutdown().await.context("stopping the mirror")?;
     if held != total as i64 {
         println!("  note: the target holds {held} records, {total} were loaded");
+        let source = Cluster::connect(ClusterConfig::new("source", source)?).await?;
+        let loaded = log_ends(&source, TOPIC, &all).await?;
+        let written = log_ends(&target, &remote, &all).await?;
+        for (partition, (loaded, written)) in all.iter().zip(loaded.iter().zip(&written)) {
+            if loaded != written {
+                println!("  note: partition {partition}: {written} records on the target, {loaded} on the source");
+                report_repeats(&target, &remote, *partition).await?;
+            }
+        }
     }
     Ok(OutageRun {
         buffer_max_bytes,
@@ -238,6 +249,41 @@ async fn wait_for(mirror: &mut Mirror, records: u64) -> anyhow::Result<()> {
             last = (so_far, Instant::now());
         } else if last.1.elapsed() > STALL_LIMIT {
             bail!("stalled at {so_far} of the {records} records awaited for {STALL_LIMIT:?}");
+        }
+    }
+}
+
+/// Prints where the remote partition holds one batch twice (the same records at two target
+/// offsets), with the producer ids and sequences that wrote each copy.
+async fn report_repeats(target: &Cluster, topic: &str, partition: i32) -> anyhow::Result<()> {
+    let mut seen: HashMap<Bytes, (i64, i64, i32)> = HashMap::new();
+    let mut offset = 0;
+    let options = FetchOptions {
+        max_wait: Duration::from_millis(10),
+        isolation: Isolation::ReadUncommitted,
+        ..FetchOptions::default()
+    };
+    loop {
+        let position = FetchPosition::new(topic, partition, offset, 8 << 20);
+        let fetched = target.fetch(&position, &options).await?;
+        let mut batches = fetched.batches().map_while(Result::ok).peekable();
+        if batches.peek().is_none() {
+            return Ok(());
+        }
+        for batch in batches {
+            let copy = (
+                batch.base_offset(),
+                batch.producer_id(),
+                batch.base_sequence(),
+            );
+            if let Some((first, id, sequence)) = seen.insert(batch.records_section(), copy) {
+                println!(
+                    "  note: partition {partition}: the batch at target offset {first} (producer id {id}, sequence {sequence}) \
+                     is there again at {} (producer id {}, sequence {})",
+                    copy.0, copy.1, copy.2
+                );
+            }
+            offset = batch.next_offset();
         }
     }
 }
