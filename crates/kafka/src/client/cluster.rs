@@ -185,11 +185,7 @@ impl Cluster {
                     .map(Arc::new)
             },
             keep_opened,
-            || Error::ConnectionLost {
-                cluster: self.name().to_owned(),
-                broker: wanted.clone(),
-                reason: "the connection was being opened when the runtime stopped".into(),
-            },
+            || opening_stopped(self.name(), &wanted),
         )
         .await
     }
@@ -213,11 +209,7 @@ impl Cluster {
                 live,
                 || async move { cluster.open_bootstrap().await.map(Arc::new) },
                 keep_opened,
-                || Error::ConnectionLost {
-                    cluster: self.name().to_owned(),
-                    broker: "(bootstrap)".into(),
-                    reason: "the connection was being opened when the runtime stopped".into(),
-                },
+                || opening_stopped(self.name(), "(bootstrap)"),
             )
             .await
     }
@@ -351,6 +343,15 @@ impl Cluster {
 /// The connection in `slot`, unless it has closed.
 fn live(slot: &Option<Arc<Connection>>) -> Option<Arc<Connection>> {
     slot.as_ref().filter(|c| !c.is_closed()).cloned()
+}
+
+/// The error of a caller whose connection was being opened when the runtime stopped.
+fn opening_stopped(cluster: &str, broker: &str) -> Error {
+    Error::ConnectionLost {
+        cluster: cluster.to_owned(),
+        broker: broker.to_owned(),
+        reason: "the connection was being opened when the runtime stopped".into(),
+    }
 }
 
 /// Keeps a newly opened connection in its slot.
