@@ -6,12 +6,10 @@
 //! default; each prints RSS before, at its peak and at the end of the outage, the buffer's
 //! peak, the recovery, and the target's count.
 
-use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context};
-use bytes::Bytes;
-use strait_kafka::batch::Compression;
+use strait_kafka::batch::{Compression, RawBatch};
 use strait_kafka::{Cluster, ClusterConfig, FetchOptions, FetchPosition, Isolation};
 use strait_mirror::config::{parse_str, DEFAULT_BUFFER_MAX_BYTES};
 use strait_mirror::engine::{EngineOptions, Mirror};
@@ -217,7 +215,7 @@ async fn mirror_through_outage(
         for (partition, (loaded, written)) in all.iter().zip(loaded.iter().zip(&written)) {
             if loaded != written {
                 println!("  note: partition {partition}: {written} records on the target, {loaded} on the source");
-                report_repeats(&target, &remote, *partition).await?;
+                report_divergence(&source, &target, *partition).await?;
             }
         }
     }
@@ -253,37 +251,113 @@ async fn wait_for(mirror: &mut Mirror, records: u64) -> anyhow::Result<()> {
     }
 }
 
-/// Prints where the remote partition holds one batch twice (the same records at two target
-/// offsets), with the producer ids and sequences that wrote each copy.
-async fn report_repeats(target: &Cluster, topic: &str, partition: i32) -> anyhow::Result<()> {
-    let mut seen: HashMap<Bytes, (i64, i64, i32)> = HashMap::new();
-    let mut offset = 0;
+/// Prints where the remote partition stops following the source partition batch for batch (the
+/// bench loads repeating batches, so a repeat is found by position, not by content): the
+/// target's batch there and the one before it, with the producer ids and sequences that wrote
+/// them.
+async fn report_divergence(
+    source: &Cluster,
+    target: &Cluster,
+    partition: i32,
+) -> anyhow::Result<()> {
+    let loaded = read_batches(source, TOPIC, partition).await?;
+    let written = read_batches(target, &format!("source.{TOPIC}"), partition).await?;
+    let Some((at, repeat)) = divergence(&loaded, &written) else {
+        return Ok(());
+    };
+    let described = |b: &RawBatch| {
+        format!(
+            "target offset {} (producer id {}, sequence {})",
+            b.base_offset(),
+            b.producer_id(),
+            b.base_sequence()
+        )
+    };
+    println!(
+        "  note: partition {partition}: the target follows the source up to its batch {at} of {}; \
+         there, {}{}",
+        written.len(),
+        described(&written[at]),
+        if repeat {
+            format!(
+                " repeats the batch before it, {}",
+                described(&written[at - 1])
+            )
+        } else {
+            String::from(" holds another batch than the source's")
+        }
+    );
+    Ok(())
+}
+
+/// The index of the first `written` batch that is not a copy of the `loaded` batch at the same
+/// index, and whether it is a copy of the loaded batch before it (a batch written twice).
+fn divergence(loaded: &[RawBatch], written: &[RawBatch]) -> Option<(usize, bool)> {
+    let same = |a: &RawBatch, b: &RawBatch| {
+        a.record_count() == b.record_count() && a.records_section() == b.records_section()
+    };
+    let at = (0..written.len()).find(|&i| loaded.get(i).is_none_or(|l| !same(l, &written[i])))?;
+    Some((at, at > 0 && same(&written[at], &loaded[at - 1])))
+}
+
+/// Every batch of `topic`'s `partition`, in order.
+async fn read_batches(
+    cluster: &Cluster,
+    topic: &str,
+    partition: i32,
+) -> anyhow::Result<Vec<RawBatch>> {
     let options = FetchOptions {
         max_wait: Duration::from_millis(10),
         isolation: Isolation::ReadUncommitted,
         ..FetchOptions::default()
     };
+    let mut batches: Vec<RawBatch> = Vec::new();
     loop {
+        let offset = batches.last().map_or(0, RawBatch::next_offset);
         let position = FetchPosition::new(topic, partition, offset, 8 << 20);
-        let fetched = target.fetch(&position, &options).await?;
-        let mut batches = fetched.batches().map_while(Result::ok).peekable();
-        if batches.peek().is_none() {
-            return Ok(());
+        let fetched = cluster.fetch(&position, &options).await?;
+        let before = batches.len();
+        batches.extend(fetched.batches().map_while(Result::ok));
+        if batches.len() == before {
+            return Ok(batches);
         }
-        for batch in batches {
-            let copy = (
-                batch.base_offset(),
-                batch.producer_id(),
-                batch.base_sequence(),
-            );
-            if let Some((first, id, sequence)) = seen.insert(batch.records_section(), copy) {
-                println!(
-                    "  note: partition {partition}: the batch at target offset {first} (producer id {id}, sequence {sequence}) \
-                     is there again at {} (producer id {}, sequence {})",
-                    copy.0, copy.1, copy.2
-                );
-            }
-            offset = batch.next_offset();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use strait_kafka::batch::{BatchBuilder, Record};
+
+    fn batch(base: i64, value: &'static str) -> RawBatch {
+        BatchBuilder {
+            base_offset: base,
+            records: vec![Record {
+                offset: base,
+                timestamp: 1,
+                key: None,
+                value: Some(bytes::Bytes::from_static(value.as_bytes())),
+                headers: Vec::new(),
+            }],
+            ..BatchBuilder::default()
         }
+        .encode()
+        .unwrap()
+    }
+
+    #[test]
+    fn a_batch_written_twice_is_found_by_position_among_repeating_batches() {
+        let loaded = [batch(0, "a"), batch(1, "b"), batch(2, "a"), batch(3, "b")];
+        assert_eq!(divergence(&loaded, &loaded), None, "the same batches");
+        let twice = [batch(0, "a"), batch(1, "b"), batch(2, "b"), batch(3, "a")];
+        assert_eq!(divergence(&loaded, &twice), Some((2, true)), "b again at 2");
+        let other = [batch(0, "a"), batch(1, "c")];
+        assert_eq!(divergence(&loaded, &other), Some((1, false)));
+        let longer: Vec<RawBatch> = loaded.iter().cloned().chain([batch(4, "b")]).collect();
+        assert_eq!(
+            divergence(&loaded, &longer),
+            Some((4, true)),
+            "the last batch again"
+        );
     }
 }
