@@ -215,7 +215,7 @@ async fn mirror_through_outage(
         for (partition, (loaded, written)) in all.iter().zip(loaded.iter().zip(&written)) {
             if loaded != written {
                 println!("  note: partition {partition}: {written} records on the target, {loaded} on the source");
-                report_divergence(&source, &target, *partition).await?;
+                report_divergence(&source, &target, &remote, *partition).await?;
             }
         }
     }
@@ -251,17 +251,18 @@ async fn wait_for(mirror: &mut Mirror, records: u64) -> anyhow::Result<()> {
     }
 }
 
-/// Prints where the remote partition stops following the source partition batch for batch (the
+/// Prints where `remote`'s partition stops following the source partition batch for batch (the
 /// bench loads repeating batches, so a repeat is found by position, not by content): the
 /// target's batch there and the one before it, with the producer ids and sequences that wrote
 /// them.
 async fn report_divergence(
     source: &Cluster,
     target: &Cluster,
+    remote: &str,
     partition: i32,
 ) -> anyhow::Result<()> {
     let loaded = read_batches(source, TOPIC, partition).await?;
-    let written = read_batches(target, &format!("source.{TOPIC}"), partition).await?;
+    let written = read_batches(target, remote, partition).await?;
     let Some((at, repeat)) = divergence(&loaded, &written) else {
         return Ok(());
     };
