@@ -21,7 +21,13 @@
 //   java Testbed delete-records BOOTSTRAP TOPIC PARTITION BEFORE [key=value ...]
 //       Admin.deleteRecords: deletes the records of TOPIC-PARTITION before offset BEFORE and
 //       prints the new low watermark.
+//   java Testbed forward BOOTSTRAP TOPIC TARGET_BOOTSTRAP TARGET_TOPIC [key=value ...]
+//       The Java client's poll->send loop, the simplest mirror: a consumer reads every
+//       partition of TOPIC from the beginning and a producer (acks=all, idempotent, linger.ms=0
+//       unless given) sends each record to the same partition of TARGET_TOPIC on
+//       TARGET_BOOTSTRAP, until stdin closes; then flushes and prints how many it forwarded.
 
+import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.nio.charset.StandardCharsets;
 import java.security.MessageDigest;
@@ -36,6 +42,8 @@ import java.util.Map;
 import java.util.Properties;
 import java.util.TreeMap;
 import java.util.TreeSet;
+import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.concurrent.atomic.AtomicReference;
 import java.util.function.Consumer;
 
 import org.apache.kafka.clients.admin.Admin;
@@ -70,7 +78,7 @@ public final class Testbed {
             case "translate" -> 4;
             case "produce-transactions" -> 6;
             case "consume", "digest" -> 3;
-            case "delete-records" -> 5;
+            case "delete-records", "forward" -> 5;
             default -> {
                 usage("unknown command " + command);
                 yield 0;
@@ -97,6 +105,7 @@ public final class Testbed {
                 case "digest" -> digest(props, args[2]);
                 case "delete-records" -> deleteRecords(props, args[2],
                         Integer.parseInt(args[3]), Long.parseLong(args[4]));
+                case "forward" -> forward(props, args[2], args[3], args[4]);
                 default -> throw new IllegalStateException(command);
             }
         } catch (Exception e) {
@@ -108,7 +117,7 @@ public final class Testbed {
 
     private static void usage(String why) {
         System.err.println("Testbed: " + why
-                + "\nusage: Testbed mirror-client|translate|produce-transactions|consume|digest|delete-records BOOTSTRAP ...");
+                + "\nusage: Testbed mirror-client|translate|produce-transactions|consume|digest|delete-records|forward BOOTSTRAP ...");
         System.exit(2);
     }
 
@@ -201,6 +210,61 @@ public final class Testbed {
                     .lowWatermarks().get(tp).get().lowWatermark();
             result("{\"lowWatermark\":" + low + "}");
         }
+    }
+
+    private static void forward(Map<String, Object> props, String topic, String targetBootstrap,
+            String targetTopic) throws Exception {
+        Map<String, Object> c = new HashMap<>(props);
+        c.put(ConsumerConfig.ENABLE_AUTO_COMMIT_CONFIG, "false");
+        Map<String, Object> p = new HashMap<>();
+        p.put(ProducerConfig.ACKS_CONFIG, "all");
+        p.put(ProducerConfig.ENABLE_IDEMPOTENCE_CONFIG, "true");
+        p.put(ProducerConfig.LINGER_MS_CONFIG, "0");
+        p.putAll(props);
+        p.put(ProducerConfig.BOOTSTRAP_SERVERS_CONFIG, targetBootstrap);
+        AtomicBoolean open = new AtomicBoolean(true);
+        Thread stdin = new Thread(() -> {
+            try {
+                while (System.in.read() >= 0) {
+                    // Only the end of stdin matters.
+                }
+            } catch (IOException e) {
+                // A broken stdin ends the loop as its end would.
+            }
+            open.set(false);
+        });
+        stdin.setDaemon(true);
+        stdin.start();
+        AtomicReference<Exception> failed = new AtomicReference<>();
+        long forwarded = 0;
+        try (KafkaConsumer<byte[], byte[]> consumer = new KafkaConsumer<>(c,
+                new ByteArrayDeserializer(), new ByteArrayDeserializer());
+                KafkaProducer<byte[], byte[]> producer = new KafkaProducer<>(p,
+                        new ByteArraySerializer(), new ByteArraySerializer())) {
+            List<TopicPartition> parts = new ArrayList<>();
+            consumer.partitionsFor(topic, TIMEOUT)
+                    .forEach(info -> parts.add(new TopicPartition(topic, info.partition())));
+            consumer.assign(parts);
+            consumer.seekToBeginning(parts);
+            while (open.get() && failed.get() == null) {
+                for (ConsumerRecord<byte[], byte[]> r : consumer.poll(Duration.ofMillis(100))) {
+                    producer.send(new ProducerRecord<>(targetTopic, r.partition(), r.timestamp(),
+                            r.key(), r.value(), r.headers()), (sent, e) -> {
+                                if (e != null) {
+                                    failed.compareAndSet(null, e);
+                                }
+                            });
+                    forwarded++;
+                }
+            }
+            producer.flush();
+        }
+        if (failed.get() != null) {
+            throw failed.get();
+        }
+        Map<String, Object> out = new TreeMap<>();
+        out.put("forwarded", forwarded);
+        result(json(out));
     }
 
     private static void consume(Map<String, Object> props, String topic) throws Exception {

@@ -65,7 +65,7 @@ pub use install::{
 };
 pub use kafka::{
     default_kafka_dir, ensure_kafka_installed, java_peer, JvmProfile, KafkaCluster, KafkaOptions,
-    KafkaVersion, Mm2Options, Mm2Process, ScramUser, SecureListener, KAFKA_MARKER,
+    KafkaVersion, Mm2Options, Mm2Process, RunningJavaPeer, ScramUser, SecureListener, KAFKA_MARKER,
 };
 pub use kind::{kinds_under_test, selected, BrokerKind};
 pub use oidc::{IdentityProvider, IdentityProviderOptions};

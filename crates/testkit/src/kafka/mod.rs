@@ -16,7 +16,7 @@ pub(crate) use jvm::Java;
 pub use cluster::{ensure_kafka_installed, KafkaCluster};
 pub use config::{KafkaOptions, ScramUser, SecureListener};
 pub use install::{default_kafka_dir, KAFKA_MARKER};
-pub use java_peer::java_peer;
+pub use java_peer::{java_peer, RunningJavaPeer};
 pub use jvm::JvmProfile;
 pub use mm2::{Mm2Options, Mm2Process};
 pub use version::KafkaVersion;
