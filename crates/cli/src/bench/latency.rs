@@ -1,10 +1,12 @@
 //! `strait bench --latency RECORDS_PER_SECOND`: end-to-end latency at a steady, modest rate.
 //! A producer writes timestamped records to the source (Apache Kafka) for 28 s (the first 8 left
-//! out), a batch every 10 ms (as if lingering 10 ms), the partitions taking turns; a reader on the source (the floor: producer to consumer
-//! on one cluster) and a reader on the target's remote topic note when each record arrives.
-//! Prints p50, p99 and max of both, of what the mirror added per record (target reader's arrival
-//! less the source reader's), the mirror's p99 against the floor's, and the slowest records with
-//! when they were sent, so a periodic stall shows.
+//! out), a batch every 10 ms (as if lingering 10 ms), the partitions taking turns. Beside strait,
+//! in the same run, the Java client's poll→send loop (the simplest mirror: acks=all, idempotent,
+//! linger.ms=0) copies the same topic into a topic of its own on the target. Readers on the
+//! source (the floor: producer to consumer on one cluster), on strait's remote topic and on the
+//! loop's topic note when each record arrives. Prints p50, p99 and max of each path, of what
+//! each mirror added per record (target reader's arrival less the source reader's), the p99
+//! ratios, and strait's slowest records with when they were sent, so a periodic stall shows.
 
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
@@ -13,11 +15,11 @@ use anyhow::{bail, Context};
 use bytes::Bytes;
 use strait_kafka::batch::{BatchBuilder, Compression, Record};
 use strait_kafka::{
-    Cluster, ClusterConfig, FetchOptions, FetchPosition, Isolation, OffsetSpec, Producer,
+    Cluster, ClusterConfig, FetchOptions, FetchPosition, Isolation, NewTopic, OffsetSpec, Producer,
 };
 use strait_mirror::config::parse_str;
 use strait_mirror::engine::{EngineOptions, Mirror};
-use strait_testkit::KafkaVersion;
+use strait_testkit::{KafkaVersion, RunningJavaPeer};
 use tokio::sync::watch;
 
 use super::{install_kafka, one_way_properties, source_topic, BenchArgs, Brokers, Node, TOPIC};
@@ -41,6 +43,11 @@ pub(super) async fn run(args: &BenchArgs, rate: u64, codec: Compression) -> anyh
     let (source_node, target_node) = (Node::start(brokers).await?, Node::start(brokers).await?);
     let source = source_topic(&source_node.bootstrap(), args.partitions).await?;
     let target = Cluster::connect(ClusterConfig::new("target", &target_node.bootstrap())?).await?;
+    target
+        .create_topic(&NewTopic::new(JAVA_LOOP_TOPIC, args.partitions))
+        .await
+        .context("creating the Java loop's topic on the target")?;
+    let java_loop = start_java_loop(version, &source_node, &target_node, codec).await?;
     let properties = one_way_properties(&source_node.bootstrap(), &target_node.bootstrap());
     let mirror = Mirror::start(
         parse_str(&properties).context("the bench's mm2.properties")?,
@@ -50,18 +57,54 @@ pub(super) async fn run(args: &BenchArgs, rate: u64, codec: Compression) -> anyh
     wait_for_topic(&target, &remote, args.partitions).await?;
     let floor = Reader::start(&source_node.bootstrap(), TOPIC, args.partitions).await?;
     let mirrored = Reader::start(&target_node.bootstrap(), &remote, args.partitions).await?;
+    let looped = Reader::start(&target_node.bootstrap(), JAVA_LOOP_TOPIC, args.partitions).await?;
     println!(
         "producing {rate} records/s of {} bytes ({codec}, a batch every 10 ms) to {} \
-         partitions for {SECONDS} s; reading them on the source (the floor) and on the target",
+         partitions for {SECONDS} s; reading them on the source (the floor), through strait and \
+         through the Java client's poll->send loop",
         args.record_bytes, args.partitions
     );
     let sent = produce(&source, args, rate, codec).await?;
-    let floor = floor.finish(sent).await;
-    let mirrored = mirrored.finish(sent).await;
+    let paths = Paths {
+        floor: floor.finish(sent).await,
+        strait: mirrored.finish(sent).await,
+        java_loop: looped.finish(sent).await,
+    };
     mirror.shutdown().await.context("stopping the mirror")?;
-    let start = floor.first().map_or(0, |(sent, _)| *sent);
-    print_report(version, sent, start, &floor, &mirrored);
+    tokio::task::spawn_blocking(move || java_loop.finish())
+        .await?
+        .context("the Java client's poll->send loop")?;
+    let start = paths.floor.first().map_or(0, |(sent, _)| *sent);
+    print_report(version, sent, start, &paths);
     Ok(())
+}
+
+/// The Java loop's copy of the bench topic on the target.
+const JAVA_LOOP_TOPIC: &str = "java-loop.bench";
+
+/// Starts the Java client's poll->send loop from the bench topic on the source to
+/// [`JAVA_LOOP_TOPIC`] on the target, batches compressed with `codec` as the source's are.
+async fn start_java_loop(
+    version: KafkaVersion,
+    source: &Node,
+    target: &Node,
+    codec: Compression,
+) -> anyhow::Result<RunningJavaPeer> {
+    let args = [
+        "forward".to_owned(),
+        source.bootstrap(),
+        TOPIC.to_owned(),
+        target.bootstrap(),
+        JAVA_LOOP_TOPIC.to_owned(),
+        format!("compression.type={codec}"),
+    ];
+    let java_loop = tokio::task::spawn_blocking(move || {
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        RunningJavaPeer::start(version, &args)
+    })
+    .await?
+    .context("starting the Java client's poll->send loop")?;
+    Ok(java_loop)
 }
 
 /// Waits until the mirror has created `topic` with `partitions` on the target.
@@ -273,13 +316,14 @@ fn percentiles(seen: &[(u64, u64)]) -> Option<(f64, f64, f64)> {
     (!latencies.is_empty()).then(|| (ms(at(50)), ms(at(99)), ms(*latencies.last().unwrap())))
 }
 
-fn print_report(
-    version: KafkaVersion,
-    sent: u64,
-    start: u64,
-    floor: &[(u64, u64)],
-    mirrored: &[(u64, u64)],
-) {
+/// What each reader saw: (sent, latency) per record, sorted by when they were sent.
+struct Paths {
+    floor: Vec<(u64, u64)>,
+    strait: Vec<(u64, u64)>,
+    java_loop: Vec<(u64, u64)>,
+}
+
+fn print_report(version: KafkaVersion, sent: u64, start: u64, paths: &Paths) {
     let warm_up = |seen: &[(u64, u64)]| {
         seen.iter()
             .filter(|(s, _)| *s < start + WARM_UP_US)
@@ -294,8 +338,11 @@ fn print_report(
             .copied()
             .collect()
     };
-    let (floor_warm, mirror_warm) = (warm_up(floor), warm_up(mirrored));
-    let (floor, mirrored) = (&steady(floor)[..], &steady(mirrored)[..]);
+    let (floor, mirrored, looped) = (
+        &steady(&paths.floor)[..],
+        &steady(&paths.strait)[..],
+        &steady(&paths.java_loop)[..],
+    );
     println!();
     println!(
         "strait bench --latency on Apache Kafka {version}: {sent} records sent; latency from \
@@ -303,40 +350,61 @@ fn print_report(
         WARM_UP_US / 1_000_000
     );
     println!(
-        "{:<34} {:>8} {:>8} {:>8} {:>8} {:>13}",
+        "{:<40} {:>8} {:>8} {:>8} {:>8} {:>13}",
         "path", "records", "p50", "p99", "max", "warm-up max"
     );
-    let mut rows = Vec::new();
-    for (path, seen, warm) in [
-        ("floor: producer -> source reader", floor, floor_warm),
-        ("strait: producer -> target reader", mirrored, mirror_warm),
-    ] {
-        match percentiles(seen) {
+    let row = |path: &str, seen: &[(u64, u64)], warm: Option<f64>| {
+        let p = percentiles(seen);
+        match p {
             Some((p50, p99, max)) => {
+                let warm = warm.map_or(String::new(), |w| format!("{w:.1}"));
                 println!(
-                    "{path:<34} {:>8} {p50:>8.1} {p99:>8.1} {max:>8.1} {warm:>13.1}",
+                    "{path:<40} {:>8} {p50:>8.1} {p99:>8.1} {max:>8.1} {warm:>13}",
                     seen.len()
                 );
-                rows.push(p99);
             }
-            None => println!("{path:<34} {:>8} (nothing arrived)", seen.len()),
+            None => println!("{path:<40} {:>8} (nothing arrived)", seen.len()),
         }
-    }
-    let added = hop(floor, mirrored);
-    match percentiles(&added) {
-        Some((p50, p99, max)) => println!(
-            "{:<34} {:>8} {p50:>8.1} {p99:>8.1} {max:>8.1}",
-            "added: source reader -> target",
-            added.len()
-        ),
-        None => println!("{:<34} {:>8} (no record seen by both)", "added", 0),
-    }
-    if let [floor_p99, mirror_p99] = rows[..] {
-        println!(
-            "\np99 through strait / p99 of the floor: {mirror_p99:.1} / {floor_p99:.1} ms = {:.2}x",
-            mirror_p99 / floor_p99
-        );
-    }
+        p.map(|(_, p99, _)| p99)
+    };
+    let floor_p99 = row(
+        "floor: producer -> source reader",
+        floor,
+        Some(warm_up(&paths.floor)),
+    );
+    let strait_p99 = row(
+        "strait: producer -> target reader",
+        mirrored,
+        Some(warm_up(&paths.strait)),
+    );
+    let loop_p99 = row(
+        "Java poll->send loop: -> target reader",
+        looped,
+        Some(warm_up(&paths.java_loop)),
+    );
+    let strait_added = row("added by strait", &hop(floor, mirrored), None);
+    let loop_added = row("added by the Java loop", &hop(floor, looped), None);
+    println!();
+    let ratio = |what: &str, ours: Option<f64>, theirs: Option<f64>| {
+        if let (Some(ours), Some(theirs)) = (ours, theirs) {
+            println!("{what}: {ours:.1} / {theirs:.1} ms = {:.2}x", ours / theirs);
+        }
+    };
+    ratio(
+        "p99 through strait / p99 of the floor",
+        strait_p99,
+        floor_p99,
+    );
+    ratio(
+        "p99 through strait / p99 through the Java loop",
+        strait_p99,
+        loop_p99,
+    );
+    ratio(
+        "p99 added by strait / p99 added by the Java loop",
+        strait_added,
+        loop_added,
+    );
     let mut slowest: Vec<&(u64, u64)> = mirrored.iter().collect();
     slowest.sort_unstable_by_key(|(_, latency)| std::cmp::Reverse(*latency));
     // One line per produced batch (its records share a send time to the 10 ms tick).
