@@ -3,14 +3,16 @@
 //! FindCoordinator responses so clients keep talking to the proxy.
 
 use bytes::{Buf, BufMut, Bytes, BytesMut};
+use kafka_protocol::messages::fetch_response::PartitionData;
 use kafka_protocol::messages::{
-    ApiKey, CreateTopicsRequest, FetchRequest, FindCoordinatorResponse,
+    ApiKey, CreateTopicsRequest, FetchRequest, FetchResponse, FindCoordinatorResponse,
     IncrementalAlterConfigsRequest, MetadataResponse, ProduceRequest, ProduceResponse,
     RequestHeader, ResponseHeader, SaslAuthenticateRequest, SaslAuthenticateResponse,
     SaslHandshakeRequest, SaslHandshakeResponse, TopicName,
 };
 use kafka_protocol::protocol::{Decodable, Encodable, StrBytes};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
+use uuid::Uuid;
 
 /// Largest frame the proxy accepts.
 const MAX_FRAME: usize = 512 * 1024 * 1024;
@@ -92,6 +94,68 @@ pub(super) fn fetch_partition_max_bytes(frame: &Bytes, version: i16) -> Vec<(Str
             Some((t.topic.to_string(), most))
         })
         .collect()
+}
+
+/// A topic of Fetch requests and responses: by name up to version 12, by id from 13.
+#[derive(Clone, Debug)]
+pub(super) struct FetchedTopic {
+    pub(super) name: String,
+    pub(super) id: Uuid,
+}
+
+impl FetchedTopic {
+    fn is(&self, version: i16, name: &TopicName, id: &Uuid) -> bool {
+        if version >= 13 {
+            *id == self.id
+        } else {
+            name.as_str() == self.name
+        }
+    }
+}
+
+/// Whether a Fetch request asks for `topic`.
+pub(super) fn fetch_asks_for(frame: &Bytes, version: i16, topic: &FetchedTopic) -> bool {
+    decode_request::<FetchRequest>(frame, ApiKey::Fetch, version).is_some_and(|request| {
+        request
+            .topics
+            .iter()
+            .any(|t| topic.is(version, &t.topic, &t.topic_id))
+    })
+}
+
+/// The broker's answer to a Fetch request with every partition of `topic` failing with `code`:
+/// no records, no offsets (as a broker that lost the partition's leadership answers).
+pub(super) fn refuse_fetch(frame: Bytes, version: i16, topic: &FetchedTopic, code: i16) -> Bytes {
+    let api = ApiKey::Fetch;
+    let mut buf = frame.clone();
+    let Ok(header) = ResponseHeader::decode(&mut buf, api.response_header_version(version)) else {
+        return frame;
+    };
+    let Ok(mut response) = FetchResponse::decode(&mut buf, version) else {
+        return frame;
+    };
+    for t in &mut response.responses {
+        if topic.is(version, &t.topic, &t.topic_id) {
+            for p in &mut t.partitions {
+                *p = PartitionData::default()
+                    .with_partition_index(p.partition_index)
+                    .with_error_code(code)
+                    .with_high_watermark(-1)
+                    .with_last_stable_offset(-1)
+                    .with_log_start_offset(-1);
+            }
+        }
+    }
+    let mut out = BytesMut::new();
+    let encoded = header
+        .encode(&mut out, api.response_header_version(version))
+        .is_ok()
+        && response.encode(&mut out, version).is_ok();
+    if encoded {
+        out.freeze()
+    } else {
+        frame
+    }
 }
 
 fn decode_request<T: Decodable>(frame: &Bytes, key: ApiKey, version: i16) -> Option<T> {

@@ -6,7 +6,8 @@
 //!
 //! Faults on demand: a config value spoiled on its way to the broker
 //! ([`SecureProxy::spoil_topic_config`]), a Produce request refused with an error code without
-//! reaching the partition ([`SecureProxy::refuse_next_produce`]).
+//! reaching the partition ([`SecureProxy::refuse_next_produce`]), Fetch answers for a topic
+//! failed with an error code ([`SecureProxy::refuse_fetches`]).
 
 mod delay;
 mod frames;
@@ -30,7 +31,9 @@ pub use sasl_server::ProxySasl;
 use crate::certs::CertKey;
 use crate::TestkitError;
 use delay::Output;
-use frames::{read_frame, read_response_head, read_rest, request_header, write_frame};
+use frames::{
+    read_frame, read_response_head, read_rest, request_header, write_frame, FetchedTopic,
+};
 use sasl_server::{ServerSession, Step};
 
 /// The Fetch API key.
@@ -73,6 +76,8 @@ pub struct ProxyStats {
     pub unauthenticated_requests: AtomicU64,
     /// Produce requests refused by [`SecureProxy::refuse_next_produce`].
     pub refused_produces: AtomicU64,
+    /// Fetch answers failed by [`SecureProxy::refuse_fetches`].
+    pub refused_fetches: AtomicU64,
     requests: Mutex<HashMap<i16, Forwarded>>,
     largest_fetch_asks: Mutex<HashMap<String, i32>>,
 }
@@ -149,6 +154,7 @@ pub struct SecureProxy {
     stats: Arc<ProxyStats>,
     spoiled_config: SpoiledConfig,
     refusal: ProduceRefusal,
+    fetch_refusal: FetchRefusal,
     task: JoinHandle<()>,
 }
 
@@ -159,6 +165,9 @@ type SpoiledConfig = Arc<Mutex<Option<String>>>;
 /// The next Produce request to (topic, partition) to refuse, and with which error code.
 type ProduceRefusal = Arc<Mutex<Option<(String, i32, i16)>>>;
 
+/// The topic whose Fetch answers to fail, with which error code, and how many more.
+type FetchRefusal = Arc<Mutex<Option<(FetchedTopic, i16, u64)>>>;
+
 /// What to do with a response on its way back to the client.
 enum Rewrite {
     /// Broker addresses of a Metadata or FindCoordinator response become the proxy's.
@@ -168,6 +177,13 @@ enum Rewrite {
     Refused {
         version: i16,
         topic: String,
+        code: i16,
+    },
+    /// The answer to a Fetch request asking for `topic`: each of its partitions fails with
+    /// `code`.
+    FetchRefused {
+        version: i16,
+        topic: FetchedTopic,
         code: i16,
     },
 }
@@ -187,6 +203,7 @@ struct Shared {
     stats: Arc<ProxyStats>,
     spoiled_config: SpoiledConfig,
     refusal: ProduceRefusal,
+    fetch_refusal: FetchRefusal,
 }
 
 impl SecureProxy {
@@ -203,6 +220,7 @@ impl SecureProxy {
         let stats = Arc::new(ProxyStats::default());
         let spoiled_config = SpoiledConfig::default();
         let refusal = ProduceRefusal::default();
+        let fetch_refusal = FetchRefusal::default();
         let shared = Arc::new(Shared {
             upstream: upstream.to_owned(),
             port: addr.port(),
@@ -212,6 +230,7 @@ impl SecureProxy {
             stats: stats.clone(),
             spoiled_config: spoiled_config.clone(),
             refusal: refusal.clone(),
+            fetch_refusal: fetch_refusal.clone(),
         });
         let task = tokio::spawn(async move {
             while let Ok((tcp, _)) = listener.accept().await {
@@ -224,6 +243,7 @@ impl SecureProxy {
             stats,
             spoiled_config,
             refusal,
+            fetch_refusal,
             task,
         })
     }
@@ -234,6 +254,19 @@ impl SecureProxy {
     /// that is not serving yet would). Later requests pass.
     pub fn refuse_next_produce(&self, topic: &str, partition: i32, code: i16) {
         *self.refusal.lock().expect("refusal") = Some((topic.to_owned(), partition, code));
+    }
+
+    /// The next `count` Fetch requests asking for `topic` (named by `topic_id` from Fetch v13)
+    /// reach the broker, but each of the topic's partitions in their answers fails with error
+    /// `code` (e.g. 6, NOT_LEADER_OR_FOLLOWER, as from a broker that just lost leadership),
+    /// without records. Later requests pass.
+    pub fn refuse_fetches(&self, topic: &str, topic_id: uuid::Uuid, code: i16, count: u64) {
+        let topic = FetchedTopic {
+            name: topic.to_owned(),
+            id: topic_id,
+        };
+        *self.fetch_refusal.lock().expect("fetch refusal") =
+            (count > 0).then_some((topic, code, count));
     }
 
     /// From now on, values of topic config `name` in CreateTopics and IncrementalAlterConfigs
@@ -340,6 +373,12 @@ async fn relay<S: AsyncRead + AsyncWrite + Unpin + Send + 'static>(shared: &Shar
                 if key == FETCH {
                     let asks = frames::fetch_partition_max_bytes(&frame, version);
                     shared.stats.fetch_asked(asks);
+                    if let Some(refused) = refuse_fetch(shared, &frame, version) {
+                        pending
+                            .lock()
+                            .expect("pending")
+                            .insert(correlation_id, refused);
+                    }
                 }
                 let spoiled = shared
                     .spoiled_config
@@ -406,6 +445,11 @@ async fn relay<S: AsyncRead + AsyncWrite + Unpin + Send + 'static>(shared: &Shar
                     topic,
                     code,
                 } => frames::refuse_produce(frame, version, &topic, code),
+                Rewrite::FetchRefused {
+                    version,
+                    topic,
+                    code,
+                } => frames::refuse_fetch(frame, version, &topic, code),
             };
             if to_client.send(frames::with_size(&frame)).await.is_err() {
                 break;
@@ -430,6 +474,26 @@ fn divert(
     let diverted = frames::divert_produce(frame, version, &topic, partition)?;
     *armed = None;
     Some((topic, code, diverted))
+}
+
+/// The armed Fetch refusal, if this Fetch request asks for its topic; counts it down.
+fn refuse_fetch(shared: &Shared, frame: &bytes::Bytes, version: i16) -> Option<Rewrite> {
+    let mut armed = shared.fetch_refusal.lock().expect("fetch refusal");
+    let (topic, code, left) = armed.as_mut()?;
+    if !frames::fetch_asks_for(frame, version, topic) {
+        return None;
+    }
+    let refused = Rewrite::FetchRefused {
+        version,
+        topic: topic.clone(),
+        code: *code,
+    };
+    *left -= 1;
+    if *left == 0 {
+        *armed = None;
+    }
+    shared.stats.refused_fetches.fetch_add(1, Ordering::Relaxed);
+    Some(refused)
 }
 
 /// Serves the pre-authentication phase: ApiVersions is forwarded, SaslHandshake and
