@@ -3,6 +3,7 @@
 //! the progress and offset-sync records strait writes are byte-compatible with Java MM2's.
 
 use std::collections::BTreeMap;
+use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use bytes::Bytes;
@@ -11,13 +12,14 @@ use strait_kafka::batch::{Compression, Record};
 use strait_kafka::{Cluster, NewTopic, Producer};
 use strait_mirror::formats::{partition_for_key, OffsetSync, EXACT_SINCE_HEADER};
 use strait_mirror::internal::{exact_since, read_topic};
-use strait_testkit::BrokerKind;
+use strait_testkit::{BrokerKind, ProxyOptions, SecureProxy};
 
 strait_testkit::per_broker!(
     clean_restart_mid_stream,
     crash_restart_loses_nothing,
     crash_without_stored_progress_repeats_nothing,
     crash_without_stored_progress_repeats_nothing_in_small_fetches,
+    crash_with_the_target_unreadable_at_restart_repeats_nothing,
     resume_from_java_progress,
     progress_and_offset_syncs_are_byte_compatible,
 );
@@ -105,7 +107,7 @@ async fn clean_restart_mid_stream(kind: BrokerKind) {
 /// the source's head already on the target, from the remote partitions' first offsets, and
 /// writes none of it again: every record exactly once, in order.
 async fn crash_without_stored_progress_repeats_nothing(kind: BrokerKind) {
-    crash_without_stored_progress(kind, ONE_WAY).await;
+    crash_without_stored_progress(kind, ONE_WAY, 4, 0).await;
 }
 
 /// The same with Fetch requests too small for more than one batch: the broker fills a request
@@ -117,12 +119,29 @@ async fn crash_without_stored_progress_repeats_nothing_in_small_fetches(kind: Br
         "{ONE_WAY}\nprimary->backup.source.consumer.fetch.max.bytes = 64\n\
          primary->backup.source.consumer.max.partition.fetch.bytes = 64"
     );
-    crash_without_stored_progress(kind, &small).await;
+    crash_without_stored_progress(kind, &small, 4, 0).await;
 }
 
-async fn crash_without_stored_progress(kind: BrokerKind, extra: &str) {
+/// Fetch answers from the target refused (as while its leader moves) for longer than a read's
+/// retries: the restarted partition must wait and look again, not write everything a second
+/// time the moment the target takes writes.
+async fn crash_with_the_target_unreadable_at_restart_repeats_nothing(kind: BrokerKind) {
+    // Both reads of a walk fail (each tries 10 times), then 5 more: one partition, so the
+    // refusals all fall on its walk.
+    crash_without_stored_progress(kind, ONE_WAY, 1, 25).await;
+}
+
+/// Mirrors 20 rounds, kills the mirror and deletes its stored progress, produces 5 more and
+/// starts it again: the target must end with every record once. With `refused_target_fetches`,
+/// the restarted mirror reaches the target through a proxy that fails that many Fetch answers
+/// for the remote topic first.
+async fn crash_without_stored_progress(
+    kind: BrokerKind,
+    extra: &str,
+    partitions: i32,
+    refused_target_fetches: u64,
+) {
     let pair = Pair::start(kind).await;
-    let partitions = 4;
     create_topic(&pair.primary, TOPIC, partitions).await;
     let properties = pair.properties(extra);
     let mut expected =
@@ -163,14 +182,31 @@ async fn crash_without_stored_progress(kind: BrokerKind, extra: &str) {
         expected.get_mut(&p).unwrap().extend(records);
     }
     let total: usize = expected.values().map(Vec::len).sum();
+    let remote_topic = "primary.test-topic-1";
+    let (properties, proxy) = if refused_target_fetches > 0 {
+        let proxy = SecureProxy::start(&pair.backup_node.bootstrap(), ProxyOptions::default())
+            .await
+            .unwrap();
+        let metadata = pair.backup.refresh_topics(&[remote_topic]).await.unwrap();
+        let id = metadata.topics[remote_topic].id;
+        proxy.refuse_fetches(remote_topic, id, 6, refused_target_fetches);
+        let via = pair.properties_with_backup_via(&proxy.bootstrap(), extra);
+        (via, Some(proxy))
+    } else {
+        (properties, None)
+    };
     let mirror = start_mirror(&properties);
-    wait_for_records(&pair.backup, "primary.test-topic-1", total).await;
+    wait_for_records(&pair.backup, remote_topic, total).await;
     let recognised = flow_stats(&mirror, "primary->backup").recognised;
     shutdown(mirror).await;
 
     let remote = read_all(&pair.backup, "primary.test-topic-1").await;
     for (p, source) in &expected {
         assert_same_records(&format!("primary.test-topic-1-{p}"), source, &remote[p]);
+    }
+    if let Some(proxy) = proxy {
+        let refused = proxy.stats().refused_fetches.load(Ordering::Relaxed);
+        assert_eq!(refused, refused_target_fetches, "target fetches refused");
     }
     // 20 batches per partition were on the target before the second start (the count also
     // takes in heartbeats batches the flow mirrors).

@@ -41,6 +41,18 @@ pub enum EngineError {
         #[source]
         cause: FetchFailure,
     },
+    /// Reading back what a run before wrote to the target failed in a way that may heal; the
+    /// partition tries again later rather than write anything twice.
+    #[error("cluster {cluster}: reading topic {topic} partition {partition}{} to find what is already there: {source}", offset.map(|o| format!(" from offset {o}")).unwrap_or_default())]
+    ReadBack {
+        cluster: String,
+        topic: String,
+        partition: i32,
+        /// Where the read started; `None` for the partition's first offset.
+        offset: Option<i64>,
+        #[source]
+        source: strait_kafka::Error,
+    },
     /// A fetched batch cannot be forwarded.
     #[error("cluster {cluster}: topic {topic} partition {partition} at offset {offset}: {source}")]
     Batch {
@@ -76,6 +88,7 @@ impl EngineError {
             EngineError::Produce { source, .. } => Some(("produce", source.code_name())),
             EngineError::Kafka(source) => Some(("source", source.code_name())),
             EngineError::Batch { .. } => Some(("fetch", "CorruptBatch".to_owned())),
+            EngineError::ReadBack { source, .. } => Some(("fetch", source.code_name())),
             _ => None,
         }
     }

@@ -40,6 +40,15 @@ pub enum FetchFailure {
 }
 
 impl FetchFailure {
+    /// Whether fetching again later may succeed (a leader moving, a broker restarting).
+    pub fn is_retriable(&self) -> bool {
+        match self {
+            FetchFailure::NoLeader | FetchFailure::NotAnswered { .. } => true,
+            FetchFailure::Code(code) => strait_kafka::is_retriable_code(*code),
+            FetchFailure::Request(e) => e.is_retriable(),
+        }
+    }
+
     /// A short name for the error counters.
     pub fn code_name(&self) -> String {
         match self {
@@ -498,6 +507,16 @@ fn match_answers(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn failures_that_pass_are_retriable_lasting_ones_not() {
+        assert!(FetchFailure::NoLeader.is_retriable());
+        assert!(FetchFailure::NotAnswered { leader: 1 }.is_retriable());
+        assert!(FetchFailure::Code(ResponseError::NotLeaderOrFollower).is_retriable());
+        assert!(FetchFailure::Code(ResponseError::UnknownTopicId).is_retriable());
+        assert!(!FetchFailure::Code(ResponseError::OffsetOutOfRange).is_retriable());
+        assert!(!FetchFailure::Code(ResponseError::TopicAuthorizationFailed).is_retriable());
+    }
 
     fn demand(partition: i32) -> ((String, i32), FetchDemand) {
         let (reply, _) = oneshot::channel();

@@ -189,8 +189,12 @@ async fn replicate(
             l
         }
         None => match rewound.take() {
-            Some(rewound) => {
-                let l = ledger.insert(resume(ctx, route, rewound).await);
+            Some(at) => {
+                // A walk that could not read yet keeps the position for the next run.
+                *rewound = Some(at);
+                let resumed = resume(ctx, route, at).await?;
+                *rewound = None;
+                let l = ledger.insert(resumed);
                 check_incarnation(ctx, route, state, l).await?;
                 l
             }
@@ -718,7 +722,7 @@ async fn start(
     }
     let Some(stored) = ctx.progress.position(&route.topic, route.partition) else {
         let position = reset_position(ctx, route).await?;
-        return Ok(first_start(ctx, route, position).await);
+        return first_start(ctx, route, position).await;
     };
     if let (Some(old), Some(new)) = (stored.topic_id, route.topic_id) {
         if old != new {
@@ -739,16 +743,16 @@ async fn start(
             .with_topic_id(rewound.topic_id)
             .with_leader_epoch(rewound.leader_epoch));
     }
-    Ok(resume(ctx, route, rewound).await)
+    resume(ctx, route, rewound).await
 }
 
 /// A ledger at the rewound position, moved past the batches after it that are already on the
-/// target.
+/// target; an error when the target or source could not be read yet (see [`recognise_written`]).
 async fn resume(
     ctx: &PartitionContext,
     route: &PartitionRoute,
     rewound: Rewound,
-) -> PartitionLedger {
+) -> Result<PartitionLedger, EngineError> {
     let Rewound {
         position,
         target_next,
@@ -756,18 +760,18 @@ async fn resume(
         leader_epoch,
     } = rewound;
     let Some(target_next) = target_next else {
-        return PartitionLedger::new(position)
+        return Ok(PartitionLedger::new(position)
             .with_topic_id(topic_id)
-            .with_leader_epoch(leader_epoch);
+            .with_leader_epoch(leader_epoch));
     };
-    let found = recognise_written(ctx, route, position, target_next).await;
+    let found = recognise_written(ctx, route, position, target_next).await?;
     report_recognised(ctx, route, position, &found);
     // Past recognised batches the epoch of the record before the position is not known.
     let leader_epoch = leader_epoch.filter(|_| found.batches == 0);
-    PartitionLedger::new(found.position)
+    Ok(PartitionLedger::new(found.position)
         .with_downstream(Some(found.target_next))
         .with_topic_id(topic_id)
-        .with_leader_epoch(leader_epoch)
+        .with_leader_epoch(leader_epoch))
 }
 
 /// The ledger of a partition without stored progress, at `position` (`auto.offset.reset`). A
@@ -780,22 +784,22 @@ async fn first_start(
     ctx: &PartitionContext,
     route: &PartitionRoute,
     position: i64,
-) -> PartitionLedger {
+) -> Result<PartitionLedger, EngineError> {
     let fresh = PartitionLedger::new(position).with_topic_id(route.topic_id);
     if ctx.exactly_once.is_some() || route.remote_topic == route.topic {
-        return fresh;
+        return Ok(fresh);
     }
-    let Some(first) = target_log_start(ctx, route).await else {
-        return fresh;
+    let Some(first) = target_log_start(ctx, route).await? else {
+        return Ok(fresh);
     };
-    let found = recognise_written(ctx, route, position, first).await;
+    let found = recognise_written(ctx, route, position, first).await?;
     if found.batches == 0 {
-        return fresh;
+        return Ok(fresh);
     }
     report_recognised(ctx, route, position, &found);
-    PartitionLedger::new(found.position)
+    Ok(PartitionLedger::new(found.position)
         .with_downstream(Some(found.target_next))
-        .with_topic_id(route.topic_id)
+        .with_topic_id(route.topic_id))
 }
 
 fn report_recognised(

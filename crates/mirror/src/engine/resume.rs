@@ -7,10 +7,13 @@
 //! before it first stored progress may have written the source's head already.
 //!
 //! The walk is pure ([`Recognition::offer`]); [`recognise_written`] feeds it from both clusters.
-//! Anything unclear (no target position stored, a different batch, a fetch error) ends the walk:
-//! what is not recognised is written again, so the worst case is a duplicate, never a loss. A
-//! source answer without a whole batch below the log's end is no end: a request shares its
-//! bytes among its partitions (fewer while the flow's buffer is short), so it is asked again.
+//! Anything unclear (no target position stored, a different batch, a read that cannot succeed)
+//! ends the walk: what is not recognised is written again, so the worst case is a duplicate,
+//! never a loss. A read that failed in a way that heals (a broker restarting, a leader moving)
+//! fails the partition instead, which walks again after its backoff: the target that could not
+//! be read may take writes again first. A source answer without a whole batch below the log's
+//! end is no end: a request shares its bytes among its partitions (fewer while the flow's
+//! buffer is short), so it is asked again.
 
 use std::collections::VecDeque;
 use std::time::{Duration, Instant};
@@ -19,7 +22,8 @@ use strait_kafka::batch::RawBatch;
 use strait_kafka::{FetchOptions, FetchPosition, Isolation, OffsetSpec};
 
 use super::discovery::PartitionRoute;
-use super::fetcher::AskBytes;
+use super::error::EngineError;
+use super::fetcher::{AskBytes, FetchFailure};
 use super::forward::{Forwarder, Step};
 use super::partition_context::{ask, holds_more, PartitionContext};
 
@@ -110,15 +114,68 @@ impl Recognition {
     }
 }
 
+/// Why a read of the walk failed.
+#[derive(Debug)]
+enum ReadFailure {
+    /// It may succeed later: the partition fails with this error and walks again.
+    Passing(EngineError),
+    /// It will not succeed by waiting: the walk ends there.
+    Lasting(String),
+}
+
+impl ReadFailure {
+    /// A failed read of the target's partition at `offset` (`None`: its first offset).
+    fn of_target(
+        ctx: &PartitionContext,
+        route: &PartitionRoute,
+        offset: Option<i64>,
+        e: strait_kafka::Error,
+    ) -> ReadFailure {
+        if !e.is_retriable() {
+            let at = offset.map_or("its first offset".to_owned(), |o| format!("offset {o}"));
+            return ReadFailure::Lasting(format!("reading the target at {at}: {e}"));
+        }
+        ReadFailure::Passing(EngineError::ReadBack {
+            cluster: ctx.target.name().to_owned(),
+            topic: route.remote_topic.clone(),
+            partition: route.partition,
+            offset,
+            source: e,
+        })
+    }
+
+    /// A failed read of the source's partition at `offset`.
+    fn of_source(
+        ctx: &PartitionContext,
+        route: &PartitionRoute,
+        offset: i64,
+        cause: FetchFailure,
+    ) -> ReadFailure {
+        if !cause.is_retriable() {
+            return ReadFailure::Lasting(format!(
+                "fetching the source at offset {offset}: {cause}"
+            ));
+        }
+        ReadFailure::Passing(EngineError::Fetch {
+            cluster: ctx.source.name().to_owned(),
+            topic: route.topic.clone(),
+            partition: route.partition,
+            offset,
+            cause,
+        })
+    }
+}
+
 /// Walks the source from `position` and the target from `target_next` (where the record at
 /// `position` went, as stored with the progress) while the target holds copies of what strait
-/// would send; returns where to resume.
+/// would send; returns where to resume, or the error of a read that failed twice but may
+/// succeed later.
 pub(crate) async fn recognise_written(
     ctx: &PartitionContext,
     route: &PartitionRoute,
     position: i64,
     target_next: i64,
-) -> Recognition {
+) -> Result<Recognition, EngineError> {
     let mut walk = Recognition::new(position, target_next);
     // Usually nothing follows (a clean stop or hand-over): asking the log end costs no wait,
     // where a fetch would hold the target connection, shared with the producer, for its max wait.
@@ -127,7 +184,7 @@ pub(crate) async fn recognise_written(
             flow = %ctx.label, topic = %route.topic, partition = route.partition,
             "nothing on the target from offset {target_next}: resuming at {position}"
         );
-        return walk;
+        return Ok(walk);
     }
     let mut forwarder = Forwarder::new(route.max_batch_bytes, ctx.force_reencode);
     let mut steps = VecDeque::new();
@@ -140,7 +197,7 @@ pub(crate) async fn recognise_written(
                 "the target's batch at offset {:?} is not a copy of the source's at {}: resuming there",
                 written.front().map(RawBatch::base_offset), walk.position
             );
-            return walk;
+            return Ok(walk);
         }
         if written.is_empty() {
             let mut read = read_target(ctx, route, walk.target_next).await;
@@ -150,8 +207,12 @@ pub(crate) async fn recognise_written(
             }
             match read {
                 Ok(batches) if !batches.is_empty() => written.extend(batches),
-                Ok(_) => return walk_ends(ctx, route, walk, "the target holds nothing more"),
-                Err(reason) => return stopped_early(ctx, route, walk, &reason),
+                Ok(_) => return Ok(walk_ends(ctx, route, walk, "the target holds nothing more")),
+                // One that may heal fails the partition: it walks again after its backoff.
+                Err(ReadFailure::Passing(e)) => return Err(e),
+                Err(ReadFailure::Lasting(reason)) => {
+                    return Ok(stopped_early(ctx, route, walk, &reason))
+                }
             }
         }
         if steps.is_empty() {
@@ -163,12 +224,16 @@ pub(crate) async fn recognise_written(
             match planned {
                 Ok(planned) => {
                     let Some(last) = planned.last() else {
-                        return walk_ends(ctx, route, walk, "the source holds nothing more");
+                        return Ok(walk_ends(ctx, route, walk, "the source holds nothing more"));
                     };
                     source_next = last.last_offset() + 1;
                     steps.extend(planned);
                 }
-                Err(reason) => return stopped_early(ctx, route, walk, &reason),
+                // One that may heal fails the partition: it walks again after its backoff.
+                Err(ReadFailure::Passing(e)) => return Err(e),
+                Err(ReadFailure::Lasting(reason)) => {
+                    return Ok(stopped_early(ctx, route, walk, &reason))
+                }
             }
         }
     }
@@ -189,10 +254,11 @@ fn walk_ends(
 }
 
 /// How long a failed read of the walk waits before its one retry (a broker just restarted, a
-/// slow answer): each give-up writes again everything after the walk's position.
+/// slow answer; each read also retries within the client).
 const RETRY_PAUSE: Duration = Duration::from_millis(200);
 
-/// The walk ends on a read that failed twice: what was not recognised is written again.
+/// The walk ends on a read that failed twice and cannot succeed by waiting: what was not
+/// recognised is written again.
 fn stopped_early(
     ctx: &PartitionContext,
     route: &PartitionRoute,
@@ -219,7 +285,9 @@ async fn plan_source(
     route: &PartitionRoute,
     forwarder: &mut Forwarder,
     source_next: i64,
-) -> Result<Vec<Step>, String> {
+) -> Result<Vec<Step>, ReadFailure> {
+    let lasting =
+        |what: String| ReadFailure::Lasting(format!("source offset {source_next}: {what}"));
     for _ in 0..CUT_SHORT_ANSWERS {
         let fetched = match ask(
             ctx,
@@ -231,30 +299,27 @@ async fn plan_source(
         .await
         {
             None => return Ok(Vec::new()),
-            Some(Err(e)) => {
-                return Err(format!("fetching the source at offset {source_next}: {e}"))
-            }
+            Some(Err(cause)) => return Err(ReadFailure::of_source(ctx, route, source_next, cause)),
             Some(Ok(fetched)) => fetched.answer,
         };
         if let Some(code) = fetched.error {
-            return Err(format!(
-                "fetching the source at offset {source_next}: {code:?}"
-            ));
+            let cause = FetchFailure::Code(code);
+            return Err(ReadFailure::of_source(ctx, route, source_next, cause));
         }
         ctx.learn_writers(&fetched, Instant::now())
             .await
-            .map_err(|e| e.to_string())?;
+            .map_err(|e| lasting(e.to_string()))?;
         let steps = forwarder
             .plan_with(&fetched, source_next, &|p| ctx.provenance(p))
-            .map_err(|e| format!("source offset {source_next}: {e}"))?;
+            .map_err(|e| lasting(e.to_string()))?;
         // No whole batch though the source holds more: the request's bytes ran out first.
         if !steps.is_empty() || !holds_more(&fetched, source_next) {
             return Ok(steps);
         }
     }
-    Err(format!(
-        "the source answered no whole batch at offset {source_next} {CUT_SHORT_ANSWERS} times, though it holds records there"
-    ))
+    Err(lasting(format!(
+        "the source answered no whole batch {CUT_SHORT_ANSWERS} times, though it holds records there"
+    )))
 }
 
 /// Whether the remote partition holds anything at or after `offset` (true if unsure).
@@ -274,12 +339,12 @@ async fn written_after(ctx: &PartitionContext, route: &PartitionRoute, offset: i
     }
 }
 
-/// The remote partition's first offset; `None` when it cannot be listed (then nothing is
-/// recognised).
+/// The remote partition's first offset; `None` when it cannot be listed for good (then nothing
+/// is recognised), an error when listing failed in a way that may heal.
 pub(crate) async fn target_log_start(
     ctx: &PartitionContext,
     route: &PartitionRoute,
-) -> Option<i64> {
+) -> Result<Option<i64>, EngineError> {
     let listed = ctx
         .target
         .list_offsets(
@@ -288,9 +353,20 @@ pub(crate) async fn target_log_start(
             OffsetSpec::Earliest,
             Isolation::ReadUncommitted,
         )
-        .await
-        .ok()?;
-    listed.first().map(|(_, o)| o.offset)
+        .await;
+    match listed {
+        Ok(listed) => Ok(listed.first().map(|(_, o)| o.offset)),
+        Err(e) => match ReadFailure::of_target(ctx, route, None, e) {
+            ReadFailure::Passing(e) => Err(e),
+            ReadFailure::Lasting(reason) => {
+                tracing::info!(
+                    flow = %ctx.label, topic = %route.topic, partition = route.partition,
+                    "not looking for batches a run before wrote: {reason}"
+                );
+                Ok(None)
+            }
+        },
+    }
 }
 
 /// The whole batches of the remote partition from `offset`, or why they cannot be read.
@@ -298,7 +374,7 @@ async fn read_target(
     ctx: &PartitionContext,
     route: &PartitionRoute,
     offset: i64,
-) -> Result<Vec<RawBatch>, String> {
+) -> Result<Vec<RawBatch>, ReadFailure> {
     let position = FetchPosition::new(
         &route.remote_topic,
         route.partition,
@@ -316,11 +392,11 @@ async fn read_target(
         .target
         .fetch(&position, &options)
         .await
-        .map_err(|e| format!("reading the target at offset {offset}: {e}"))?;
+        .map_err(|e| ReadFailure::of_target(ctx, route, Some(offset), e))?;
     fetched
         .batches()
         .collect::<Result<Vec<_>, _>>()
-        .map_err(|e| format!("the target's batches at offset {offset}: {e}"))
+        .map_err(|e| ReadFailure::Lasting(format!("the target's batches at offset {offset}: {e}")))
 }
 
 #[cfg(test)]
