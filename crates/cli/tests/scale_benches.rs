@@ -1,7 +1,8 @@
 //! `strait bench --wide` (on Apache Kafka and tansu), `--outage` and plain `strait bench --on
 //! kafka` end to end, small: a wide topic and a topic created meanwhile arrive whole with
 //! strait's counters agreeing; a target stopped mid-run comes back and ends up holding every
-//! record, in both runs; pass-through forwards and re-encode re-encodes every batch.
+//! record, in both runs; pass-through forwards and re-encode re-encodes every batch; `--latency`
+//! sees every measured record arrive through strait and through the Java client's loop.
 
 mod run_support;
 
@@ -120,4 +121,51 @@ fn reencode_bench_on_kafka_forwards_then_reencodes_every_batch() {
             _ => assert!(forwarded == 0 && reencoded > 0, "{row:?}"),
         }
     }
+}
+
+/// `strait bench --latency` on Apache Kafka: every record the floor's reader saw after the
+/// warm-up also arrived through strait and through the Java client's poll->send loop.
+#[test]
+fn latency_bench_sees_every_record_through_both_mirrors() {
+    if !strait_testkit::selected(strait_testkit::BrokerKind::Kafka) {
+        return;
+    }
+    let (code, stdout, stderr) = STRAIT.run(&[
+        "bench",
+        "--latency",
+        "200",
+        "--partitions",
+        "4",
+        "--record-bytes",
+        "100",
+    ]);
+    let text = stdout + &stderr;
+    assert_eq!(code, Some(0), "strait bench failed:\n{text}");
+    let records = |path: &str| -> u64 {
+        let row = text
+            .lines()
+            .find_map(|l| l.strip_prefix(path))
+            .unwrap_or_else(|| panic!("a row {path:?} in:\n{text}"));
+        let cells: Vec<&str> = row.split_whitespace().collect();
+        assert!(cells.len() >= 4, "records, p50, p99, max: {row}\n{text}");
+        cells[0].parse().expect("a record count")
+    };
+    let floor = records("floor: producer -> source reader");
+    // 20 measured seconds at 200 records/s.
+    assert!(floor >= 3_000, "{floor} records measured:\n{text}");
+    assert_eq!(
+        records("strait: producer -> target reader"),
+        floor,
+        "{text}"
+    );
+    assert_eq!(
+        records("Java poll->send loop: -> target reader"),
+        floor,
+        "{text}"
+    );
+    assert_eq!(records("added by strait"), floor, "{text}");
+    assert!(
+        text.contains("p99 through strait / p99 through the Java loop: "),
+        "{text}"
+    );
 }
