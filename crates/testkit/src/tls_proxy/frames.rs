@@ -126,26 +126,43 @@ pub(super) fn fetch_asks_for(frame: &Bytes, version: i16, topic: &FetchedTopic) 
 /// The broker's answer to a Fetch request with every partition of `topic` failing with `code`:
 /// no records, no offsets (as a broker that lost the partition's leadership answers).
 pub(super) fn refuse_fetch(frame: Bytes, version: i16, topic: &FetchedTopic, code: i16) -> Bytes {
-    let api = ApiKey::Fetch;
+    edit_response(
+        frame,
+        ApiKey::Fetch,
+        version,
+        |response: &mut FetchResponse| {
+            for t in &mut response.responses {
+                if topic.is(version, &t.topic, &t.topic_id) {
+                    for p in &mut t.partitions {
+                        *p = PartitionData::default()
+                            .with_partition_index(p.partition_index)
+                            .with_error_code(code)
+                            .with_high_watermark(-1)
+                            .with_last_stable_offset(-1)
+                            .with_log_start_offset(-1);
+                    }
+                }
+            }
+        },
+    )
+}
+
+/// `frame`, a response of `api` at `version`, with its body changed by `edit`; unchanged if it
+/// does not decode or encode again.
+fn edit_response<T: Decodable + Encodable>(
+    frame: Bytes,
+    api: ApiKey,
+    version: i16,
+    edit: impl FnOnce(&mut T),
+) -> Bytes {
     let mut buf = frame.clone();
     let Ok(header) = ResponseHeader::decode(&mut buf, api.response_header_version(version)) else {
         return frame;
     };
-    let Ok(mut response) = FetchResponse::decode(&mut buf, version) else {
+    let Ok(mut response) = T::decode(&mut buf, version) else {
         return frame;
     };
-    for t in &mut response.responses {
-        if topic.is(version, &t.topic, &t.topic_id) {
-            for p in &mut t.partitions {
-                *p = PartitionData::default()
-                    .with_partition_index(p.partition_index)
-                    .with_error_code(code)
-                    .with_high_watermark(-1)
-                    .with_last_stable_offset(-1)
-                    .with_log_start_offset(-1);
-            }
-        }
-    }
+    edit(&mut response);
     let mut out = BytesMut::new();
     let encoded = header
         .encode(&mut out, api.response_header_version(version))
@@ -377,33 +394,22 @@ pub(super) fn divert_produce(
 /// The broker's answer to a diverted Produce request, back under `topic`, each of its
 /// partitions failing with `code`.
 pub(super) fn refuse_produce(frame: Bytes, version: i16, topic: &str, code: i16) -> Bytes {
-    let api = ApiKey::Produce;
-    let mut buf = frame.clone();
-    let Ok(header) = ResponseHeader::decode(&mut buf, api.response_header_version(version)) else {
-        return frame;
-    };
-    let Ok(mut response) = ProduceResponse::decode(&mut buf, version) else {
-        return frame;
-    };
-    for t in &mut response.responses {
-        if t.name.as_str() == DECOY_TOPIC {
-            t.name = TopicName(StrBytes::from_string(topic.to_owned()));
-            for p in &mut t.partition_responses {
-                p.error_code = code;
-                p.base_offset = -1;
+    edit_response(
+        frame,
+        ApiKey::Produce,
+        version,
+        |response: &mut ProduceResponse| {
+            for t in &mut response.responses {
+                if t.name.as_str() == DECOY_TOPIC {
+                    t.name = TopicName(StrBytes::from_string(topic.to_owned()));
+                    for p in &mut t.partition_responses {
+                        p.error_code = code;
+                        p.base_offset = -1;
+                    }
+                }
             }
-        }
-    }
-    let mut out = BytesMut::new();
-    let encoded = header
-        .encode(&mut out, api.response_header_version(version))
-        .is_ok()
-        && response.encode(&mut out, version).is_ok();
-    if encoded {
-        out.freeze()
-    } else {
-        frame
-    }
+        },
+    )
 }
 
 /// Appends a size prefix (used when forwarding raw frames).
