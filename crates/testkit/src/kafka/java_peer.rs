@@ -21,22 +21,12 @@ const RESULT_PREFIX: &str = "TESTBED-RESULT ";
 /// `k=v` pairs are Java client settings. (`forward`, which runs until told to stop, is
 /// [`RunningJavaPeer`]'s.)
 pub fn java_peer(version: KafkaVersion, args: &[&str]) -> Result<String, TestkitError> {
-    let install = kafka_installation(version)?;
-    let what = peer_name(version, args);
-    let out = install
-        .testbed_command()
-        .args(args)
-        .stdin(Stdio::null())
-        .output()
-        .map_err(|e| TestkitError::Java {
-            what: what.clone(),
-            detail: e.to_string(),
-        })?;
-    answer(what, &out)
+    RunningJavaPeer::start(version, args)?.finish()
 }
 
-/// A Java peer that runs until its stdin closes (`forward BOOTSTRAP TOPIC TARGET_BOOTSTRAP
-/// TARGET_TOPIC [k=v…]`, the Java client's poll→send loop).
+/// A running Java peer, its stdin open until [`RunningJavaPeer::finish`]: `forward BOOTSTRAP
+/// TOPIC TARGET_BOOTSTRAP TARGET_TOPIC [k=v…]` (the Java client's poll→send loop) runs until
+/// then; the other commands end by themselves.
 pub struct RunningJavaPeer {
     what: String,
     stdin: Option<ChildStdin>,
