@@ -241,11 +241,7 @@ public final class Testbed {
                 new ByteArrayDeserializer(), new ByteArrayDeserializer());
                 KafkaProducer<byte[], byte[]> producer = new KafkaProducer<>(p,
                         new ByteArraySerializer(), new ByteArraySerializer())) {
-            List<TopicPartition> parts = new ArrayList<>();
-            consumer.partitionsFor(topic, TIMEOUT)
-                    .forEach(info -> parts.add(new TopicPartition(topic, info.partition())));
-            consumer.assign(parts);
-            consumer.seekToBeginning(parts);
+            List<TopicPartition> parts = assignFromBeginning(consumer, topic);
             while (open.get() && failed.get() == null) {
                 for (ConsumerRecord<byte[], byte[]> r : consumer.poll(Duration.ofMillis(100))) {
                     producer.send(new ProducerRecord<>(targetTopic, r.partition(), r.timestamp(),
@@ -317,6 +313,17 @@ public final class Testbed {
         }
     }
 
+    /** Assigns every partition of TOPIC to CONSUMER, each at its beginning; returns them. */
+    private static List<TopicPartition> assignFromBeginning(
+            KafkaConsumer<byte[], byte[]> consumer, String topic) {
+        List<TopicPartition> parts = new ArrayList<>();
+        consumer.partitionsFor(topic, TIMEOUT)
+                .forEach(info -> parts.add(new TopicPartition(topic, info.partition())));
+        consumer.assign(parts);
+        consumer.seekToBeginning(parts);
+        return parts;
+    }
+
     /** Reads every partition of TOPIC from the beginning to its end offsets, read_committed. */
     private static void readCommitted(Map<String, Object> props, String topic,
             Consumer<ConsumerRecord<byte[], byte[]>> each) throws Exception {
@@ -325,11 +332,7 @@ public final class Testbed {
         c.put(ConsumerConfig.ENABLE_AUTO_COMMIT_CONFIG, "false");
         try (KafkaConsumer<byte[], byte[]> consumer = new KafkaConsumer<>(c,
                 new ByteArrayDeserializer(), new ByteArrayDeserializer())) {
-            List<TopicPartition> parts = new ArrayList<>();
-            consumer.partitionsFor(topic, TIMEOUT)
-                    .forEach(info -> parts.add(new TopicPartition(topic, info.partition())));
-            consumer.assign(parts);
-            consumer.seekToBeginning(parts);
+            List<TopicPartition> parts = assignFromBeginning(consumer, topic);
             Map<TopicPartition, Long> end = consumer.endOffsets(parts, TIMEOUT);
             long deadline = System.nanoTime() + TIMEOUT.toNanos();
             while (parts.stream().anyMatch(tp -> consumer.position(tp) < end.get(tp))) {
