@@ -124,7 +124,8 @@ fn reencode_bench_on_kafka_forwards_then_reencodes_every_batch() {
 }
 
 /// `strait bench --latency` on Apache Kafka: every record the floor's reader saw after the
-/// warm-up also arrived through strait and through the Java client's poll->send loop.
+/// warm-up also arrived on the target's own hop, through strait and through the Java client's
+/// poll->send loop.
 #[test]
 fn latency_bench_sees_every_record_through_both_mirrors() {
     if !strait_testkit::selected(strait_testkit::BrokerKind::Kafka) {
@@ -154,6 +155,12 @@ fn latency_bench_sees_every_record_through_both_mirrors() {
     // 20 measured seconds at 200 records/s.
     assert!(floor >= 3_000, "{floor} records measured:\n{text}");
     assert_eq!(
+        records("target hop: producer -> target reader"),
+        floor,
+        "{text}"
+    );
+    assert_eq!(records("two hops, nothing between (sum)"), floor, "{text}");
+    assert_eq!(
         records("strait: producer -> target reader"),
         floor,
         "{text}"
@@ -166,6 +173,10 @@ fn latency_bench_sees_every_record_through_both_mirrors() {
     assert_eq!(records("added by strait"), floor, "{text}");
     assert!(
         text.contains("p99 through strait / p99 through the Java loop: "),
+        "{text}"
+    );
+    assert!(
+        text.contains("p99 through strait / p99 of two hops: "),
         "{text}"
     );
 }

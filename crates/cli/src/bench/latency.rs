@@ -2,11 +2,14 @@
 //! A producer writes timestamped records to the source (Apache Kafka) for 28 s (the first 8 left
 //! out), a batch every 10 ms (as if lingering 10 ms), the partitions taking turns. Beside strait,
 //! in the same run, the Java client's poll→send loop (the simplest mirror: acks=all, idempotent,
-//! linger.ms=0) copies the same topic into a topic of its own on the target. Readers on the
-//! source (the floor: producer to consumer on one cluster), on strait's remote topic and on the
-//! loop's topic note when each record arrives. Prints p50, p99 and max of each path, of what
-//! each mirror added per record (target reader's arrival less the source reader's), the p99
-//! ratios, and strait's slowest records with when they were sent, so a periodic stall shows.
+//! linger.ms=0) copies the same topic into a topic of its own on the target. The producer also
+//! writes every batch straight to a topic on the target (the target's own hop). Readers on the
+//! source (the floor: producer to consumer on one cluster), on the target's hop topic, on
+//! strait's remote topic and on the loop's topic note when each record arrives. Prints p50, p99
+//! and max of each path, of two hops with nothing between (each record's source hop plus its
+//! target hop), of what each mirror added per record (target reader's arrival less the source
+//! reader's), the p99 ratios, and strait's slowest records with when they were sent, so a
+//! periodic stall shows.
 
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
@@ -43,10 +46,12 @@ pub(super) async fn run(args: &BenchArgs, rate: u64, codec: Compression) -> anyh
     let (source_node, target_node) = (Node::start(brokers).await?, Node::start(brokers).await?);
     let source = source_topic(&source_node.bootstrap(), args.partitions).await?;
     let target = Cluster::connect(ClusterConfig::new("target", &target_node.bootstrap())?).await?;
-    target
-        .create_topic(&NewTopic::new(JAVA_LOOP_TOPIC, args.partitions))
-        .await
-        .context("creating the Java loop's topic on the target")?;
+    for topic in [JAVA_LOOP_TOPIC, TARGET_HOP_TOPIC] {
+        target
+            .create_topic(&NewTopic::new(topic, args.partitions))
+            .await
+            .with_context(|| format!("creating {topic} on the target"))?;
+    }
     let java_loop = start_java_loop(version, &source_node, &target_node, codec).await?;
     let properties = one_way_properties(&source_node.bootstrap(), &target_node.bootstrap());
     let mirror = Mirror::start(
@@ -58,15 +63,25 @@ pub(super) async fn run(args: &BenchArgs, rate: u64, codec: Compression) -> anyh
     let floor = Reader::start(&source_node.bootstrap(), TOPIC, args.partitions).await?;
     let mirrored = Reader::start(&target_node.bootstrap(), &remote, args.partitions).await?;
     let looped = Reader::start(&target_node.bootstrap(), JAVA_LOOP_TOPIC, args.partitions).await?;
+    let target_hop =
+        Reader::start(&target_node.bootstrap(), TARGET_HOP_TOPIC, args.partitions).await?;
     println!(
         "producing {rate} records/s of {} bytes ({codec}, a batch every 10 ms) to {} \
-         partitions for {SECONDS} s; reading them on the source (the floor), through strait and \
-         through the Java client's poll->send loop",
+         partitions for {SECONDS} s, to the source and straight to the target; reading them on \
+         the source (the floor), on the target, through strait and through the Java client's \
+         poll->send loop",
         args.record_bytes, args.partitions
     );
-    let sent = produce(&source, args, rate, codec).await?;
+    let sent = produce(
+        &[(&source, TOPIC), (&target, TARGET_HOP_TOPIC)],
+        args,
+        rate,
+        codec,
+    )
+    .await?;
     let paths = Paths {
         floor: floor.finish(sent).await,
+        target_hop: target_hop.finish(sent).await,
         strait: mirrored.finish(sent).await,
         java_loop: looped.finish(sent).await,
     };
@@ -81,6 +96,8 @@ pub(super) async fn run(args: &BenchArgs, rate: u64, codec: Compression) -> anyh
 
 /// The Java loop's copy of the bench topic on the target.
 const JAVA_LOOP_TOPIC: &str = "java-loop.bench";
+/// The producer's second copy of each batch, written straight to the target (its own hop).
+const TARGET_HOP_TOPIC: &str = "target-hop.bench";
 
 /// Starts the Java client's poll->send loop from the bench topic on the source to
 /// [`JAVA_LOOP_TOPIC`] on the target, batches compressed with `codec` as the source's are.
@@ -132,14 +149,18 @@ fn now_us() -> u64 {
         .map_or(0, |d| d.as_micros() as u64)
 }
 
-/// Writes `rate` records per second for [`SECONDS`]; returns how many.
+/// Writes `rate` records per second for [`SECONDS`], each batch to every (cluster, topic) of
+/// `destinations` (the same partition, the same bytes); returns how many records.
 async fn produce(
-    source: &Cluster,
+    destinations: &[(&Cluster, &str)],
     args: &BenchArgs,
     rate: u64,
     codec: Compression,
 ) -> anyhow::Result<u64> {
-    let producer = Producer::idempotent(source).await?;
+    let mut producers = Vec::new();
+    for (cluster, topic) in destinations {
+        producers.push((Producer::idempotent(cluster).await?, *topic));
+    }
     let mut tick = tokio::time::interval(Duration::from_secs(1) / TICKS_PER_SECOND as u32);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let mut in_flight = std::collections::VecDeque::new();
@@ -172,8 +193,10 @@ async fn produce(
         }
         .encode()?;
         let partition = (round % args.partitions as u64) as i32;
-        in_flight.push_back(producer.submit(TOPIC, partition, &batch).await?);
-        while in_flight.len() > 64 {
+        for (producer, topic) in &producers {
+            in_flight.push_back(producer.submit(topic, partition, &batch).await?);
+        }
+        while in_flight.len() > 64 * producers.len() {
             if let Some(batch) = in_flight.pop_front() {
                 batch.wait().await?;
             }
@@ -288,21 +311,38 @@ impl Reader {
 }
 
 /// Per record seen by both readers, how much later it reached the target's reader than the
-/// source's: (sent, that difference). Records sent in the same microsecond pair up in order of
-/// arrival. A record the target's reader saw first counts as 0.
+/// source's: (sent, that difference). A record the target's reader saw first counts as 0.
 fn hop(floor: &[(u64, u64)], mirrored: &[(u64, u64)]) -> Vec<(u64, u64)> {
-    let mut at_source: std::collections::HashMap<u64, Vec<u64>> = Default::default();
-    for (sent, latency) in floor {
-        at_source.entry(*sent).or_default().push(*latency);
+    pair(floor, mirrored, |source, target| {
+        target.saturating_sub(source)
+    })
+}
+
+/// Per record seen on both hops, its source hop's latency plus its target hop's: two hops
+/// with nothing between them, the least any mirror could take at that moment.
+fn two_hops(floor: &[(u64, u64)], target_hop: &[(u64, u64)]) -> Vec<(u64, u64)> {
+    pair(floor, target_hop, |source, target| source + target)
+}
+
+/// Per record seen by both readers, (sent, `combine(first's latency, second's)`). Records sent
+/// in the same microsecond pair up in order of arrival.
+fn pair(
+    first: &[(u64, u64)],
+    second: &[(u64, u64)],
+    combine: impl Fn(u64, u64) -> u64,
+) -> Vec<(u64, u64)> {
+    let mut in_first: std::collections::HashMap<u64, Vec<u64>> = Default::default();
+    for (sent, latency) in first {
+        in_first.entry(*sent).or_default().push(*latency);
     }
-    for latencies in at_source.values_mut() {
+    for latencies in in_first.values_mut() {
         latencies.sort_unstable_by(|a, b| b.cmp(a));
     }
-    mirrored
+    second
         .iter()
         .filter_map(|(sent, latency)| {
-            let source = at_source.get_mut(sent)?.pop()?;
-            Some((*sent, latency.saturating_sub(source)))
+            let first = in_first.get_mut(sent)?.pop()?;
+            Some((*sent, combine(first, *latency)))
         })
         .collect()
 }
@@ -319,6 +359,7 @@ fn percentiles(seen: &[(u64, u64)]) -> Option<(f64, f64, f64)> {
 /// What each reader saw: (sent, latency) per record, sorted by when they were sent.
 struct Paths {
     floor: Vec<(u64, u64)>,
+    target_hop: Vec<(u64, u64)>,
     strait: Vec<(u64, u64)>,
     java_loop: Vec<(u64, u64)>,
 }
@@ -338,8 +379,9 @@ fn print_report(version: KafkaVersion, sent: u64, start: u64, paths: &Paths) {
             .copied()
             .collect()
     };
-    let (floor, mirrored, looped) = (
+    let (floor, target_hop, mirrored, looped) = (
         &steady(&paths.floor)[..],
+        &steady(&paths.target_hop)[..],
         &steady(&paths.strait)[..],
         &steady(&paths.java_loop)[..],
     );
@@ -372,6 +414,16 @@ fn print_report(version: KafkaVersion, sent: u64, start: u64, paths: &Paths) {
         floor,
         Some(warm_up(&paths.floor)),
     );
+    row(
+        "target hop: producer -> target reader",
+        target_hop,
+        Some(warm_up(&paths.target_hop)),
+    );
+    let two_hops_p99 = row(
+        "two hops, nothing between (sum)",
+        &two_hops(floor, target_hop),
+        None,
+    );
     let strait_p99 = row(
         "strait: producer -> target reader",
         mirrored,
@@ -396,6 +448,16 @@ fn print_report(version: KafkaVersion, sent: u64, start: u64, paths: &Paths) {
         floor_p99,
     );
     ratio(
+        "p99 of two hops / p99 of the floor",
+        two_hops_p99,
+        floor_p99,
+    );
+    ratio(
+        "p99 through strait / p99 of two hops",
+        strait_p99,
+        two_hops_p99,
+    );
+    ratio(
         "p99 through strait / p99 through the Java loop",
         strait_p99,
         loop_p99,
@@ -405,11 +467,25 @@ fn print_report(version: KafkaVersion, sent: u64, start: u64, paths: &Paths) {
         strait_added,
         loop_added,
     );
-    let mut slowest: Vec<&(u64, u64)> = mirrored.iter().collect();
+    for (path, seen) in [
+        ("on the floor", floor),
+        ("on the target hop", target_hop),
+        ("through strait", mirrored),
+    ] {
+        println!(
+            "slowest {path} (latency, sent after): {}",
+            slowest(seen, start).join(", ")
+        );
+    }
+}
+
+/// The 8 slowest records of `seen`, one per produced batch (its records share a send time to
+/// the 10 ms tick), as "latency at time since `start`".
+fn slowest(seen: &[(u64, u64)], start: u64) -> Vec<String> {
+    let mut slowest: Vec<&(u64, u64)> = seen.iter().collect();
     slowest.sort_unstable_by_key(|(_, latency)| std::cmp::Reverse(*latency));
-    // One line per produced batch (its records share a send time to the 10 ms tick).
     let mut ticks = std::collections::HashSet::new();
-    let listed: Vec<String> = slowest
+    slowest
         .iter()
         .filter(|(sent, _)| ticks.insert((sent - start) / 10_000))
         .take(8)
@@ -420,11 +496,7 @@ fn print_report(version: KafkaVersion, sent: u64, start: u64, paths: &Paths) {
                 (sent - start) as f64 / 1e6
             )
         })
-        .collect();
-    println!(
-        "slowest through strait (latency, sent after): {}",
-        listed.join(", ")
-    );
+        .collect()
 }
 
 #[cfg(test)]
@@ -442,5 +514,16 @@ mod tests {
             "earliest with earliest; 300 never mirrored, 400 never seen on the source"
         );
         assert_eq!(hop(&[(1, 500)], &[(1, 400)]), vec![(1, 0)]);
+    }
+
+    #[test]
+    fn two_hops_add_each_records_latency_on_both() {
+        let floor = [(100, 1_000), (200, 1_500), (200, 1_200), (300, 900)];
+        let target_hop = [(100, 3_000), (200, 2_000), (200, 4_000), (400, 5_000)];
+        assert_eq!(
+            two_hops(&floor, &target_hop),
+            vec![(100, 4_000), (200, 3_200), (200, 5_500)],
+            "earliest with earliest; 300 and 400 seen on one hop only"
+        );
     }
 }
