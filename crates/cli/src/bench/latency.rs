@@ -318,8 +318,8 @@ fn hop(floor: &[(u64, u64)], mirrored: &[(u64, u64)]) -> Vec<(u64, u64)> {
     })
 }
 
-/// Per record seen on both hops, its source hop's latency plus its target hop's: two hops
-/// with nothing between them, the least any mirror could take at that moment.
+/// Per record seen on both hops, its source hop's latency plus its target hop's: what a
+/// mirror taking no time at all would see, estimated from both hops at the same moment.
 fn two_hops(floor: &[(u64, u64)], target_hop: &[(u64, u64)]) -> Vec<(u64, u64)> {
     pair(floor, target_hop, |source, target| source + target)
 }

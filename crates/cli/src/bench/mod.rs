@@ -89,7 +89,8 @@ pub(crate) struct BenchArgs {
     wan: Option<u64>,
     /// Write this many records per second to the source for 28 s (20 s measured) and show
     /// end-to-end latency (p50, p99, max) through strait against the floor (producer to
-    /// consumer on the source) and the Java client's poll->send loop, on Apache Kafka.
+    /// consumer on the source), two hops with nothing between (the floor plus the target's own
+    /// hop) and the Java client's poll->send loop, on Apache Kafka.
     #[arg(long, value_name = "RECORDS_PER_SECOND", conflicts_with_all = ["against", "members", "exactly_once", "throttle", "wan"])]
     latency: Option<u64>,
     /// Stop the target for this many seconds once a fifth is mirrored, and show strait's
