@@ -20,6 +20,7 @@ mod replicate;
 mod resume;
 mod singletons;
 mod source_gaps;
+mod start;
 mod stats;
 mod status;
 mod throttle;
