@@ -40,6 +40,7 @@ import java.util.HexFormat;
 import java.util.List;
 import java.util.Map;
 import java.util.Properties;
+import java.util.Set;
 import java.util.TreeMap;
 import java.util.TreeSet;
 import java.util.concurrent.atomic.AtomicBoolean;
@@ -212,15 +213,23 @@ public final class Testbed {
         }
     }
 
+    /** The entries of {@code props} whose keys are among {@code names}. */
+    private static Map<String, Object> only(Map<String, Object> props, Set<String> names) {
+        Map<String, Object> kept = new HashMap<>(props);
+        kept.keySet().retainAll(names);
+        return kept;
+    }
+
     private static void forward(Map<String, Object> props, String topic, String targetBootstrap,
             String targetTopic) throws Exception {
-        Map<String, Object> c = new HashMap<>(props);
+        // Each client takes the settings it knows (compression.type is the producer's alone).
+        Map<String, Object> c = only(props, ConsumerConfig.configNames());
         c.put(ConsumerConfig.ENABLE_AUTO_COMMIT_CONFIG, "false");
         Map<String, Object> p = new HashMap<>();
         p.put(ProducerConfig.ACKS_CONFIG, "all");
         p.put(ProducerConfig.ENABLE_IDEMPOTENCE_CONFIG, "true");
         p.put(ProducerConfig.LINGER_MS_CONFIG, "0");
-        p.putAll(props);
+        p.putAll(only(props, ProducerConfig.configNames()));
         p.put(ProducerConfig.BOOTSTRAP_SERVERS_CONFIG, targetBootstrap);
         AtomicBoolean open = new AtomicBoolean(true);
         Thread stdin = new Thread(() -> {
