@@ -15,9 +15,11 @@ use std::sync::Arc;
 use std::task::Poll;
 use std::time::{Duration, Instant};
 
+use strait_kafka::batch::RawBatch;
 use strait_kafka::{Lease, ProduceAck, Producer, ResponseError, RetryPolicy};
 
 use super::buffer::Held;
+use super::control::PauseState;
 use super::discovery::PartitionRoute;
 use super::error::EngineError;
 use super::fetcher::{AskBytes, FetchFailure, Fetched, Nothing};
@@ -33,6 +35,7 @@ use crate::clock::now_ms;
 use crate::formats::{ClaimedSync, OffsetSync};
 use crate::internal::Position;
 use crate::shutdown::{sleep_unless_stopped, unless_stopped};
+use tokio::sync::watch;
 
 /// Backoff of a failed partition: 200 ms doubling to 5 s.
 const RETRY: RetryPolicy =
@@ -147,57 +150,10 @@ async fn replicate(
     ledger: &mut Option<PartitionLedger>,
     rewound: &mut Option<Rewound>,
 ) -> Result<(), EngineError> {
-    let producer = match producer {
-        Some(p) => p,
-        None => {
-            let fresh = match &ctx.exactly_once {
-                // Fences every earlier writer of the partition, aborting its open transaction:
-                // only with a valid lease, never the member the partition may have moved to.
-                Some(eos) => {
-                    if !lease_valid_unless_stopped(ctx).await {
-                        return Ok(());
-                    }
-                    let id = eos.transactional_id(&route.topic, route.partition);
-                    let fresh = Producer::transactional(&ctx.target, &id, eos.transaction_timeout)
-                        .await
-                        .map_err(|e| produce_error(route, None, e))?;
-                    Lent::own(match &ctx.lease {
-                        Some(lease) => fresh.with_lease(lease.clone()),
-                        None => fresh,
-                    })
-                }
-                None => {
-                    let key = (route.topic.clone(), route.partition);
-                    let shared = ctx
-                        .producers
-                        .lend(&key, || idempotent_producer(ctx, route, None));
-                    match unless_stopped(shared, &ctx.shutdown).await {
-                        Some(lent) => lent?,
-                        None => return Ok(()),
-                    }
-                }
-            };
-            producer.insert(fresh)
-        }
+    let Some(producer) = producer_for_run(ctx, route, producer).await? else {
+        return Ok(());
     };
-    let ledger = match ledger {
-        Some(l) => {
-            check_incarnation(ctx, route, state, l).await?;
-            l
-        }
-        None => match rewound.take() {
-            Some(at) => {
-                // A walk that could not read yet keeps the position for the next run.
-                *rewound = Some(at);
-                let resumed = resume(ctx, route, at).await?;
-                *rewound = None;
-                let l = ledger.insert(resumed);
-                check_incarnation(ctx, route, state, l).await?;
-                l
-            }
-            None => ledger.insert(start(ctx, route, state).await?),
-        },
-    };
+    let ledger = ledger_for_run(ctx, route, state, ledger, rewound).await?;
     state.positioned(ledger.position());
     tracing::debug!(flow = %ctx.label, topic = %route.topic, partition = route.partition, position = ledger.position(), "partition started");
     let mut forwarder = Forwarder::new(route.max_batch_bytes, ctx.force_reencode);
@@ -233,29 +189,7 @@ async fn replicate(
         let paused = pause.borrow_and_update().reason(&route.topic);
         if let Some(reason) = paused {
             ahead = None;
-            driver.drain().await?;
-            state.set_paused(Some(reason));
-            // Keep the source's log end and the oldest waiting record known, so lag stays
-            // true while paused; nothing is produced. One byte asked: the broker still sends
-            // the first waiting batch (KIP-74), whose timestamp is the lag in seconds.
-            let position = driver.ledger.position();
-            let epoch = driver.ledger.last_epoch();
-            if let Some(Ok(peeked)) = ask(ctx, route, position, AskBytes::Peek, epoch).await {
-                if peeked.answer.error.is_none() {
-                    state.fetched(&peeked.answer, position, now_ms());
-                }
-            }
-            let waited = unless_stopped(
-                async {
-                    tokio::select! {
-                        _ = tokio::time::sleep(PAUSED_POLL) => {}
-                        _ = pause.changed() => {}
-                    }
-                },
-                &ctx.shutdown,
-            )
-            .await;
-            if waited.is_none() {
+            if !driver.wait_while_paused(reason, &mut pause).await? {
                 return Ok(());
             }
             continue;
@@ -416,37 +350,7 @@ async fn replicate(
                             }
                         },
                     };
-                    if let Some((wait, bucket)) = ctx.throttle.reserve(rule, batch.len() as u64) {
-                        ctx.stats.throttled(bucket, wait);
-                        // No transaction stays open through a throttle's wait, so a tight limit
-                        // never outlasts transaction.timeout.ms.
-                        if driver.transaction.is_some() {
-                            driver.drain().await?;
-                        }
-                        if !sleep_unless_stopped(wait, &ctx.shutdown).await {
-                            return driver.drain().await;
-                        }
-                    }
-                    if !wait_for_lease(ctx, &mut driver).await? {
-                        return driver.drain().await;
-                    }
-                    // Two producers' batches in flight together could land out of order: one
-                    // producer's settle before the next one writes.
-                    if driver.last_writer != Some(writer.producer_id()) {
-                        driver.settle_all().await?;
-                        driver.last_writer = Some(writer.producer_id());
-                    }
-                    if let Some(transaction) = &mut driver.transaction {
-                        transaction
-                            .begin(producer, route, &ctx.progress)
-                            .await
-                            .map_err(|e| produce_error(route, Some(first_offset), e))?;
-                    }
-                    let sent = writer
-                        .submit(&route.remote_topic, route.partition, &batch)
-                        .await
-                        .map_err(|e| produce_error(route, Some(first_offset), e))?;
-                    let id = driver.ledger.written(Written {
+                    let written = Written {
                         first_offset,
                         last_offset,
                         last_delta: batch.last_offset_delta(),
@@ -455,13 +359,10 @@ async fn replicate(
                         max_timestamp: batch.max_timestamp(),
                         reencoded: reencoded.is_some(),
                         leader_epoch: step_epoch,
-                    });
-                    driver.pending.push_back(Pending {
-                        id,
-                        first_offset,
-                        ack: Box::pin(sent.wait()),
-                        _from: held.clone(),
-                    });
+                    };
+                    if !driver.send(writer, rule, &batch, written, &held).await? {
+                        return driver.drain().await;
+                    }
                 }
                 Step::Skip {
                     last_offset,
@@ -485,6 +386,71 @@ async fn replicate(
     }
 }
 
+/// The run's producer: the one kept from the last run, else in exactly-once mode the
+/// partition's transactional producer (fencing every earlier writer of the partition, only with
+/// a valid lease, never the member the partition may have moved to), else the flow's shared
+/// idempotent one. `None` when stopped first.
+async fn producer_for_run<'p>(
+    ctx: &PartitionContext,
+    route: &PartitionRoute,
+    producer: &'p mut Option<Lent>,
+) -> Result<Option<&'p mut Lent>, EngineError> {
+    if let Some(kept) = producer {
+        return Ok(Some(kept));
+    }
+    let fresh = match &ctx.exactly_once {
+        Some(eos) => {
+            if !lease_valid_unless_stopped(ctx).await {
+                return Ok(None);
+            }
+            let id = eos.transactional_id(&route.topic, route.partition);
+            let fresh = Producer::transactional(&ctx.target, &id, eos.transaction_timeout)
+                .await
+                .map_err(|e| produce_error(route, None, e))?;
+            Lent::own(match &ctx.lease {
+                Some(lease) => fresh.with_lease(lease.clone()),
+                None => fresh,
+            })
+        }
+        None => {
+            let key = (route.topic.clone(), route.partition);
+            let shared = ctx
+                .producers
+                .lend(&key, || idempotent_producer(ctx, route, None));
+            match unless_stopped(shared, &ctx.shutdown).await {
+                Some(lent) => lent?,
+                None => return Ok(None),
+            }
+        }
+    };
+    Ok(Some(producer.insert(fresh)))
+}
+
+/// The run's ledger: the last run's (the source topic checked for a new incarnation), else at
+/// the position a failed run was rewound to, past what it left on the target, else where the
+/// partition starts (`start.rs`). A walk that could not read yet keeps `rewound` for the next run.
+async fn ledger_for_run<'l>(
+    ctx: &PartitionContext,
+    route: &PartitionRoute,
+    state: &PartitionStats,
+    ledger: &'l mut Option<PartitionLedger>,
+    rewound: &mut Option<Rewound>,
+) -> Result<&'l mut PartitionLedger, EngineError> {
+    let l = match ledger {
+        Some(kept) => kept,
+        None => {
+            let Some(at) = *rewound else {
+                return Ok(ledger.insert(start(ctx, route, state).await?));
+            };
+            let resumed = resume(ctx, route, at).await?;
+            *rewound = None;
+            ledger.insert(resumed)
+        }
+    };
+    check_incarnation(ctx, route, state, l).await?;
+    Ok(l)
+}
+
 /// Moves acknowledgements from the wire to the ledger, and what the ledger settles to the
 /// progress store, the offset-sync writer and the counters (in exactly-once mode once the
 /// transaction has committed).
@@ -501,7 +467,93 @@ struct Driver<'a, 'p> {
     pending: VecDeque<Pending<'p>>,
 }
 
-impl Driver<'_, '_> {
+impl<'p> Driver<'_, 'p> {
+    /// While the flow or the topic is paused: what is in flight settles, nothing is written,
+    /// and the source's log end and oldest waiting record stay known, so lag stays true. One
+    /// byte asked: the broker still sends the first waiting batch (KIP-74), whose timestamp is
+    /// the lag in seconds. Returns after a look or a change of pause; false when stopped.
+    async fn wait_while_paused(
+        &mut self,
+        reason: String,
+        pause: &mut watch::Receiver<PauseState>,
+    ) -> Result<bool, EngineError> {
+        let (ctx, route) = (self.ctx, self.route);
+        self.drain().await?;
+        self.state.set_paused(Some(reason));
+        let position = self.ledger.position();
+        let epoch = self.ledger.last_epoch();
+        if let Some(Ok(peeked)) = ask(ctx, route, position, AskBytes::Peek, epoch).await {
+            if peeked.answer.error.is_none() {
+                self.state.fetched(&peeked.answer, position, now_ms());
+            }
+        }
+        let waited = unless_stopped(
+            async {
+                tokio::select! {
+                    _ = tokio::time::sleep(PAUSED_POLL) => {}
+                    _ = pause.changed() => {}
+                }
+            },
+            &ctx.shutdown,
+        )
+        .await;
+        Ok(waited.is_some())
+    }
+
+    /// Writes one planned batch with `writer`, throttled (`rule`) and only with a valid write
+    /// lease, after another producer's batches have settled, in exactly-once mode inside the
+    /// open transaction. Its acknowledgement is awaited later, `held` counted in the flow's
+    /// budget until then. False when stopped first.
+    async fn send(
+        &mut self,
+        writer: &'p Producer,
+        rule: Option<usize>,
+        batch: &RawBatch,
+        written: Written,
+        held: &Held,
+    ) -> Result<bool, EngineError> {
+        let (ctx, route) = (self.ctx, self.route);
+        let first_offset = written.first_offset;
+        if let Some((wait, bucket)) = ctx.throttle.reserve(rule, batch.len() as u64) {
+            ctx.stats.throttled(bucket, wait);
+            // No transaction stays open through a throttle's wait, so a tight limit never
+            // outlasts transaction.timeout.ms.
+            if self.transaction.is_some() {
+                self.drain().await?;
+            }
+            if !sleep_unless_stopped(wait, &ctx.shutdown).await {
+                return Ok(false);
+            }
+        }
+        if !wait_for_lease(ctx, self).await? {
+            return Ok(false);
+        }
+        // Two producers' batches in flight together could land out of order: one producer's
+        // settle before the next one writes.
+        if self.last_writer != Some(writer.producer_id()) {
+            self.settle_all().await?;
+            self.last_writer = Some(writer.producer_id());
+        }
+        if let Some(transaction) = &mut self.transaction {
+            transaction
+                .begin(self.producer, route, &ctx.progress)
+                .await
+                .map_err(|e| produce_error(route, Some(first_offset), e))?;
+        }
+        let sent = writer
+            .submit(&route.remote_topic, route.partition, batch)
+            .await
+            .map_err(|e| produce_error(route, Some(first_offset), e))?;
+        let id = self.ledger.written(written);
+        self.pending.push_back(Pending {
+            id,
+            first_offset,
+            ack: Box::pin(sent.wait()),
+            _from: held.clone(),
+        });
+        Ok(true)
+    }
+
     /// Waits for every acknowledgement still to come, and commits the open transaction.
     async fn drain(&mut self) -> Result<(), EngineError> {
         self.settle_all().await?;
