@@ -16,7 +16,7 @@ use std::task::Poll;
 use std::time::{Duration, Instant};
 
 use strait_kafka::batch::RawBatch;
-use strait_kafka::{Lease, ProduceAck, Producer, ResponseError, RetryPolicy};
+use strait_kafka::{Lease, PartitionFetch, ProduceAck, Producer, ResponseError, RetryPolicy};
 
 use super::buffer::Held;
 use super::control::PauseState;
@@ -229,13 +229,6 @@ async fn replicate(
             return driver.drain().await;
         };
         let fetched_at = Instant::now();
-        let failure = |cause| EngineError::Fetch {
-            cluster: ctx.source.name().to_owned(),
-            topic: route.topic.clone(),
-            partition: route.partition,
-            offset: position,
-            cause,
-        };
         // `held` keeps the response counted in the flow's budget while this round reads it,
         // and with each batch written from it until the batch is acknowledged.
         let Fetched {
@@ -246,7 +239,7 @@ async fn replicate(
             Ok(fetched) => fetched,
             Err(cause) => {
                 driver.drain().await?;
-                return Err(failure(cause));
+                return Err(fetch_failure(ctx, route, position, cause));
             }
         };
         if let AskBytes::Window(asked) = asked_bytes {
@@ -256,51 +249,10 @@ async fn replicate(
             let bytes = AskBytes::Window(window.bytes());
             ahead = request(ctx, route, next, bytes, next_epoch, None).await;
         }
-        if let Some(diverging) = fetched.diverging {
-            // The source's log no longer leads to `position` (an unclean leader election): the
-            // records from where it diverges are not the ones mirrored.
-            driver.drain().await?;
-            let gap = SourceGap::Diverged {
-                position,
-                from: diverging.end_offset.min(position),
-                epoch: diverging.epoch,
-            };
-            // Diverging only after `position` is no gap for what was mirrored: ask again
-            // without the epoch (the reposition forgets it).
-            if gap.resume_at() < position {
-                report_gap(ctx, route, state, &gap);
-            }
-            driver
-                .ledger
-                .reposition(gap.resume_at(), driver.ledger.topic_id());
-            state.positioned(gap.resume_at());
-            continue;
-        }
-        match fetched.error {
-            None => state.fetched(&fetched, position, now_ms()),
-            Some(ResponseError::OffsetOutOfRange) => {
-                ctx.stats
-                    .error("fetch", format!("{:?}", ResponseError::OffsetOutOfRange));
-                driver.drain().await?;
-                match source_gap(ctx, route, position, driver.ledger.topic_id()).await? {
-                    Some((gap, topic_id)) => {
-                        report_gap(ctx, route, state, &gap);
-                        driver.ledger.reposition(gap.resume_at(), topic_id);
-                        state.positioned(gap.resume_at());
-                    }
-                    // Readable again (a leader moved meanwhile): fetch once more, not at once.
-                    None => {
-                        if !sleep_unless_stopped(RETRY.nominal(1), &ctx.shutdown).await {
-                            return Ok(());
-                        }
-                    }
-                }
-                continue;
-            }
-            Some(code) => {
-                driver.drain().await?;
-                return Err(failure(FetchFailure::Code(code)));
-            }
+        match driver.check_answer(&fetched, position).await? {
+            Checked::Plan => {}
+            Checked::FetchAgain => continue,
+            Checked::Stopped => return Ok(()),
         }
         if let Err(e) = ctx.learn_writers(&fetched, fetched_at).await {
             driver.drain().await?;
@@ -383,6 +335,32 @@ async fn replicate(
         } else {
             driver.settle_ready().await?;
         }
+    }
+}
+
+/// What the run does after [`Driver::check_answer`].
+enum Checked {
+    /// Plan the answer's batches.
+    Plan,
+    /// The partition moved (or may read again): fetch anew.
+    FetchAgain,
+    /// Stopped while waiting.
+    Stopped,
+}
+
+/// The source could not be read at `position`.
+fn fetch_failure(
+    ctx: &PartitionContext,
+    route: &PartitionRoute,
+    position: i64,
+    cause: FetchFailure,
+) -> EngineError {
+    EngineError::Fetch {
+        cluster: ctx.source.name().to_owned(),
+        topic: route.topic.clone(),
+        partition: route.partition,
+        offset: position,
+        cause,
     }
 }
 
@@ -498,6 +476,71 @@ impl<'p> Driver<'_, 'p> {
         )
         .await;
         Ok(waited.is_some())
+    }
+
+    /// What the source's answer at `position` means before it is planned: a diverging epoch
+    /// (an unclean leader election) or OFFSET_OUT_OF_RANGE moves the partition past the gap,
+    /// reported, and fetches again; another error code fails the run. What is in flight
+    /// settles first in each of those cases.
+    async fn check_answer(
+        &mut self,
+        fetched: &PartitionFetch,
+        position: i64,
+    ) -> Result<Checked, EngineError> {
+        let (ctx, route, state) = (self.ctx, self.route, self.state);
+        if let Some(diverging) = &fetched.diverging {
+            // The source's log no longer leads to `position`: the records from where it
+            // diverges are not the ones mirrored.
+            self.drain().await?;
+            let gap = SourceGap::Diverged {
+                position,
+                from: diverging.end_offset.min(position),
+                epoch: diverging.epoch,
+            };
+            // Diverging only after `position` is no gap for what was mirrored: ask again
+            // without the epoch (the reposition forgets it).
+            if gap.resume_at() < position {
+                report_gap(ctx, route, state, &gap);
+            }
+            let topic_id = self.ledger.topic_id();
+            self.ledger.reposition(gap.resume_at(), topic_id);
+            state.positioned(gap.resume_at());
+            return Ok(Checked::FetchAgain);
+        }
+        match fetched.error {
+            None => {
+                state.fetched(fetched, position, now_ms());
+                Ok(Checked::Plan)
+            }
+            Some(ResponseError::OffsetOutOfRange) => {
+                ctx.stats
+                    .error("fetch", format!("{:?}", ResponseError::OffsetOutOfRange));
+                self.drain().await?;
+                match source_gap(ctx, route, position, self.ledger.topic_id()).await? {
+                    Some((gap, topic_id)) => {
+                        report_gap(ctx, route, state, &gap);
+                        self.ledger.reposition(gap.resume_at(), topic_id);
+                        state.positioned(gap.resume_at());
+                    }
+                    // Readable again (a leader moved meanwhile): fetch once more, not at once.
+                    None => {
+                        if !sleep_unless_stopped(RETRY.nominal(1), &ctx.shutdown).await {
+                            return Ok(Checked::Stopped);
+                        }
+                    }
+                }
+                Ok(Checked::FetchAgain)
+            }
+            Some(code) => {
+                self.drain().await?;
+                Err(fetch_failure(
+                    ctx,
+                    route,
+                    position,
+                    FetchFailure::Code(code),
+                ))
+            }
+        }
     }
 
     /// Writes one planned batch with `writer`, throttled (`rule`) and only with a valid write
