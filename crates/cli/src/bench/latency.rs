@@ -8,8 +8,8 @@
 //! strait's remote topic and on the loop's topic note when each record arrives. Prints p50, p99
 //! and max of each path, of two hops with nothing between (each record's source hop plus its
 //! target hop), of what each mirror added per record (target reader's arrival less the source
-//! reader's), the p99 ratios, and strait's slowest records with when they were sent, so a
-//! periodic stall shows.
+//! reader's), the p99 ratios, and the slowest records on the floor, on the target hop and
+//! through strait with when they were sent, so a periodic stall, and whose it is, shows.
 
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
